@@ -1,0 +1,21 @@
+//! Plain-Rust core of pg_anomaly. Nothing in this crate knows about PostgreSQL:
+//! every algorithm here is testable with `cargo test -p pg_anomaly_core` and
+//! benchmarkable on its own.
+//!
+//! Modules follow the pipeline's stages:
+//! - `demo`: deterministic labelled demo series (stage 1 test data)
+//! - `features`: point-in-time feature kernels (stage 2)
+//! - `selection`: variance / correlation / mutual-information selection and interactions (stages 4-5)
+//! - `forest`, `zscore`: the models (stage 6)
+//! - `detect`: calibration, severity, episodes, explanations (stage 7)
+
+pub mod error;
+pub mod traits;
+pub mod demo;
+pub mod features;
+pub mod selection;
+pub mod forest;
+pub mod zscore;
+pub mod detect;
+
+pub use error::{CoreError, CoreResult, ErrorKind};
