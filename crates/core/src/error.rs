@@ -8,7 +8,9 @@ use std::fmt;
 pub enum ErrorKind {
     /// A parameter has a value outside its domain (n_trees = 0, ...).
     InvalidParameter,
-    /// A metric value is NULL, NaN or infinite.
+    /// A required value is NULL.
+    NullValue,
+    /// A metric value is NaN or infinite.
     NonFiniteValue,
     /// A required text (metric type, entity id, name) is empty.
     EmptyValue,

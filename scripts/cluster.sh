@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A local PostgreSQL 15 cluster for pg_anomaly, run as the postgres user, listening on
+# 127.0.0.1 and a socket directory of its own, with pg_cron and pg_anomaly preloaded.
+#
+#   scripts/cluster.sh start | stop | restart | status | remove | psql [args] | url
+#
+# Environment: PGA_PORT (default 55432), PGA_DIR (default .local/cluster),
+# PGA_DB (default pg_anomaly), PGA_REALTIME (on/off, default on).
+source "$(dirname "$0")/common.sh"
+PGA_PORT="${PGA_PORT:-55432}"
+PGA_DIR="${PGA_DIR:-$ROOT/.local/cluster}"
+PGA_DB="${PGA_DB:-pg_anomaly}"
+PGA_REALTIME="${PGA_REALTIME:-on}"
+DATA="$PGA_DIR/data"
+SOCK="$PGA_DIR/sock"
+
+init() {
+    [ -f "$DATA/PG_VERSION" ] && return 0
+    log "initdb $DATA"
+    mkdir -p "$PGA_DIR"
+    chown postgres:postgres "$PGA_DIR"
+    as_pg mkdir -p "$DATA" "$SOCK"
+    as_pg "$PG_BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >> "$DATA/postgresql.conf" <<CONF
+# pg_anomaly local cluster
+listen_addresses = '127.0.0.1'
+port = $PGA_PORT
+unix_socket_directories = '$SOCK'
+shared_preload_libraries = 'pg_cron,pg_anomaly'
+cron.database_name = '$PGA_DB'
+cron.host = '$SOCK'
+cron.use_background_workers = on
+max_worker_processes = 32
+pg_anomaly.database = '$PGA_DB'
+pg_anomaly.realtime = $PGA_REALTIME
+pg_anomaly.realtime_interval = 2
+logging_collector = off
+log_min_messages = warning
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_wal_size = 4GB
+shared_buffers = 512MB
+maintenance_work_mem = 256MB
+CONF
+}
+
+start() {
+    init
+    if as_pg "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then return 0; fi
+    log "starting PostgreSQL 15 on 127.0.0.1:$PGA_PORT (socket $SOCK)"
+    as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$PGA_DIR/server.log" -w -t 60 start >/dev/null
+    as_pg "$PG_BIN/psql" -h "$SOCK" -p "$PGA_PORT" -U postgres -d postgres -qAtc \
+        "SELECT 1 FROM pg_database WHERE datname = '$PGA_DB'" | grep -q 1 \
+        || as_pg "$PG_BIN/createdb" -h "$SOCK" -p "$PGA_PORT" -U postgres "$PGA_DB"
+}
+
+stop() {
+    if [ -f "$DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+        log "stopping the cluster in $DATA"
+        as_pg "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+    fi
+}
+
+case "${1:-status}" in
+    start) start ;;
+    stop) stop ;;
+    restart) stop; start ;;
+    status) as_pg "$PG_BIN/pg_ctl" -D "$DATA" status || true ;;
+    remove) stop; log "removing $PGA_DIR"; rm -rf "$PGA_DIR" ;;
+    psql) shift; exec "$PG_BIN/psql" -h "$SOCK" -p "$PGA_PORT" -U postgres -d "$PGA_DB" "$@" ;;
+    url) echo "postgresql://postgres@127.0.0.1:$PGA_PORT/$PGA_DB" ;;
+    *) echo "usage: $0 start|stop|restart|status|remove|psql|url" >&2; exit 2 ;;
+esac

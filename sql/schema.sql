@@ -1,0 +1,537 @@
+-- pg_anomaly install script, part 1: tables, partitions, triggers.
+-- Generated functions (src/api/*) come after this; privileges (sql/privileges.sql) last.
+--
+-- Everything is created in the schema the DBA chose with CREATE EXTENSION ... SCHEMA
+-- (default: the first schema of search_path), so the web application's unqualified
+-- SELECT ... FROM ml_alerts keeps working.
+
+-- The three roles (cluster-wide, created only when missing; see README "Roles").
+-- PostgreSQL reserves role names starting with pg_ (CREATE ROLE pg_x fails with 42939
+-- even for a superuser), so the roles are anomaly_admin, anomaly_writer, anomaly_reader.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anomaly_reader') THEN
+        CREATE ROLE anomaly_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anomaly_writer') THEN
+        CREATE ROLE anomaly_writer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anomaly_admin') THEN
+        CREATE ROLE anomaly_admin NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-- ---------------------------------------------------------------------------
+-- Settings per metric type (a configuration table: pg_dump keeps its rows)
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_settings (
+    metric_type   text PRIMARY KEY CHECK (metric_type <> ''),
+    alert_type    text NOT NULL CHECK (alert_type <> ''),
+    period        interval NOT NULL DEFAULT '1 day' CHECK (period >= '1 minute' AND period <= '365 days'),
+    stat_window   interval NOT NULL DEFAULT '1 day' CHECK (stat_window >= '1 minute' AND stat_window <= '365 days'),
+    episode_gap   interval NOT NULL DEFAULT '2 hours' CHECK (episode_gap >= '0'),
+    enabled       boolean NOT NULL DEFAULT true,
+    params        jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(params) = 'object')
+);
+COMMENT ON TABLE ml_settings IS 'Per metric type settings of pg_anomaly: feature windows, alert type, episode gap, default model params';
+COMMENT ON COLUMN ml_settings.metric_type IS 'Metric type these settings apply to (stok_seviye, tuketim_miktar, dolum_sure, zimmet_kullanim, or your own)';
+COMMENT ON COLUMN ml_settings.alert_type IS 'alert_type written to ml_alerts for anomalies of this metric type';
+COMMENT ON COLUMN ml_settings.period IS 'The period k counts in lag_k and rolling_*_k (default 1 day)';
+COMMENT ON COLUMN ml_settings.stat_window IS 'Trailing window of the statistical and trend features (default 1 day)';
+COMMENT ON COLUMN ml_settings.episode_gap IS 'Anomalous observations closer than this belong to one alert (episode)';
+COMMENT ON COLUMN ml_settings.enabled IS 'false: the scheduled stages skip this metric type';
+COMMENT ON COLUMN ml_settings.params IS 'Default training params (jsonb) for ml_train of this metric type';
+INSERT INTO ml_settings (metric_type, alert_type) VALUES
+    ('stok_seviye', 'stok_anomali'),
+    ('tuketim_miktar', 'tuketim_anomali'),
+    ('dolum_sure', 'dolum_gecikme'),
+    ('zimmet_kullanim', 'zimmet_anomali');
+SELECT pg_catalog.pg_extension_config_dump('ml_settings', '');
+
+-- ---------------------------------------------------------------------------
+-- Raw metrics: range-partitioned by day on "timestamp"
+-- ---------------------------------------------------------------------------
+CREATE SEQUENCE ml_metrics_id_seq AS bigint;
+COMMENT ON SEQUENCE ml_metrics_id_seq IS 'ids of ml_metrics (partitioned tables of PostgreSQL 15 cannot have identity columns)';
+
+CREATE TABLE ml_metrics (
+    id             bigint NOT NULL DEFAULT nextval('ml_metrics_id_seq'),
+    metric_type    text NOT NULL CONSTRAINT ml_metrics_metric_type_not_empty CHECK (metric_type <> ''),
+    entity_id      text NOT NULL CONSTRAINT ml_metrics_entity_id_valid CHECK (entity_id <> '' AND length(entity_id) <= 200),
+    metric_value   double precision NOT NULL
+                   CONSTRAINT ml_metrics_metric_value_finite CHECK (metric_value > '-Infinity' AND metric_value < 'Infinity'),
+    "timestamp"    timestamptz NOT NULL,
+    extra_data     jsonb,
+    collected_at   timestamptz NOT NULL DEFAULT now(),
+    source         text,
+    corrected_at   timestamptz,
+    previous_value double precision,
+    CONSTRAINT ml_metrics_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp")
+) PARTITION BY RANGE ("timestamp");
+ALTER SEQUENCE ml_metrics_id_seq OWNED BY ml_metrics.id;
+COMMENT ON TABLE ml_metrics IS 'Raw observations, one row per (metric_type, entity_id, timestamp); partitioned by day; NULL, NaN, infinite values and empty ids are rejected';
+COMMENT ON COLUMN ml_metrics.id IS 'Row id (increasing in insertion order)';
+COMMENT ON COLUMN ml_metrics.metric_type IS 'stok_seviye, tuketim_miktar, dolum_sure, zimmet_kullanim, or a type of your own';
+COMMENT ON COLUMN ml_metrics.entity_id IS 'The observed entity (urun_id, oda_id, ...), 1 to 200 characters';
+COMMENT ON COLUMN ml_metrics.metric_value IS 'The observed value: finite double precision';
+COMMENT ON COLUMN ml_metrics."timestamp" IS 'When the value was observed';
+COMMENT ON COLUMN ml_metrics.extra_data IS 'Anything else the application wants to keep with the observation';
+COMMENT ON COLUMN ml_metrics.collected_at IS 'When the row was stored';
+COMMENT ON COLUMN ml_metrics.source IS 'Name of the ml_sources source that collected it (NULL: inserted directly)';
+COMMENT ON COLUMN ml_metrics.corrected_at IS 'When ml_ingest last replaced the value with a corrected one (NULL: never corrected)';
+COMMENT ON COLUMN ml_metrics.previous_value IS 'The value before the last correction';
+
+CREATE TABLE ml_metrics_default PARTITION OF ml_metrics DEFAULT;
+COMMENT ON TABLE ml_metrics_default IS 'Catch-all partition of ml_metrics for days without their own partition; ml_maintain_partitions moves its rows out';
+
+-- Which series changed since the feature stage last looked: filled by statement triggers
+-- (one row per series per statement, so COPY stays fast) and consumed by ml_build_features.
+CREATE TABLE ml_series_dirty (
+    metric_type text NOT NULL,
+    entity_id   text NOT NULL,
+    dirty_from  timestamptz NOT NULL,
+    marked_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric_type, entity_id)
+);
+COMMENT ON TABLE ml_series_dirty IS 'Series with new, late or corrected metrics whose features must be (re)computed from dirty_from';
+COMMENT ON COLUMN ml_series_dirty.metric_type IS 'Metric type of the series';
+COMMENT ON COLUMN ml_series_dirty.entity_id IS 'Entity of the series';
+COMMENT ON COLUMN ml_series_dirty.dirty_from IS 'Earliest timestamp whose features are missing or stale';
+COMMENT ON COLUMN ml_series_dirty.marked_at IS 'When the series was last marked';
+
+CREATE FUNCTION ml_metrics_mark_new() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+BEGIN
+    INSERT INTO ml_series_dirty AS d (metric_type, entity_id, dirty_from)
+    SELECT metric_type, entity_id, min("timestamp") FROM ml_new_rows GROUP BY 1, 2
+    ON CONFLICT (metric_type, entity_id)
+    DO UPDATE SET dirty_from = least(d.dirty_from, excluded.dirty_from), marked_at = now();
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION ml_metrics_mark_new() IS 'Trigger: marks the series of inserted metrics dirty (one statement-level pass)';
+
+CREATE FUNCTION ml_metrics_mark_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+BEGIN
+    INSERT INTO ml_series_dirty AS d (metric_type, entity_id, dirty_from)
+    SELECT metric_type, entity_id, min("timestamp") FROM ml_old_rows GROUP BY 1, 2
+    ON CONFLICT (metric_type, entity_id)
+    DO UPDATE SET dirty_from = least(d.dirty_from, excluded.dirty_from), marked_at = now();
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION ml_metrics_mark_changed() IS 'Trigger: marks the series of updated or deleted metrics dirty from the old timestamp';
+
+CREATE TRIGGER ml_metrics_inserted AFTER INSERT ON ml_metrics
+    REFERENCING NEW TABLE AS ml_new_rows FOR EACH STATEMENT EXECUTE FUNCTION ml_metrics_mark_new();
+CREATE TRIGGER ml_metrics_updated_new AFTER UPDATE ON ml_metrics
+    REFERENCING NEW TABLE AS ml_new_rows FOR EACH STATEMENT EXECUTE FUNCTION ml_metrics_mark_new();
+CREATE TRIGGER ml_metrics_updated_old AFTER UPDATE ON ml_metrics
+    REFERENCING OLD TABLE AS ml_old_rows FOR EACH STATEMENT EXECUTE FUNCTION ml_metrics_mark_changed();
+CREATE TRIGGER ml_metrics_deleted AFTER DELETE ON ml_metrics
+    REFERENCING OLD TABLE AS ml_old_rows FOR EACH STATEMENT EXECUTE FUNCTION ml_metrics_mark_changed();
+
+-- ---------------------------------------------------------------------------
+-- Per-series progress of the stages
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_series_state (
+    metric_type    text NOT NULL,
+    entity_id      text NOT NULL,
+    features_until timestamptz,
+    scored_until   timestamptz,
+    PRIMARY KEY (metric_type, entity_id)
+);
+COMMENT ON TABLE ml_series_state IS 'Watermarks per series: the last observation with features and the last one scored by a saving detection run';
+COMMENT ON COLUMN ml_series_state.metric_type IS 'Metric type of the series';
+COMMENT ON COLUMN ml_series_state.entity_id IS 'Entity of the series';
+COMMENT ON COLUMN ml_series_state.features_until IS 'Timestamp of the newest ml_features row of the series';
+COMMENT ON COLUMN ml_series_state.scored_until IS 'Observations up to here were scored and alerted by ml_detect(save => true); lowered when features are recomputed';
+
+-- ---------------------------------------------------------------------------
+-- Features: one row per metric row, partitioned like ml_metrics
+-- ---------------------------------------------------------------------------
+CREATE SEQUENCE ml_features_id_seq AS bigint;
+COMMENT ON SEQUENCE ml_features_id_seq IS 'ids of ml_features';
+CREATE TABLE ml_features (
+    id                bigint NOT NULL DEFAULT nextval('ml_features_id_seq'),
+    metric_type       text NOT NULL,
+    entity_id         text NOT NULL,
+    "timestamp"       timestamptz NOT NULL,
+    metric_value      double precision NOT NULL,
+    mean_value        double precision,
+    std_value         double precision,
+    min_value         double precision,
+    max_value         double precision,
+    median_value      double precision,
+    q25_value         double precision,
+    q75_value         double precision,
+    trend_slope       double precision,
+    trend_direction   smallint,
+    volatility        double precision,
+    momentum          double precision,
+    hour_of_day       smallint,
+    day_of_week       smallint,
+    is_weekend        boolean,
+    day_of_month      smallint,
+    days_since_change double precision,
+    change_frequency  double precision,
+    run_length        double precision,
+    hours_since_jump  double precision,
+    drop_rate         double precision,
+    lag_1             double precision,
+    lag_7             double precision,
+    lag_30            double precision,
+    rolling_mean_7    double precision,
+    rolling_std_7     double precision,
+    rolling_mean_30   double precision,
+    rolling_std_30    double precision,
+    zscore_7          double precision,
+    diff_lag_1        double precision,
+    seasonal_zscore   double precision,
+    extra_features    jsonb,
+    computed_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT ml_features_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp")
+) PARTITION BY RANGE ("timestamp");
+ALTER SEQUENCE ml_features_id_seq OWNED BY ml_features.id;
+CREATE TABLE ml_features_default PARTITION OF ml_features DEFAULT;
+COMMENT ON TABLE ml_features_default IS 'Catch-all partition of ml_features for days without their own partition';
+COMMENT ON TABLE ml_features IS 'Point-in-time features, one row per ml_metrics row, computed by ml_build_features; partitioned by day';
+COMMENT ON COLUMN ml_features.id IS 'Row id';
+COMMENT ON COLUMN ml_features.metric_type IS 'Metric type of the series';
+COMMENT ON COLUMN ml_features.entity_id IS 'Entity of the series';
+COMMENT ON COLUMN ml_features."timestamp" IS 'Timestamp of the observation the features describe';
+COMMENT ON COLUMN ml_features.metric_value IS 'The observed value';
+COMMENT ON COLUMN ml_features.mean_value IS 'Mean over the trailing stat window (timestamp - stat_window, timestamp]';
+COMMENT ON COLUMN ml_features.std_value IS 'Sample standard deviation over the stat window (NULL with fewer than 2 points)';
+COMMENT ON COLUMN ml_features.min_value IS 'Minimum over the stat window';
+COMMENT ON COLUMN ml_features.max_value IS 'Maximum over the stat window';
+COMMENT ON COLUMN ml_features.median_value IS 'Median over the stat window';
+COMMENT ON COLUMN ml_features.q25_value IS '25th percentile over the stat window';
+COMMENT ON COLUMN ml_features.q75_value IS '75th percentile over the stat window';
+COMMENT ON COLUMN ml_features.trend_slope IS 'Least-squares slope over the stat window, in value units per day';
+COMMENT ON COLUMN ml_features.trend_direction IS '-1, 0 or 1: sign of trend_slope outside the dead band';
+COMMENT ON COLUMN ml_features.volatility IS 'Standard deviation of first differences in the stat window';
+COMMENT ON COLUMN ml_features.momentum IS 'Value minus the value as of one stat window earlier';
+COMMENT ON COLUMN ml_features.hour_of_day IS 'Hour of day (0-23) in pg_anomaly.timezone';
+COMMENT ON COLUMN ml_features.day_of_week IS 'ISO day of week (Monday = 1) in pg_anomaly.timezone';
+COMMENT ON COLUMN ml_features.is_weekend IS 'Saturday or Sunday in pg_anomaly.timezone';
+COMMENT ON COLUMN ml_features.day_of_month IS 'Day of month (1-31) in pg_anomaly.timezone';
+COMMENT ON COLUMN ml_features.days_since_change IS 'Days since the value last changed (bounded by the look-back)';
+COMMENT ON COLUMN ml_features.change_frequency IS 'Value changes per day over the last 7 periods';
+COMMENT ON COLUMN ml_features.run_length IS 'Number of consecutive identical values ending at this observation (bounded by the look-back)';
+COMMENT ON COLUMN ml_features.hours_since_jump IS 'Hours since the last refill-like upward jump';
+COMMENT ON COLUMN ml_features.drop_rate IS 'How fast the value is falling over the last hours (value units per hour, positive when falling)';
+COMMENT ON COLUMN ml_features.lag_1 IS 'Value as of timestamp - 1 period';
+COMMENT ON COLUMN ml_features.lag_7 IS 'Value as of timestamp - 7 periods';
+COMMENT ON COLUMN ml_features.lag_30 IS 'Value as of timestamp - 30 periods';
+COMMENT ON COLUMN ml_features.rolling_mean_7 IS 'Mean over (timestamp - 7 periods, timestamp]';
+COMMENT ON COLUMN ml_features.rolling_std_7 IS 'Standard deviation over (timestamp - 7 periods, timestamp]';
+COMMENT ON COLUMN ml_features.rolling_mean_30 IS 'Mean over (timestamp - 30 periods, timestamp]';
+COMMENT ON COLUMN ml_features.rolling_std_30 IS 'Standard deviation over (timestamp - 30 periods, timestamp]';
+COMMENT ON COLUMN ml_features.zscore_7 IS '(value - rolling_mean_7) / rolling_std_7';
+COMMENT ON COLUMN ml_features.diff_lag_1 IS 'value - lag_1';
+COMMENT ON COLUMN ml_features.seasonal_zscore IS 'Value against the same hour of day over the last 7 periods';
+COMMENT ON COLUMN ml_features.extra_features IS 'Further features (jsonb)';
+COMMENT ON COLUMN ml_features.computed_at IS 'When the row was computed';
+
+-- ---------------------------------------------------------------------------
+-- Feature selection, labels
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_feature_sets (
+    metric_type text NOT NULL,
+    feature     text NOT NULL,
+    kept        boolean NOT NULL,
+    score       double precision,
+    reason      text NOT NULL,
+    method      text NOT NULL,
+    selected_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric_type, feature)
+);
+COMMENT ON TABLE ml_feature_sets IS 'The persisted feature selection per metric type: every feature, kept or dropped, with its score and reason';
+COMMENT ON COLUMN ml_feature_sets.metric_type IS 'Metric type the selection is for';
+COMMENT ON COLUMN ml_feature_sets.feature IS 'Feature (an ml_features column)';
+COMMENT ON COLUMN ml_feature_sets.kept IS 'true: training uses the feature';
+COMMENT ON COLUMN ml_feature_sets.score IS 'The score of the step that decided (variance, |correlation| or mutual information)';
+COMMENT ON COLUMN ml_feature_sets.reason IS 'Why it was kept or dropped';
+COMMENT ON COLUMN ml_feature_sets.method IS 'Selection method that produced the set';
+COMMENT ON COLUMN ml_feature_sets.selected_at IS 'When the selection ran';
+
+CREATE TABLE ml_labels (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    metric_type text NOT NULL CHECK (metric_type <> ''),
+    entity_id   text NOT NULL CHECK (entity_id <> ''),
+    starts_at   timestamptz NOT NULL,
+    ends_at     timestamptz NOT NULL,
+    kind        text NOT NULL DEFAULT 'incident',
+    source      text NOT NULL DEFAULT 'user',
+    note        text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK (ends_at >= starts_at)
+);
+CREATE INDEX ml_labels_series_idx ON ml_labels (metric_type, entity_id, starts_at);
+COMMENT ON TABLE ml_labels IS 'Known anomaly windows (incidents recorded by users, demo ground truth, feedback): used to measure and train models';
+COMMENT ON COLUMN ml_labels.id IS 'Label id';
+COMMENT ON COLUMN ml_labels.metric_type IS 'Metric type the incident shows in';
+COMMENT ON COLUMN ml_labels.entity_id IS 'Entity of the incident';
+COMMENT ON COLUMN ml_labels.starts_at IS 'First anomalous instant';
+COMMENT ON COLUMN ml_labels.ends_at IS 'Last anomalous instant (inclusive)';
+COMMENT ON COLUMN ml_labels.kind IS 'spike, drop, level_shift, stuck, missing_refill, slow_leak, incident, ...';
+COMMENT ON COLUMN ml_labels.source IS 'demo (generator ground truth), user, or feedback';
+COMMENT ON COLUMN ml_labels.note IS 'Free text';
+COMMENT ON COLUMN ml_labels.created_at IS 'When the label was recorded';
+SELECT pg_catalog.pg_extension_config_dump('ml_labels', $$WHERE source <> 'demo'$$);
+
+-- ---------------------------------------------------------------------------
+-- Models and training logs
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_models (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_type   text NOT NULL CHECK (model_type IN ('isolation_forest', 'z_score')),
+    metric_type  text NOT NULL,
+    version      integer NOT NULL,
+    model_data   bytea,
+    model_path   text,
+    parameters   jsonb NOT NULL DEFAULT '{}'::jsonb,
+    threshold    double precision,
+    accuracy     double precision CHECK (accuracy BETWEEN 0 AND 1),
+    "precision"  double precision CHECK ("precision" BETWEEN 0 AND 1),
+    recall       double precision CHECK (recall BETWEEN 0 AND 1),
+    f1           double precision CHECK (f1 BETWEEN 0 AND 1),
+    data_points  bigint,
+    trained_from  timestamptz,
+    trained_until timestamptz,
+    is_active    boolean NOT NULL DEFAULT false,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    activated_at timestamptz,
+    UNIQUE (metric_type, model_type, version)
+);
+CREATE UNIQUE INDEX ml_models_one_active_idx ON ml_models (metric_type, model_type) WHERE is_active;
+COMMENT ON TABLE ml_models IS 'Trained models, versioned; exactly one active model per (metric_type, model_type)';
+COMMENT ON COLUMN ml_models.id IS 'Model id';
+COMMENT ON COLUMN ml_models.model_type IS 'isolation_forest or z_score';
+COMMENT ON COLUMN ml_models.metric_type IS 'Metric type the model scores';
+COMMENT ON COLUMN ml_models.version IS 'Version number within (metric_type, model_type), from 1';
+COMMENT ON COLUMN ml_models.model_data IS 'The fitted model (versioned bincode bytes, validated on load)';
+COMMENT ON COLUMN ml_models.model_path IS 'Unused: models live in model_data so they replicate and back up with the database';
+COMMENT ON COLUMN ml_models.parameters IS 'Features used, threshold, normalisation, training window, seed, format version';
+COMMENT ON COLUMN ml_models.threshold IS 'Decision threshold on score: is_anomaly = score >= threshold';
+COMMENT ON COLUMN ml_models.accuracy IS 'Event-level accuracy on labelled data of the evaluated period (NULL: no labels)';
+COMMENT ON COLUMN ml_models."precision" IS 'Event-level precision (NULL: no labels)';
+COMMENT ON COLUMN ml_models.recall IS 'Event-level recall (NULL: no labels)';
+COMMENT ON COLUMN ml_models.f1 IS 'Event-level F1 (NULL: no labels)';
+COMMENT ON COLUMN ml_models.data_points IS 'Training rows used';
+COMMENT ON COLUMN ml_models.trained_from IS 'Start of the training window';
+COMMENT ON COLUMN ml_models.trained_until IS 'End of the training window';
+COMMENT ON COLUMN ml_models.is_active IS 'The model scoring uses';
+COMMENT ON COLUMN ml_models.created_at IS 'When the model was trained';
+COMMENT ON COLUMN ml_models.activated_at IS 'When the model was last activated';
+
+CREATE TABLE ml_training_logs (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id       bigint REFERENCES ml_models (id) ON DELETE SET NULL,
+    metric_type    text,
+    model_type     text,
+    training_start timestamptz NOT NULL,
+    training_end   timestamptz,
+    data_points    bigint,
+    success        boolean NOT NULL,
+    error_message  text,
+    reason         text,
+    metrics        jsonb
+);
+CREATE INDEX ml_training_logs_start_idx ON ml_training_logs (training_start);
+COMMENT ON TABLE ml_training_logs IS 'One row for every training attempt, successful or not';
+COMMENT ON COLUMN ml_training_logs.id IS 'Log id';
+COMMENT ON COLUMN ml_training_logs.model_id IS 'The model trained (NULL when the attempt failed)';
+COMMENT ON COLUMN ml_training_logs.metric_type IS 'Metric type trained';
+COMMENT ON COLUMN ml_training_logs.model_type IS 'Model type trained';
+COMMENT ON COLUMN ml_training_logs.training_start IS 'Start of the attempt';
+COMMENT ON COLUMN ml_training_logs.training_end IS 'End of the attempt';
+COMMENT ON COLUMN ml_training_logs.data_points IS 'Training rows';
+COMMENT ON COLUMN ml_training_logs.success IS 'Whether a model was stored';
+COMMENT ON COLUMN ml_training_logs.error_message IS 'Why the attempt failed';
+COMMENT ON COLUMN ml_training_logs.reason IS 'Why training ran (manual, schedule, quality below pg_anomaly.min_accuracy, ...)';
+COMMENT ON COLUMN ml_training_logs.metrics IS 'Figures of the attempt: timings, score distribution, quality';
+
+-- ---------------------------------------------------------------------------
+-- Alerts
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_alerts (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    alert_type         text NOT NULL,
+    severity           text NOT NULL CHECK (severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
+    entity_id          text NOT NULL,
+    metric_value       double precision,
+    expected_value     double precision,
+    deviation_percent  double precision,
+    message            text NOT NULL,
+    suggested_action   text,
+    is_read            boolean NOT NULL DEFAULT false,
+    is_false_positive  boolean NOT NULL DEFAULT false,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    metric_type        text NOT NULL,
+    "timestamp"        timestamptz NOT NULL,
+    last_seen          timestamptz NOT NULL,
+    score              double precision,
+    peak_score         double precision,
+    observation_count  integer NOT NULL DEFAULT 1,
+    model_id           bigint REFERENCES ml_models (id) ON DELETE SET NULL,
+    explanation        jsonb,
+    is_open            boolean NOT NULL DEFAULT true,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ml_alerts_series_idx ON ml_alerts (metric_type, entity_id, "timestamp");
+CREATE INDEX ml_alerts_created_idx ON ml_alerts (created_at);
+CREATE UNIQUE INDEX ml_alerts_one_open_idx ON ml_alerts (metric_type, entity_id) WHERE is_open;
+COMMENT ON TABLE ml_alerts IS 'One alert per anomaly episode per series; the web application reads it and marks is_read / is_false_positive';
+COMMENT ON COLUMN ml_alerts.id IS 'Alert id';
+COMMENT ON COLUMN ml_alerts.alert_type IS 'stok_anomali, tuketim_anomali, dolum_gecikme, zimmet_anomali (ml_settings.alert_type)';
+COMMENT ON COLUMN ml_alerts.severity IS 'dusuk, orta, yuksek, kritik (low, medium, high, critical)';
+COMMENT ON COLUMN ml_alerts.entity_id IS 'The entity (urun_id, oda_id, ...)';
+COMMENT ON COLUMN ml_alerts.metric_value IS 'The observed value at the peak of the episode';
+COMMENT ON COLUMN ml_alerts.expected_value IS 'What the model considered normal there';
+COMMENT ON COLUMN ml_alerts.deviation_percent IS '100 * (metric_value - expected_value) / |expected_value|';
+COMMENT ON COLUMN ml_alerts.message IS 'Human-readable description (pg_anomaly.language: tr or en)';
+COMMENT ON COLUMN ml_alerts.suggested_action IS 'What a warehouse manager should check';
+COMMENT ON COLUMN ml_alerts.is_read IS 'Set by the application when someone has read it';
+COMMENT ON COLUMN ml_alerts.is_false_positive IS 'Set by the application: not an anomaly; the next training learns from it';
+COMMENT ON COLUMN ml_alerts.created_at IS 'When the alert was written';
+COMMENT ON COLUMN ml_alerts.metric_type IS 'Metric type of the series';
+COMMENT ON COLUMN ml_alerts."timestamp" IS 'First anomalous observation of the episode';
+COMMENT ON COLUMN ml_alerts.last_seen IS 'Last anomalous observation of the episode';
+COMMENT ON COLUMN ml_alerts.score IS 'Score of the latest anomalous observation (0..1)';
+COMMENT ON COLUMN ml_alerts.peak_score IS 'Highest score in the episode';
+COMMENT ON COLUMN ml_alerts.observation_count IS 'Anomalous observations in the episode';
+COMMENT ON COLUMN ml_alerts.model_id IS 'Model that scored the episode';
+COMMENT ON COLUMN ml_alerts.explanation IS 'Top features behind the score with their shares';
+COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow (closed once no anomaly is seen for episode_gap)';
+COMMENT ON COLUMN ml_alerts.updated_at IS 'Last change by detection';
+
+-- ---------------------------------------------------------------------------
+-- Collection sources and the record of every stage run
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_sources (
+    name        text PRIMARY KEY CHECK (name <> ''),
+    metric_type text NOT NULL CHECK (metric_type <> ''),
+    query       text NOT NULL CHECK (query <> ''),
+    kind        text NOT NULL CHECK (kind IN ('event', 'snapshot')),
+    owner       oid NOT NULL,
+    watermark   timestamptz,
+    enabled     boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ml_sources IS 'Registered application queries that ml_collect runs to fill ml_metrics';
+COMMENT ON COLUMN ml_sources.name IS 'Source name';
+COMMENT ON COLUMN ml_sources.metric_type IS 'Metric type of the rows it produces';
+COMMENT ON COLUMN ml_sources.query IS 'event: returns entity_id, metric_value, "timestamp" newer than $1; snapshot: returns entity_id, metric_value now';
+COMMENT ON COLUMN ml_sources.kind IS 'event or snapshot';
+COMMENT ON COLUMN ml_sources.owner IS 'Role that registered the source: the query runs with its privileges';
+COMMENT ON COLUMN ml_sources.watermark IS 'Newest timestamp collected so far (event sources read only newer rows)';
+COMMENT ON COLUMN ml_sources.enabled IS 'false: ml_collect() skips it';
+COMMENT ON COLUMN ml_sources.created_at IS 'When it was registered';
+SELECT pg_catalog.pg_extension_config_dump('ml_sources', '');
+
+CREATE TABLE ml_job_runs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stage       text NOT NULL,
+    metric_type text,
+    source      text,
+    trigger     text NOT NULL DEFAULT 'manual' CHECK (trigger IN ('cron', 'worker', 'manual')),
+    started     timestamptz NOT NULL,
+    finished    timestamptz,
+    rows_in     bigint,
+    rows_out    bigint,
+    success     boolean NOT NULL,
+    error       text
+);
+CREATE INDEX ml_job_runs_stage_idx ON ml_job_runs (stage, started);
+COMMENT ON TABLE ml_job_runs IS 'Every stage run (collection per source, features, detection, training, cleanup) however started';
+COMMENT ON COLUMN ml_job_runs.id IS 'Run id';
+COMMENT ON COLUMN ml_job_runs.stage IS 'collection, features, selection, training, detection, cleanup';
+COMMENT ON COLUMN ml_job_runs.metric_type IS 'Metric type of the run (NULL: all)';
+COMMENT ON COLUMN ml_job_runs.source IS 'Source name, for collection runs';
+COMMENT ON COLUMN ml_job_runs.trigger IS 'cron, worker or manual (pg_anomaly.trigger of the session)';
+COMMENT ON COLUMN ml_job_runs.started IS 'Start of the run';
+COMMENT ON COLUMN ml_job_runs.finished IS 'End of the run';
+COMMENT ON COLUMN ml_job_runs.rows_in IS 'Rows read';
+COMMENT ON COLUMN ml_job_runs.rows_out IS 'Rows written';
+COMMENT ON COLUMN ml_job_runs.success IS 'Whether the run succeeded';
+COMMENT ON COLUMN ml_job_runs.error IS 'Error message of a failed run';
+
+CREATE VIEW ml_sources_status AS
+SELECT s.name, s.metric_type, s.kind, s.owner::regrole AS owner, s.enabled, s.watermark,
+       r.started AS last_run_started, r.finished AS last_run_finished,
+       r.rows_out AS last_run_rows, r.success AS last_run_success, r.error AS last_run_error
+FROM ml_sources s
+LEFT JOIN LATERAL (
+    SELECT * FROM ml_job_runs j WHERE j.stage = 'collection' AND j.source = s.name
+    ORDER BY j.started DESC LIMIT 1
+) r ON true;
+COMMENT ON VIEW ml_sources_status IS 'Registered sources with their watermark and last collection run';
+
+-- ---------------------------------------------------------------------------
+-- Partitions: one per day for ml_metrics and ml_features
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION ml_ensure_partitions(p_from timestamptz, p_to timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    d date;
+    last_day date;
+    tbl text;
+    part text;
+    created integer := 0;
+    lo timestamptz;
+    hi timestamptz;
+    moved bigint;
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN
+        RETURN 0;
+    END IF;
+    IF p_to - p_from > interval '4000 days' THEN
+        RAISE EXCEPTION 'partition range too long: % to %', p_from, p_to
+            USING ERRCODE = '22023', HINT = 'Create at most 4000 daily partitions at a time.';
+    END IF;
+    d := (p_from AT TIME ZONE 'UTC')::date;
+    last_day := (p_to AT TIME ZONE 'UTC')::date;
+    WHILE d <= last_day LOOP
+        FOREACH tbl IN ARRAY ARRAY['ml_metrics', 'ml_features'] LOOP
+            part := tbl || '_p' || to_char(d, 'YYYYMMDD');
+            IF to_regclass(quote_ident(part)) IS NULL THEN
+                lo := (d::timestamp AT TIME ZONE 'UTC');
+                hi := ((d + 1)::timestamp AT TIME ZONE 'UTC');
+                -- Rows already in the default partition for that day move to the new one.
+                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
+                EXECUTE format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
+                               tbl || '_default', part) USING lo, hi;
+                EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
+                created := created + 1;
+            END IF;
+        END LOOP;
+        d := d + 1;
+    END LOOP;
+    RETURN created;
+END
+$fn$;
+COMMENT ON FUNCTION ml_ensure_partitions(timestamptz, timestamptz) IS 'Creates the missing daily partitions of ml_metrics and ml_features covering [p_from, p_to] (UTC days), moving rows out of the default partitions; returns how many it created';
+
+-- Backups: an extension's tables are left out of pg_dump unless marked. Every table here
+-- holds data the business needs back after a restore, so all are marked. Daily partitions
+-- are created after CREATE EXTENSION (by the stages and the schedule), so they are plain
+-- tables that pg_dump keeps anyway; the default partitions are extension members and
+-- are marked here.
+DO $dump$
+DECLARE
+    rel text;
+BEGIN
+    -- One call per statement: two calls in one command would update pg_extension twice.
+    FOREACH rel IN ARRAY ARRAY['ml_metrics_default', 'ml_features_default', 'ml_series_dirty', 'ml_series_state',
+                               'ml_feature_sets', 'ml_models', 'ml_training_logs', 'ml_alerts', 'ml_job_runs',
+                               'ml_metrics_id_seq', 'ml_features_id_seq', 'ml_labels_id_seq', 'ml_models_id_seq',
+                               'ml_training_logs_id_seq', 'ml_alerts_id_seq', 'ml_job_runs_id_seq'] LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(rel::regclass, '');
+    END LOOP;
+END
+$dump$;

@@ -1,0 +1,77 @@
+//! Demo data: ml_generate_demo_data writes the core generator's labelled series.
+
+use crate::errors::{run, Result};
+use crate::storage::{labels, metrics, runs, from_unix_us};
+use pg_anomaly_core::demo::{self, DemoParams, METRIC_TYPES, STEP_US};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+
+/// Writes `days` days of 15-minute observations of the four metric types for `entities`
+/// entities (urun_0001, ...) ending now, with injected anomalies labelled in ml_labels
+/// (source 'demo'). Deterministic for a seed and end time; existing rows are kept.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_generate_demo_data(
+    entities: default!(i32, 50),
+    days: default!(i32, 30),
+    seed: default!(i32, 42),
+) -> std::result::Result<TableIterator<'static, (name!(metric_type, String), name!(rows, i64), name!(labels, i64))>, ErrorReport> {
+    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed)?)))
+}
+
+fn generate(entities: i32, days: i32, seed: i32) -> Result<Vec<(String, i64, i64)>> {
+    let started = runs::now()?;
+    let now_us = crate::storage::to_unix_us(started);
+    let params = DemoParams {
+        entities: u32::try_from(entities).unwrap_or(0),
+        days: u32::try_from(days).unwrap_or(0),
+        seed: seed as u32 as u64,
+        end_us: now_us - now_us.rem_euclid(STEP_US),
+    };
+    params.check()?;
+    let start = from_unix_us(params.start_us());
+    metrics::ensure_partitions(start, from_unix_us(params.end_us))?;
+    let mut rows = [0i64; 4];
+    let mut label_counts = [0i64; 4];
+    let mut all_labels = Vec::new();
+    for idx in 0..params.entities {
+        pgrx::check_for_interrupts!();
+        let series = demo::generate_entity(&params, idx);
+        let entity = demo::entity_id(idx, params.entities);
+        for (m, values) in series.values.into_iter().enumerate() {
+            rows[m] += values.len() as i64;
+            metrics::insert_regular_series(METRIC_TYPES[m], &entity, start, STEP_US, values, "demo")?;
+        }
+        for l in series.labels {
+            if let Some(m) = METRIC_TYPES.iter().position(|t| *t == l.metric_type) {
+                label_counts[m] += 1;
+            }
+            all_labels.push(labels::Label {
+                metric_type: l.metric_type.to_string(),
+                entity_id: entity.clone(),
+                starts_at: from_unix_us(l.starts_at_us),
+                ends_at: from_unix_us(l.ends_at_us),
+                kind: l.kind.to_string(),
+            });
+        }
+    }
+    labels::replace_demo(&all_labels)?;
+    let total: i64 = rows.iter().sum();
+    runs::record(&runs::RunRecord {
+        stage: "demo",
+        metric_type: None,
+        source: Some("demo"),
+        trigger: crate::gucs::run_trigger(),
+        started,
+        rows_in: 0,
+        rows_out: total,
+        success: true,
+        error: None,
+    })?;
+    Ok(METRIC_TYPES
+        .iter()
+        .enumerate()
+        .map(|(m, t)| (t.to_string(), rows[m], label_counts[m]))
+        .collect())
+}

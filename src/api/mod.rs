@@ -1,0 +1,6 @@
+//! The SQL functions, one file per pipeline stage. Each converts SQL values, calls the
+//! storage layer and the core, and maps errors through `crate::errors::run`.
+
+pub mod collect;
+pub mod demo;
+pub mod ingest;

@@ -1,0 +1,160 @@
+//! Every setting of pg_anomaly, under the reserved prefix `pg_anomaly.`.
+//! Statics are private; the rest of the extension reads them through typed getters.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+/// Time zone of the time features (hour_of_day, day_of_week, ...); empty: the server's TimeZone.
+static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Language of alert messages: tr (default) or en.
+static LANGUAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"tr"));
+/// Accuracy below which detection retrains the active model.
+static MIN_ACCURACY: GucSetting<f64> = GucSetting::<f64>::new(0.7);
+/// Whether the real-time background worker runs (needs shared_preload_libraries).
+static REALTIME: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Seconds between two micro-batches of the real-time worker.
+static REALTIME_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(5);
+/// Database the background workers connect to.
+static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// What started the current stage run: manual, cron or worker (recorded in ml_job_runs).
+static RUN_TRIGGER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"manual"));
+/// Retention in days.
+static METRICS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(90);
+static FEATURES_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(90);
+static ALERTS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+static TRAINING_LOGS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(180);
+static JOB_RUNS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"pg_anomaly.timezone",
+        c"Time zone of the time features (hour_of_day, day_of_week, is_weekend, day_of_month).",
+        c"Empty: the server's TimeZone setting.",
+        &TIMEZONE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_anomaly.language",
+        c"Language of alert messages and suggested actions: tr or en.",
+        c"Turkish (tr) by default, as the warehouse staff read it.",
+        &LANGUAGE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pg_anomaly.min_accuracy",
+        c"Accuracy of the active model below which detection retrains it.",
+        c"Measured on ml_labels and alert feedback; 0 disables quality-driven retraining.",
+        &MIN_ACCURACY,
+        0.0,
+        1.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_anomaly.realtime",
+        c"Run the real-time worker that scores new metrics within seconds.",
+        c"Needs pg_anomaly in shared_preload_libraries.",
+        &REALTIME,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_anomaly.realtime_interval",
+        c"Seconds between two micro-batches of the real-time worker.",
+        c"",
+        &REALTIME_INTERVAL,
+        1,
+        3600,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_string_guc(
+        c"pg_anomaly.database",
+        c"Database the pg_anomaly background workers connect to.",
+        c"The database where CREATE EXTENSION pg_anomaly was run.",
+        &DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_anomaly.run_trigger",
+        c"What started the current stage run: manual, cron or worker.",
+        c"Recorded in ml_job_runs.trigger; the scheduled jobs set it to cron.",
+        &RUN_TRIGGER,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    for (name, short, setting) in [
+        (c"pg_anomaly.metrics_retention_days", c"Days of ml_metrics that ml_cleanup keeps.", &METRICS_RETENTION_DAYS),
+        (c"pg_anomaly.features_retention_days", c"Days of ml_features that ml_cleanup keeps.", &FEATURES_RETENTION_DAYS),
+        (c"pg_anomaly.alerts_retention_days", c"Days of ml_alerts that ml_cleanup keeps.", &ALERTS_RETENTION_DAYS),
+        (c"pg_anomaly.training_logs_retention_days", c"Days of ml_training_logs that ml_cleanup keeps.", &TRAINING_LOGS_RETENTION_DAYS),
+        (c"pg_anomaly.job_runs_retention_days", c"Days of ml_job_runs and cron.job_run_details that ml_cleanup keeps.", &JOB_RUNS_RETENTION_DAYS),
+    ] {
+        GucRegistry::define_int_guc(name, short, c"", setting, 1, 36500, GucContext::Suset, GucFlags::default());
+    }
+    // SAFETY: called once from _PG_init with a static C string.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_anomaly".as_ptr()) };
+}
+
+fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .and_then(|s| s.to_str().ok().map(str::to_owned))
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The time zone for time features, or None for the server's TimeZone.
+pub fn timezone() -> Option<String> {
+    string(&TIMEZONE)
+}
+
+/// true when alert texts must be English.
+pub fn english() -> bool {
+    string(&LANGUAGE).map(|l| l.eq_ignore_ascii_case("en")).unwrap_or(false)
+}
+
+pub fn min_accuracy() -> f64 {
+    MIN_ACCURACY.get()
+}
+
+pub fn realtime() -> bool {
+    REALTIME.get()
+}
+
+pub fn realtime_interval_secs() -> i32 {
+    REALTIME_INTERVAL.get()
+}
+
+pub fn database() -> String {
+    string(&DATABASE).unwrap_or_else(|| "postgres".to_string())
+}
+
+/// manual, cron or worker; anything else counts as manual.
+pub fn run_trigger() -> &'static str {
+    match string(&RUN_TRIGGER).as_deref() {
+        Some("cron") => "cron",
+        Some("worker") => "worker",
+        _ => "manual",
+    }
+}
+
+pub struct Retention {
+    pub metrics_days: i32,
+    pub features_days: i32,
+    pub alerts_days: i32,
+    pub training_logs_days: i32,
+    pub job_runs_days: i32,
+}
+
+pub fn retention() -> Retention {
+    Retention {
+        metrics_days: METRICS_RETENTION_DAYS.get(),
+        features_days: FEATURES_RETENTION_DAYS.get(),
+        alerts_days: ALERTS_RETENTION_DAYS.get(),
+        training_logs_days: TRAINING_LOGS_RETENTION_DAYS.get(),
+        job_runs_days: JOB_RUNS_RETENTION_DAYS.get(),
+    }
+}

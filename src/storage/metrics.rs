@@ -1,0 +1,114 @@
+//! ml_metrics: validated single-row upserts, bulk series inserts, partitions.
+
+use crate::errors::Result;
+use pgrx::datum::{JsonB, TimestampWithTimeZone};
+use pgrx::prelude::*;
+
+/// What ml_ingest did with one observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Inserted,
+    Corrected,
+    Unchanged,
+}
+
+impl IngestOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestOutcome::Inserted => "inserted",
+            IngestOutcome::Corrected => "corrected",
+            IngestOutcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Inserts one observation, or replaces the value of an existing one and remembers the
+/// correction (corrected_at, previous_value; the UPDATE trigger marks the series dirty).
+pub fn upsert(
+    metric_type: &str,
+    entity_id: &str,
+    value: f64,
+    ts: TimestampWithTimeZone,
+    extra: Option<JsonB>,
+) -> Result<IngestOutcome> {
+    // Days without a partition land in ml_metrics_default; ml_ensure_partitions moves them.
+    // A fresh row has no corrected_at; an updated one has. No row back: nothing changed.
+    // Run without a row limit: a limited run stops the executor early and the statement
+    // triggers that mark the series dirty would not fire.
+    let inserted: Option<bool> = Spi::connect_mut(|client| {
+        let table = client.update(
+            "INSERT INTO ml_metrics AS m (metric_type, entity_id, metric_value, \"timestamp\", extra_data)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (metric_type, entity_id, \"timestamp\") DO UPDATE
+            SET metric_value = excluded.metric_value,
+                extra_data = coalesce(excluded.extra_data, m.extra_data),
+                previous_value = m.metric_value,
+                corrected_at = now()
+          WHERE m.metric_value IS DISTINCT FROM excluded.metric_value
+             OR (excluded.extra_data IS NOT NULL AND m.extra_data IS DISTINCT FROM excluded.extra_data)
+         RETURNING corrected_at IS NULL",
+            None,
+            &[metric_type.into(), entity_id.into(), value.into(), ts.into(), extra.into()],
+        )?;
+        match table.into_iter().next() {
+            Some(row) => row.get::<bool>(1),
+            None => Ok(None),
+        }
+    })?;
+    Ok(match inserted {
+        Some(true) => IngestOutcome::Inserted,
+        Some(false) => IngestOutcome::Corrected,
+        None => IngestOutcome::Unchanged,
+    })
+}
+
+/// Inserts rows given as parallel arrays in one statement; rows that already exist are
+/// skipped. Returns how many were inserted.
+pub fn insert_rows(
+    metric_type: &str,
+    source: Option<&str>,
+    entity_ids: Vec<String>,
+    values: Vec<f64>,
+    timestamps: Vec<TimestampWithTimeZone>,
+) -> Result<i64> {
+    if values.is_empty() {
+        return Ok(0);
+    }
+    let n = Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\", source)
+                 SELECT $1, e, v, t, $2 FROM unnest($3::text[], $4::float8[], $5::timestamptz[]) AS u(e, v, t)
+                 ON CONFLICT (metric_type, entity_id, \"timestamp\") DO NOTHING",
+                None,
+                &[metric_type.into(), source.into(), entity_ids.into(), values.into(), timestamps.into()],
+            )
+            .map(|t| t.len() as i64)
+    })?;
+    Ok(n)
+}
+
+/// Inserts one regular series (start, start + step, ...) in one statement: the timestamps
+/// are computed by the database, only the values travel.
+pub fn insert_regular_series(
+    metric_type: &str,
+    entity_id: &str,
+    start: TimestampWithTimeZone,
+    step_us: i64,
+    values: Vec<f64>,
+    source: &str,
+) -> Result<()> {
+    Spi::run_with_args(
+        "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\", source)
+         SELECT $1, $2, v, $3 + (i - 1) * make_interval(secs => $4::float8 / 1e6), $6
+           FROM unnest($5::float8[]) WITH ORDINALITY AS u(v, i)
+         ON CONFLICT (metric_type, entity_id, \"timestamp\") DO NOTHING",
+        &[metric_type.into(), entity_id.into(), start.into(), step_us.into(), values.into(), source.into()],
+    )?;
+    Ok(())
+}
+
+/// Makes sure daily partitions of ml_metrics and ml_features cover [from, to].
+pub fn ensure_partitions(from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Result<i32> {
+    Ok(Spi::get_one_with_args::<i32>("SELECT ml_ensure_partitions($1, $2)", &[from.into(), to.into()])?.unwrap_or(0))
+}

@@ -1,0 +1,22 @@
+use pgrx::prelude::*;
+
+#[pg_test]
+fn ingest_inserts_then_ignores_then_corrects() {
+    let ts = "'2026-01-05 10:00+00'::timestamptz";
+    let q = |v: &str| format!("SELECT ml_ingest('tuketim_miktar', 'urun_1', {v}, {ts})");
+    assert_eq!(Spi::get_one::<String>(&q("5")).unwrap().as_deref(), Some("inserted"));
+    assert_eq!(Spi::get_one::<String>(&q("5")).unwrap().as_deref(), Some("unchanged"));
+    assert_eq!(Spi::get_one::<String>(&q("7")).unwrap().as_deref(), Some("corrected"));
+    let (v, prev) = Spi::get_two::<f64, f64>(
+        "SELECT metric_value, previous_value FROM ml_metrics WHERE entity_id = 'urun_1'",
+    )
+    .unwrap();
+    assert_eq!((v, prev), (Some(7.0), Some(5.0)));
+    let dirty = Spi::get_one::<i64>("SELECT count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
+    assert_eq!(dirty, Some(1));
+}
+
+#[pg_test(error = "metric_value must be finite, got NaN")]
+fn ingest_rejects_nan() {
+    Spi::run("SELECT ml_ingest('tuketim_miktar', 'urun_1', 'NaN'::float8)").unwrap();
+}
