@@ -7,7 +7,7 @@ COMMENT ON FUNCTION ml_add_source(text, text, text, text) IS
 COMMENT ON FUNCTION ml_remove_source(text) IS 'Removes a metric source';
 COMMENT ON FUNCTION ml_collect(text) IS
     'Runs one source or all enabled ones: reads only rows newer than the watermark, stores them and advances the watermark in one subtransaction';
-COMMENT ON FUNCTION ml_generate_demo_data(integer, integer, integer) IS
+COMMENT ON FUNCTION ml_generate_demo_data(integer, integer, integer, timestamptz) IS
     'Writes deterministic labelled demo series of the four metric types (15-minute steps) with injected anomalies labelled in ml_labels';
 
 -- Privileges. PUBLIC gets nothing: the data describes a business, and the functions

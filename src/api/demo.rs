@@ -1,6 +1,7 @@
 //! Demo data: ml_generate_demo_data writes the core generator's labelled series.
 
-use crate::errors::{run, Result};
+use crate::errors::{invalid, run, Result};
+use pgrx::datum::TimestampWithTimeZone;
 use crate::storage::{labels, metrics, runs, from_unix_us};
 use pg_anomaly_core::demo::{self, DemoParams, METRIC_TYPES, STEP_US};
 use pgrx::pg_sys::panic::ErrorReport;
@@ -9,20 +10,26 @@ use pgrx::prelude::*;
 
 /// Writes `days` days of 15-minute observations of the four metric types for `entities`
 /// entities (urun_0001, ...) ending now, with injected anomalies labelled in ml_labels
-/// (source 'demo'). Deterministic for a seed and end time; existing rows are kept.
+/// (source 'demo'). Deterministic for (entities' index, days, seed, end_at); existing rows
+/// are kept (a rerun over the same span adds nothing).
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_generate_demo_data(
     entities: default!(i32, 50),
     days: default!(i32, 30),
     seed: default!(i32, 42),
+    end_at: default!(Option<TimestampWithTimeZone>, "now()"),
 ) -> std::result::Result<TableIterator<'static, (name!(metric_type, String), name!(rows, i64), name!(labels, i64))>, ErrorReport> {
-    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed)?)))
+    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed, end_at)?)))
 }
 
-fn generate(entities: i32, days: i32, seed: i32) -> Result<Vec<(String, i64, i64)>> {
+fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTimeZone>) -> Result<Vec<(String, i64, i64)>> {
     let started = runs::now()?;
-    let now_us = crate::storage::to_unix_us(started);
+    let end = match end_at {
+        Some(t) if t.is_finite() => t,
+        _ => return Err(invalid("end_at", "NULL or infinite", "the series end at a finite instant (default now())")),
+    };
+    let now_us = crate::storage::to_unix_us(end);
     let params = DemoParams {
         entities: u32::try_from(entities).unwrap_or(0),
         days: u32::try_from(days).unwrap_or(0),
@@ -40,8 +47,7 @@ fn generate(entities: i32, days: i32, seed: i32) -> Result<Vec<(String, i64, i64
         let series = demo::generate_entity(&params, idx);
         let entity = demo::entity_id(idx, params.entities);
         for (m, values) in series.values.into_iter().enumerate() {
-            rows[m] += values.len() as i64;
-            metrics::insert_regular_series(METRIC_TYPES[m], &entity, start, STEP_US, values, "demo")?;
+            rows[m] += metrics::insert_regular_series(METRIC_TYPES[m], &entity, start, STEP_US, values, "demo")?;
         }
         for l in series.labels {
             if let Some(m) = METRIC_TYPES.iter().position(|t| *t == l.metric_type) {

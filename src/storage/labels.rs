@@ -17,11 +17,11 @@ pub fn replace_demo(labels: &[Label]) -> Result<()> {
     let mut entities: Vec<String> = labels.iter().map(|l| l.entity_id.clone()).collect();
     entities.sort();
     entities.dedup();
-    Spi::run_with_args(
+    super::exec(
         "DELETE FROM ml_labels WHERE source = 'demo' AND entity_id = ANY($1)",
         &[entities.into()],
     )?;
-    Spi::run_with_args(
+    super::exec(
         "INSERT INTO ml_labels (metric_type, entity_id, starts_at, ends_at, kind, source)
          SELECT m, e, s, t, k, 'demo' FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[]) AS u(m, e, s, t, k)",
         &[

@@ -33,11 +33,8 @@ pub fn upsert(
 ) -> Result<IngestOutcome> {
     // Days without a partition land in ml_metrics_default; ml_ensure_partitions moves them.
     // A fresh row has no corrected_at; an updated one has. No row back: nothing changed.
-    // Run without a row limit: a limited run stops the executor early and the statement
-    // triggers that mark the series dirty would not fire.
-    let inserted: Option<bool> = Spi::connect_mut(|client| {
-        let table = client.update(
-            "INSERT INTO ml_metrics AS m (metric_type, entity_id, metric_value, \"timestamp\", extra_data)
+    let inserted: Option<bool> = super::one(
+        "INSERT INTO ml_metrics AS m (metric_type, entity_id, metric_value, \"timestamp\", extra_data)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (metric_type, entity_id, \"timestamp\") DO UPDATE
             SET metric_value = excluded.metric_value,
@@ -47,14 +44,8 @@ pub fn upsert(
           WHERE m.metric_value IS DISTINCT FROM excluded.metric_value
              OR (excluded.extra_data IS NOT NULL AND m.extra_data IS DISTINCT FROM excluded.extra_data)
          RETURNING corrected_at IS NULL",
-            None,
-            &[metric_type.into(), entity_id.into(), value.into(), ts.into(), extra.into()],
-        )?;
-        match table.into_iter().next() {
-            Some(row) => row.get::<bool>(1),
-            None => Ok(None),
-        }
-    })?;
+        &[metric_type.into(), entity_id.into(), value.into(), ts.into(), extra.into()],
+    )?;
     Ok(match inserted {
         Some(true) => IngestOutcome::Inserted,
         Some(false) => IngestOutcome::Corrected,
@@ -89,7 +80,8 @@ pub fn insert_rows(
 }
 
 /// Inserts one regular series (start, start + step, ...) in one statement: the timestamps
-/// are computed by the database, only the values travel.
+/// are computed by the database, only the values travel. Returns the rows inserted
+/// (existing ones are kept).
 pub fn insert_regular_series(
     metric_type: &str,
     entity_id: &str,
@@ -97,18 +89,17 @@ pub fn insert_regular_series(
     step_us: i64,
     values: Vec<f64>,
     source: &str,
-) -> Result<()> {
-    Spi::run_with_args(
+) -> Result<i64> {
+    super::exec(
         "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\", source)
          SELECT $1, $2, v, $3 + (i - 1) * make_interval(secs => $4::float8 / 1e6), $6
            FROM unnest($5::float8[]) WITH ORDINALITY AS u(v, i)
          ON CONFLICT (metric_type, entity_id, \"timestamp\") DO NOTHING",
         &[metric_type.into(), entity_id.into(), start.into(), step_us.into(), values.into(), source.into()],
-    )?;
-    Ok(())
+    )
 }
 
 /// Makes sure daily partitions of ml_metrics and ml_features cover [from, to].
 pub fn ensure_partitions(from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Result<i32> {
-    Ok(Spi::get_one_with_args::<i32>("SELECT ml_ensure_partitions($1, $2)", &[from.into(), to.into()])?.unwrap_or(0))
+    Ok(super::one::<i32>("SELECT ml_ensure_partitions($1, $2)", &[from.into(), to.into()])?.unwrap_or(0))
 }

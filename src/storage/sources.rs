@@ -2,6 +2,7 @@
 
 use super::subxact;
 use crate::errors::{invalid, not_found, Result};
+use pg_anomaly_core::{CoreError, ErrorKind};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::PgOid;
@@ -61,7 +62,10 @@ pub fn validate(query: &str, kind: &str, owner: pg_sys::Oid) -> Result<()> {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return Err(e.into()),
         Err(f) => {
-            return Err(invalid("query", "(the source query)", &format!("running it as its owner failed: {}", f.message)))
+            return Err(CoreError::new(ErrorKind::InvalidParameter, format!("source query failed when run as its owner: {}", f.message))
+                .with_detail(f.detail.unwrap_or_default())
+                .with_hint("The query runs with the privileges of the role registering the source; grant that role what the query reads.")
+                .into())
         }
     };
     for col in needed {
@@ -79,7 +83,7 @@ pub fn validate(query: &str, kind: &str, owner: pg_sys::Oid) -> Result<()> {
 pub fn add(name: &str, metric_type: &str, query: &str, kind: &str) -> Result<()> {
     let owner = unsafe { pg_sys::GetUserId() };
     validate(query, kind, owner)?;
-    Spi::run_with_args(
+    super::exec(
         "INSERT INTO ml_sources (name, metric_type, query, kind, owner) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (name) DO UPDATE SET metric_type = excluded.metric_type, query = excluded.query,
              kind = excluded.kind, owner = excluded.owner,
@@ -91,15 +95,15 @@ pub fn add(name: &str, metric_type: &str, query: &str, kind: &str) -> Result<()>
 }
 
 pub fn remove(name: &str) -> Result<bool> {
-    let n = Spi::get_one_with_args::<String>("DELETE FROM ml_sources WHERE name = $1 RETURNING name", &[name.into()])?;
+    let n = super::one::<String>("DELETE FROM ml_sources WHERE name = $1 RETURNING name", &[name.into()])?;
     Ok(n.is_some())
 }
 
 /// The named source, or every enabled one, locked for this transaction so two concurrent
 /// collections of the same source cannot both read past the same watermark.
 pub fn load(name: Option<&str>) -> Result<Vec<Source>> {
-    let sources = Spi::connect(|client| -> Result<Vec<Source>> {
-        let rows = client.select(
+    let sources = Spi::connect_mut(|client| -> Result<Vec<Source>> {
+        let rows = client.update(
             "SELECT name, metric_type, query, kind, owner, watermark FROM ml_sources
               WHERE ($1::text IS NULL AND enabled) OR name = $1
               ORDER BY name FOR UPDATE",
@@ -158,7 +162,7 @@ pub fn read(src: &Source, now: TimestampWithTimeZone) -> std::result::Result<Col
 }
 
 pub fn advance_watermark(name: &str, watermark: TimestampWithTimeZone) -> Result<()> {
-    Spi::run_with_args(
+    super::exec(
         "UPDATE ml_sources SET watermark = greatest(coalesce(watermark, $2), $2) WHERE name = $1",
         &[name.into(), watermark.into()],
     )?;

@@ -1,0 +1,8 @@
+-- Every regression file runs in a fresh extension install.
+\set VERBOSITY terse
+DROP EXTENSION IF EXISTS pg_anomaly CASCADE;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+RESET client_min_messages;
+CREATE EXTENSION pg_anomaly CASCADE;
+SELECT extname, extversion FROM pg_extension WHERE extname IN ('pg_cron', 'pg_anomaly') ORDER BY 1;

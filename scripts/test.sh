@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test tier of pg_anomaly against real PostgreSQL 15 clusters with pg_cron:
+#   1. pure Rust tests of the core crate (cargo test -p pg_anomaly_core)
+#   2. #[pg_test] tests (cargo pgrx test, in a cluster cargo-pgrx starts as postgres)
+#   3. pg_regress files in pg_test/sql against a throwaway cluster (port 55433)
+#   4. Rust integration tests in tests/ over a real connection to that cluster
+# Installs what is missing first (scripts/setup.sh). Exits non-zero on the first failure.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+bash scripts/setup.sh
+
+log "tier 1: core unit tests"
+cargo test -p pg_anomaly_core --release -q 2>&1 | grep -E '^(test result|failures|error|warning: unused)|FAILED|panicked' || true
+cargo test -p pg_anomaly_core --release -q >/dev/null 2>&1 || { cargo test -p pg_anomaly_core --release 2>&1 | tail -n 40; exit 1; }
+
+log "tier 2: #[pg_test] (cargo pgrx test)"
+PGRX_TEST_DIR=/tmp/pga-pgrx-test
+rm -rf "$PGRX_TEST_DIR"; mkdir -p "$PGRX_TEST_DIR"; chown postgres:postgres "$PGRX_TEST_DIR"
+cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DIR" 2>&1 | grep -E '^test |test result|panicked|error(\[|:)' ; test "${PIPESTATUS[0]}" -eq 0
+
+log "installing the release build"
+bash scripts/install.sh
+
+export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT=55433 PGA_DB=pga_test PGA_REALTIME=off
+bash scripts/cluster.sh remove >/dev/null 2>&1 || true
+bash scripts/cluster.sh start
+trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+
+log "tier 3: pg_regress (pg_test/sql)"
+REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
+OUT="$ROOT/.local/regress"
+rm -rf "$OUT"; mkdir -p "$OUT"; chown postgres:postgres "$OUT"
+tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)
+if ! as_pg "$REGRESS" --inputdir="$ROOT/pg_test" --outputdir="$OUT" --use-existing --dbname="$PGA_DB" \
+        --host="$PGA_DIR/sock" --port="$PGA_PORT" --user=postgres $tests; then
+    cat "$OUT/regression.diffs" 2>/dev/null | head -n 200
+    exit 1
+fi
+
+log "tier 4: integration tests (tests/)"
+export PGA_TEST_URL="host=127.0.0.1 port=$PGA_PORT user=postgres dbname=$PGA_DB"
+export PGA_TEST_DIR="$PGA_DIR"
+cargo test -p pg_anomaly_it --release -- --test-threads=1 2>&1 | grep -E '^test |test result|panicked|FAILED' ; test "${PIPESTATUS[0]}" -eq 0
+
+log "all tiers passed"
