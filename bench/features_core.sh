@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Throughput of the plain-Rust feature kernels (release mode, one thread).
+# Usage: bench/features_core.sh [series] [points]   (defaults: 100 series x 2880 points)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec cargo run --quiet --release -p pg_anomaly_core --example bench_features -- "$@"
