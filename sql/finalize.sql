@@ -44,3 +44,5 @@ GRANT anomaly_writer TO anomaly_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA @extschema@ TO anomaly_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA @extschema@ TO anomaly_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO anomaly_admin;
+COMMENT ON FUNCTION ml_build_features(text, boolean) IS
+    'Computes point-in-time features into ml_features: incremental by default (new, late and corrected metrics), or everything with full_rebuild; returns rows written';

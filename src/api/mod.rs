@@ -3,4 +3,5 @@
 
 pub mod collect;
 pub mod demo;
+pub mod features;
 pub mod ingest;

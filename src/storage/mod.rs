@@ -1,7 +1,10 @@
 //! The storage layer: the only code that talks SPI. Every statement is a constant
 //! string with `$n` parameters; no user input is ever pasted into SQL text.
 
+pub mod copy;
+pub mod features;
 pub mod labels;
+pub mod locks;
 pub mod metrics;
 pub mod runs;
 pub mod sources;

@@ -1,0 +1,133 @@
+//! Stages 2-3: feature engineering into the feature store (ml_build_features) and reading
+//! it back (ml_feature_matrix).
+
+use crate::errors::{run, Result};
+use crate::gucs;
+use crate::storage::{features as store, from_unix_us, locks, runs};
+use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+/// Series per read query: bounds the backend's memory (one chunk of look-back and rows at
+/// a time) whatever the number of series.
+const SERIES_PER_CHUNK: usize = 64;
+
+/// Computes features for new, late and corrected metrics (incremental, the default) or for
+/// everything (full_rebuild). Returns the number of feature rows written. Idempotent: a
+/// second run with no new metrics writes nothing.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_build_features(
+    metric_type: default!(Option<&str>, "NULL"),
+    full_rebuild: default!(bool, false),
+) -> std::result::Result<i64, ErrorReport> {
+    run("ml_build_features", || build(metric_type, full_rebuild))
+}
+
+/// The feature stage, callable from other stages (detection builds missing features first).
+pub fn build(metric_type: Option<&str>, full_rebuild: bool) -> Result<i64> {
+    if !locks::try_stage(locks::Stage::Features)? {
+        pgrx::notice!("pg_anomaly: another feature build is running; skipping this one");
+        return Ok(0);
+    }
+    let started = runs::now()?;
+    let outcome = build_locked(metric_type, full_rebuild);
+    let (rows_in, rows_out, err) = match &outcome {
+        Ok((i, o)) => (*i, *o, None),
+        Err(_) => (0, 0, Some("failed")),
+    };
+    if err.is_none() {
+        runs::record(&runs::RunRecord {
+            stage: "features",
+            metric_type,
+            source: None,
+            trigger: gucs::run_trigger(),
+            started,
+            rows_in,
+            rows_out,
+            success: true,
+            error: None,
+        })?;
+    }
+    outcome.map(|(_, o)| o)
+}
+
+/// Work list: (metric_type, entity_id, first timestamp to compute).
+fn work_list(metric_type: Option<&str>, full_rebuild: bool) -> Result<Vec<(String, String, TimestampWithTimeZone)>> {
+    if full_rebuild {
+        store::clear(metric_type)?;
+        Ok(store::all_series(metric_type)?
+            .into_iter()
+            .map(|(m, e)| (m, e, TimestampWithTimeZone::negative_infinity()))
+            .collect())
+    } else {
+        store::take_dirty(metric_type)
+    }
+}
+
+fn build_locked(metric_type: Option<&str>, full_rebuild: bool) -> Result<(i64, i64)> {
+    let work = work_list(metric_type, full_rebuild)?;
+    let (mut rows_in, mut rows_out) = (0i64, 0i64);
+    let mut i = 0;
+    while i < work.len() {
+        let mt = work[i].0.clone();
+        let mut j = i;
+        while j < work.len() && work[j].0 == mt {
+            j += 1;
+        }
+        let (period_us, stat_window_us) = store::windows(&mt)?;
+        let params = FeatureParams { period_us, stat_window_us, ..FeatureParams::default() };
+        params.check()?;
+        for chunk in work[i..j].chunks(SERIES_PER_CHUNK) {
+            pgrx::check_for_interrupts!();
+            let (r, w) = build_chunk(&mt, chunk, &params, full_rebuild)?;
+            rows_in += r;
+            rows_out += w;
+        }
+        i = j;
+    }
+    Ok((rows_in, rows_out))
+}
+
+fn build_chunk(
+    metric_type: &str,
+    chunk: &[(String, String, TimestampWithTimeZone)],
+    params: &FeatureParams,
+    full_rebuild: bool,
+) -> Result<(i64, i64)> {
+    let entities: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
+    let from: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.2).collect();
+    if !full_rebuild {
+        store::delete_from(metric_type, &entities, &from)?;
+    }
+    let t0 = std::time::Instant::now();
+    let series = store::read_series(metric_type, &entities, &from, params.lookback_us())?;
+    let t1 = t0.elapsed();
+    let mut batch = store::FeatureBatch::new(series.iter().map(|s| s.obs.len() - s.first_out.min(s.obs.len())).sum());
+    let mut rows: Vec<FeatureRow> = Vec::new();
+    let (mut st_e, mut st_f, mut st_u) = (Vec::new(), Vec::new(), Vec::new());
+    let mut read = 0i64;
+    for s in &series {
+        read += s.obs.len() as i64;
+        if s.first_out >= s.obs.len() {
+            continue;
+        }
+        rows.clear();
+        compute_series(&s.obs, s.first_out, params, &mut rows);
+        for (row, o) in rows.iter().zip(&s.obs[s.first_out..]) {
+            batch.push(metric_type, &s.entity_id, o.value, row);
+        }
+        st_e.push(s.entity_id.clone());
+        st_f.push(from_unix_us(s.obs[s.first_out].ts));
+        st_u.push(from_unix_us(s.obs.last().map(|o| o.ts).unwrap_or(s.obs[s.first_out].ts)));
+    }
+    let t2 = t0.elapsed();
+    let written = store::insert(batch)?;
+    let t3 = t0.elapsed();
+    if !st_e.is_empty() {
+        store::advance_state(metric_type, st_e, st_f, st_u)?;
+    }
+    pgrx::debug1!("pg_anomaly features chunk: read {:?} compute {:?} insert {:?} state {:?}", t1, t2 - t1, t3 - t2, t0.elapsed() - t3);
+    Ok((read, written))
+}

@@ -1,0 +1,251 @@
+//! ml_features: reading series for the feature kernels and writing feature rows in bulk.
+//!
+//! Column lists are built once from the core's constant FEATURE_NAMES, never from user
+//! input; values always travel as parameters.
+
+use super::{exec, to_unix_us};
+use crate::errors::Result;
+use pg_anomaly_core::features::{FeatureRow, Observation, FEATURE_NAMES, NUM_FEATURES};
+use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use std::sync::OnceLock;
+
+/// SQL type of each ml_features column (the schema in sql/schema.sql).
+fn sql_type(name: &str) -> &'static str {
+    match name {
+        "trend_direction" | "hour_of_day" | "day_of_week" | "day_of_month" => "smallint",
+        "is_weekend" => "boolean",
+        _ => "float8",
+    }
+}
+
+/// Feature settings of a metric type (defaults when it has no ml_settings row).
+pub fn windows(metric_type: &str) -> Result<(i64, i64)> {
+    let row = Spi::connect(|client| -> Result<Option<(Option<Interval>, Option<Interval>)>> {
+        let t = client.select(
+            "SELECT period, stat_window FROM ml_settings WHERE metric_type = $1",
+            None,
+            &[metric_type.into()],
+        )?;
+        Ok(match t.into_iter().next() {
+            Some(r) => Some((r.get::<Interval>(1)?, r.get::<Interval>(2)?)),
+            None => None,
+        })
+    })?;
+    let us = |i: Option<Interval>| i.map(|i| i.as_micros().clamp(1, i64::MAX as i128) as i64);
+    let day = 86_400_000_000i64;
+    Ok(match row {
+        Some((p, w)) => (us(p).unwrap_or(day), us(w).unwrap_or(day)),
+        None => (day, day),
+    })
+}
+
+/// Takes the dirty marks of a metric type (or all): series whose features must be
+/// recomputed from `dirty_from`. The rows are deleted here; the caller's transaction
+/// commits that together with the new features.
+pub fn take_dirty(metric_type: Option<&str>) -> Result<Vec<(String, String, TimestampWithTimeZone)>> {
+    Ok(Spi::connect_mut(|client| -> Result<Vec<_>> {
+        let t = client.update(
+            "DELETE FROM ml_series_dirty WHERE $1::text IS NULL OR metric_type = $1 RETURNING metric_type, entity_id, dirty_from",
+            None,
+            &[metric_type.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            if let (Some(m), Some(e), Some(f)) = (r.get::<String>(1)?, r.get::<String>(2)?, r.get::<TimestampWithTimeZone>(3)?) {
+                out.push((m, e, f));
+            }
+        }
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Ok(out)
+    })?)
+}
+
+/// Every series of a metric type (or all), for a full rebuild.
+pub fn all_series(metric_type: Option<&str>) -> Result<Vec<(String, String)>> {
+    Ok(Spi::connect(|client| -> Result<Vec<_>> {
+        let t = client.select(
+            "SELECT DISTINCT metric_type, entity_id FROM ml_metrics WHERE $1::text IS NULL OR metric_type = $1 ORDER BY 1, 2",
+            None,
+            &[metric_type.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            if let (Some(m), Some(e)) = (r.get::<String>(1)?, r.get::<String>(2)?) {
+                out.push((m, e));
+            }
+        }
+        Ok(out)
+    })?)
+}
+
+/// Removes every feature row (and series state) of a metric type, or all of them.
+pub fn clear(metric_type: Option<&str>) -> Result<()> {
+    match metric_type {
+        None => {
+            exec("TRUNCATE ml_features", &[])?;
+            exec("DELETE FROM ml_series_state", &[])?;
+            exec("DELETE FROM ml_series_dirty", &[])?;
+        }
+        Some(m) => {
+            exec("DELETE FROM ml_features WHERE metric_type = $1", &[m.into()])?;
+            exec("DELETE FROM ml_series_state WHERE metric_type = $1", &[m.into()])?;
+            exec("DELETE FROM ml_series_dirty WHERE metric_type = $1", &[m.into()])?;
+        }
+    }
+    Ok(())
+}
+
+/// One series' observations with its local calendar, and where the new rows start.
+pub struct SeriesData {
+    pub entity_id: String,
+    pub obs: Vec<Observation>,
+    pub first_out: usize,
+}
+
+/// Local calendar fields from a local wall-clock time in microseconds since 1970-01-01.
+fn calendar(local_us: i64) -> (i16, i16, i16) {
+    let day_us = 86_400_000_000i64;
+    let days = local_us.div_euclid(day_us);
+    let hour = (local_us.rem_euclid(day_us) / 3_600_000_000) as i16;
+    // 1970-01-01 was a Thursday (ISO 4).
+    let dow = ((days + 3).rem_euclid(7) + 1) as i16;
+    // Civil date from days (Howard Hinnant's algorithm) for the day of month.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let dom = (doy - (153 * mp + 2) / 5 + 1) as i16;
+    (hour, dow, dom)
+}
+
+/// Reads the look-back and new observations of several series of one metric type in one
+/// query, ordered by series and time. `from[i]` is the first timestamp to compute for
+/// `entities[i]`; observations from `from[i] - lookback` are read.
+pub fn read_series(
+    metric_type: &str,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback_us: i64,
+) -> Result<Vec<SeriesData>> {
+    let lookback = Interval::from_micros(lookback_us);
+    Spi::connect(|client| -> Result<Vec<SeriesData>> {
+        let t = client.select(
+            "SELECT m.entity_id, m.\"timestamp\", m.metric_value,
+                    m.\"timestamp\" AT TIME ZONE coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone')),
+                    m.\"timestamp\" >= d.from_ts
+               FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+               JOIN ml_metrics m ON m.metric_type = $1 AND m.entity_id = d.entity_id
+                                AND m.\"timestamp\" > d.from_ts - $4::interval
+              ORDER BY m.entity_id, m.\"timestamp\"",
+            None,
+            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into()],
+        )?;
+        let mut out: Vec<SeriesData> = Vec::new();
+        for r in t {
+            let e: String = r.get(1)?.unwrap_or_default();
+            let ts: TimestampWithTimeZone = match r.get(2)? {
+                Some(t) => t,
+                None => continue,
+            };
+            let v: f64 = r.get(3)?.unwrap_or(f64::NAN);
+            let local: Option<pgrx::datum::Timestamp> = r.get(4)?;
+            let is_new: bool = r.get(5)?.unwrap_or(false);
+            let local_us = local.map(|l| i64::from(l) + 946_684_800_000_000).unwrap_or_else(|| to_unix_us(ts));
+            let (hour, dow, dom) = calendar(local_us);
+            if out.last().map(|s| s.entity_id != e).unwrap_or(true) {
+                out.push(SeriesData { entity_id: e, obs: Vec::new(), first_out: usize::MAX });
+            }
+            if let Some(s) = out.last_mut() {
+                if is_new && s.first_out == usize::MAX {
+                    s.first_out = s.obs.len();
+                }
+                s.obs.push(Observation { ts: to_unix_us(ts), value: v, hour_of_day: hour, day_of_week: dow, day_of_month: dom });
+            }
+        }
+        for s in &mut out {
+            if s.first_out == usize::MAX {
+                s.first_out = s.obs.len();
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Deletes the feature rows of the given series from the given timestamps on (late or
+/// corrected data recomputes them).
+pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWithTimeZone]) -> Result<i64> {
+    exec(
+        "DELETE FROM ml_features f USING unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+          WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts",
+        &[metric_type.into(), entities.to_vec().into(), from.to_vec().into()],
+    )
+}
+
+/// A batch of computed rows in COPY format, ready for one bulk write.
+pub struct FeatureBatch {
+    rows: super::copy::BinaryRows,
+}
+
+/// Columns of a feature batch, in the order FeatureBatch::push writes them.
+fn batch_columns() -> &'static [&'static str] {
+    static COLS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    COLS.get_or_init(|| {
+        let mut c = vec!["metric_type", "entity_id", "timestamp", "metric_value"];
+        c.extend_from_slice(&FEATURE_NAMES);
+        c
+    })
+}
+
+impl FeatureBatch {
+    pub fn new(capacity_rows: usize) -> Self {
+        FeatureBatch { rows: super::copy::BinaryRows::new(4 + NUM_FEATURES, capacity_rows) }
+    }
+    pub fn push(&mut self, metric_type: &str, entity_id: &str, value: f64, row: &FeatureRow) {
+        let r = &mut self.rows;
+        r.begin_row();
+        r.text(metric_type);
+        r.text(entity_id);
+        r.timestamptz(row.ts);
+        r.f64(value);
+        for (name, v) in FEATURE_NAMES.iter().zip(row.values.iter()) {
+            match sql_type(name) {
+                "smallint" => r.opt_i16(*v),
+                "boolean" => r.opt_bool(*v),
+                _ => r.opt_f64(*v),
+            }
+        }
+    }
+}
+
+/// Writes a batch with one COPY; returns the rows written.
+pub fn insert(batch: FeatureBatch) -> Result<i64> {
+    Ok(super::copy::copy_into("ml_features", batch_columns(), batch.rows)? as i64)
+}
+
+/// Moves the per-series watermarks: features_until to the newest feature row, and
+/// scored_until back when older rows were recomputed (they must be scored again).
+pub fn advance_state(
+    metric_type: &str,
+    entities: Vec<String>,
+    from: Vec<TimestampWithTimeZone>,
+    until: Vec<TimestampWithTimeZone>,
+) -> Result<()> {
+    exec(
+        "WITH d AS (SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(e, f, u)),
+         upd AS (
+            UPDATE ml_series_state s
+               SET features_until = greatest(s.features_until, d.u),
+                   scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
+                                       THEN d.f - interval '1 microsecond' ELSE s.scored_until END
+              FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
+            RETURNING s.entity_id)
+         INSERT INTO ml_series_state (metric_type, entity_id, features_until)
+         SELECT $1, d.e, d.u FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
+         ON CONFLICT DO NOTHING",
+        &[metric_type.into(), entities.into(), from.into(), until.into()],
+    )?;
+    Ok(())
+}
