@@ -49,7 +49,9 @@ start() {
     init
     if as_pg "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then return 0; fi
     log "starting PostgreSQL 15 on 127.0.0.1:$PGA_PORT (socket $SOCK)"
-    as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$PGA_DIR/server.log" -w -t 60 start >/dev/null
+    # Without RUST_BACKTRACE in the server's environment, errors carry no Rust backtrace
+    # in their DETAIL (pgrx captures one when the variable asks for it).
+    as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$DATA" -l "$PGA_DIR/server.log" -w -t 60 start >/dev/null
     as_pg "$PG_BIN/psql" -h "$SOCK" -p "$PGA_PORT" -U postgres -d postgres -qAtc \
         "SELECT 1 FROM pg_database WHERE datname = '$PGA_DB'" | grep -q 1 \
         || as_pg "$PG_BIN/createdb" -h "$SOCK" -p "$PGA_PORT" -U postgres "$PGA_DB"

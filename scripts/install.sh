@@ -15,5 +15,5 @@ done
 log "cargo pgrx install --release"
 cargo pgrx install --release --pg-config "$PG_CONFIG" 2>&1 | grep -vE '^\s*(Compiling|Checking)' | tail -n 5
 for dir in "${running[@]}"; do
-    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+    as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 done

@@ -43,7 +43,10 @@ pub fn check_observation(metric_type: Option<&str>, entity_id: Option<&str>, val
 /// Stores one observation: inserts it, or, when the series already has a value at that
 /// timestamp, replaces a different value (a correction) and leaves an identical one alone.
 /// Returns 'inserted', 'corrected' or 'unchanged'.
-#[pg_extern(volatile, parallel_unsafe)]
+///
+/// SECURITY DEFINER (with a fixed search_path): a correction is an UPDATE, which the
+/// writer role is not granted on ml_metrics; this function is its only way to correct.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_ingest(
     metric_type: Option<&str>,
