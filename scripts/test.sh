@@ -9,9 +9,12 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 bash scripts/setup.sh
 
+mkdir -p "$ROOT/.local"
 log "tier 1: core unit tests"
-cargo test -p pg_anomaly_core --release -q 2>&1 | grep -E '^(test result|failures|error|warning: unused)|FAILED|panicked' || true
-cargo test -p pg_anomaly_core --release -q >/dev/null 2>&1 || { cargo test -p pg_anomaly_core --release 2>&1 | tail -n 40; exit 1; }
+if ! cargo test -p pg_anomaly_core --release > "$ROOT/.local/core-tests.log" 2>&1; then
+    tail -n 60 "$ROOT/.local/core-tests.log"; exit 1
+fi
+grep -E '^test result' "$ROOT/.local/core-tests.log"
 
 log "tier 2: #[pg_test] (cargo pgrx test)"
 PGRX_TEST_DIR=/tmp/pga-pgrx-test

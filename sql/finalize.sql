@@ -46,3 +46,109 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA @extschema@ TO anomaly_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO anomaly_admin;
 COMMENT ON FUNCTION ml_build_features(text, boolean) IS
     'Computes point-in-time features into ml_features: incremental by default (new, late and corrected metrics), or everything with full_rebuild; returns rows written';
+COMMENT ON FUNCTION ml_select_features(text, text) IS
+    'Selects the features training uses (variance, correlation, mutual_info or all), persists the set in ml_feature_sets and returns every feature with its decision, score and reason';
+COMMENT ON FUNCTION ml_feature_correlations(text) IS 'Pairwise correlations of the stored features of a metric type';
+
+-- The feature store read back (get_feature_matrix): the named features as an array, in the
+-- order asked (default: the selected set, else all). Column names are checked against
+-- ml_features' own columns before they reach the query.
+CREATE FUNCTION ml_feature_matrix(metric_type text, since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+                                  features text[] DEFAULT NULL)
+RETURNS TABLE (entity_id text, "timestamp" timestamptz, metric_value double precision, features double precision[])
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    wanted text[] := features;
+    bad text;
+    allowed text[];
+BEGIN
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO allowed
+      FROM pg_attribute a
+     WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.atttypid IN ('float8'::regtype, 'int2'::regtype, 'bool'::regtype)
+       AND a.attname <> 'metric_value';
+    IF wanted IS NULL THEN
+        SELECT array_agg(s.feature ORDER BY s.feature) INTO wanted
+          FROM ml_feature_sets s WHERE s.metric_type = ml_feature_matrix.metric_type AND s.kept;
+        wanted := coalesce(wanted, allowed);
+    END IF;
+    SELECT w INTO bad FROM unnest(wanted) w WHERE w IS NULL OR NOT w = ANY (allowed) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown feature "%"', bad USING ERRCODE = '22023',
+            DETAIL = 'Features are columns of ml_features: ' || array_to_string(allowed, ', ');
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT f.entity_id, f."timestamp", f.metric_value, ARRAY[%s]::float8[] FROM ml_features f
+          WHERE f.metric_type = $1 AND ($2 IS NULL OR f."timestamp" >= $2) AND ($3 IS NULL OR f."timestamp" < $3)
+          ORDER BY f.entity_id, f."timestamp"',
+        (SELECT string_agg(CASE WHEN w = 'is_weekend' THEN format('%I::int::float8', w) ELSE format('%I::float8', w) END, ', ' ORDER BY o)
+           FROM unnest(wanted) WITH ORDINALITY AS u(w, o)))
+    USING metric_type, since, until;
+END
+$fn$;
+COMMENT ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]) IS
+    'The stored features of a metric type as (entity_id, timestamp, metric_value, features[]), features in the order asked (default: the selected set, else all)';
+
+CREATE VIEW ml_feature_quality AS
+SELECT f.metric_type, c.feature,
+       count(*) AS rows,
+       round((1 - count(c.value)::numeric / greatest(count(*), 1)) * 100, 2) AS null_rate_percent,
+       round(count(c.value)::numeric / greatest(count(*), 1) * 100, 2) AS coverage_percent,
+       min(c.value) AS min, max(c.value) AS max, avg(c.value) AS mean
+FROM ml_features f
+CROSS JOIN LATERAL (VALUES
+    ('mean_value', f.mean_value), ('std_value', f.std_value), ('min_value', f.min_value), ('max_value', f.max_value),
+    ('median_value', f.median_value), ('q25_value', f.q25_value), ('q75_value', f.q75_value),
+    ('trend_slope', f.trend_slope), ('trend_direction', f.trend_direction::float8), ('volatility', f.volatility),
+    ('momentum', f.momentum), ('hour_of_day', f.hour_of_day::float8), ('day_of_week', f.day_of_week::float8),
+    ('is_weekend', f.is_weekend::int::float8), ('day_of_month', f.day_of_month::float8),
+    ('days_since_change', f.days_since_change), ('change_frequency', f.change_frequency), ('run_length', f.run_length),
+    ('hours_since_jump', f.hours_since_jump), ('drop_rate', f.drop_rate), ('lag_1', f.lag_1), ('lag_7', f.lag_7),
+    ('lag_30', f.lag_30), ('rolling_mean_7', f.rolling_mean_7), ('rolling_std_7', f.rolling_std_7),
+    ('rolling_mean_30', f.rolling_mean_30), ('rolling_std_30', f.rolling_std_30), ('zscore_7', f.zscore_7),
+    ('diff_lag_1', f.diff_lag_1), ('seasonal_zscore', f.seasonal_zscore)) AS c(feature, value)
+GROUP BY f.metric_type, c.feature;
+COMMENT ON VIEW ml_feature_quality IS 'Per metric type and feature: rows, null rate, coverage, min, max, mean (scans ml_features: filter by metric_type)';
+GRANT SELECT ON ml_feature_quality TO anomaly_reader, anomaly_admin;
+GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_feature_correlations(text) TO anomaly_reader;
+GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_select_features(text, text), ml_feature_correlations(text) TO anomaly_admin;
+
+-- ---------------------------------------------------------------------------
+-- Dashboard and monitoring views
+-- ---------------------------------------------------------------------------
+CREATE VIEW ml_dashboard AS
+SELECT a.alert_type, a.severity,
+       count(*) FILTER (WHERE a.is_open) AS open_alerts,
+       count(*) FILTER (WHERE NOT a.is_read) AS unread,
+       count(*) FILTER (WHERE a.created_at > now() - interval '24 hours') AS last_24h,
+       count(*) AS total,
+       max(a.last_seen) AS latest_seen,
+       (array_agg(a.entity_id ORDER BY a.last_seen DESC))[1:5] AS latest_entities
+FROM ml_alerts a
+WHERE NOT a.is_false_positive
+GROUP BY a.alert_type, a.severity;
+COMMENT ON VIEW ml_dashboard IS 'Alerts by type and severity (false positives left out): open, unread, last 24 h, total, the latest entities';
+
+CREATE VIEW ml_alert_stats AS
+SELECT 'overall'::text AS scope, NULL::text AS key, count(*) AS alerts,
+       count(*) FILTER (WHERE is_false_positive) AS false_positives,
+       round(100.0 * count(*) FILTER (WHERE is_false_positive) / nullif(count(*), 0), 2) AS false_positive_rate_percent,
+       20.0 AS target_percent
+FROM ml_alerts
+UNION ALL
+SELECT 'alert_type', alert_type, count(*), count(*) FILTER (WHERE is_false_positive),
+       round(100.0 * count(*) FILTER (WHERE is_false_positive) / nullif(count(*), 0), 2), 20.0
+FROM ml_alerts GROUP BY alert_type
+UNION ALL
+SELECT 'model', model_id::text, count(*), count(*) FILTER (WHERE is_false_positive),
+       round(100.0 * count(*) FILTER (WHERE is_false_positive) / nullif(count(*), 0), 2), 20.0
+FROM ml_alerts GROUP BY model_id;
+COMMENT ON VIEW ml_alert_stats IS 'False-positive rate of alerts overall, per alert type and per model, against the 20% target';
+
+CREATE VIEW ml_model_performance AS
+SELECT m.metric_type, m.model_type, m.id AS model_id, m.version, m.accuracy, m."precision", m.recall, m.f1,
+       m.threshold, m.data_points, m.created_at AS trained_at, m.activated_at,
+       m.accuracy IS NULL OR m.accuracy >= coalesce(nullif(current_setting('pg_anomaly.min_accuracy', true), '')::float8, 0.7) AS meets_min_accuracy
+FROM ml_models m WHERE m.is_active;
+COMMENT ON VIEW ml_model_performance IS 'The active model per metric type and model type with its quality, size and training time';
+GRANT SELECT ON ml_dashboard, ml_alert_stats, ml_model_performance TO anomaly_reader, anomaly_writer, anomaly_admin;

@@ -535,3 +535,24 @@ BEGIN
     END LOOP;
 END
 $dump$;
+
+-- ---------------------------------------------------------------------------
+-- NOTIFY: every new alert and every severity escalation, delivered at commit
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION ml_alerts_notify() RETURNS trigger
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT' OR array_position(ARRAY['dusuk','orta','yuksek','kritik'], NEW.severity)
+                           > array_position(ARRAY['dusuk','orta','yuksek','kritik'], OLD.severity) THEN
+        PERFORM pg_notify('pg_anomaly_alerts', json_build_object(
+            'id', NEW.id, 'alert_type', NEW.alert_type, 'severity', NEW.severity, 'entity_id', NEW.entity_id,
+            'metric_type', NEW.metric_type, 'timestamp', NEW."timestamp", 'event', lower(TG_OP),
+            'message', left(NEW.message, 300))::text);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION ml_alerts_notify() IS 'Trigger: pg_notify(''pg_anomaly_alerts'', json) for each new alert and each severity escalation (sent at commit)';
+CREATE TRIGGER ml_alerts_notify_insert AFTER INSERT ON ml_alerts FOR EACH ROW EXECUTE FUNCTION ml_alerts_notify();
+CREATE TRIGGER ml_alerts_notify_escalation AFTER UPDATE OF severity ON ml_alerts FOR EACH ROW
+    WHEN (NEW.severity IS DISTINCT FROM OLD.severity) EXECUTE FUNCTION ml_alerts_notify();

@@ -3,5 +3,9 @@
 
 pub mod collect;
 pub mod demo;
+pub mod detect;
 pub mod features;
 pub mod ingest;
+pub mod model;
+pub mod selection;
+pub mod train;

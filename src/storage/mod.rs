@@ -1,12 +1,17 @@
 //! The storage layer: the only code that talks SPI. Every statement is a constant
 //! string with `$n` parameters; no user input is ever pasted into SQL text.
 
+pub mod alerts;
 pub mod copy;
 pub mod features;
 pub mod labels;
 pub mod locks;
+pub mod matrix;
 pub mod metrics;
+pub mod models;
 pub mod runs;
+pub mod selection;
+pub mod series;
 pub mod sources;
 pub mod subxact;
 pub mod time;

@@ -16,6 +16,8 @@ pub mod features;
 pub mod selection;
 pub mod forest;
 pub mod zscore;
+pub mod messages;
+pub mod quality;
 pub mod detect;
 
 pub use error::{CoreError, CoreResult, ErrorKind};

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Database-path benchmark at 1,000 entities x 4 metric types x 30 days (11.5 million metrics)
+# against the local cluster (scripts/cluster.sh, port 55432): demo generation, full feature
+# build vs PostgreSQL writing the same rows, incremental build after 30 more minutes of data,
+# the backend's peak memory, training, one scheduled detection run over one hour of new
+# data, and ml_detect throughput over 30 days of one metric type.
+# Usage: bench/pipeline.sh [entities] [days]     (prints figures; takes a few minutes)
+source "$(dirname "$0")/../scripts/common.sh"
+cd "$ROOT"
+ENTITIES="${1:-1000}"
+DAYS="${2:-30}"
+bash scripts/cluster.sh start >/dev/null
+P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+ms() { awk '/^Time:/ {print $2}' | tail -n 1; }
+
+P -c "SET client_min_messages = warning; DROP EXTENSION IF EXISTS pg_anomaly CASCADE; CREATE EXTENSION IF NOT EXISTS pg_cron; CREATE EXTENSION pg_anomaly CASCADE;"
+END="date_trunc('hour', now()) - interval '1 hour'"
+
+t=$(P -c '\timing on' -c "SELECT sum(rows) FROM ml_generate_demo_data($ENTITIES, $DAYS, 42, $END)" | ms)
+rows=$(P -Atc "SELECT count(*) FROM ml_metrics")
+echo "demo data: $rows metrics in $t ms ($(awk "BEGIN {printf \"%.0f\", $rows / ($t / 1000)}") rows/s)"
+
+# One session: full build, then the backend's peak resident memory.
+out=$(P <<SQL
+\timing on
+SELECT pg_backend_pid() AS pid \gset
+SELECT ml_build_features(full_rebuild => true);
+\timing off
+\! grep VmHWM /proc/:pid/status
+SQL
+)
+echo "$out" | grep -q VmHWM || out="$out
+$(P -c "SELECT 1")"
+fb=$(echo "$out" | ms)
+hwm=$(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')
+frows=$(P -Atc "SELECT count(*) FROM ml_features")
+echo "full feature build: $frows rows in $fb ms; backend VmHWM $hwm"
+
+P -c "DROP TABLE IF EXISTS a_copy_flat, a_copy_part" >/dev/null
+P -c "CREATE TABLE a_copy_flat (LIKE ml_features INCLUDING ALL)" >/dev/null
+cf=$(P -c '\timing on' -c "INSERT INTO a_copy_flat SELECT * FROM ml_features" | ms)
+P -c "CREATE TABLE a_copy_part (LIKE ml_features INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES) PARTITION BY RANGE (\"timestamp\")" >/dev/null 2>&1 || true
+P -Atc "SELECT format('CREATE TABLE %I PARTITION OF a_copy_part FOR VALUES FROM (%L) TO (%L)', 'a_copy_part_' || i, d, d + interval '1 day')
+        FROM (SELECT i, (date_trunc('day', now() AT TIME ZONE 'UTC') - i * interval '1 day') AT TIME ZONE 'UTC' AS d
+              FROM generate_series(-2, $DAYS + 2) i) s" | P >/dev/null
+P -c "CREATE TABLE a_copy_part_default PARTITION OF a_copy_part DEFAULT" >/dev/null
+cp=$(P -c '\timing on' -c "INSERT INTO a_copy_part SELECT * FROM ml_features" | ms)
+echo "PostgreSQL writing the same rows: INSERT ... SELECT into a plain table $cf ms, into a day-partitioned table $cp ms"
+echo "ratio full build / plain copy: $(awk "BEGIN {printf \"%.2f\", $fb / $cf}"), / partitioned copy: $(awk "BEGIN {printf \"%.2f\", $fb / $cp}")"
+P -c "DROP TABLE a_copy_flat, a_copy_part" >/dev/null
+
+# 30 more minutes of data: 2 new points per series.
+P -c "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+      SELECT m.metric_type, m.entity_id, m.metric_value, m.\"timestamp\" + k * interval '15 minutes'
+        FROM ml_metrics m CROSS JOIN generate_series(1, 2) k
+       WHERE m.\"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)" >/dev/null
+inc=$(P -c '\timing on' -c "SELECT ml_build_features()" | ms)
+echo "incremental feature build after 30 minutes of new data ($((ENTITIES * 8)) metrics): $inc ms"
+
+if P -Atc "SELECT count(*) FROM pg_proc WHERE proname = 'ml_train'" | grep -q '^[1-9]'; then
+    for m in tuketim_miktar stok_seviye dolum_sure zimmet_kullanim; do
+        t=$(P -c '\timing on' -c "SELECT ml_train('$m', train_until => (SELECT max(\"timestamp\") - interval '1 hour' FROM ml_metrics))" | ms)
+        echo "training $m: $t ms"
+    done
+    P -c "SELECT ml_detect(save => true, until => (SELECT max(\"timestamp\") - interval '1 hour' FROM ml_metrics))" >/dev/null
+    P -c "UPDATE ml_series_state SET scored_until = (SELECT max(\"timestamp\") - interval '1 hour' FROM ml_metrics)" >/dev/null
+    d=$(P -c '\timing on' -c "SELECT count(*) FROM ml_detect(save => true)" | ms)
+    n=$(P -Atc "SELECT sum(rows_in) FROM (SELECT rows_in FROM ml_job_runs WHERE stage = 'detection' ORDER BY id DESC LIMIT 4) s")
+    echo "scheduled detection over the last hour: $n observations in $d ms"
+    t=$(P -c '\timing on' -c "SELECT count(*) FROM ml_detect('tuketim_miktar')" | ms)
+    echo "ml_detect over $DAYS days of tuketim_miktar: $((ENTITIES * DAYS * 96)) rows in $t ms"
+fi

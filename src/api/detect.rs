@@ -1,0 +1,287 @@
+//! Stage 7: scoring (ml_detect) and alerts.
+
+use super::features as feature_stage;
+use super::model::Model;
+use super::train;
+use crate::errors::{run, Result};
+use crate::gucs;
+use crate::storage::{alerts, locks, models, runs, series, to_unix_us};
+use pg_anomaly_core::detect::{severity, MetricKind, Scored, SeriesRows};
+use pg_anomaly_core::messages::{alert_text, AlertFacts};
+use pg_anomaly_core::CoreError;
+use pgrx::datum::{JsonB, TimestampWithTimeZone};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use serde_json::json;
+
+const ENTITIES_PER_CHUNK: usize = 128;
+
+type DetectRow = (
+    String,
+    String,
+    TimestampWithTimeZone,
+    f64,
+    f64,
+    bool,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<JsonB>,
+);
+
+/// Scores stored observations and returns one row per scored observation. With
+/// save => true and no `since` it scores what no saving run scored yet and writes alerts
+/// (one per anomaly episode per series), advancing the watermark in the same transaction.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_detect(
+    metric_type: default!(Option<&str>, "NULL"),
+    since: default!(Option<TimestampWithTimeZone>, "NULL"),
+    until: default!(Option<TimestampWithTimeZone>, "NULL"),
+    save: default!(bool, false),
+) -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(metric_type, String),
+            name!(entity_id, String),
+            name!(timestamp, TimestampWithTimeZone),
+            name!(metric_value, f64),
+            name!(score, f64),
+            name!(is_anomaly, bool),
+            name!(severity, Option<String>),
+            name!(expected_value, Option<f64>),
+            name!(deviation_percent, Option<f64>),
+            name!(explanation, Option<JsonB>),
+        ),
+    >,
+    ErrorReport,
+> {
+    run("ml_detect", || Ok(TableIterator::new(detect(metric_type, since, until, save)?)))
+}
+
+/// Whether the current role may write the feature store (readers score without building).
+fn may_write() -> Result<bool> {
+    Ok(crate::storage::one::<bool>("SELECT has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
+}
+
+fn metric_types(metric_type: Option<&str>) -> Result<Vec<String>> {
+    Ok(match metric_type {
+        Some(m) => vec![m.to_string()],
+        None => Spi::connect(|client| -> Result<Vec<String>> {
+            let mut v = Vec::new();
+            for r in client.select(
+                "SELECT metric_type FROM ml_settings WHERE enabled
+                  UNION SELECT DISTINCT metric_type FROM ml_series_state ORDER BY 1",
+                None,
+                &[],
+            )? {
+                if let Some(m) = r.get::<String>(1)? {
+                    v.push(m);
+                }
+            }
+            Ok(v)
+        })?,
+    })
+}
+
+pub fn detect(
+    metric_type: Option<&str>,
+    since: Option<TimestampWithTimeZone>,
+    until: Option<TimestampWithTimeZone>,
+    save: bool,
+) -> Result<Vec<DetectRow>> {
+    let writer = may_write()?;
+    if save && !locks::try_stage(locks::Stage::Detection)? {
+        pgrx::notice!("pg_anomaly: another saving detection run is in progress; skipping this one");
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for mt in metric_types(metric_type)? {
+        let started = runs::now()?;
+        if writer {
+            feature_stage::build(Some(&mt), false)?;
+        }
+        let Some((model_id, model_type)) = active_or_train(&mt, writer, metric_type.is_some())? else { continue };
+        let model = Model::load(model_id)?;
+        let kind = MetricKind::from_metric_type(&mt);
+        let (alert_type, gap_us) = alerts::settings(&mt)?;
+        let work: Vec<(String, TimestampWithTimeZone)> = match (save, since) {
+            (true, None) => alerts::unscored(&mt)?
+                .into_iter()
+                .map(|(e, s)| (e, s.map(|t| series::ts(to_unix_us(t) + 1)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
+                .collect(),
+            (_, s) => series::entities(&mt)?
+                .into_iter()
+                .map(|e| (e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
+                .collect(),
+        };
+        let (mut scored_rows, mut written) = (0i64, 0i64);
+        for chunk in work.chunks(ENTITIES_PER_CHUNK) {
+            pgrx::check_for_interrupts!();
+            let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+            let froms: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.1).collect();
+            let data = series::read(&mt, kind.aux_metric(), &entities, &froms, model.lookback_us(), until)?;
+            let open = if save { alerts::open_alerts(&mt, &entities)? } else { Default::default() };
+            let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
+            for s in &data {
+                let from_us = chunk
+                    .iter()
+                    .find(|c| c.0 == s.entity_id)
+                    .map(|c| to_unix_us(c.1))
+                    .unwrap_or(i64::MIN);
+                let first = s.ts.partition_point(|t| *t < from_us);
+                if first >= s.len() {
+                    continue;
+                }
+                let scored = model.score_series(s, first)?;
+                scored_rows += scored.len() as i64;
+                if save {
+                    written += write_alerts(&mt, &alert_type, gap_us, model_id, model.threshold(), s, &scored, open.get(&s.entity_id))?;
+                    adv_e.push(s.entity_id.clone());
+                    adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
+                }
+                for r in scored {
+                    out.push(output_row(&mt, &s.entity_id, &r, model.threshold()));
+                }
+            }
+            if save && !adv_e.is_empty() {
+                alerts::advance_scored(&mt, adv_e, adv_t)?;
+            }
+        }
+        if save {
+            alerts::close_stale(&mt, gap_us)?;
+            runs::record(&runs::RunRecord {
+                stage: "detection",
+                metric_type: Some(&mt),
+                source: None,
+                trigger: gucs::run_trigger(),
+                started,
+                rows_in: scored_rows,
+                rows_out: written,
+                success: true,
+                error: None,
+            })?;
+            let _ = model_type;
+        }
+    }
+    Ok(out)
+}
+
+/// The active model of a metric type; with none, trains one when the caller may and there
+/// is data (saying so), else fails with a hint.
+fn active_or_train(metric_type: &str, writer: bool, asked: bool) -> Result<Option<(i64, String)>> {
+    if let Some(m) = models::active_any(metric_type)? {
+        return Ok(Some(m));
+    }
+    if series::entities(metric_type)?.is_empty() {
+        if asked {
+            return Err(CoreError::insufficient(format!("no stored features for metric type \"{metric_type}\""))
+                .with_hint("Insert metrics of that type and run ml_build_features().")
+                .into());
+        }
+        return Ok(None);
+    }
+    if !writer {
+        return Err(CoreError::new(pg_anomaly_core::ErrorKind::NotReady, format!("no active model for metric type \"{metric_type}\""))
+            .with_hint(format!("An admin must train one first: SELECT ml_train('{metric_type}');"))
+            .into());
+    }
+    pgrx::notice!("pg_anomaly: no active model for \"{}\"; training one now", metric_type);
+    let id = train::train(metric_type, "isolation_forest", &json!({}), None, None, "first detection")?;
+    Ok(Some((id, "isolation_forest".to_string())))
+}
+
+fn deviation(value: f64, expected: Option<f64>) -> Option<f64> {
+    let e = expected?;
+    if e.abs() < 1e-9 {
+        return None;
+    }
+    Some(100.0 * (value - e) / e.abs())
+}
+
+fn output_row(metric_type: &str, entity: &str, r: &Scored, threshold: f64) -> DetectRow {
+    let dev = deviation(r.value, r.expected);
+    let sev = r.is_anomaly.then(|| severity(r.score, threshold, dev).to_string());
+    let explanation = (!r.top.is_empty()).then(|| {
+        JsonB(json!(r.top.iter().map(|(f, s)| json!({"feature": f, "share": s})).collect::<Vec<_>>()))
+    });
+    (metric_type.to_string(), entity.to_string(), series::ts(r.ts), r.value, r.score, r.is_anomaly, sev, r.expected, dev, explanation)
+}
+
+/// Turns the anomalous rows of one series into episodes and writes them: the first episode
+/// extends the series' open alert when it starts within the gap of its last observation.
+fn write_alerts(
+    metric_type: &str,
+    alert_type: &str,
+    gap_us: i64,
+    model_id: i64,
+    threshold: f64,
+    s: &SeriesRows,
+    scored: &[Scored],
+    open: Option<&alerts::OpenAlert>,
+) -> Result<i64> {
+    let english = gucs::english();
+    let mut written = 0;
+    let mut open_id = open.map(|o| (o.id, o.last_seen_us));
+    let anomalous: Vec<&Scored> = scored.iter().filter(|r| r.is_anomaly).collect();
+    let mut i = 0;
+    while i < anomalous.len() {
+        let mut j = i + 1;
+        while j < anomalous.len() && anomalous[j].ts - anomalous[j - 1].ts <= gap_us {
+            j += 1;
+        }
+        let ep = &anomalous[i..j];
+        let peak = ep.iter().copied().fold(ep[0], |a, b| if b.score > a.score { b } else { a });
+        let dev = deviation(peak.value, peak.expected);
+        let sev = severity(peak.score, threshold, dev);
+        let (message, action) = alert_text(
+            &AlertFacts {
+                metric_type,
+                entity_id: &s.entity_id,
+                value: peak.value,
+                expected: peak.expected,
+                deviation_percent: dev,
+                severity: sev,
+                reasons: &peak.top,
+            },
+            english,
+        );
+        let w = alerts::AlertWrite {
+            alert_type: alert_type.to_string(),
+            severity: sev.to_string(),
+            entity_id: s.entity_id.clone(),
+            metric_type: metric_type.to_string(),
+            first_us: ep[0].ts,
+            last_us: ep[ep.len() - 1].ts,
+            metric_value: peak.value,
+            expected_value: peak.expected,
+            deviation_percent: dev,
+            message,
+            suggested_action: action,
+            score: ep[ep.len() - 1].score,
+            peak_score: peak.score,
+            count: ep.len() as i32,
+            model_id,
+            explanation: json!(peak.top.iter().map(|(f, sh)| json!({"feature": f, "share": sh})).collect::<Vec<_>>()),
+        };
+        match open_id {
+            Some((id, last)) if ep[0].ts - last <= gap_us && ep[0].ts >= last => {
+                alerts::extend(id, &w)?;
+            }
+            _ => {
+                if let Some((id, _)) = open_id {
+                    alerts::close(id)?;
+                }
+                let id = alerts::insert(&w)?;
+                written += 1;
+                open_id = Some((id, w.last_us));
+                i = j;
+                continue;
+            }
+        }
+        open_id = open_id.map(|(id, _)| (id, w.last_us));
+        i = j;
+    }
+    Ok(written)
+}

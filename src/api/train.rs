@@ -1,0 +1,237 @@
+//! Stage 6: training (ml_train), activation (ml_activate_model).
+
+use super::features as feature_stage;
+use super::model::Model;
+use super::selection::select_and_save;
+use crate::errors::{invalid, not_found, run, Result};
+use crate::gucs;
+use crate::storage::{locks, models, runs, selection, series};
+use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::features::col;
+use pg_anomaly_core::quality::{evaluate, Quality, Span};
+use pg_anomaly_core::traits::{Fit, ParamGuard};
+use pg_anomaly_core::zscore::ZScoreParams;
+use pg_anomaly_core::CoreError;
+use pgrx::datum::{JsonB, TimestampWithTimeZone};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use serde_json::json;
+
+/// Entities read per query while loading training data.
+const ENTITIES_PER_READ: usize = 128;
+/// Tolerance after a window's end within which an alert still counts as finding it.
+pub const FOUND_TOLERANCE_US: i64 = 2 * 3_600_000_000;
+
+/// Trains a model for a metric type from its stored features and returns the new model id.
+/// The model is activated when there is no active one or its quality is not worse.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_train(
+    metric_type: &str,
+    model_type: default!(&str, "'isolation_forest'"),
+    params: default!(JsonB, "'{}'"),
+    train_from: default!(Option<TimestampWithTimeZone>, "NULL"),
+    train_until: default!(Option<TimestampWithTimeZone>, "NULL"),
+) -> std::result::Result<i64, ErrorReport> {
+    run("ml_train", || train(metric_type, model_type, &params.0, train_from, train_until, "manual"))
+}
+
+/// Makes an earlier (or any) model version the active one of its metric and model type.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_activate_model(model_id: i64) -> std::result::Result<bool, ErrorReport> {
+    run("ml_activate_model", || {
+        if !models::activate(model_id)? {
+            return Err(not_found(format!("model {model_id} does not exist"), "SELECT id, metric_type, model_type, version FROM ml_models lists them."));
+        }
+        Ok(true)
+    })
+}
+
+/// The parsed params of a model type, or a clear error naming the bad key.
+enum Params {
+    Forest(DetectorParams),
+    ZScore(ZScoreParams),
+}
+
+fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> {
+    match model_type {
+        "isolation_forest" => {
+            let p = DetectorParams::from_json(params)?;
+            p.check()?;
+            Ok(Params::Forest(p))
+        }
+        "z_score" => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
+        other => Err(invalid("model_type", other, "model_type is 'isolation_forest' or 'z_score'")),
+    }
+}
+
+pub fn train(
+    metric_type: &str,
+    model_type: &str,
+    params: &serde_json::Value,
+    train_from: Option<TimestampWithTimeZone>,
+    train_until: Option<TimestampWithTimeZone>,
+    reason: &str,
+) -> Result<i64> {
+    let parsed = parse_params(model_type, params)?;
+    if !locks::try_stage(locks::Stage::Training)? {
+        return Err(CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "another training is running")
+            .with_hint("Wait for it to finish; training runs one at a time.")
+            .into());
+    }
+    let started = runs::now()?;
+    feature_stage::build(Some(metric_type), false)?;
+    let entities = series::entities(metric_type)?;
+    if entities.is_empty() {
+        return Err(CoreError::insufficient(format!("no stored features for metric type \"{metric_type}\""))
+            .with_hint("Insert metrics of that type (ml_metrics, ml_ingest or ml_collect) and run ml_build_features().")
+            .into());
+    }
+    // The selected feature set is recorded with the model; selection runs when there is none.
+    let selected = match selection::kept(metric_type)? {
+        Some(k) => k,
+        None => select_and_save(metric_type, "all")?.into_iter().filter(|d| d.kept).map(|d| d.feature).collect(),
+    };
+    let kind = MetricKind::from_metric_type(metric_type);
+    let aux = kind.aux_metric();
+    let from = train_from.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
+    let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
+    for chunk in entities.chunks(ENTITIES_PER_READ) {
+        pgrx::check_for_interrupts!();
+        let froms = vec![from; chunk.len()];
+        data.extend(series::read(metric_type, aux, chunk, &froms, 0, train_until)?);
+    }
+    let rows: usize = data.iter().map(|s| s.len()).sum();
+    let (labels, normal) = series::windows(metric_type)?;
+    let to_window = |(e, a, b): &(String, i64, i64)| Window { entity_id: e.clone(), from_us: *a, to_us: *b };
+    let exclude: Vec<Window> = labels.iter().map(to_window).collect();
+    let normal_w: Vec<Window> = normal.iter().map(to_window).collect();
+
+    let fit_started = std::time::Instant::now();
+    let (bytes, model, mut info) = match parsed {
+        Params::Forest(p) => {
+            let (d, report) = Detector::fit(kind, &p, &data, &exclude, &normal_w)?;
+            let info = json!({ "detector": p.to_json(), "report": report.to_json() });
+            (d.to_bytes()?, Model::Detector(d), info)
+        }
+        Params::ZScore(p) => {
+            let by_hour = p.check_ref()?.by_hour();
+            let exclude = &exclude;
+            let values = data.iter().flat_map(|s| {
+                (0..s.len()).filter_map(move |i| {
+                    let ts = s.ts[i];
+                    let labelled = exclude.iter().any(|w| w.entity_id == s.entity_id && ts >= w.from_us && ts <= w.to_us);
+                    let hour = if by_hour { s.features[i][col::HOUR_OF_DAY].map(|h| h as u8) } else { None };
+                    (!labelled).then(|| (s.entity_id.clone(), hour, s.value[i]))
+                })
+            });
+            let m = p.fit(values.collect::<Vec<_>>())?;
+            let info = json!({ "zscore": { "robust": m.params().robust(), "by_hour": m.params().by_hour(),
+                                          "threshold": m.params().threshold(), "min_points": m.params().min_points() } });
+            (m.to_bytes()?, Model::ZScore(m), info)
+        }
+    };
+    let fit_secs = fit_started.elapsed().as_secs_f64();
+    let threshold = model.threshold();
+    let (first_ts, last_ts) = data.iter().fold((i64::MAX, i64::MIN), |(a, b), s| {
+        (a.min(*s.ts.first().unwrap_or(&i64::MAX)), b.max(*s.ts.last().unwrap_or(&i64::MIN)))
+    });
+    let q = evaluate_model(&model, &data, &labels, &normal, first_ts, last_ts)?;
+    if let Some(obj) = info.as_object_mut() {
+        obj.insert("model_type".into(), json!(model_type));
+        obj.insert("metric_type".into(), json!(metric_type));
+        obj.insert("features_selected".into(), json!(selected));
+        obj.insert("threshold".into(), json!(threshold));
+        obj.insert("format_version".into(), json!(1));
+        obj.insert("params".into(), params.clone());
+    }
+    let id = models::insert(models::NewModel {
+        model_type,
+        metric_type,
+        bytes,
+        parameters: info.clone(),
+        threshold: Some(threshold),
+        data_points: rows as i64,
+        trained_from: (first_ts != i64::MAX).then(|| series::ts(first_ts)),
+        trained_until: (last_ts != i64::MIN).then(|| series::ts(last_ts)),
+    })?;
+    models::set_quality(id, q.accuracy.filter(|_| q.windows > 0), q.precision, q.recall, q.f1)?;
+    let active = models::active(metric_type, model_type)?;
+    let activate = match active {
+        None => true,
+        Some((_, _, active_f1)) => match (q.f1, active_f1) {
+            (Some(new), Some(old)) => new >= old,
+            _ => true,
+        },
+    };
+    if activate {
+        models::activate(id)?;
+    }
+    let metrics = json!({
+        "fit_seconds": fit_secs,
+        "entities": data.len(),
+        "threshold": threshold,
+        "activated": activate,
+        "quality": { "windows": q.windows, "found": q.found, "alerts": q.alerts, "false_alerts": q.false_alerts,
+                     "precision": q.precision, "recall": q.recall, "f1": q.f1, "accuracy": q.accuracy },
+    });
+    models::log(models::TrainingLog {
+        model_id: Some(id),
+        metric_type,
+        model_type,
+        started,
+        data_points: Some(rows as i64),
+        success: true,
+        error: None,
+        reason,
+        metrics,
+    })?;
+    runs::record(&runs::RunRecord {
+        stage: "training",
+        metric_type: Some(metric_type),
+        source: None,
+        trigger: gucs::run_trigger(),
+        started,
+        rows_in: rows as i64,
+        rows_out: 1,
+        success: true,
+        error: None,
+    })?;
+    Ok(id)
+}
+
+/// Scores the training span with the new model, forms episodes and compares them with the
+/// known windows (labels: anomalies; false positives: spans that must not alert).
+fn evaluate_model(
+    model: &Model,
+    data: &[SeriesRows],
+    labels: &[(String, i64, i64)],
+    normal: &[(String, i64, i64)],
+    from_us: i64,
+    to_us: i64,
+) -> Result<Quality> {
+    if labels.is_empty() && normal.is_empty() {
+        return Ok(Quality::default());
+    }
+    let gap = 2 * 3_600_000_000;
+    let mut alerts = Vec::new();
+    for s in data {
+        let scored = model.score_series(s, 0)?;
+        let mut open: Option<Span> = None;
+        for r in scored.iter().filter(|r| r.is_anomaly) {
+            match open.as_mut() {
+                Some(o) if r.ts - o.to_us <= gap => o.to_us = r.ts,
+                _ => {
+                    if let Some(o) = open.take() {
+                        alerts.push(o);
+                    }
+                    open = Some(Span { entity_id: s.entity_id.clone(), from_us: r.ts, to_us: r.ts });
+                }
+            }
+        }
+        alerts.extend(open);
+    }
+    let windows: Vec<Span> = labels.iter().map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b }).collect();
+    Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
+}

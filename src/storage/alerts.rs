@@ -1,0 +1,188 @@
+//! ml_alerts: one alert per anomaly episode per series, and the detection watermark.
+
+use super::{exec, from_unix_us, to_unix_us};
+use crate::errors::Result;
+use pgrx::datum::{JsonB, TimestampWithTimeZone};
+use pgrx::prelude::*;
+
+/// The open alert of a series (an episode that may still grow).
+pub struct OpenAlert {
+    pub id: i64,
+    pub last_seen_us: i64,
+    pub peak_score: f64,
+    pub severity: String,
+}
+
+/// Open alerts of several series of a metric type, by entity.
+pub fn open_alerts(metric_type: &str, entities: &[String]) -> Result<std::collections::HashMap<String, OpenAlert>> {
+    Spi::connect(|client| -> Result<_> {
+        let t = client.select(
+            "SELECT entity_id, id, last_seen, coalesce(peak_score, 0), severity FROM ml_alerts
+              WHERE metric_type = $1 AND is_open AND entity_id = ANY($2)",
+            None,
+            &[metric_type.into(), entities.to_vec().into()],
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for r in t {
+            let e: String = r.get(1)?.unwrap_or_default();
+            let last: Option<TimestampWithTimeZone> = r.get(3)?;
+            out.insert(
+                e,
+                OpenAlert {
+                    id: r.get(2)?.unwrap_or_default(),
+                    last_seen_us: last.map(to_unix_us).unwrap_or(i64::MIN),
+                    peak_score: r.get(4)?.unwrap_or(0.0),
+                    severity: r.get(5)?.unwrap_or_default(),
+                },
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// One alert to write (a new episode) or to extend (an open one).
+pub struct AlertWrite {
+    pub alert_type: String,
+    pub severity: String,
+    pub entity_id: String,
+    pub metric_type: String,
+    pub first_us: i64,
+    pub last_us: i64,
+    pub metric_value: f64,
+    pub expected_value: Option<f64>,
+    pub deviation_percent: Option<f64>,
+    pub message: String,
+    pub suggested_action: String,
+    pub score: f64,
+    pub peak_score: f64,
+    pub count: i32,
+    pub model_id: i64,
+    pub explanation: serde_json::Value,
+}
+
+pub fn insert(a: &AlertWrite) -> Result<i64> {
+    Ok(super::one::<i64>(
+        "INSERT INTO ml_alerts (alert_type, severity, entity_id, metric_value, expected_value, deviation_percent, message,
+                                suggested_action, metric_type, \"timestamp\", last_seen, score, peak_score, observation_count,
+                                model_id, explanation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        &[
+            a.alert_type.as_str().into(),
+            a.severity.as_str().into(),
+            a.entity_id.as_str().into(),
+            a.metric_value.into(),
+            a.expected_value.into(),
+            a.deviation_percent.into(),
+            a.message.as_str().into(),
+            a.suggested_action.as_str().into(),
+            a.metric_type.as_str().into(),
+            from_unix_us(a.first_us).into(),
+            from_unix_us(a.last_us).into(),
+            a.score.into(),
+            a.peak_score.into(),
+            a.count.into(),
+            a.model_id.into(),
+            JsonB(a.explanation.clone()).into(),
+        ],
+    )?
+    .unwrap_or_default())
+}
+
+/// Extends an open alert with more anomalous observations of the same episode. The peak
+/// fields (value, expected, message, explanation) follow the highest score seen.
+pub fn extend(id: i64, a: &AlertWrite) -> Result<()> {
+    exec(
+        "UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), score = $3,
+                observation_count = observation_count + $4, updated_at = now(),
+                severity = CASE WHEN array_position(ARRAY['dusuk','orta','yuksek','kritik'], $5)
+                                   > array_position(ARRAY['dusuk','orta','yuksek','kritik'], severity) THEN $5 ELSE severity END,
+                peak_score = greatest(coalesce(peak_score, 0), $6),
+                metric_value = CASE WHEN $6 > coalesce(peak_score, 0) THEN $7 ELSE metric_value END,
+                expected_value = CASE WHEN $6 > coalesce(peak_score, 0) THEN $8 ELSE expected_value END,
+                deviation_percent = CASE WHEN $6 > coalesce(peak_score, 0) THEN $9 ELSE deviation_percent END,
+                message = CASE WHEN $6 > coalesce(peak_score, 0) THEN $10 ELSE message END,
+                suggested_action = CASE WHEN $6 > coalesce(peak_score, 0) THEN $11 ELSE suggested_action END,
+                explanation = CASE WHEN $6 > coalesce(peak_score, 0) THEN $12 ELSE explanation END
+          WHERE id = $1",
+        &[
+            id.into(),
+            from_unix_us(a.last_us).into(),
+            a.score.into(),
+            a.count.into(),
+            a.severity.as_str().into(),
+            a.peak_score.into(),
+            a.metric_value.into(),
+            a.expected_value.into(),
+            a.deviation_percent.into(),
+            a.message.as_str().into(),
+            a.suggested_action.as_str().into(),
+            JsonB(a.explanation.clone()).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Closes the open alerts of a metric type whose last anomalous observation is older
+/// than the series' scored watermark minus the episode gap.
+pub fn close_stale(metric_type: &str, gap_us: i64) -> Result<i64> {
+    exec(
+        "UPDATE ml_alerts a SET is_open = false, updated_at = now()
+           FROM ml_series_state s
+          WHERE a.metric_type = $1 AND a.is_open AND s.metric_type = a.metric_type AND s.entity_id = a.entity_id
+            AND s.scored_until IS NOT NULL AND a.last_seen < s.scored_until - make_interval(secs => $2::float8 / 1e6)",
+        &[metric_type.into(), gap_us.into()],
+    )
+}
+
+pub fn close(id: i64) -> Result<()> {
+    exec("UPDATE ml_alerts SET is_open = false, updated_at = now() WHERE id = $1", &[id.into()])?;
+    Ok(())
+}
+
+/// Series of a metric type with rows not yet scored by a saving run: (entity, scored_until).
+pub fn unscored(metric_type: &str) -> Result<Vec<(String, Option<TimestampWithTimeZone>)>> {
+    Spi::connect(|client| -> Result<_> {
+        let t = client.select(
+            "SELECT entity_id, scored_until FROM ml_series_state
+              WHERE metric_type = $1 AND features_until IS NOT NULL
+                AND (scored_until IS NULL OR scored_until < features_until)
+              ORDER BY entity_id",
+            None,
+            &[metric_type.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            out.push((r.get::<String>(1)?.unwrap_or_default(), r.get::<TimestampWithTimeZone>(2)?));
+        }
+        Ok(out)
+    })
+}
+
+/// Advances the scored watermark of series (same transaction as their alerts).
+pub fn advance_scored(metric_type: &str, entities: Vec<String>, until: Vec<TimestampWithTimeZone>) -> Result<()> {
+    exec(
+        "UPDATE ml_series_state s SET scored_until = greatest(coalesce(s.scored_until, '-infinity'), d.u)
+           FROM unnest($2::text[], $3::timestamptz[]) AS d(e, u)
+          WHERE s.metric_type = $1 AND s.entity_id = d.e",
+        &[metric_type.into(), entities.into(), until.into()],
+    )?;
+    Ok(())
+}
+
+/// Settings of a metric type used by detection: alert type and episode gap.
+pub fn settings(metric_type: &str) -> Result<(String, i64)> {
+    Spi::connect(|client| -> Result<_> {
+        let t = client.select(
+            "SELECT alert_type, extract(epoch FROM episode_gap)::float8 FROM ml_settings WHERE metric_type = $1",
+            None,
+            &[metric_type.into()],
+        )?;
+        Ok(match t.into_iter().next() {
+            Some(r) => (
+                r.get::<String>(1)?.unwrap_or_else(|| format!("{metric_type}_anomali")),
+                (r.get::<f64>(2)?.unwrap_or(7200.0) * 1e6) as i64,
+            ),
+            None => (format!("{metric_type}_anomali"), 7_200_000_000),
+        })
+    })
+}

@@ -1,0 +1,126 @@
+//! Reading stored feature rows per series for training and scoring, with the aligned value
+//! of the cross metric (stock scored against recorded consumption).
+
+use super::{from_unix_us, to_unix_us};
+use crate::errors::Result;
+use pg_anomaly_core::detect::SeriesRows;
+use pg_anomaly_core::features::{col, NUM_FEATURES};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+
+/// Reads the rows of `entities` of a metric type with ts in [from[i] - lookback, until),
+/// ordered by series and time, plus the aux metric's value at the same instant. Only the
+/// columns the detector reads are filled (calendar and median); the rest stay None.
+/// Rows inside `ml_labels` windows are flagged in the returned mask when `labels` is set.
+pub fn read(
+    metric_type: &str,
+    aux_metric: Option<&str>,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback_us: i64,
+    until: Option<TimestampWithTimeZone>,
+) -> Result<Vec<SeriesRows>> {
+    let lookback = pgrx::datum::Interval::from_micros(lookback_us);
+    Spi::connect(|client| -> Result<Vec<SeriesRows>> {
+        let t = client.select(
+            "SELECT f.entity_id, f.\"timestamp\", f.metric_value, f.hour_of_day, f.day_of_week, f.median_value, a.metric_value
+               FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+               JOIN ml_features f ON f.metric_type = $1 AND f.entity_id = d.entity_id
+                                 AND f.\"timestamp\" >= d.from_ts - $4::interval
+                                 AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)
+               LEFT JOIN ml_metrics a ON $6::text IS NOT NULL AND a.metric_type = $6 AND a.entity_id = f.entity_id
+                                     AND a.\"timestamp\" = f.\"timestamp\"
+              ORDER BY f.entity_id, f.\"timestamp\"",
+            None,
+            &[
+                metric_type.into(),
+                entities.to_vec().into(),
+                from.to_vec().into(),
+                lookback.into(),
+                until.into(),
+                aux_metric.into(),
+            ],
+        )?;
+        let mut out: Vec<SeriesRows> = Vec::new();
+        for r in t {
+            let e: String = r.get(1)?.unwrap_or_default();
+            let ts: TimestampWithTimeZone = match r.get(2)? {
+                Some(t) => t,
+                None => continue,
+            };
+            if out.last().map(|s| s.entity_id != e).unwrap_or(true) {
+                out.push(SeriesRows {
+                    entity_id: e,
+                    aux: aux_metric.map(|_| Vec::new()),
+                    ..Default::default()
+                });
+            }
+            let Some(s) = out.last_mut() else { continue };
+            let mut f = [None; NUM_FEATURES];
+            f[col::HOUR_OF_DAY] = r.get::<i16>(4)?.map(f64::from);
+            f[col::DAY_OF_WEEK] = r.get::<i16>(5)?.map(f64::from);
+            f[col::MEDIAN] = r.get::<f64>(6)?;
+            s.ts.push(to_unix_us(ts));
+            s.value.push(r.get::<f64>(3)?.unwrap_or(f64::NAN));
+            s.features.push(f);
+            if let Some(aux) = s.aux.as_mut() {
+                aux.push(r.get::<f64>(7)?);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Every entity of a metric type with stored features.
+pub fn entities(metric_type: &str) -> Result<Vec<String>> {
+    Spi::connect(|client| -> Result<Vec<String>> {
+        let t = client.select(
+            "SELECT entity_id FROM ml_series_state WHERE metric_type = $1 AND features_until IS NOT NULL ORDER BY 1",
+            None,
+            &[metric_type.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            if let Some(e) = r.get::<String>(1)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Windows of a metric type: known anomalies (ml_labels) and false positives marked on
+/// alerts (their span counts as normal).
+pub fn windows(metric_type: &str) -> Result<(Vec<(String, i64, i64)>, Vec<(String, i64, i64)>)> {
+    Spi::connect(|client| -> Result<_> {
+        let mut labels = Vec::new();
+        for r in client.select(
+            "SELECT entity_id, starts_at, ends_at FROM ml_labels WHERE metric_type = $1",
+            None,
+            &[metric_type.into()],
+        )? {
+            if let (Some(e), Some(a), Some(b)) =
+                (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?, r.get::<TimestampWithTimeZone>(3)?)
+            {
+                labels.push((e, to_unix_us(a), to_unix_us(b)));
+            }
+        }
+        let mut normal = Vec::new();
+        for r in client.select(
+            "SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts WHERE metric_type = $1 AND is_false_positive",
+            None,
+            &[metric_type.into()],
+        )? {
+            if let (Some(e), Some(a), Some(b)) =
+                (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?, r.get::<TimestampWithTimeZone>(3)?)
+            {
+                normal.push((e, to_unix_us(a), to_unix_us(b)));
+            }
+        }
+        Ok((labels, normal))
+    })
+}
+
+pub fn ts(us: i64) -> TimestampWithTimeZone {
+    from_unix_us(us)
+}
