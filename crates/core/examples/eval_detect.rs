@@ -1,0 +1,284 @@
+//! Event-level quality of the detector on labelled demo data, robustness on differently shaped
+//! synthetic series, and fit / score throughput.
+//!
+//! Protocol (what the SQL layer does): per metric type, features from `compute_series` on the
+//! demo's 15-minute rows with the local (UTC+3) calendar; train on the first 14 days with the
+//! labelled windows excluded; score days 15-30 with the earlier rows as look-back; form
+//! episodes; every non-suppressed episode is an alert.
+//! - A label is *found* when an alert overlaps `[start, end + 2 h]` (the tolerance covers
+//!   anomalies whose evidence follows the label: a stuck stock's recovery jump).
+//! - An alert is a *false positive* when it overlaps no label window (with the same tolerance)
+//!   of the same entity and metric type. FP rate = FP alerts / alerts.
+//!
+//! Run with `bench/detect_quality.sh` (release). Arguments: entities (200), days (30),
+//! seeds (42,7); `--speed` adds the 2.9-million-row fit.
+
+use std::time::Instant;
+
+use pg_anomaly_core::demo::{generate_entity, DemoParams, EntitySeries, DAY_US, LOCAL_OFFSET_US, METRIC_TYPES};
+use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow, Observation};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const HOUR: i64 = 3_600_000_000;
+const TOLERANCE: i64 = 2 * HOUR;
+const TRAIN_DAYS: i64 = 14;
+/// 2025-03-31T00:00:00Z.
+const END: i64 = 1_743_379_200_000_000;
+
+/// ISO calendar fields of a local timestamp (proleptic Gregorian, days since 1970-01-01).
+fn obs(ts: i64, value: f64, offset: i64) -> Observation {
+    let local = ts + offset;
+    let days = local.div_euclid(DAY_US);
+    // civil-from-days (H. Hinnant)
+    let z = days + 719_468;
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let dom = doy - (153 * mp + 2) / 5 + 1;
+    Observation {
+        ts,
+        value,
+        hour_of_day: (local.rem_euclid(DAY_US) / HOUR) as i16,
+        day_of_week: ((days + 3).rem_euclid(7) + 1) as i16,
+        day_of_month: dom as i16,
+    }
+}
+
+/// A series with its stored features, as the SQL layer reads it.
+fn rows(id: String, ts: &[i64], values: &[f64], aux: Option<&[f64]>, offset: i64) -> SeriesRows {
+    let o: Vec<Observation> = ts.iter().zip(values).map(|(&t, &v)| obs(t, v, offset)).collect();
+    let mut f: Vec<FeatureRow> = Vec::with_capacity(o.len());
+    compute_series(&o, 0, &FeatureParams::default(), &mut f);
+    SeriesRows {
+        entity_id: id,
+        ts: ts.to_vec(),
+        value: values.to_vec(),
+        features: f.into_iter().map(|r| r.values).collect(),
+        aux: aux.map(|a| a.iter().map(|&v| Some(v)).collect()),
+    }
+}
+
+fn head(s: &SeriesRows, n: usize) -> SeriesRows {
+    SeriesRows {
+        entity_id: s.entity_id.clone(),
+        ts: s.ts[..n].to_vec(),
+        value: s.value[..n].to_vec(),
+        features: s.features[..n].to_vec(),
+        aux: s.aux.as_ref().map(|a| a[..n].to_vec()),
+    }
+}
+
+#[derive(Default, Clone)]
+struct Tally {
+    labels: usize,
+    found: usize,
+    alerts: usize,
+    fp: usize,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.labels += o.labels;
+        self.found += o.found;
+        self.alerts += o.alerts;
+        self.fp += o.fp;
+    }
+    fn line(&self, name: &str) -> String {
+        let p = if self.alerts > 0 { (self.alerts - self.fp) as f64 / self.alerts as f64 } else { 0.0 };
+        let r = if self.labels > 0 { self.found as f64 / self.labels as f64 } else { 0.0 };
+        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        let fpr = if self.alerts > 0 { self.fp as f64 / self.alerts as f64 } else { 0.0 };
+        format!("{name:<16} {:>6} {:>6} {:>6} {:>5} {:>9.3} {:>7.3} {:>6.3} {:>8.1}%", self.labels, self.found, self.alerts, self.fp, p, r, f1, 100.0 * fpr)
+    }
+}
+
+/// Alerts (non-suppressed episodes) of one scored series as (start, end) timestamps.
+fn alerts(det: &Detector, s: &SeriesRows, first: usize) -> (Vec<(i64, i64)>, usize) {
+    let scored = det.score_series(s, first).unwrap_or_default();
+    let eps = episodes(&scored, &det.episode_params());
+    (eps.iter().filter(|e| !e.suppressed).map(|e| (e.start_ts, e.end_ts)).collect(), scored.len())
+}
+
+fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
+    a.0 <= b.1 + TOLERANCE && b.0 <= a.1
+}
+
+fn demo(entities: u32, days: u32, seed: u64, params: &DetectorParams) -> Tally {
+    let dp = DemoParams { entities, days, seed, end_us: END };
+    let all: Vec<EntitySeries> = (0..entities).map(|k| generate_entity(&dp, k)).collect();
+    let ts: Vec<i64> = (0..dp.n_steps()).map(|i| dp.timestamp_us(i)).collect();
+    let split = (TRAIN_DAYS as usize * 96).min(ts.len());
+    let test_start = ts[split.min(ts.len() - 1)];
+    println!("\n== demo: {entities} entities x {days} days, seed {seed}: train days 1-{TRAIN_DAYS}, score the rest ==");
+    println!("{:<16} {:>6} {:>6} {:>6} {:>5} {:>9} {:>7} {:>6} {:>9}", "metric", "labels", "found", "alerts", "FP", "precision", "recall", "F1", "FP rate");
+    let mut total = Tally::default();
+    let mut kinds: Vec<(String, usize, usize)> = Vec::new();
+    for (m, name) in METRIC_TYPES.iter().enumerate() {
+        let kind = MetricKind::from_metric_type(name);
+        let aux_idx = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
+        let series: Vec<SeriesRows> = all.iter().map(|e| rows(format!("e{}", e.entity_index), &ts, &e.values[m], aux_idx.map(|a| e.values[a].as_slice()), LOCAL_OFFSET_US)).collect();
+        let train: Vec<SeriesRows> = series.iter().map(|s| head(s, split)).collect();
+        let labels: Vec<(u32, i64, i64, &str)> = all.iter().flat_map(|e| e.labels.iter()).filter(|l| l.metric_type == *name).map(|l| (l.entity_index, l.starts_at_us, l.ends_at_us, l.kind)).collect();
+        let exclude: Vec<Window> = labels.iter().filter(|l| l.1 < test_start).map(|l| Window { entity_id: format!("e{}", l.0), from_us: l.1, to_us: l.2 }).collect();
+        let t0 = Instant::now();
+        let (det, rep) = match Detector::fit(kind, params, &train, &exclude, &[]) {
+            Ok(x) => x,
+            Err(e) => {
+                println!("{name}: fit failed: {e}");
+                continue;
+            }
+        };
+        let fit_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let mut tally = Tally::default();
+        let mut scored_rows = 0;
+        let mut found_by_kind: Vec<(String, bool)> = Vec::new();
+        for (e, s) in series.iter().enumerate() {
+            let (al, n) = alerts(&det, s, split);
+            scored_rows += n;
+            let mine: Vec<&(u32, i64, i64, &str)> = labels.iter().filter(|l| l.0 == e as u32 && l.2 >= test_start).collect();
+            let own_all: Vec<&(u32, i64, i64, &str)> = labels.iter().filter(|l| l.0 == e as u32).collect();
+            for l in &mine {
+                let f = al.iter().any(|&a| overlaps(a, (l.1, l.2)));
+                tally.labels += 1;
+                tally.found += usize::from(f);
+                found_by_kind.push((format!("{}/{}", short(name), l.3), f));
+            }
+            tally.alerts += al.len();
+            tally.fp += al.iter().filter(|&&a| !own_all.iter().any(|l| overlaps(a, (l.1, l.2)))).count();
+        }
+        let score_s = t1.elapsed().as_secs_f64();
+        println!("{}   fit {:.2}s ({:.2} M rows/s), score {:.0} k rows/s, held-out alert days {:.4}", tally.line(name), fit_s, rep.rows as f64 / fit_s / 1e6, scored_rows as f64 / score_s / 1e3, rep.held_out_alert_share);
+        for (k, f) in found_by_kind {
+            match kinds.iter_mut().find(|x| x.0 == k) {
+                Some(x) => {
+                    x.1 += 1;
+                    x.2 += usize::from(f);
+                }
+                None => kinds.push((k, 1, usize::from(f))),
+            }
+        }
+        total.add(&tally);
+    }
+    println!("{}", total.line("overall"));
+    kinds.sort();
+    println!("recall per kind: {}", kinds.iter().map(|(k, n, f)| format!("{k} {f}/{n}")).collect::<Vec<_>>().join(", "));
+    total
+}
+
+fn short(m: &str) -> &str {
+    m.split('_').next().unwrap_or(m)
+}
+
+/// Synthetic shapes: irregular sampling, trend, level shift, 12-hour seasonality, counts;
+/// three spikes of 8 noise sigmas injected into each series' scoring span.
+fn robustness(params: &DetectorParams) {
+    println!("\n== robustness: 40 series per shape, 30 days, train 14, 3 injected spikes each ==");
+    println!("{:<14} {:>7} {:>11} {:>14}", "shape", "spikes", "found", "other alerts/series-week");
+    let start = END - 30 * DAY_US;
+    for shape in ["irregular", "trend", "level_shift", "season_12h", "counts"] {
+        let mut series = Vec::new();
+        let mut spikes = Vec::new();
+        for k in 0..40u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(k * 31 + shape.len() as u64);
+            let (mut ts, mut vals) = (Vec::new(), Vec::new());
+            let mut t = start;
+            let (level, sigma) = (rng.gen_range(10.0..1000.0), rng.gen_range(0.02..0.1));
+            while t < END {
+                let d = (t - start) as f64 / DAY_US as f64;
+                let h = (t.rem_euclid(DAY_US)) as f64 / HOUR as f64;
+                let season = if shape == "season_12h" { (h / 12.0 * std::f64::consts::TAU).sin() } else { (h / 24.0 * std::f64::consts::TAU).sin() };
+                let mut v = level * (1.0 + 0.3 * season);
+                if shape == "trend" {
+                    v += level * 0.02 * d;
+                }
+                if shape == "level_shift" && d >= 22.0 {
+                    v += level * 0.5;
+                }
+                let noise: f64 = rng.sample(rand_distr::StandardNormal);
+                v += level * sigma * noise;
+                if shape == "counts" {
+                    v = rand_distr::Distribution::sample(&rand_distr::Poisson::new((level / 100.0 * (1.0 + 0.8 * season)).max(0.05)).unwrap_or_else(|_| rand_distr::Poisson::new(1.0).expect("valid")), &mut rng);
+                }
+                ts.push(t);
+                vals.push(v);
+                t += if shape == "irregular" { rng.gen_range(5..40) * 60_000_000 } else { 15 * 60_000_000 };
+            }
+            let split = ts.partition_point(|&x| x < start + TRAIN_DAYS * DAY_US);
+            for _ in 0..3 {
+                let i = rng.gen_range(split + 10..ts.len() - 10);
+                let bump = if shape == "counts" { 8.0 * (level / 100.0).sqrt().max(1.0) + 6.0 } else { 8.0 * sigma * level };
+                vals[i] += bump;
+                spikes.push((k as usize, ts[i]));
+            }
+            series.push((rows(format!("s{k}"), &ts, &vals, None, 0), split));
+        }
+        let kind = if shape == "counts" { MetricKind::Count } else { MetricKind::Generic };
+        let train: Vec<SeriesRows> = series.iter().map(|(s, n)| head(s, *n)).collect();
+        let det = match Detector::fit(kind, params, &train, &[], &[]) {
+            Ok((d, _)) => d,
+            Err(e) => {
+                println!("{shape}: fit failed: {e}");
+                continue;
+            }
+        };
+        let (mut found, mut other) = (0, 0);
+        for (k, (s, n)) in series.iter().enumerate() {
+            let (al, _) = alerts(&det, s, *n);
+            let mine: Vec<i64> = spikes.iter().filter(|x| x.0 == k).map(|x| x.1).collect();
+            found += mine.iter().filter(|&&t| al.iter().any(|&a| overlaps(a, (t, t)))).count();
+            other += al.iter().filter(|&&a| !mine.iter().any(|&t| overlaps(a, (t, t)))).count();
+        }
+        let weeks = 40.0 * 16.0 / 7.0;
+        println!("{shape:<14} {:>7} {:>11} {:>14.3}", spikes.len(), found, other as f64 / weeks);
+    }
+}
+
+/// Fit on ~2.9 M rows (1000 entities x 30 days of consumption) and score 16,000 new rows
+/// (1000 series x 16 rows, each with a day of look-back).
+fn speed(params: &DetectorParams) {
+    let dp = DemoParams { entities: 1000, days: 30, seed: 5, end_us: END };
+    let ts: Vec<i64> = (0..dp.n_steps()).map(|i| dp.timestamp_us(i)).collect();
+    let series: Vec<SeriesRows> = (0..1000).map(|k| rows(format!("e{k}"), &ts, &generate_entity(&dp, k).values[1], None, LOCAL_OFFSET_US)).collect();
+    let t0 = Instant::now();
+    let det = match Detector::fit(MetricKind::Count, params, &series, &[], &[]) {
+        Ok((d, r)) => {
+            println!("\n== speed ==\nfit {} rows: {:.2} s", r.rows, t0.elapsed().as_secs_f64());
+            d
+        }
+        Err(e) => return println!("speed fit failed: {e}"),
+    };
+    let first = ts.len() - 16;
+    let tail: Vec<SeriesRows> = series.iter().map(|s| {
+        let from = first - 96;
+        SeriesRows { entity_id: s.entity_id.clone(), ts: s.ts[from..].to_vec(), value: s.value[from..].to_vec(), features: s.features[from..].to_vec(), aux: None }
+    }).collect();
+    let t1 = Instant::now();
+    let mut n = 0;
+    for s in &tail {
+        let sc = det.score_series(s, 96).unwrap_or_default();
+        n += sc.len();
+        std::hint::black_box(episodes(&sc, &det.episode_params()));
+    }
+    let bytes = det.to_bytes().map(|b| b.len()).unwrap_or(0);
+    println!("score {n} new rows (+ 1 day look-back each) with episodes: {:.3} s; model {} KiB", t1.elapsed().as_secs_f64(), bytes / 1024);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, d: u32| args.iter().filter(|a| !a.starts_with("--")).nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+    let seeds: Vec<u64> = args.iter().filter(|a| !a.starts_with("--")).nth(2).map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or_else(|| vec![42, 7]);
+    let params = DetectorParams::default();
+    let mut total = Tally::default();
+    for seed in seeds {
+        total.add(&demo(num(0, 200), num(1, 30), seed, &params));
+    }
+    println!("\n{}", total.line("ALL SEEDS"));
+    robustness(&params);
+    if args.iter().any(|a| a == "--speed") {
+        speed(&params);
+    }
+}

@@ -1,0 +1,117 @@
+//! Detector bytes: magic `PGAD`, version 1, then the same bincode options, 64 MiB limit and
+//! validate-on-deserialize as the isolation forest (`crate::forest::serialize`).
+//!
+//! Model bytes live in `ml_models.model_data` and may be corrupted or forged, so a decoded
+//! detector is checked structurally before it exists: every scale positive and finite, every
+//! calibration table monotone, profile lengths right, the noise models of the right kind,
+//! entity ids sorted and unique, the forest as wide as the feature list.
+
+use serde::Deserialize;
+
+use super::calib::Tail;
+use super::derive::features;
+use super::fit::{Detector, EntityModel};
+use super::noise::{Noise, Pooled};
+use super::params::DetectorParams;
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION};
+use crate::error::{CoreError, CoreResult};
+use crate::forest::serialize::{decode, encode};
+use crate::forest::IsolationForest;
+
+/// Most entities one model may hold.
+pub const MAX_ENTITIES: usize = 1_000_000;
+
+impl Detector {
+    /// The model as bytes. Fails only beyond the 64 MiB limit (about 200,000 entities).
+    pub fn to_bytes(&self) -> CoreResult<Vec<u8>> {
+        encode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", self)
+    }
+
+    /// Loads and validates bytes from [`to_bytes`](Self::to_bytes). Never panics: truncated,
+    /// corrupt or hostile bytes give an `ErrorKind::Corrupt` error.
+    pub fn from_bytes(bytes: &[u8]) -> CoreResult<Detector> {
+        decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes)
+    }
+}
+
+/// The serialized shape of [`Detector`] (same fields, same order), validated into it.
+#[derive(Deserialize)]
+pub(crate) struct DetectorWire {
+    kind: MetricKind,
+    params: DetectorParams,
+    pooled: Pooled,
+    entities: Vec<EntityModel>,
+    feature_tails: Vec<Tail>,
+    forest: Option<IsolationForest>,
+    forest_tail: Option<Tail>,
+    day_tail: Tail,
+    threshold: f64,
+    close: f64,
+}
+
+fn kind_of(noise: &Noise) -> MetricKind {
+    match noise {
+        Noise::Count { .. } => MetricKind::Count,
+        Noise::Level { .. } => MetricKind::Level,
+        Noise::Duration { .. } => MetricKind::Duration,
+        Noise::Generic { .. } => MetricKind::Generic,
+    }
+}
+
+impl TryFrom<DetectorWire> for Detector {
+    type Error = CoreError;
+
+    fn try_from(w: DetectorWire) -> CoreResult<Self> {
+        let nf = features(w.kind).len();
+        w.params.check().map_err(|e| CoreError::corrupt("stored detector parameters are invalid").with_detail(e.message))?;
+        if !(w.pooled.dur_slope.is_finite() && w.pooled.dur_sigma.is_finite()) {
+            return Err(CoreError::corrupt("pooled constants are not finite"));
+        }
+        if w.entities.len() > MAX_ENTITIES {
+            return Err(CoreError::corrupt(format!("{} entities exceed the limit", w.entities.len())));
+        }
+        if w.entities.windows(2).any(|p| p[0].id >= p[1].id) {
+            return Err(CoreError::corrupt("entity ids are not sorted and unique"));
+        }
+        for e in &w.entities {
+            let scales_ok = e.scales.len() == nf && e.scales.iter().all(|s| s.is_finite() && *s > 0.0);
+            if kind_of(&e.noise) != w.kind || !e.noise.valid() || !scales_ok {
+                return Err(CoreError::corrupt(format!("noise model of entity \"{}\" is malformed", e.id)));
+            }
+        }
+        if w.feature_tails.len() != nf {
+            return Err(CoreError::corrupt("calibration tables do not match the features"));
+        }
+        for t in &w.feature_tails {
+            t.validate("a feature")?;
+        }
+        match (&w.forest, &w.forest_tail) {
+            (Some(f), Some(t)) if f.n_features() == nf => t.validate("the forest")?,
+            (None, None) => {}
+            _ => return Err(CoreError::corrupt("forest and its calibration do not match")),
+        }
+        w.day_tail.validate("the daily maximum")?;
+        let unit = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
+        if !(unit(w.threshold) && unit(w.close) && w.close <= w.threshold) {
+            return Err(CoreError::corrupt(format!("threshold {} / close level {} out of range", w.threshold, w.close)));
+        }
+        Ok(Detector {
+            kind: w.kind,
+            params: w.params,
+            pooled: w.pooled,
+            entities: w.entities,
+            feature_tails: w.feature_tails,
+            forest: w.forest,
+            forest_tail: w.forest_tail,
+            day_tail: w.day_tail,
+            threshold: w.threshold,
+            close: w.close,
+        })
+    }
+}
+
+/// Checks used by tests: the detector's entity list is what it claims.
+#[cfg(test)]
+pub(crate) fn entity_ids(d: &Detector) -> Vec<String> {
+    d.entities.iter().map(|e| e.id.clone()).collect()
+}

@@ -1,0 +1,132 @@
+//! Tail calibration: `ln P(X >= x)` of a statistic under its training distribution.
+//!
+//! Why a table plus an exponential tail: the thresholds that matter (one false alert per
+//! thousand series-days) lie at or beyond the most extreme training values, where an
+//! empirical distribution has no resolution. The table holds the empirical survival at fixed
+//! levels down to the 50th largest value; beyond it the survival decays exponentially with
+//! the scale of the excesses over that knot, estimated robustly (median excess / ln 2) so a
+//! few unlabelled anomalies left in the training span do not stretch the tail. An exponential
+//! tail is the generalized Pareto tail with shape 0, the limit for light-tailed statistics and
+//! for maxima; it is conservative (too few alerts) for Gaussian-like statistics.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, CoreResult};
+
+/// Survival levels of the knots (besides the minimum, which has survival 1).
+const LEVELS: [f64; 24] = [
+    0.7, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01, 7e-3, 5e-3, 3e-3, 2e-3, 1e-3, 7e-4, 5e-4, 3e-4, 2e-4, 1e-4, 7e-5,
+    5e-5, 3e-5, 2e-5,
+];
+/// The last knot keeps at least this many values above it (they estimate the tail's scale).
+const TAIL_COUNT: usize = 50;
+/// Largest number of knots a stored tail may have.
+pub(crate) const MAX_KNOTS: usize = LEVELS.len() + 1;
+
+/// A fitted survival function.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Tail {
+    /// Knot values, non-decreasing.
+    xs: Vec<f64>,
+    /// ln survival at each knot, non-increasing, the first 0.
+    ls: Vec<f64>,
+    /// Scale of the exponential tail beyond the last knot, > 0.
+    beta: f64,
+}
+
+impl Tail {
+    /// Fits on a sample of finite values (reordered). An empty sample gives a tail where
+    /// everything above 0 is maximally surprising at rate 1 (never used by a fitted model:
+    /// fit refuses empty calibration samples).
+    pub(crate) fn fit(sample: &mut [f64]) -> Tail {
+        let n = sample.len();
+        if n == 0 {
+            return Tail { xs: vec![0.0], ls: vec![0.0], beta: 1.0 };
+        }
+        sample.sort_unstable_by(f64::total_cmp);
+        let mut xs = vec![sample[0]];
+        let mut ls = vec![0.0];
+        let mut last_k = 0;
+        for &s in &LEVELS {
+            let above = (s * n as f64).round() as usize;
+            if above < TAIL_COUNT.min(n / 2).max(1) {
+                break;
+            }
+            let k = n - above;
+            if k <= last_k {
+                continue;
+            }
+            last_k = k;
+            xs.push(sample[k]);
+            ls.push(((n - k) as f64 / n as f64).ln());
+        }
+        let x0 = sample[last_k];
+        let mut excess: Vec<f64> = sample[last_k + 1..].iter().map(|v| v - x0).filter(|e| *e > 0.0).collect();
+        let spread = (sample[n - 1] - sample[0]).abs().max(x0.abs()).max(1e-9);
+        let beta = if excess.is_empty() {
+            // nothing above the last knot: the tail falls off within a small fraction of the range
+            0.05 * spread
+        } else {
+            (super::mathx::median(&mut excess) / std::f64::consts::LN_2).max(1e-6 * spread)
+        };
+        Tail { xs, ls, beta }
+    }
+
+    /// `ln P(X >= x)`, in (-inf, 0]; 0 at or below the minimum.
+    pub(crate) fn ln_survival(&self, x: f64) -> f64 {
+        if x.is_nan() {
+            return 0.0;
+        }
+        let i = self.xs.partition_point(|&k| k < x);
+        if i == 0 {
+            return 0.0;
+        }
+        let last = self.xs.len() - 1;
+        if i > last {
+            return self.ls[last] - (x - self.xs[last]) / self.beta;
+        }
+        let (x0, x1) = (self.xs[i - 1], self.xs[i]);
+        let t = (x - x0) / (x1 - x0);
+        self.ls[i - 1] + t * (self.ls[i] - self.ls[i - 1])
+    }
+
+    /// The surprise `-ln P(X >= x)`, >= 0.
+    pub(crate) fn surprise(&self, x: f64) -> f64 {
+        -self.ln_survival(x)
+    }
+
+    /// The smallest `x` with `ln P(X >= x) <= ln_p` (the inverse of [`ln_survival`]).
+    pub(crate) fn inverse(&self, ln_p: f64) -> f64 {
+        let last = self.xs.len() - 1;
+        if ln_p >= 0.0 {
+            return self.xs[0];
+        }
+        if ln_p <= self.ls[last] {
+            return self.xs[last] + (self.ls[last] - ln_p) * self.beta;
+        }
+        let i = self.ls.partition_point(|&l| l > ln_p);
+        let (l0, l1) = (self.ls[i - 1], self.ls[i]);
+        let t = if l1 < l0 { (l0 - ln_p) / (l0 - l1) } else { 1.0 };
+        self.xs[i - 1] + t * (self.xs[i] - self.xs[i - 1])
+    }
+
+    /// Structural validation of decoded bytes.
+    pub(crate) fn validate(&self, what: &str) -> CoreResult<()> {
+        let n = self.xs.len();
+        let ok = n >= 1
+            && n <= MAX_KNOTS
+            && self.ls.len() == n
+            && self.ls[0] == 0.0
+            && self.xs.iter().all(|x| x.is_finite())
+            && self.ls.iter().all(|l| l.is_finite() && *l <= 0.0)
+            && self.xs.windows(2).all(|w| w[0] <= w[1])
+            && self.ls.windows(2).all(|w| w[0] > w[1])
+            && self.beta.is_finite()
+            && self.beta > 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::corrupt(format!("calibration table of {what} is malformed")))
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Derived features: each row of a series becomes a few dimensionless deviations under its
+//! entity's noise model (about N(0, 1), or a surprise in nats, on normal data), plus the value
+//! that was expected there.
+//!
+//! Why these: each one answers a question an operator would ask, and each is the signal of a
+//! class of anomaly measured in DETECTION.md. Deviations summed over 1 h, 4 h and 24 h
+//! (`sum e / sqrt(sum var)`) catch what no single row shows: level shifts on small counts,
+//! slow leaks, spikes on high-volume series. A run of repeated values is scored by how
+//! improbable each repeat is under the count model, which makes a stuck sensor and an
+//! outage (a run of zeros at a busy hour) loud while a quiet night stays quiet.
+
+use super::mathx::{nb_log_pmf, Cal, HOUR_US};
+use super::noise::{profile_f64, slope_term, Noise, Pooled};
+use super::{MetricKind, SeriesRows};
+use crate::features::col;
+
+/// Most derived features of any kind.
+pub(crate) const MAX_NF: usize = 5;
+/// Horizons of the summed deviations.
+pub(crate) const HORIZONS_US: [i64; 3] = [HOUR_US, 4 * HOUR_US, 24 * HOUR_US];
+/// Rows a derived feature depends on reach back at most this far (the longest horizon).
+pub(crate) const LOOKBACK_US: i64 = 24 * HOUR_US;
+/// Variance added to a count's model variance: a count of 1 where 0.05 is usual is not news.
+const COUNT_VAR_FLOOR: f64 = 0.25;
+
+/// What a derived feature is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FeatureInfo {
+    /// Identifier (stable; used in reports).
+    pub name: &'static str,
+    /// Readable explanation for alerts.
+    pub label: &'static str,
+    /// Two-sided (the calibration uses |z|) or one-sided (>= 0).
+    pub signed: bool,
+    /// Whether the per-entity factor (held-out 95th percentile to 1.96) applies.
+    pub rescale: bool,
+}
+
+const fn fi(name: &'static str, label: &'static str, signed: bool, rescale: bool) -> FeatureInfo {
+    FeatureInfo { name, label, signed, rescale }
+}
+
+const COUNT: [FeatureInfo; 5] = [
+    fi("count_now", "count vs usual for this hour", true, true),
+    fi("count_1h", "1-hour total vs usual", true, true),
+    fi("count_4h", "4-hour total vs usual", true, true),
+    fi("count_24h", "24-hour total vs usual", true, true),
+    fi("repeat_run", "same value repeated improbably long (stuck or outage)", false, false),
+];
+const LEVEL: [FeatureInfo; 5] = [
+    fi("stock_unexplained_1h", "stock change not explained by consumption, 1 hour", true, true),
+    fi("stock_unexplained_4h", "stock change not explained by consumption, 4 hours", true, true),
+    fi("stock_unexplained_24h", "stock change not explained by consumption, 24 hours", true, true),
+    fi("stock_below_usual", "stock below its usual minimum", false, false),
+    fi("refill_shortfall", "refill landed below the usual level", false, false),
+];
+const DURATION: [FeatureInfo; 1] = [fi("duration_vs_usual", "refill duration vs usual for the amount", true, false)];
+const GENERIC: [FeatureInfo; 5] = [
+    fi("value_now", "value vs usual for this hour", true, true),
+    fi("value_1h", "1-hour deviation from usual", true, true),
+    fi("value_4h", "4-hour deviation from usual", true, true),
+    fi("jump", "jump from the previous value", true, true),
+    fi("repeat_run", "same value repeated unusually long", false, false),
+];
+
+/// The derived features of a kind, in column order.
+pub(crate) fn features(kind: MetricKind) -> &'static [FeatureInfo] {
+    match kind {
+        MetricKind::Count => &COUNT,
+        MetricKind::Level => &LEVEL,
+        MetricKind::Duration => &DURATION,
+        MetricKind::Generic => &GENERIC,
+    }
+}
+
+/// One derived row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Row {
+    pub z: [f64; MAX_NF],
+    /// Expected value; NaN when there is none.
+    pub expected: f64,
+}
+
+/// The generic kind's baseline: the stored trailing 1-day median, else the trailing 24-hour
+/// mean of the rows given.
+pub(crate) fn generic_base(s: &SeriesRows) -> Vec<f64> {
+    let n = s.len();
+    let mut out = Vec::with_capacity(n);
+    let (mut j, mut sum) = (0usize, 0.0);
+    for i in 0..n {
+        sum += s.value[i];
+        while s.ts[j] <= s.ts[i] - LOOKBACK_US {
+            sum -= s.value[j];
+            j += 1;
+        }
+        let stored = s.features.get(i).and_then(|f| f[col::MEDIAN]).filter(|v| v.is_finite());
+        out.push(stored.unwrap_or(sum / (i + 1 - j) as f64));
+    }
+    out
+}
+
+fn aux_at(s: &SeriesRows, i: usize) -> Option<f64> {
+    s.aux.as_ref().and_then(|a| a.get(i).copied().flatten()).filter(|v| v.is_finite())
+}
+
+/// Sums of `e` and `v` over `(ts_i - h, ts_i]` for each horizon, by prefix sums.
+struct Horizons {
+    pe: Vec<f64>,
+    pv: Vec<f64>,
+    starts: [usize; 3],
+}
+
+impl Horizons {
+    fn new(e: &[f64], v: &[f64]) -> Self {
+        let mut pe = Vec::with_capacity(e.len() + 1);
+        let mut pv = Vec::with_capacity(e.len() + 1);
+        let (mut a, mut b) = (0.0, 0.0);
+        pe.push(0.0);
+        pv.push(0.0);
+        for (x, y) in e.iter().zip(v) {
+            a += x;
+            b += y;
+            pe.push(a);
+            pv.push(b);
+        }
+        Horizons { pe, pv, starts: [0; 3] }
+    }
+    /// (sum e, sum v) of horizon `k` ending at row `i`; rows must be visited in order.
+    fn at(&mut self, ts: &[i64], i: usize, k: usize) -> (f64, f64) {
+        let from = ts[i].saturating_sub(HORIZONS_US[k]);
+        let j = &mut self.starts[k];
+        while *j < i && ts[*j] <= from {
+            *j += 1;
+        }
+        (self.pe[i + 1] - self.pe[*j], self.pv[i + 1] - self.pv[*j])
+    }
+}
+
+fn ratio(s: f64, v: f64) -> f64 {
+    if v > 0.0 {
+        s / v.sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// Derives rows `from..` of `s` (earlier rows are look-back) into `out`, dividing each
+/// feature by `scales` (one per feature of the kind).
+pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesRows, cals: &[Cal], from: usize, out: &mut Vec<Row>) {
+    let n = s.len();
+    if from >= n {
+        return;
+    }
+    let start = out.len();
+    match noise {
+        Noise::Count { profile, alpha } => {
+            let mu: Vec<f64> = cals.iter().map(|&c| profile_f64(profile, c).max(1e-3)).collect();
+            let e: Vec<f64> = (0..n).map(|i| s.value[i] - mu[i]).collect();
+            let v: Vec<f64> = mu.iter().map(|m| m + alpha * m * m + COUNT_VAR_FLOOR).collect();
+            let mut h = Horizons::new(&e, &v);
+            let mut run = 0.0;
+            for i in 0..n {
+                let repeat = i > 0 && s.value[i] == s.value[i - 1];
+                run = if repeat { run - nb_log_pmf(s.value[i], mu[i], *alpha) } else { 0.0 };
+                if i < from {
+                    continue;
+                }
+                let mut z = [0.0; MAX_NF];
+                z[0] = e[i] / v[i].sqrt();
+                for k in 0..3 {
+                    let (se, sv) = h.at(&s.ts, i, k);
+                    z[k + 1] = ratio(se, sv);
+                }
+                z[4] = run;
+                out.push(Row { z, expected: mu[i] });
+            }
+        }
+        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
+            let mut e = vec![0.0; n];
+            let mut v = vec![0.0; n];
+            let mut refill = vec![false; n];
+            for i in 1..n {
+                let c = aux_at(s, i).unwrap_or_else(|| profile_f64(profile, cals[i]));
+                let r = s.value[i] - s.value[i - 1] + c;
+                if r > *jump {
+                    refill[i] = true;
+                } else {
+                    e[i] = r;
+                    v[i] = unit * unit;
+                }
+            }
+            let mut h = Horizons::new(&e, &v);
+            for i in from..n {
+                let mut z = [0.0; MAX_NF];
+                let mut sums = [0.0; 3];
+                for k in 0..3 {
+                    let (se, sv) = h.at(&s.ts, i, k);
+                    sums[k] = se;
+                    z[k] = ratio(se, sv);
+                }
+                z[3] = ((low - s.value[i]) / depl_unit).max(0.0);
+                z[4] = if refill[i] { ((land - s.value[i]) / land_unit).max(0.0) } else { 0.0 };
+                let k = (0..3).max_by(|&a, &b| z[a].abs().total_cmp(&z[b].abs())).unwrap_or(0);
+                let expected = if z[3] > z[k].abs() { *low } else { (s.value[i] - sums[k]).max(0.0) };
+                out.push(Row { z, expected });
+            }
+        }
+        Noise::Duration { center, amount_center, unit } => {
+            let mut la: Option<f64> = None;
+            for i in 0..n {
+                if i == 0 || s.value[i] != s.value[i - 1] {
+                    la = match (i > 0).then(|| (aux_at(s, i), aux_at(s, i - 1))) {
+                        Some((Some(a), Some(b))) if a > b => Some((a - b).ln()),
+                        _ => None,
+                    };
+                }
+                if i < from {
+                    continue;
+                }
+                let mean = center + slope_term(pooled.dur_slope, la, *amount_center);
+                let mut z = [0.0; MAX_NF];
+                z[0] = (s.value[i].max(1e-9).ln() - mean) / unit;
+                out.push(Row { z, expected: mean.exp() });
+            }
+        }
+        Noise::Generic { profile, unit, diff_unit, run_q } => {
+            let base = generic_base(s);
+            let ex: Vec<f64> = (0..n).map(|i| base[i] + profile_f64(profile, cals[i])).collect();
+            let e: Vec<f64> = (0..n).map(|i| s.value[i] - ex[i]).collect();
+            let v = vec![unit * unit; n];
+            let mut h = Horizons::new(&e, &v);
+            let mut run = 0.0;
+            for i in 0..n {
+                run = if i > 0 && s.value[i] == s.value[i - 1] { run + 1.0 } else { 0.0 };
+                if i < from {
+                    continue;
+                }
+                let mut z = [0.0; MAX_NF];
+                z[0] = e[i] / unit;
+                for k in 0..2 {
+                    let (se, sv) = h.at(&s.ts, i, k);
+                    z[k + 1] = ratio(se, sv);
+                }
+                z[3] = if i > 0 { (s.value[i] - s.value[i - 1]) / diff_unit } else { 0.0 };
+                z[4] = run / run_q;
+                out.push(Row { z, expected: ex[i] });
+            }
+        }
+    }
+    for row in &mut out[start..] {
+        for (z, sc) in row.z.iter_mut().zip(scales) {
+            *z /= sc;
+        }
+    }
+}

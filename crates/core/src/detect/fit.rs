@@ -1,0 +1,321 @@
+//! [`Detector::fit`]: noise models per entity (2-fold for held-out residuals), per-entity
+//! feature scales, pooled calibration, the isolation forest, the daily-maximum calibration
+//! and the feedback from false positives.
+
+use std::collections::{HashMap, HashSet};
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::calib::Tail;
+use super::derive::{derive, features, generic_base, Row, LOOKBACK_US, MAX_NF};
+use super::mathx::{calendar, quantile, Cal, DAY_US};
+use super::noise::{duration_events, fit_count, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
+use super::params::DetectorParams;
+use super::{MetricKind, SeriesRows, Window};
+use crate::error::{CoreError, CoreResult};
+use crate::forest::IsolationForest;
+use crate::traits::Fit;
+
+/// Fewest usable training rows for an entity to get its own model.
+const MIN_ENTITY_ROWS: usize = 24;
+/// A fold with fewer rows than this is not fitted on its own; held-out features of the other
+/// fold then come from the all-days model (in-sample, slightly optimistic).
+const MIN_FOLD_ROWS: usize = 12;
+/// Derived features enter the forest clipped to +-this: beyond it every value is equally
+/// isolated, and the forest needs finite input.
+pub(crate) const FOREST_CLIP: f64 = 1e3;
+
+/// One entity's part of the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EntityModel {
+    pub id: String,
+    pub noise: Noise,
+    /// Divisor of each derived feature (>= 1): the held-out rescale times any allowance
+    /// learned from false-positive feedback.
+    pub scales: Vec<f64>,
+}
+
+/// A fitted detector for one metric type. Serialize with [`to_bytes`](Detector::to_bytes);
+/// deserializing validates (see `bytes.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "super::bytes::DetectorWire")]
+pub struct Detector {
+    pub(crate) kind: MetricKind,
+    pub(crate) params: DetectorParams,
+    pub(crate) pooled: Pooled,
+    /// Sorted by id.
+    pub(crate) entities: Vec<EntityModel>,
+    pub(crate) feature_tails: Vec<Tail>,
+    pub(crate) forest: Option<IsolationForest>,
+    pub(crate) forest_tail: Option<Tail>,
+    /// Tail of the daily maximum row surprise.
+    pub(crate) day_tail: Tail,
+    pub(crate) threshold: f64,
+    pub(crate) close: f64,
+}
+
+/// What fitting saw and decided (for `ml_training_logs.metrics`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FitReport {
+    pub kind: &'static str,
+    pub rows: usize,
+    pub rows_excluded: usize,
+    pub rows_normal: usize,
+    pub entities: usize,
+    pub entities_skipped: usize,
+    pub train_days: f64,
+    pub calibration_rows: usize,
+    pub calibration_days: usize,
+    pub threshold: f64,
+    pub close: f64,
+    /// Share of held-out calibration entity-days that would have raised an alert.
+    pub held_out_alert_share: f64,
+    pub normal_windows_applied: usize,
+    pub features: Vec<&'static str>,
+}
+
+impl FitReport {
+    /// The report as a JSON object.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_else(|_| json!({}))
+    }
+}
+
+/// Checks the shape of a series: equal lengths, strictly increasing ts, finite values.
+pub(crate) fn check_series(s: &SeriesRows) -> CoreResult<()> {
+    let n = s.ts.len();
+    let bad = |m: String| Err(CoreError::invalid_param("series", &s.entity_id, &m));
+    if s.value.len() != n || s.features.len() != n || s.aux.as_ref().is_some_and(|a| a.len() != n) {
+        return bad("ts, value, features and aux must have the same length".into());
+    }
+    if let Some(i) = (1..n).find(|&i| s.ts[i] <= s.ts[i - 1]) {
+        return bad(format!("timestamps must be strictly increasing (row {i})"));
+    }
+    if let Some(i) = s.value.iter().position(|v| !v.is_finite()) {
+        return bad(format!("value of row {i} is not finite"));
+    }
+    Ok(())
+}
+
+/// Fits one entity's noise model on `mask`.
+pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled) -> Noise {
+    match kind {
+        MetricKind::Count => fit_count(s, cals, mask),
+        MetricKind::Level => fit_level(s, cals, mask),
+        MetricKind::Duration => fit_duration(s, mask, pooled),
+        MetricKind::Generic => fit_generic(s, cals, mask, &generic_base(s)),
+    }
+}
+
+/// splitmix64: a deterministic uniform draw in [0, 1) per (seed, entity, day).
+fn unit_hash(seed: u64, a: u64, b: i64) -> f64 {
+    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Windows grouped by entity id.
+fn by_entity(ws: &[Window]) -> HashMap<&str, Vec<&Window>> {
+    let mut m: HashMap<&str, Vec<&Window>> = HashMap::new();
+    ws.iter().for_each(|w| m.entry(w.entity_id.as_str()).or_default().push(w));
+    m
+}
+
+/// Held-out calibration rows of all entities (sampled entity-days).
+struct Pool {
+    z: Vec<[f64; MAX_NF]>,
+    block: Vec<u32>,
+    blocks: usize,
+}
+
+impl Detector {
+    /// Fits a detector for one metric type of kind `kind` on the stored rows of every
+    /// entity. Rows inside `exclude` windows (known anomalies) are not fitted on, nor are
+    /// rows up to a day after them calibrated on (their trailing sums still contain the
+    /// anomaly); rows inside `normal` windows (alerts marked false positive) always count as
+    /// normal, and the entity's features are scaled so the pattern no longer alerts.
+    pub fn fit(kind: MetricKind, params: &DetectorParams, series: &[SeriesRows], exclude: &[Window], normal: &[Window]) -> CoreResult<(Detector, FitReport)> {
+        params.check()?;
+        let mut ids = HashSet::new();
+        for s in series {
+            check_series(s)?;
+            if !ids.insert(s.entity_id.as_str()) {
+                return Err(CoreError::invalid_param("series", &s.entity_id, "an entity may appear only once"));
+            }
+        }
+        let (excl, norm) = (by_entity(exclude), by_entity(normal));
+        let nf = features(kind).len();
+        let mut report = FitReport {
+            kind: kind.name(),
+            rows: 0,
+            rows_excluded: 0,
+            rows_normal: 0,
+            entities: 0,
+            entities_skipped: 0,
+            train_days: 0.0,
+            calibration_rows: 0,
+            calibration_days: 0,
+            threshold: 0.0,
+            close: 0.0,
+            held_out_alert_share: 0.0,
+            normal_windows_applied: 0,
+            features: features(kind).iter().map(|f| f.name).collect(),
+        };
+
+        // masks and calendars
+        let mut prepared = Vec::with_capacity(series.len());
+        let (mut t_min, mut t_max, mut steps) = (i64::MAX, i64::MIN, Vec::new());
+        for s in series {
+            let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
+            let none = Vec::new();
+            let (ex, no) = (excl.get(s.entity_id.as_str()).unwrap_or(&none), norm.get(s.entity_id.as_str()).unwrap_or(&none));
+            let is_normal = |t: i64| no.iter().any(|w| w.covers(t, 0));
+            let fit_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, 0))).collect();
+            let cal_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, LOOKBACK_US))).collect();
+            report.rows += s.len();
+            report.rows_excluded += fit_mask.iter().filter(|m| !**m).count();
+            report.rows_normal += s.ts.iter().filter(|&&t| is_normal(t)).count();
+            if let (Some(&a), Some(&b)) = (s.ts.first(), s.ts.last()) {
+                t_min = t_min.min(a);
+                t_max = t_max.max(b);
+            }
+            if s.len() >= 2 {
+                steps.push((s.ts[s.len() - 1] - s.ts[0]) as f64 / (s.len() - 1) as f64);
+            }
+            prepared.push((cals, fit_mask, cal_mask));
+        }
+        let step = if steps.is_empty() { 0.0 } else { quantile(&mut steps, 0.5) };
+        report.train_days = if t_max >= t_min { ((t_max - t_min) as f64 + step) / DAY_US as f64 } else { 0.0 };
+        if report.rows == 0 || report.train_days < params.min_train_days {
+            return Err(CoreError::insufficient(format!("training rows span {:.1} days, at least {} are needed", report.train_days, params.min_train_days))
+                .with_hint("Collect a full weekly cycle before training: a model that never saw a weekend flags every quiet weekend."));
+        }
+
+        let pooled = if kind == MetricKind::Duration {
+            let ev: Vec<_> = series.iter().zip(&prepared).map(|(s, p)| duration_events(s, &p.1)).collect();
+            pool_durations(&ev)
+        } else {
+            Pooled::default()
+        };
+
+        let total_days: usize = prepared.iter().map(|(c, _, m)| c.iter().zip(m).filter(|(_, m)| **m).map(|(c, _)| c.day).collect::<HashSet<_>>().len()).sum();
+        let rate = (params.calibration_blocks as f64 / total_days.max(1) as f64).min(1.0);
+        let mut pool = Pool { z: Vec::new(), block: Vec::new(), blocks: 0 };
+        let mut entities = Vec::new();
+        for (e, (s, (cals, fit_mask, cal_mask))) in series.iter().zip(&prepared).enumerate() {
+            if fit_mask.iter().filter(|m| **m).count() < MIN_ENTITY_ROWS {
+                report.entities_skipped += 1;
+                continue;
+            }
+            let all = fit_noise(kind, s, cals, fit_mask, &pooled);
+            let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && c.day.rem_euclid(2) == k).collect() };
+            let ones = vec![1.0; nf];
+            let mut z: Vec<Row> = Vec::with_capacity(s.len());
+            let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
+            for k in 0..2 {
+                let m = fold_mask(1 - k);
+                let model = if m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS { fit_noise(kind, s, cals, &m, &pooled) } else { all.clone() };
+                let mut rows = Vec::with_capacity(s.len());
+                derive(&model, &pooled, &ones, s, cals, 0, &mut rows);
+                folds.push(rows);
+            }
+            for i in 0..s.len() {
+                z.push(folds[cals[i].day.rem_euclid(2) as usize][i]);
+            }
+            let scales: Vec<f64> = features(kind)
+                .iter()
+                .enumerate()
+                .map(|(j, f)| {
+                    if !f.rescale {
+                        return 1.0;
+                    }
+                    let mut a: Vec<f64> = z.iter().zip(cal_mask).filter(|(_, m)| **m).map(|(r, _)| r.z[j].abs()).collect();
+                    (quantile(&mut a, 0.95) / 1.96).max(1.0)
+                })
+                .collect();
+            let mut day_ids: HashMap<i64, u32> = HashMap::new();
+            for (i, r) in z.iter().enumerate() {
+                if !cal_mask[i] || unit_hash(params.seed, e as u64, cals[i].day) >= rate {
+                    continue;
+                }
+                let next = pool.blocks as u32;
+                let b = *day_ids.entry(cals[i].day).or_insert(next);
+                if b == next {
+                    pool.blocks += 1;
+                }
+                let mut row = r.z;
+                row.iter_mut().zip(&scales).for_each(|(v, sc)| *v /= sc);
+                pool.z.push(row);
+                pool.block.push(b);
+            }
+            entities.push(EntityModel { id: s.entity_id.clone(), noise: all, scales });
+        }
+        report.entities = entities.len();
+        report.calibration_rows = pool.z.len();
+        report.calibration_days = pool.blocks;
+        if pool.z.is_empty() {
+            return Err(CoreError::insufficient("no entity has enough usable training rows")
+                .with_hint(format!("Each entity needs at least {MIN_ENTITY_ROWS} rows outside known-anomaly windows.")));
+        }
+        entities.sort_by(|a, b| a.id.cmp(&b.id));
+
+        let mut det = calibrate(kind, params, pooled, entities, &pool, &mut report)?;
+        report.normal_windows_applied = super::score::apply_feedback(&mut det, series, normal);
+        Ok((det, report))
+    }
+}
+
+/// Pooled feature tails, the forest and its tail, the daily-maximum tail and the threshold.
+fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities: Vec<EntityModel>, pool: &Pool, report: &mut FitReport) -> CoreResult<Detector> {
+    let info = features(kind);
+    let nf = info.len();
+    let feature_tails: Vec<Tail> = (0..nf)
+        .map(|j| {
+            let mut v: Vec<f64> = pool.z.iter().map(|r| if info[j].signed { r[j].abs() } else { r[j].max(0.0) }).collect();
+            Tail::fit(&mut v)
+        })
+        .collect();
+    let mut det = Detector {
+        kind,
+        params: params.clone(),
+        pooled,
+        entities,
+        feature_tails,
+        forest: None,
+        forest_tail: None,
+        day_tail: Tail::fit(&mut []),
+        threshold: 1.0 - params.alert_p,
+        close: 1.0 - params.close_p,
+    };
+    let mut forest_scores = vec![0.0; pool.z.len()];
+    if params.use_forest {
+        let x = Array2::from_shape_fn((pool.z.len(), nf), |(i, j)| pool.z[i][j].clamp(-FOREST_CLIP, FOREST_CLIP));
+        let forest = params.forest().fit(x.view())?;
+        forest_scores = forest.score(x.view()).to_vec();
+        det.forest_tail = Some(Tail::fit(&mut forest_scores.clone()));
+        det.forest = Some(forest);
+    }
+    let mut day_max = vec![0.0f64; pool.blocks];
+    let mut row_t = Vec::with_capacity(pool.z.len());
+    for (i, r) in pool.z.iter().enumerate() {
+        let t = det.row_surprise(&r[..nf], forest_scores[i]).0;
+        row_t.push(t);
+        let b = pool.block[i] as usize;
+        day_max[b] = day_max[b].max(t);
+    }
+    det.day_tail = Tail::fit(&mut day_max.clone());
+    if let Some(c) = params.contamination {
+        let mut scores: Vec<f64> = row_t.iter().map(|&t| det.score_of(t)).collect();
+        det.threshold = quantile(&mut scores, 1.0 - c);
+        det.close = det.close.min(det.threshold);
+    }
+    report.threshold = det.threshold;
+    report.close = det.close;
+    let alerts = day_max.iter().filter(|&&t| det.score_of(t) >= det.threshold).count();
+    report.held_out_alert_share = alerts as f64 / day_max.len().max(1) as f64;
+    Ok(det)
+}

@@ -1,0 +1,136 @@
+//! Small numeric helpers of the detector: quantiles, robust scales, the negative-binomial
+//! log-probability and the local calendar of a row.
+
+use crate::features::{col, NUM_FEATURES};
+
+pub(crate) const HOUR_US: i64 = 3_600_000_000;
+pub(crate) const DAY_US: i64 = 24 * HOUR_US;
+/// MAD -> standard deviation for normal data.
+const MAD_TO_SD: f64 = 1.4826;
+/// Mean absolute deviation -> standard deviation for normal data (sqrt(pi / 2)).
+const MEAN_AD_TO_SD: f64 = 1.2533;
+
+/// The `q` quantile (0..=1, linear interpolation) of `v`; reorders `v`; NaN for an empty slice.
+pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, &mut a, upper) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    if lo + 1 >= n {
+        return a;
+    }
+    let b = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    a + (pos - lo as f64) * (b - a)
+}
+
+/// Median of `v` (reorders it); NaN when empty.
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    quantile(v, 0.5)
+}
+
+/// A robust standard deviation of `v` around its median: 1.4826 x MAD, or when more than half
+/// the values tie (MAD 0), 1.2533 x the mean absolute deviation; 0 when all values are equal
+/// or `v` is empty. Reorders `v`.
+pub(crate) fn robust_sd(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let m = median(v);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    let mad = median(&mut dev);
+    if mad > 0.0 {
+        return MAD_TO_SD * mad;
+    }
+    MEAN_AD_TO_SD * dev.iter().sum::<f64>() / dev.len() as f64
+}
+
+/// ln Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15).
+pub(crate) fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x)
+        let s = (std::f64::consts::PI * x).sin().abs().max(f64::MIN_POSITIVE);
+        return std::f64::consts::PI.ln() - s.ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + G + 0.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// ln P(X = k) for a negative binomial with mean `mu` and variance `mu + alpha mu^2`
+/// (Poisson when alpha is 0). `k` is rounded and clamped at 0.
+pub(crate) fn nb_log_pmf(k: f64, mu: f64, alpha: f64) -> f64 {
+    let k = k.round().max(0.0);
+    let mu = mu.max(1e-9);
+    if alpha < 1e-8 {
+        return k * mu.ln() - mu - ln_gamma(k + 1.0);
+    }
+    let r = 1.0 / alpha;
+    ln_gamma(k + r) - ln_gamma(r) - ln_gamma(k + 1.0) + r * (r / (r + mu)).ln() + k * (mu / (r + mu)).ln()
+}
+
+/// Local calendar position of a row: fractional local hour (0..24), weekend flag, local day.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Cal {
+    pub hour: f64,
+    pub weekend: bool,
+    pub day: i64,
+}
+
+/// The row's local calendar. The local hour and day of week come from the stored features
+/// (the SQL layer computes them in the database's time zone), minutes from the UTC timestamp
+/// (exact for whole-hour offsets); the local day is derived from the implied offset. Without
+/// stored calendar fields, UTC.
+pub(crate) fn calendar(ts: i64, f: &[Option<f64>; NUM_FEATURES]) -> Cal {
+    let utc_hour = ts.rem_euclid(DAY_US) / HOUR_US;
+    let minute = ts.rem_euclid(HOUR_US) as f64 / 60e6;
+    let local_hour = match f[col::HOUR_OF_DAY] {
+        Some(h) if (0.0..24.0).contains(&h) => h.floor() as i64,
+        _ => utc_hour,
+    };
+    let mut offset = (local_hour - utc_hour).rem_euclid(24);
+    if offset > 12 {
+        offset -= 24;
+    }
+    let day = (ts + offset * HOUR_US).div_euclid(DAY_US);
+    let weekend = match (f[col::IS_WEEKEND], f[col::DAY_OF_WEEK]) {
+        (_, Some(d)) if (1.0..=7.0).contains(&d) => d >= 6.0,
+        (Some(w), _) => w >= 0.5,
+        // 1970-01-01 was a Thursday: (day + 3) mod 7 is 0 on Monday
+        _ => (day + 3).rem_euclid(7) >= 5,
+    };
+    Cal { hour: local_hour as f64 + minute / 60.0, weekend, day }
+}
+
+/// Cells of a daily profile: 24 hours for weekdays, then 24 for weekends.
+pub(crate) const CELLS: usize = 48;
+
+/// The two profile cells around `cal` and their interpolation weights (cell centres sit at
+/// half past each hour; linear in between, wrapping at midnight).
+pub(crate) fn cells(cal: Cal) -> [(usize, f64); 2] {
+    let p = cal.hour - 0.5;
+    let fl = p.floor();
+    let w = p - fl;
+    let h0 = (fl as i64).rem_euclid(24) as usize;
+    let h1 = (h0 + 1) % 24;
+    let base = if cal.weekend { 24 } else { 0 };
+    [(base + h0, 1.0 - w), (base + h1, w)]
+}

@@ -1,0 +1,259 @@
+//! Per-entity noise models, one shape per [`MetricKind`], fitted on the rows a mask selects.
+//!
+//! Each model answers "what is normal for this row, and how much does normal vary", using
+//! the physics of its kind of metric rather than generic rolling statistics:
+//! - `Count`: an hour x (weekday | weekend) mean profile, interpolated between hour centres,
+//!   and a negative-binomial dispersion `alpha` (variance `mu + alpha mu^2`): counts are
+//!   Poisson-like with over-dispersion from occupancy.
+//! - `Level`: stock should change by minus the recorded consumption; the residual's scale,
+//!   the refill jump size, where refills land, the usual minimum, and an hourly consumption
+//!   profile used where the consumption value is missing.
+//! - `Duration`: the log duration's centre and the log amount refilled (durations grow with
+//!   the amount); its scale is shrunk toward the metric type's pooled scale because an entity
+//!   refills only a few times in a training span.
+//! - `Generic`: an hourly offset around the trailing 1-day median and the residual's scale.
+
+use serde::{Deserialize, Serialize};
+
+use super::mathx::{cells, median, quantile, robust_sd, Cal, CELLS};
+use super::SeriesRows;
+
+/// Prior weight (rows) pulling a weekend cell toward the weekday shape scaled to the weekend
+/// level, and the weekday cells toward the overall level: two training weeks give only 8-16
+/// weekend rows per hour.
+const PRIOR_ROWS: f64 = 4.0;
+/// Prior weight (refills) of the pooled scale in an entity's duration scale.
+const DURATION_PRIOR: f64 = 5.0;
+
+/// Model-level constants estimated over all entities before the per-entity fits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Pooled {
+    /// Slope of log duration on log amount refilled (0 when unknown).
+    pub dur_slope: f64,
+    /// Pooled robust scale of log duration around each entity's centre.
+    pub dur_sigma: f64,
+}
+
+/// The noise model of one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Noise {
+    Count { profile: Vec<f32>, alpha: f64 },
+    Level { profile: Vec<f32>, unit: f64, jump: f64, low: f64, depl_unit: f64, land: f64, land_unit: f64 },
+    Duration { center: f64, amount_center: Option<f64>, unit: f64 },
+    Generic { profile: Vec<f32>, unit: f64, diff_unit: f64, run_q: f64 },
+}
+
+/// Weighted hourly means of `(cal, value)` pairs with the priors described at [`PRIOR_ROWS`];
+/// cells nobody filled take the shape of the other day type, or the overall mean.
+pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>) -> Vec<f32> {
+    let mut sum = [0.0f64; CELLS];
+    let mut w = [0.0f64; CELLS];
+    for (cal, x) in points {
+        for (c, wc) in cells(cal) {
+            sum[c] += wc * x;
+            w[c] += wc;
+        }
+    }
+    let mean_of = |r: std::ops::Range<usize>| {
+        let (s, n): (f64, f64) = r.map(|c| (sum[c], w[c])).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        (n > 0.0).then(|| s / n)
+    };
+    let all = mean_of(0..CELLS).unwrap_or(0.0);
+    let wd_mean = mean_of(0..24).unwrap_or(all);
+    let we_mean = mean_of(24..CELLS).unwrap_or(wd_mean);
+    let mut out = [0.0f64; CELLS];
+    for h in 0..24 {
+        let wd = (sum[h] + PRIOR_ROWS * wd_mean) / (w[h] + PRIOR_ROWS);
+        out[h] = if w[h] > 0.0 { wd } else { we_mean_shape(&sum, &w, h, wd_mean, we_mean) };
+    }
+    let ratio = if wd_mean.abs() > 1e-12 { we_mean / wd_mean } else { 1.0 };
+    for h in 0..24 {
+        let c = 24 + h;
+        let prior = if wd_mean.abs() > 1e-12 { out[h] * ratio } else { we_mean };
+        out[c] = (sum[c] + PRIOR_ROWS * prior) / (w[c] + PRIOR_ROWS);
+    }
+    out.iter().map(|&v| v as f32).collect()
+}
+
+/// A weekday cell without data: the weekend cell rescaled to the weekday level.
+fn we_mean_shape(sum: &[f64; CELLS], w: &[f64; CELLS], h: usize, wd_mean: f64, we_mean: f64) -> f64 {
+    let c = 24 + h;
+    if w[c] > 0.0 && we_mean.abs() > 1e-12 {
+        sum[c] / w[c] * wd_mean / we_mean
+    } else {
+        wd_mean
+    }
+}
+
+pub(crate) fn profile_f64(p: &[f32], cal: Cal) -> f64 {
+    let [(a, wa), (b, wb)] = cells(cal);
+    f64::from(p.get(a).copied().unwrap_or(0.0)) * wa + f64::from(p.get(b).copied().unwrap_or(0.0)) * wb
+}
+
+fn aux_at(s: &SeriesRows, i: usize) -> Option<f64> {
+    s.aux.as_ref().and_then(|a| a.get(i).copied().flatten()).filter(|v| v.is_finite())
+}
+
+/// Count: profile and dispersion (method of moments, clamped to [0, 5]).
+pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
+    let idx = || (0..s.len()).filter(|&i| mask[i]);
+    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i])));
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in idx() {
+        let mu = profile_f64(&profile, cals[i]).max(1e-3);
+        let d = s.value[i] - mu;
+        num += d * d - mu;
+        den += mu * mu;
+    }
+    let alpha = if den > 0.0 { (num / den).clamp(0.0, 5.0) } else { 0.0 };
+    Noise::Count { profile, alpha }
+}
+
+/// Level (stock): see the module doc. `jump` separates refills from noise: 10 % of the
+/// stock's usual range, and at least 6 residual scales.
+pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
+    let rows: Vec<usize> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1]).collect();
+    let mut levels: Vec<f64> = (0..s.len()).filter(|&i| mask[i]).map(|i| s.value[i]).collect();
+    let q01 = quantile(&mut levels, 0.01);
+    let q99 = quantile(&mut levels, 0.99);
+    let range = (q99 - q01).abs();
+    let tiny = 1e-9 * q99.abs().max(1.0);
+    let jump0 = (0.1 * range).max(tiny);
+    let raw = |i: usize| s.value[i] - s.value[i - 1] + aux_at(s, i).unwrap_or(0.0);
+    let refill: Vec<bool> = rows.iter().map(|&i| raw(i) > jump0).collect();
+    // consumption per row: recorded, or what the stock lost where it is missing
+    let cons = |i: usize| aux_at(s, i).unwrap_or(s.value[i - 1] - s.value[i]);
+    let profile = fit_profile(rows.iter().zip(&refill).filter(|(_, r)| !**r).map(|(&i, _)| (cals[i], cons(i))));
+    let consumption_of = |i: usize| aux_at(s, i).unwrap_or_else(|| profile_f64(&profile, cals[i]));
+    let mut resid: Vec<f64> = Vec::with_capacity(rows.len());
+    let mut mean_cons = 0.0;
+    for (&i, &r) in rows.iter().zip(&refill) {
+        let c = consumption_of(i);
+        mean_cons += c.max(0.0);
+        if !r {
+            resid.push(s.value[i] - s.value[i - 1] + c);
+        }
+    }
+    mean_cons /= rows.len().max(1) as f64;
+    let unit = robust_sd(&mut resid).max(0.1 * mean_cons).max(1e-6 * range).max(tiny);
+    let mut landings: Vec<f64> = rows.iter().zip(&refill).filter(|(_, r)| **r).map(|(&i, _)| s.value[i]).collect();
+    let (land, land_sd) = if landings.is_empty() { (q99, 0.0) } else { (median(&mut landings.clone()), robust_sd(&mut landings)) };
+    Noise::Level {
+        profile,
+        unit,
+        jump: jump0.max(6.0 * unit),
+        low: q01,
+        depl_unit: (16.0 * mean_cons).max(0.01 * range).max(unit),
+        land,
+        land_unit: land_sd.max(0.02 * land.abs()).max(unit),
+    }
+}
+
+/// Log duration and log amount at each change of a duration series (a new refill), over the
+/// masked rows. The amount is the aux (stock) jump at the same row, when positive.
+pub(crate) fn duration_events(s: &SeriesRows, mask: &[bool]) -> Vec<(f64, Option<f64>)> {
+    (0..s.len())
+        .filter(|&i| mask[i] && (i == 0 || s.value[i] != s.value[i - 1]))
+        .map(|i| {
+            let amount = match (i > 0).then(|| (aux_at(s, i), aux_at(s, i - 1))) {
+                Some((Some(a), Some(b))) if a > b => Some((a - b).ln()),
+                _ => None,
+            };
+            (s.value[i].max(1e-9).ln(), amount)
+        })
+        .collect()
+}
+
+/// Duration: centre of log duration and log amount; scale shrunk toward the pooled one.
+pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled) -> Noise {
+    let ev = duration_events(s, mask);
+    let mut ld: Vec<f64> = ev.iter().map(|e| e.0).collect();
+    let center = if ld.is_empty() { 0.0 } else { median(&mut ld) };
+    let mut la: Vec<f64> = ev.iter().filter_map(|e| e.1).collect();
+    let amount_center = (!la.is_empty()).then(|| median(&mut la));
+    let mut res: Vec<f64> = ev.iter().map(|&(d, a)| d - center - slope_term(pooled.dur_slope, a, amount_center)).collect();
+    let n = res.len() as f64;
+    let own = robust_sd(&mut res);
+    let sigma = pooled.dur_sigma.max(0.02);
+    let unit = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
+    Noise::Duration { center, amount_center, unit }
+}
+
+/// `b (ln a - centre)` when both are known, else 0.
+pub(crate) fn slope_term(b: f64, la: Option<f64>, center: Option<f64>) -> f64 {
+    match (la, center) {
+        (Some(a), Some(c)) => b * (a - c),
+        _ => 0.0,
+    }
+}
+
+/// The pooled duration constants: the slope of log duration on log amount (least squares on
+/// within-entity deviations, clamped to [0, 1]) and the robust scale of the residuals.
+pub(crate) fn pool_durations(events: &[Vec<(f64, Option<f64>)>]) -> Pooled {
+    let centred: Vec<Vec<(f64, Option<f64>)>> = events
+        .iter()
+        .map(|ev| {
+            let mut d: Vec<f64> = ev.iter().map(|e| e.0).collect();
+            let mut a: Vec<f64> = ev.iter().filter_map(|e| e.1).collect();
+            let (cd, ca) = (median(&mut d), (!a.is_empty()).then(|| median(&mut a)));
+            ev.iter().map(|&(x, y)| (x - cd, y.zip(ca).map(|(y, c)| y - c))).collect()
+        })
+        .collect();
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for &(d, a) in centred.iter().flatten() {
+        if let Some(a) = a {
+            sxy += a * d;
+            sxx += a * a;
+        }
+    }
+    let dur_slope = if sxx > 1e-6 { (sxy / sxx).clamp(0.0, 1.0) } else { 0.0 };
+    // small-sample correction: deviations from an entity's own median understate its spread
+    let mut res: Vec<f64> = centred
+        .iter()
+        .filter(|ev| ev.len() >= 3)
+        .flat_map(|ev| {
+            let k = (ev.len() as f64 / (ev.len() as f64 - 1.0)).sqrt();
+            ev.iter().map(move |&(d, a)| k * (d - a.map_or(0.0, |a| dur_slope * a)))
+        })
+        .collect();
+    Pooled { dur_slope, dur_sigma: robust_sd(&mut res).max(0.02) }
+}
+
+/// Generic: hourly offsets around `base` (the trailing median), residual and difference
+/// scales, and the 99th percentile of repeated-value run lengths.
+pub(crate) fn fit_generic(s: &SeriesRows, cals: &[Cal], mask: &[bool], base: &[f64]) -> Noise {
+    let idx = || (0..s.len()).filter(|&i| mask[i]);
+    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i] - base[i])));
+    let mut e: Vec<f64> = idx().map(|i| s.value[i] - base[i] - profile_f64(&profile, cals[i])).collect();
+    let mut vals: Vec<f64> = idx().map(|i| s.value[i].abs()).collect();
+    let floor = 1e-6 * median(&mut vals).max(1e-3);
+    let unit = robust_sd(&mut e).max(floor);
+    let mut d: Vec<f64> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1]).map(|i| s.value[i] - s.value[i - 1]).collect();
+    let diff_unit = robust_sd(&mut d).max(0.1 * unit).max(floor);
+    let mut runs: Vec<f64> = Vec::new();
+    let mut run = 0.0;
+    for i in 0..s.len() {
+        run = if i > 0 && s.value[i] == s.value[i - 1] { run + 1.0 } else { 0.0 };
+        if mask[i] {
+            runs.push(run);
+        }
+    }
+    let run_q = if runs.is_empty() { 1.0 } else { quantile(&mut runs, 0.99).max(1.0) };
+    Noise::Generic { profile, unit, diff_unit, run_q }
+}
+
+impl Noise {
+    /// Structural validation of decoded bytes: profile lengths and finite, positive scales.
+    pub(crate) fn valid(&self) -> bool {
+        let prof = |p: &[f32]| p.len() == CELLS && p.iter().all(|v| v.is_finite());
+        let pos = |v: f64| v.is_finite() && v > 0.0;
+        match self {
+            Noise::Count { profile, alpha } => prof(profile) && alpha.is_finite() && *alpha >= 0.0,
+            Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
+                prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit)
+            }
+            Noise::Duration { center, amount_center, unit } => center.is_finite() && amount_center.map_or(true, f64::is_finite) && pos(*unit),
+            Noise::Generic { profile, unit, diff_unit, run_q } => prof(profile) && pos(*unit) && pos(*diff_unit) && pos(*run_q),
+        }
+    }
+}

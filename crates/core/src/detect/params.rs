@@ -1,0 +1,156 @@
+//! Detector parameters: documented defaults, strict JSON, one validation point.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{CoreError, CoreResult};
+use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
+
+/// The keys [`DetectorParams::from_json`] accepts.
+pub const JSON_KEYS: [&str; 12] = [
+    "n_trees",
+    "max_samples",
+    "seed",
+    "contamination",
+    "alert_p",
+    "close_p",
+    "max_gap_minutes",
+    "suppress_hours",
+    "reversal_hours",
+    "calibration_blocks",
+    "min_train_days",
+    "use_forest",
+];
+
+/// Parameters of [`Detector::fit`](super::Detector::fit) and of episode building. Defaults in
+/// brackets; `check` validates every field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectorParams {
+    /// Trees of the isolation forest [100].
+    pub n_trees: usize,
+    /// Subsample per tree [256] (Liu et al.: small samples isolate anomalies better).
+    pub max_samples: usize,
+    /// Seed of the forest and of the calibration subsample [42].
+    pub seed: u64,
+    /// When set, the alert threshold is instead the score above which this share of held-out
+    /// training rows lies (the old system's knob); unset [default], `alert_p` decides.
+    pub contamination: Option<f64>,
+    /// Alert when a normal series would show a row this unusual on at most this share of days
+    /// [0.001]: the threshold is `1 - alert_p`.
+    pub alert_p: f64,
+    /// Hysteresis: an open episode stays open while `p <= close_p` [0.02], i.e. score >=
+    /// `1 - close_p`; must be >= `alert_p`.
+    pub close_p: f64,
+    /// Episodes closer than this merge into one [120 minutes].
+    pub max_gap_minutes: f64,
+    /// A new episode within this many hours after an alert of the same series is suppressed
+    /// unless it is more unusual than that alert [24].
+    pub suppress_hours: f64,
+    /// An episode that reverses the previous one's jump within this many hours merges into it
+    /// (an unexplained jump and its recovery are one event) [24].
+    pub reversal_hours: f64,
+    /// Entity-days sampled for calibration and the forest [4000]; bounds fit time.
+    pub calibration_blocks: usize,
+    /// Fewest days the training rows must span [7]: a model that never saw a Sunday calls
+    /// every quiet Sunday an outage.
+    pub min_train_days: f64,
+    /// Whether the isolation forest contributes to the score [true]; off leaves the
+    /// per-feature calibrated path alone (for comparisons).
+    pub use_forest: bool,
+}
+
+impl Default for DetectorParams {
+    fn default() -> Self {
+        DetectorParams {
+            n_trees: 100,
+            max_samples: 256,
+            seed: 42,
+            contamination: None,
+            alert_p: 1e-3,
+            close_p: 0.02,
+            max_gap_minutes: 120.0,
+            suppress_hours: 24.0,
+            reversal_hours: 24.0,
+            calibration_blocks: 4000,
+            min_train_days: 7.0,
+            use_forest: true,
+        }
+    }
+}
+
+impl DetectorParams {
+    /// Reads a user's parameter object, e.g. `{"alert_p": 0.0005, "n_trees": 200}`. Missing
+    /// keys keep their defaults, `null` means all defaults; unknown keys, wrong types and
+    /// out-of-domain values are `InvalidParameter` errors naming the key.
+    pub fn from_json(value: &Value) -> CoreResult<Self> {
+        let mut p = Self::default();
+        if let Some(map) = json::object(value, &JSON_KEYS, "detector")? {
+            for (key, v) in map {
+                match key.as_str() {
+                    "n_trees" => p.n_trees = json::as_usize(key, v)?,
+                    "max_samples" => p.max_samples = json::as_usize(key, v)?,
+                    "seed" => p.seed = json::as_u64(key, v)?,
+                    "contamination" => p.contamination = json::as_opt_f64(key, v)?,
+                    "alert_p" => p.alert_p = json::as_f64(key, v)?,
+                    "close_p" => p.close_p = json::as_f64(key, v)?,
+                    "max_gap_minutes" => p.max_gap_minutes = json::as_f64(key, v)?,
+                    "suppress_hours" => p.suppress_hours = json::as_f64(key, v)?,
+                    "reversal_hours" => p.reversal_hours = json::as_f64(key, v)?,
+                    "calibration_blocks" => p.calibration_blocks = json::as_usize(key, v)?,
+                    "min_train_days" => p.min_train_days = json::as_f64(key, v)?,
+                    "use_forest" => p.use_forest = json::as_bool(key, v)?,
+                    // json::object already rejected every other key
+                    _ => {}
+                }
+            }
+        }
+        p.check()?;
+        Ok(p)
+    }
+
+    /// The parameters as a JSON object (for `ml_models.parameters`).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Validates every field; the error names the first bad one.
+    pub fn check(&self) -> CoreResult<()> {
+        if self.n_trees == 0 || self.n_trees > MAX_TREES {
+            return Err(CoreError::invalid_param("n_trees", self.n_trees, "must be between 1 and 10000"));
+        }
+        if self.max_samples < 2 || self.max_samples > MAX_SAMPLES_LIMIT {
+            return Err(CoreError::invalid_param("max_samples", self.max_samples, "must be between 2 and 10000000"));
+        }
+        if let Some(c) = self.contamination {
+            if !(c > 0.0 && c <= MAX_CONTAMINATION) {
+                return Err(CoreError::invalid_param("contamination", c, "must be in (0, 0.5]"));
+            }
+        }
+        if !(self.alert_p > 0.0 && self.alert_p < 0.5) {
+            return Err(CoreError::invalid_param("alert_p", self.alert_p, "must be in (0, 0.5)"));
+        }
+        if !(self.close_p >= self.alert_p && self.close_p < 1.0) {
+            return Err(CoreError::invalid_param("close_p", self.close_p, "must be in [alert_p, 1)"));
+        }
+        let hours = |name: &str, v: f64, max: f64| {
+            if v.is_finite() && (0.0..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err(CoreError::invalid_param(name, v, &format!("must be a number between 0 and {max}")))
+            }
+        };
+        hours("max_gap_minutes", self.max_gap_minutes, 10_080.0)?;
+        hours("suppress_hours", self.suppress_hours, 720.0)?;
+        hours("reversal_hours", self.reversal_hours, 720.0)?;
+        hours("min_train_days", self.min_train_days, 365.0)?;
+        if !(100..=1_000_000).contains(&self.calibration_blocks) {
+            return Err(CoreError::invalid_param("calibration_blocks", self.calibration_blocks, "must be between 100 and 1000000"));
+        }
+        Ok(())
+    }
+
+    /// The embedded forest parameters.
+    pub(crate) fn forest(&self) -> IsolationForestParams {
+        IsolationForestParams::new().n_trees(self.n_trees).max_samples(self.max_samples).seed(self.seed)
+    }
+}

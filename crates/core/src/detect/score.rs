@@ -1,0 +1,223 @@
+//! Scoring rows with a fitted [`Detector`], explanations, and the feedback that makes an alert
+//! marked false positive stop alerting.
+
+use std::collections::HashMap;
+
+use ndarray::Array2;
+
+use super::derive::{derive, features, Row, LOOKBACK_US};
+use super::fit::{check_series, Detector, EntityModel, FOREST_CLIP};
+use super::mathx::{calendar, Cal};
+use super::{EpisodeParams, MetricKind, Scored, SeriesRows, Window};
+use crate::error::CoreResult;
+
+/// Row-level survival a feature of a false-positive pattern is scaled down to: a value that
+/// about one normal row in a thousand reaches, far from alerting on its own.
+const FEEDBACK_ROW_P: f64 = 1e-3;
+/// Rounds of feedback scaling before giving up on a window (each tightens the target).
+const FEEDBACK_ROUNDS: usize = 8;
+
+impl Detector {
+    /// The metric kind the model was fitted for.
+    pub fn kind(&self) -> MetricKind {
+        self.kind
+    }
+    /// Score at or above which a row is anomalous (and an episode opens).
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+    /// Score an open episode must keep to stay open (hysteresis).
+    pub fn close_level(&self) -> f64 {
+        self.close
+    }
+    /// Number of entities with their own noise model.
+    pub fn n_entities(&self) -> usize {
+        self.entities.len()
+    }
+    /// Whether `entity_id` has its own noise model (unknown entities score 0 until retrained).
+    pub fn knows(&self, entity_id: &str) -> bool {
+        self.entity(entity_id).is_some()
+    }
+    /// Names of the derived features, in attribution order.
+    pub fn feature_names(&self) -> Vec<&'static str> {
+        features(self.kind).iter().map(|f| f.name).collect()
+    }
+    /// How far before the first row to score the caller must supply rows: 24 hours.
+    pub fn lookback_us(&self) -> i64 {
+        LOOKBACK_US
+    }
+    /// The episode parameters the model was fitted with (threshold, close level, gaps).
+    pub fn episode_params(&self) -> EpisodeParams {
+        EpisodeParams {
+            threshold: self.threshold,
+            close: self.close,
+            max_gap_us: (self.params.max_gap_minutes * 60e6) as i64,
+            suppress_us: (self.params.suppress_hours * 3600e6) as i64,
+            reversal_us: (self.params.reversal_hours * 3600e6) as i64,
+        }
+    }
+    /// The parameters the model was fitted with.
+    pub fn params(&self) -> &super::DetectorParams {
+        &self.params
+    }
+
+    pub(crate) fn entity(&self, id: &str) -> Option<&EntityModel> {
+        self.entities.binary_search_by(|e| e.id.as_str().cmp(id)).ok().map(|i| &self.entities[i])
+    }
+
+    /// (row surprise, feature-path surprise, forest-path surprise) of derived features `z`
+    /// with forest score `fscore`.
+    pub(crate) fn row_surprise(&self, z: &[f64], fscore: f64) -> (f64, f64, f64) {
+        let ux = self.feature_surprises(z).fold(0.0, f64::max);
+        let uf = self.forest_tail.as_ref().map_or(0.0, |t| t.surprise(fscore));
+        (ux.max(uf), ux, uf)
+    }
+
+    fn feature_surprises<'a>(&'a self, z: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+        z.iter().zip(&self.feature_tails).zip(features(self.kind)).map(|((v, t), f)| t.surprise(if f.signed { v.abs() } else { v.max(0.0) }))
+    }
+
+    /// Score of a row surprise: `1 - P(daily maximum >= t)`.
+    pub(crate) fn score_of(&self, t: f64) -> f64 {
+        1.0 - self.day_tail.ln_survival(t).exp()
+    }
+
+    fn forest_scores(&self, rows: &[Row]) -> Vec<f64> {
+        let nf = features(self.kind).len();
+        match &self.forest {
+            Some(f) => {
+                let x = Array2::from_shape_fn((rows.len(), nf), |(i, j)| rows[i].z[j].clamp(-FOREST_CLIP, FOREST_CLIP));
+                f.score(x.view()).to_vec()
+            }
+            None => vec![0.0; rows.len()],
+        }
+    }
+
+    /// Derived rows `from..` of `s` under entity model `em`.
+    fn derived(&self, em: &EntityModel, s: &SeriesRows, from: usize) -> Vec<Row> {
+        let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
+        let mut rows = Vec::with_capacity(s.len() - from);
+        derive(&em.noise, &self.pooled, &em.scales, s, &cals, from, &mut rows);
+        rows
+    }
+
+    /// Scores rows `first..` of `s`; `s[..first]` is look-back (only the last
+    /// [`lookback_us`](Self::lookback_us) of it is read). Rows of an entity the model does not
+    /// know score 0 with no expected value. Errors only on a malformed series.
+    pub fn score_series(&self, s: &SeriesRows, first: usize) -> CoreResult<Vec<Scored>> {
+        check_series(s)?;
+        if first >= s.len() {
+            return Ok(Vec::new());
+        }
+        let Some(em) = self.entity(&s.entity_id) else {
+            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new() };
+            return Ok((first..s.len()).map(unknown).collect());
+        };
+        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(LOOKBACK_US));
+        let owned;
+        let view = if lb > 0 {
+            owned = SeriesRows {
+                entity_id: s.entity_id.clone(),
+                ts: s.ts[lb..].to_vec(),
+                value: s.value[lb..].to_vec(),
+                features: s.features[lb..].to_vec(),
+                aux: s.aux.as_ref().map(|a| a[lb..].to_vec()),
+            };
+            &owned
+        } else {
+            s
+        };
+        let from = first - lb;
+        let rows = self.derived(em, view, from);
+        let fs = self.forest_scores(&rows);
+        let nf = features(self.kind).len();
+        let out = rows
+            .iter()
+            .zip(&fs)
+            .enumerate()
+            .map(|(k, (r, &f))| {
+                let i = from + k;
+                let (t, ux, uf) = self.row_surprise(&r.z[..nf], f);
+                let score = self.score_of(t);
+                let expected = r.expected.is_finite().then_some(r.expected);
+                let value = view.value[i];
+                let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
+                let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top }
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// Top 3 (label, share): the forest's path attribution and the per-feature surprises,
+    /// weighted by how much each path contributed to the row's surprise.
+    fn explain(&self, z: &[f64], ux: f64, uf: f64) -> Vec<(String, f64)> {
+        let info = features(self.kind);
+        let u: Vec<f64> = self.feature_surprises(z).collect();
+        let su: f64 = u.iter().sum();
+        let attr = self.forest.as_ref().map(|f| f.attribution(&z.iter().map(|v| v.clamp(-FOREST_CLIP, FOREST_CLIP)).collect::<Vec<_>>()));
+        let wf = match &attr {
+            Some(_) if ux + uf > 0.0 => uf / (ux + uf),
+            _ => 0.0,
+        };
+        let mut shares: Vec<(usize, f64)> = (0..info.len())
+            .map(|j| {
+                let own = if su > 0.0 { u[j] / su } else { 0.0 };
+                let forest = attr.as_ref().and_then(|a| a.get(j).copied()).unwrap_or(0.0);
+                (j, wf * forest + (1.0 - wf) * own)
+            })
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        shares.truncate(3);
+        shares.into_iter().map(|(j, s)| (info[j].label.to_string(), s)).collect()
+    }
+}
+
+/// Scales the features of each entity with a `normal` window so that the window's rows score
+/// below the close level: each feature whose largest value in the window exceeds what about
+/// one normal row in a thousand reaches is divided down to that, tightening each round until
+/// the window is quiet. A later occurrence of the same pattern then stays quiet, while a
+/// larger deviation, or one in another feature, still alerts. Returns the windows applied.
+pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: &[Window]) -> usize {
+    let by_id: HashMap<&str, &SeriesRows> = series.iter().map(|s| (s.entity_id.as_str(), s)).collect();
+    let nf = features(det.kind).len();
+    let mut applied = 0;
+    for w in normal {
+        let (Some(s), Ok(e)) = (by_id.get(w.entity_id.as_str()), det.entities.binary_search_by(|m| m.id.as_str().cmp(&w.entity_id))) else { continue };
+        let idx: Vec<usize> = (0..s.len()).filter(|&i| w.covers(s.ts[i], 0)).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        applied += 1;
+        let info = features(det.kind);
+        for round in 0..FEEDBACK_ROUNDS {
+            let rows = det.derived(&det.entities[e], s, 0);
+            let picked: Vec<Row> = idx.iter().map(|&i| rows[i]).collect();
+            let fs = det.forest_scores(&picked);
+            let worst = picked.iter().zip(&fs).map(|(r, &f)| det.score_of(det.row_surprise(&r.z[..nf], f).0)).fold(0.0, f64::max);
+            if worst < det.close {
+                break;
+            }
+            let tighten = 0.8f64.powi(round as i32);
+            let mut changed = false;
+            for j in 0..nf {
+                let m = picked.iter().map(|r| if info[j].signed { r.z[j].abs() } else { r.z[j].max(0.0) }).fold(0.0, f64::max);
+                let target = det.feature_tails[j].inverse(FEEDBACK_ROW_P.ln()) * tighten;
+                if m > target && target > 0.0 {
+                    det.entities[e].scales[j] *= m / target;
+                    changed = true;
+                }
+            }
+            if !changed {
+                // the forest alone flags the combination: shrink every active feature
+                for j in 0..nf {
+                    if picked.iter().any(|r| r.z[j] != 0.0) {
+                        det.entities[e].scales[j] *= 1.25;
+                    }
+                }
+            }
+        }
+    }
+    applied
+}
