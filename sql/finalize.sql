@@ -55,10 +55,10 @@ COMMENT ON FUNCTION ml_feature_correlations(text) IS 'Pairwise correlations of t
 -- ml_features' own columns before they reach the query.
 CREATE FUNCTION ml_feature_matrix(metric_type text, since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
                                   features text[] DEFAULT NULL)
-RETURNS TABLE (entity_id text, "timestamp" timestamptz, metric_value double precision, features double precision[])
+RETURNS TABLE (entity_id text, "timestamp" timestamptz, metric_value double precision, feature_values double precision[])
 LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $fn$
 DECLARE
-    wanted text[] := features;
+    wanted text[] := ml_feature_matrix.features;
     bad text;
     allowed text[];
 BEGIN
@@ -87,7 +87,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]) IS
-    'The stored features of a metric type as (entity_id, timestamp, metric_value, features[]), features in the order asked (default: the selected set, else all)';
+    'The stored features of a metric type as (entity_id, timestamp, metric_value, feature_values[]), in the order of the features asked (default: the selected set, else all)';
 
 CREATE VIEW ml_feature_quality AS
 SELECT f.metric_type, c.feature,
@@ -152,3 +152,9 @@ SELECT m.metric_type, m.model_type, m.id AS model_id, m.version, m.accuracy, m."
 FROM ml_models m WHERE m.is_active;
 COMMENT ON VIEW ml_model_performance IS 'The active model per metric type and model type with its quality, size and training time';
 GRANT SELECT ON ml_dashboard, ml_alert_stats, ml_model_performance TO anomaly_reader, anomaly_writer, anomaly_admin;
+
+COMMENT ON FUNCTION ml_train(text, text, jsonb, timestamptz, timestamptz) IS
+    'Trains a model (isolation_forest: the calibrated detector; z_score) for a metric type from its stored features, measures it against ml_labels, activates it when not worse, logs every attempt; returns the model id';
+COMMENT ON FUNCTION ml_activate_model(bigint) IS 'Makes a model version the active one of its metric type and model type (rollback)';
+COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean) IS
+    'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode';

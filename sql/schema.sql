@@ -494,6 +494,8 @@ BEGIN
         RAISE EXCEPTION 'partition range too long: % to %', p_from, p_to
             USING ERRCODE = '22023', HINT = 'Create at most 4000 daily partitions at a time.';
     END IF;
+    -- One creator at a time: two sessions creating the same partition would deadlock.
+    PERFORM pg_advisory_xact_lock(1346457167, 100);
     d := (p_from AT TIME ZONE 'UTC')::date;
     last_day := (p_to AT TIME ZONE 'UTC')::date;
     WHILE d <= last_day LOOP

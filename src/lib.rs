@@ -11,8 +11,9 @@ mod api;
 mod errors;
 mod gucs;
 mod storage;
+mod workers;
 
-::pgrx::pg_module_magic!();
+::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
@@ -27,8 +28,52 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
 }
 
+/// `#[pg_test]` tests: SQL functions inside a real PostgreSQL started by `cargo pgrx test`.
+/// (pg_regress files in pg_test/ and the integration crate in tests/ cover the rest.)
 #[cfg(any(test, feature = "pg_test"))]
-mod tests;
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn ingest_inserts_then_ignores_then_corrects() {
+        let ts = "'2026-01-05 10:00+00'::timestamptz";
+        let q = |v: &str| format!("SELECT ml_ingest('tuketim_miktar', 'urun_1', {v}, {ts})");
+        assert_eq!(Spi::get_one::<String>(&q("5")).unwrap().as_deref(), Some("inserted"));
+        assert_eq!(Spi::get_one::<String>(&q("5")).unwrap().as_deref(), Some("unchanged"));
+        assert_eq!(Spi::get_one::<String>(&q("7")).unwrap().as_deref(), Some("corrected"));
+        let (v, prev) = Spi::get_two::<f64, f64>(
+            "SELECT metric_value, previous_value FROM ml_metrics WHERE entity_id = 'urun_1'",
+        )
+        .unwrap();
+        assert_eq!((v, prev), (Some(7.0), Some(5.0)));
+        let dirty = Spi::get_one::<i64>("SELECT count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
+        assert_eq!(dirty, Some(1));
+    }
+
+    #[pg_test(error = "metric_value must be finite, got NaN")]
+    fn ingest_rejects_nan() {
+        Spi::run("SELECT ml_ingest('tuketim_miktar', 'urun_1', 'NaN'::float8)").unwrap();
+    }
+
+    #[pg_test]
+    fn demo_data_is_deterministic_and_labelled() {
+        let q = "SELECT sum(rows)::bigint FROM ml_generate_demo_data(2, 8, 5, '2026-02-01 00:00+00')";
+        assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
+        let sum1 = Spi::get_one::<f64>("SELECT sum(metric_value) FROM ml_metrics").unwrap();
+        Spi::run("TRUNCATE ml_metrics").unwrap();
+        assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
+        assert_eq!(Spi::get_one::<f64>("SELECT sum(metric_value) FROM ml_metrics").unwrap(), sum1);
+    }
+
+    #[pg_test]
+    fn features_are_built_once() {
+        Spi::run("SELECT ml_generate_demo_data(1, 3, 5, '2026-02-01 00:00+00')").unwrap();
+        let first = Spi::get_one::<i64>("SELECT ml_build_features()").unwrap();
+        assert_eq!(first, Some(4 * 3 * 96));
+        assert_eq!(Spi::get_one::<i64>("SELECT ml_build_features()").unwrap(), Some(0));
+    }
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -188,7 +188,7 @@ fn active_or_train(metric_type: &str, writer: bool, asked: bool) -> Result<Optio
             .into());
     }
     pgrx::notice!("pg_anomaly: no active model for \"{}\"; training one now", metric_type);
-    let id = train::train(metric_type, "isolation_forest", &json!({}), None, None, "first detection")?;
+    let id = train::train_logged(metric_type, "isolation_forest", &json!({}), None, None, "first detection")?;
     Ok(Some((id, "isolation_forest".to_string())))
 }
 

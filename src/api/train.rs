@@ -33,7 +33,36 @@ pub fn ml_train(
     train_from: default!(Option<TimestampWithTimeZone>, "NULL"),
     train_until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<i64, ErrorReport> {
-    run("ml_train", || train(metric_type, model_type, &params.0, train_from, train_until, "manual"))
+    run("ml_train", || train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual"))
+}
+
+/// Trains; a failed attempt leaves its log row (written autonomously: the error rolls
+/// back this transaction) and no model.
+pub fn train_logged(
+    metric_type: &str,
+    model_type: &str,
+    params: &serde_json::Value,
+    train_from: Option<TimestampWithTimeZone>,
+    train_until: Option<TimestampWithTimeZone>,
+    reason: &str,
+) -> Result<i64> {
+    let started = runs::now()?;
+    let outcome = train(metric_type, model_type, params, train_from, train_until, reason);
+    if let Err(e) = &outcome {
+        let message = match e {
+            crate::errors::Error::Core(c) => c.to_string(),
+            crate::errors::Error::Spi(s) => s.to_string(),
+        };
+        crate::workers::autonomous::insert(
+            "ml_training_logs",
+            json!({
+                "metric_type": metric_type, "model_type": model_type,
+                "training_start": started.to_iso_string(), "error_message": message, "reason": reason,
+                "metrics": { "params": params },
+            }),
+        );
+    }
+    outcome
 }
 
 /// Makes an earlier (or any) model version the active one of its metric and model type.

@@ -1,0 +1,48 @@
+-- Detection: scored rows, alerts per episode, no duplicates on rerun, watermark, messages.
+\set VERBOSITY terse
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts;
+DELETE FROM ml_models;
+SELECT sum(rows) FROM ml_generate_demo_data(12, 28, 9, '2026-03-29 00:00+00');
+SELECT ml_build_features() > 0 AS built;
+SELECT ml_train(m, train_until => '2026-03-15 00:00+00') > 0 AS trained FROM unnest(ARRAY['stok_seviye','tuketim_miktar','dolum_sure','zimmet_kullanim']) m;
+-- an analyst's read-only look: a row per scored observation, nothing written
+SELECT count(*) AS scored, count(*) FILTER (WHERE is_anomaly) > 0 AS some_anomalous,
+       bool_and(score BETWEEN 0 AND 1) AS scores_in_range,
+       bool_and(severity IN ('dusuk','orta','yuksek','kritik')) FILTER (WHERE is_anomaly) AS severities
+FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00');
+SELECT count(*) AS alerts_after_read_only FROM ml_alerts;
+-- the scheduled, saving run
+SELECT count(*) > 0 AS scored FROM ml_detect(save => true);
+SELECT count(*) > 0 AS has_alerts, bool_and(alert_type IN ('stok_anomali','tuketim_anomali','dolum_gecikme','zimmet_anomali')) AS types,
+       bool_and(message LIKE '%' || entity_id || '%') AS messages_name_entity,
+       bool_and(suggested_action <> '') AS actions
+FROM ml_alerts;
+SELECT count(*) AS alerts FROM ml_alerts \gset
+-- rerunning over the same data creates no duplicates; the watermark says everything was scored
+SELECT count(*) AS rescored FROM ml_detect(save => true);
+SELECT count(*) = :alerts AS no_duplicates FROM ml_alerts;
+SELECT count(*) AS unscored_series FROM ml_series_state WHERE scored_until IS DISTINCT FROM features_until;
+-- one alert per episode: no two alerts of a series overlap or touch within the gap
+SELECT count(*) AS overlapping FROM ml_alerts a JOIN ml_alerts b ON a.metric_type = b.metric_type AND a.entity_id = b.entity_id
+  AND a.id < b.id AND b."timestamp" <= a.last_seen + interval '2 hours' AND a."timestamp" <= b.last_seen + interval '2 hours';
+-- explanations: top features with shares that sum to at most 1
+SELECT count(*) FILTER (WHERE jsonb_array_length(explanation) BETWEEN 1 AND 3) > 0 AS explained,
+       bool_and((SELECT sum((e->>'share')::float8) FROM jsonb_array_elements(explanation) e) <= 1.000001) AS shares_ok
+FROM ml_alerts WHERE explanation IS NOT NULL AND jsonb_array_length(explanation) > 0;
+-- English messages on request
+SET pg_anomaly.language = 'en';
+SELECT ml_ingest('tuketim_miktar', 'urun_0001', 500, '2026-03-28 23:59+00');
+SELECT count(*) > 0 AS scored FROM ml_detect('tuketim_miktar', save => true);
+SELECT message LIKE '%anomaly in consumption of urun_0001: 500 units%' AS english_message FROM ml_alerts
+WHERE entity_id = 'urun_0001' AND metric_type = 'tuketim_miktar' ORDER BY last_seen DESC LIMIT 1;
+RESET pg_anomaly.language;
+-- event-level quality of the saved alerts against the labels of the scored period
+WITH w AS (SELECT * FROM ml_labels WHERE ends_at >= '2026-03-15'),
+     a AS (SELECT * FROM ml_alerts WHERE entity_id <> 'urun_0001' OR "timestamp" < '2026-03-28 23:00+00')
+SELECT (SELECT count(*) FROM w) AS windows,
+       round((SELECT count(*) FROM w WHERE EXISTS (SELECT 1 FROM a WHERE a.metric_type = w.metric_type AND a.entity_id = w.entity_id
+              AND a."timestamp" <= w.ends_at + interval '2 hours' AND a.last_seen >= w.starts_at))::numeric / nullif((SELECT count(*) FROM w), 0), 1) >= 0.5 AS recall_half,
+       round((SELECT count(*) FROM a WHERE NOT EXISTS (SELECT 1 FROM w WHERE a.metric_type = w.metric_type AND a.entity_id = w.entity_id
+              AND a."timestamp" <= w.ends_at + interval '2 hours' AND a.last_seen >= w.starts_at))::numeric / nullif((SELECT count(*) FROM a), 0), 1) <= 0.3 AS few_false;
+-- a reader cannot save; a reader without a model gets a hint
+SELECT * FROM ml_detect('no_such_metric');

@@ -1,3 +1,0 @@
-//! `#[pg_test]` tests: SQL functions inside a real PostgreSQL started by cargo pgrx test.
-
-mod ingest;
