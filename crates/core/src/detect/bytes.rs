@@ -109,9 +109,3 @@ impl TryFrom<DetectorWire> for Detector {
         })
     }
 }
-
-/// Checks used by tests: the detector's entity list is what it claims.
-#[cfg(test)]
-pub(crate) fn entity_ids(d: &Detector) -> Vec<String> {
-    d.entities.iter().map(|e| e.id.clone()).collect()
-}

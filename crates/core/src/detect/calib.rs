@@ -4,7 +4,7 @@
 //! thousand series-days) lie at or beyond the most extreme training values, where an
 //! empirical distribution has no resolution. The table holds the empirical survival at fixed
 //! levels down to the 50th largest value; beyond it the survival decays exponentially with
-//! the scale of the excesses over that knot, estimated robustly (median excess / ln 2) so a
+//! the scale of the excesses over that knot, estimated robustly (the larger of the median-based and the capped mean excess) so a
 //! few unlabelled anomalies left in the training span do not stretch the tail. An exponential
 //! tail is the generalized Pareto tail with shape 0, the limit for light-tailed statistics and
 //! for maxima; it is conservative (too few alerts) for Gaussian-like statistics.
@@ -18,7 +18,8 @@ const LEVELS: [f64; 24] = [
     0.7, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01, 7e-3, 5e-3, 3e-3, 2e-3, 1e-3, 7e-4, 5e-4, 3e-4, 2e-4, 1e-4, 7e-5,
     5e-5, 3e-5, 2e-5,
 ];
-/// The last knot keeps at least this many values above it (they estimate the tail's scale).
+/// The last knot keeps at least this many values above it (they estimate the tail's scale);
+/// small samples keep 5 % of their values there, but at least 10.
 const TAIL_COUNT: usize = 50;
 /// Largest number of knots a stored tail may have.
 pub(crate) const MAX_KNOTS: usize = LEVELS.len() + 1;
@@ -49,7 +50,7 @@ impl Tail {
         let mut last_k = 0;
         for &s in &LEVELS {
             let above = (s * n as f64).round() as usize;
-            if above < TAIL_COUNT.min(n / 2).max(1) {
+            if above < (n / 20).clamp(10, TAIL_COUNT).min(n / 2).max(1) {
                 break;
             }
             let k = n - above;
@@ -67,7 +68,12 @@ impl Tail {
             // nothing above the last knot: the tail falls off within a small fraction of the range
             0.05 * spread
         } else {
-            (super::mathx::median(&mut excess) / std::f64::consts::LN_2).max(1e-6 * spread)
+            // the larger of two estimates of the exponential's scale: the median excess / ln 2
+            // and the mean excess with each excess capped at five of those (so a few
+            // contaminating extremes cannot stretch the tail); the larger errs toward fewer alerts
+            let by_median = super::mathx::median(&mut excess) / std::f64::consts::LN_2;
+            let capped = excess.iter().map(|e| e.min(5.0 * by_median)).sum::<f64>() / excess.len() as f64;
+            by_median.max(capped).max(1e-6 * spread)
         };
         Tail { xs, ls, beta }
     }

@@ -168,6 +168,10 @@ pub(crate) fn duration_events(s: &SeriesRows, mask: &[bool]) -> Vec<(f64, Option
 pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled) -> Noise {
     let ev = duration_events(s, mask);
     let mut ld: Vec<f64> = ev.iter().map(|e| e.0).collect();
+    if ld.is_empty() {
+        // no refill inside the mask: the durations still in force there
+        ld = (0..s.len()).filter(|&i| mask[i]).map(|i| s.value[i].max(1e-9).ln()).collect();
+    }
     let center = if ld.is_empty() { 0.0 } else { median(&mut ld) };
     let mut la: Vec<f64> = ev.iter().filter_map(|e| e.1).collect();
     let amount_center = (!la.is_empty()).then(|| median(&mut la));

@@ -61,6 +61,24 @@ impl Detector {
         &self.params
     }
 
+    /// Where the calibration puts its cut-offs, for reports: per derived feature the value
+    /// one normal row in 1e3 / 1e5 reaches, the forest score one row in 1e3 reaches, and the
+    /// row surprise at which a day has p = 0.01 and the alert threshold.
+    pub fn calibration_summary(&self) -> serde_json::Value {
+        let q = |t: &super::calib::Tail, p: f64| t.inverse(p.ln());
+        let feats: Vec<serde_json::Value> = features(self.kind)
+            .iter()
+            .zip(&self.feature_tails)
+            .map(|(f, t)| serde_json::json!({"feature": f.name, "row_p_1e-3": q(t, 1e-3), "row_p_1e-5": q(t, 1e-5)}))
+            .collect();
+        serde_json::json!({
+            "features": feats,
+            "forest_row_p_1e-3": self.forest_tail.as_ref().map(|t| q(t, 1e-3)),
+            "day_surprise_p_0.01": q(&self.day_tail, 0.01),
+            "day_surprise_at_threshold": q(&self.day_tail, (1.0 - self.threshold).max(1e-300)),
+        })
+    }
+
     pub(crate) fn entity(&self, id: &str) -> Option<&EntityModel> {
         self.entities.binary_search_by(|e| e.id.as_str().cmp(id)).ok().map(|i| &self.entities[i])
     }

@@ -1,1 +1,191 @@
-//! Unit tests (see below).
+//! Unit tests of the detector's parts: numeric helpers, calendar, calibration tails,
+//! episodes, severity and parameters.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use super::calib::Tail;
+use super::mathx::{calendar, ln_gamma, median, nb_log_pmf, quantile, robust_sd, HOUR_US};
+use super::*;
+use crate::error::ErrorKind;
+use crate::features::{col, NUM_FEATURES};
+
+#[test]
+fn quantiles_and_robust_scales() {
+    let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+    assert_eq!(median(&mut v), 3.0);
+    assert_eq!(quantile(&mut v, 0.0), 1.0);
+    assert_eq!(quantile(&mut v, 1.0), 5.0);
+    assert!((quantile(&mut v, 0.25) - 2.0).abs() < 1e-12);
+    assert!(quantile(&mut [], 0.5).is_nan());
+    // normal data: the robust sd is close to the true one, and one wild value barely moves it
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut x: Vec<f64> = (0..20_000).map(|_| 3.0 * rng.sample::<f64, _>(rand_distr::StandardNormal)).collect();
+    x.push(1e9);
+    let sd = robust_sd(&mut x);
+    assert!((sd - 3.0).abs() < 0.1, "{sd}");
+    // mostly ties: falls back to the mean absolute deviation instead of 0
+    let mut ties = vec![0.0; 9];
+    ties.push(10.0);
+    assert!(robust_sd(&mut ties) > 0.0);
+    assert_eq!(robust_sd(&mut [2.0, 2.0]), 0.0);
+}
+
+#[test]
+fn gamma_and_negative_binomial() {
+    assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-12);
+    assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
+    assert!((ln_gamma(0.1) - 2.252_712_651_734_206).abs() < 1e-10);
+    for (mu, alpha) in [(0.3, 0.0), (4.0, 0.2), (25.0, 1.0)] {
+        let total: f64 = (0..2000).map(|k| nb_log_pmf(k as f64, mu, alpha).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-9, "mu {mu} alpha {alpha}: {total}");
+        let mean: f64 = (0..2000).map(|k| k as f64 * nb_log_pmf(k as f64, mu, alpha).exp()).sum();
+        assert!((mean - mu).abs() < 1e-6);
+    }
+    // alpha -> 0 is Poisson
+    assert!((nb_log_pmf(3.0, 2.0, 1e-10) - nb_log_pmf(3.0, 2.0, 0.0)).abs() < 1e-6);
+    assert!((nb_log_pmf(0.0, 2.0, 0.0) + 2.0).abs() < 1e-12);
+}
+
+fn feats(hour: Option<f64>, dow: Option<f64>) -> [Option<f64>; NUM_FEATURES] {
+    let mut f = [None; NUM_FEATURES];
+    f[col::HOUR_OF_DAY] = hour;
+    f[col::DAY_OF_WEEK] = dow;
+    f
+}
+
+#[test]
+fn calendar_uses_the_stored_local_fields() {
+    // 2025-01-05 22:30 UTC is a Sunday; at UTC+3 it is Monday 01:30
+    let ts = 1_736_116_200_000_000;
+    let c = calendar(ts, &feats(Some(1.0), Some(1.0)));
+    assert!((c.hour - 1.5).abs() < 1e-9);
+    assert!(!c.weekend);
+    let utc = calendar(ts, &feats(None, None));
+    assert!((utc.hour - 22.5).abs() < 1e-9);
+    assert!(utc.weekend);
+    assert_eq!(c.day, utc.day + 1);
+    // offsets west of UTC: 22:30 UTC is 17:30 at UTC-5, same day
+    assert_eq!(calendar(ts, &feats(Some(17.0), Some(7.0))).day, utc.day);
+    let _ = HOUR_US;
+}
+
+#[test]
+fn tail_follows_an_exponential_and_extrapolates() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut x: Vec<f64> = (0..100_000).map(|_| -rng.gen::<f64>().ln()).collect();
+    let t = Tail::fit(&mut x);
+    t.validate("test").unwrap();
+    for q in [1.0, 3.0, 6.0, 9.0, 15.0, 30.0] {
+        let ls = t.ln_survival(q);
+        assert!((ls + q).abs() < 0.35 + 0.25 * (q - 7.0).max(0.0), "x {q}: ln S {ls}");
+    }
+    assert_eq!(t.ln_survival(-1.0), 0.0);
+    assert!(t.ln_survival(f64::NAN) == 0.0);
+    let mut last = 0.0;
+    for k in 0..400 {
+        let ls = t.ln_survival(k as f64 * 0.1);
+        assert!(ls <= last + 1e-12);
+        last = ls;
+    }
+    for lp in [-0.5, -2.0, -7.0, -20.0] {
+        assert!((t.ln_survival(t.inverse(lp)) - lp).abs() < 1e-9);
+    }
+    // ties (a one-sided feature that is mostly 0) keep survival 1 at the tie value
+    let mut z: Vec<f64> = (0..1000).map(|i| if i < 900 { 0.0 } else { i as f64 }).collect();
+    let t = Tail::fit(&mut z);
+    assert_eq!(t.ln_survival(0.0), 0.0);
+    assert!(t.ln_survival(1.0) <= 0.2f64.ln() + 1e-9);
+    assert!(t.ln_survival(950.0) < 0.1f64.ln());
+    Tail::fit(&mut []).validate("empty").unwrap();
+}
+
+fn scored(ts_min: i64, score: f64, direction: i8) -> Scored {
+    Scored { ts: ts_min * 60_000_000, value: 0.0, score, is_anomaly: score >= 0.999, expected: None, direction, top: vec![] }
+}
+
+fn params() -> EpisodeParams {
+    EpisodeParams { threshold: 0.999, close: 0.98, max_gap_us: 60 * 60_000_000, suppress_us: 24 * HOUR_US, reversal_us: 12 * HOUR_US }
+}
+
+#[test]
+fn episodes_use_hysteresis_and_merge_gaps() {
+    // opens only at the threshold, stays open down to the close level
+    let rows: Vec<Scored> = [0.5, 0.99, 0.9995, 0.99, 0.985, 0.5, 0.99, 0.5].iter().enumerate().map(|(i, &s)| scored(i as i64 * 15, s, 1)).collect();
+    let eps = episodes(&rows, &params());
+    assert_eq!(eps.len(), 1);
+    assert_eq!((eps[0].start, eps[0].end, eps[0].peak), (2, 4, 2));
+    // two episodes 45 minutes apart merge, 3 hours apart do not (but the second is suppressed)
+    let mut rows: Vec<Scored> = (0..40).map(|i| scored(i * 15, 0.1, 1)).collect();
+    rows[2].score = 0.9999;
+    rows[5].score = 0.9999;
+    rows[20].score = 0.99;
+    rows[21].score = 0.9995;
+    let eps = episodes(&rows, &params());
+    assert_eq!(eps.len(), 2);
+    assert_eq!((eps[0].start, eps[0].end), (2, 5));
+    assert_eq!(eps[1].start, 21);
+    assert!(!eps[0].suppressed && eps[1].suppressed);
+    // a more unusual repeat is not suppressed
+    rows[21].score = 0.999_99;
+    let eps = episodes(&rows, &params());
+    assert!(!eps[1].suppressed);
+    // no rows, no episodes; an episode still open at the end is kept
+    assert!(episodes(&[], &params()).is_empty());
+    let open: Vec<Scored> = (0..3).map(|i| scored(i * 15, 0.9999, 1)).collect();
+    assert_eq!(episodes(&open, &params()).len(), 1);
+}
+
+#[test]
+fn a_jump_and_its_reversal_are_one_episode() {
+    let mut rows: Vec<Scored> = (0..60).map(|i| scored(i * 15, 0.1, 0)).collect();
+    rows[3] = scored(45, 0.9999, 1);
+    rows[30] = scored(450, 0.9999, -1);
+    let eps = episodes(&rows, &params());
+    assert_eq!(eps.len(), 1);
+    assert_eq!((eps[0].start, eps[0].end), (3, 30));
+    // same direction, beyond the gap: two episodes
+    rows[30].direction = 1;
+    assert_eq!(episodes(&rows, &params()).len(), 2);
+}
+
+#[test]
+fn severity_bands() {
+    let thr = 0.999;
+    assert_eq!(severity(0.999, thr, None), "dusuk");
+    assert_eq!(severity(1.0 - 1e-4, thr, None), "dusuk");
+    assert_eq!(severity(1.0 - 2e-5, thr, None), "orta");
+    assert_eq!(severity(1.0 - 1e-7, thr, None), "yuksek");
+    assert_eq!(severity(1.0 - 1e-10, thr, None), "kritik");
+    assert_eq!(severity(1.0, thr, None), "kritik");
+    // deviation raises the band, never lowers it
+    assert_eq!(severity(0.999, thr, Some(-100.0)), "orta");
+    assert_eq!(severity(0.999, thr, Some(450.0)), "yuksek");
+    assert_eq!(severity(1.0, thr, Some(1.0)), "kritik");
+    assert_eq!(severity(0.999, thr, Some(f64::NAN)), "dusuk");
+    assert!(SEVERITY_LEVELS.contains(&severity(f64::NAN, thr, None)));
+}
+
+#[test]
+fn params_from_json_are_strict() {
+    let p = DetectorParams::from_json(&json!({"alert_p": 0.0005, "n_trees": 50, "use_forest": false})).unwrap();
+    assert_eq!((p.alert_p, p.n_trees, p.use_forest), (0.0005, 50, false));
+    assert_eq!(DetectorParams::from_json(&serde_json::Value::Null).unwrap(), DetectorParams::default());
+    assert_eq!(DetectorParams::from_json(&p.to_json()).unwrap(), p);
+    for bad in [json!({"n_tree": 5}), json!({"alert_p": "x"}), json!({"alert_p": 0.7}), json!({"close_p": 1e-5}), json!({"n_trees": 0}), json!({"contamination": 0.9}), json!({"max_gap_minutes": -1}), json!([1])] {
+        let e = DetectorParams::from_json(&bad).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter, "{bad}");
+    }
+}
+
+#[test]
+fn metric_kinds() {
+    assert_eq!(MetricKind::from_metric_type("stok_seviye"), MetricKind::Level);
+    assert_eq!(MetricKind::from_metric_type("zimmet_kullanim"), MetricKind::Count);
+    assert_eq!(MetricKind::from_metric_type("dolum_sure"), MetricKind::Duration);
+    assert_eq!(MetricKind::from_metric_type("sicaklik"), MetricKind::Generic);
+    assert_eq!(MetricKind::Level.aux_metric(), Some("tuketim_miktar"));
+    assert_eq!(MetricKind::Duration.aux_metric(), Some("stok_seviye"));
+    assert_eq!(MetricKind::Count.aux_metric(), None);
+}
