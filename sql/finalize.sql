@@ -158,3 +158,49 @@ COMMENT ON FUNCTION ml_train(text, text, jsonb, timestamptz, timestamptz) IS
 COMMENT ON FUNCTION ml_activate_model(bigint) IS 'Makes a model version the active one of its metric type and model type (rollback)';
 COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean) IS
     'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode';
+COMMENT ON FUNCTION ml_run_stage(text, text) IS
+    'Runs one pipeline stage as the schedule does (collection, features, detection, training, cleanup), each metric type in its own subtransaction; failures are recorded and the rest goes on; returns a summary';
+COMMENT ON FUNCTION ml_schedule(text, text, text, text, text) IS
+    'Creates or updates the five pg_cron jobs pg_anomaly_<stage> (defaults: collection */15, features */30, detection hourly, training 00:00, cleanup 04:00)';
+COMMENT ON FUNCTION ml_unschedule() IS 'Removes the pg_anomaly jobs from pg_cron';
+COMMENT ON FUNCTION ml_cleanup() IS
+    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, creates the next 7 days of partitions';
+
+-- Health KPIs of the old system, measured, side by side with their targets.
+CREATE VIEW ml_health AS
+WITH stage_runs AS (
+    SELECT stage, success, extract(epoch FROM finished - started) AS secs, started FROM ml_job_runs
+    WHERE started > now() - interval '7 days' AND finished IS NOT NULL
+), targets(stage, success_target, duration_target) AS (
+    VALUES ('collection', 95.0, 1.0), ('features', 90.0, 5.0), ('training', NULL::float8, 30.0), ('detection', NULL, 10.0))
+SELECT 'success_rate_24h_percent:' || t.stage AS kpi,
+       round(100.0 * count(*) FILTER (WHERE r.success AND r.started > now() - interval '24 hours')
+             / nullif(count(*) FILTER (WHERE r.started > now() - interval '24 hours'), 0), 2)::float8 AS measured,
+       t.success_target AS target, '>=' AS goal
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage GROUP BY t.stage, t.success_target
+UNION ALL
+SELECT 'success_rate_7d_percent:' || t.stage, round(100.0 * count(*) FILTER (WHERE r.success) / nullif(count(r.*), 0), 2)::float8,
+       t.success_target, '>='
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage GROUP BY t.stage, t.success_target
+UNION ALL
+SELECT 'duration_p50_seconds:' || t.stage, percentile_cont(0.5) WITHIN GROUP (ORDER BY r.secs), t.duration_target, '<='
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage AND r.success GROUP BY t.stage, t.duration_target
+UNION ALL
+SELECT 'duration_p95_seconds:' || t.stage, percentile_cont(0.95) WITHIN GROUP (ORDER BY r.secs), t.duration_target, '<='
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage AND r.success GROUP BY t.stage, t.duration_target
+UNION ALL
+SELECT 'freshness_seconds:metrics', extract(epoch FROM now() - (SELECT max(collected_at) FROM ml_metrics))::float8, 3600, '<='
+UNION ALL
+SELECT 'freshness_seconds:features', extract(epoch FROM now() - (SELECT max(computed_at) FROM ml_features))::float8, 3600, '<='
+UNION ALL
+SELECT 'freshness_seconds:scored', extract(epoch FROM now() - (SELECT max(finished) FROM ml_job_runs WHERE stage = 'detection' AND success))::float8, 3600, '<='
+UNION ALL
+-- The unique key makes duplicates impossible; the figure is measured, not assumed.
+SELECT 'duplicate_rate_percent', (SELECT 100.0 * (count(*) - count(DISTINCT (metric_type, entity_id, "timestamp"))) / nullif(count(*), 0)
+                                    FROM ml_metrics WHERE "timestamp" > now() - interval '1 day')::float8, 0, '<='
+UNION ALL
+SELECT 'null_rate_percent', (SELECT avg(null_rate_percent) FROM ml_feature_quality)::float8, 5, '<='
+UNION ALL
+SELECT 'feature_coverage_percent', (SELECT avg(coverage_percent) FROM ml_feature_quality)::float8, 80, '>=';
+COMMENT ON VIEW ml_health IS 'Health KPIs (success rates, durations, freshness, duplicate and null rates, coverage) next to the old system''s targets';
+GRANT SELECT ON ml_health TO anomaly_reader, anomaly_admin;

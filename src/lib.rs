@@ -26,6 +26,12 @@ pub fn preloaded() -> bool {
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    if preloaded() {
+        workers::realtime::register();
+    } else {
+        // Everything in SQL works without preloading; only the workers need it.
+        pgrx::debug1!("pg_anomaly: not in shared_preload_libraries; the real-time worker is not started");
+    }
 }
 
 /// `#[pg_test]` tests: SQL functions inside a real PostgreSQL started by `cargo pgrx test`.

@@ -60,6 +60,11 @@ pub fn ml_collect(
     run("ml_collect", || Ok(TableIterator::new(collect(source_name)?)))
 }
 
+/// Every enabled source, as the schedule runs them.
+pub fn collect_all() -> Result<Vec<(String, i64, i64, i64, bool, Option<String>)>> {
+    collect(None)
+}
+
 fn collect(source_name: Option<&str>) -> Result<Vec<(String, i64, i64, i64, bool, Option<String>)>> {
     let mut out = Vec::new();
     for src in sources::load(source_name)? {

@@ -3,4 +3,5 @@
 //! recreate the extension.
 
 mod collection;
+mod pipeline;
 mod roles;
