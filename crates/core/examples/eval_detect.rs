@@ -225,12 +225,29 @@ fn robustness(params: &DetectorParams) {
                 continue;
             }
         };
+        if std::env::var("SHOW_FP").is_ok() {
+            println!("  calibration {}", det.calibration_summary());
+        }
         let (mut found, mut other) = (0, 0);
         for (k, (s, n)) in series.iter().enumerate() {
             let (al, _) = alerts(&det, s, *n);
             let mine: Vec<i64> = spikes.iter().filter(|x| x.0 == k).map(|x| x.1).collect();
             found += mine.iter().filter(|&&t| al.iter().any(|&a| overlaps(a, (t, t)))).count();
             other += al.iter().filter(|&&a| !mine.iter().any(|&t| overlaps(a, (t, t)))).count();
+            if std::env::var("SHOW_FP").is_ok() {
+                let sc = det.score_series(s, *n).unwrap_or_default();
+                for &t in mine.iter().filter(|&&t| !al.iter().any(|&a| overlaps(a, (t, t)))) {
+                    if let Some(r) = sc.iter().find(|r| r.ts == t) {
+                        println!("  MISS {shape} s{k} day {:.2}: score {:.6} v {:.2} e {:?}", (t - start) as f64 / DAY_US as f64, r.score, r.value, r.expected);
+                    }
+                }
+                for &a in al.iter().filter(|&&a| !mine.iter().any(|&t| overlaps(a, (t, t)))) {
+                    let r = sc.iter().filter(|r| r.ts >= a.0 && r.ts <= a.1).max_by(|x, y| x.score.total_cmp(&y.score));
+                    if let Some(r) = r {
+                        println!("  {shape} s{k} {:.2}h day {:.2}: score {:.6} v {:.2} e {:?} {:?}", (a.1 - a.0) as f64 / HOUR as f64, (r.ts - start) as f64 / DAY_US as f64, r.score, r.value, r.expected, r.top);
+                    }
+                }
+            }
         }
         let weeks = 40.0 * 16.0 / 7.0;
         println!("{shape:<14} {:>7} {:>11} {:>14.3}", spikes.len(), found, other as f64 / weeks);

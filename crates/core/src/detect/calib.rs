@@ -36,13 +36,16 @@ pub(crate) struct Tail {
 }
 
 impl Tail {
-    /// Fits on a sample of finite values (reordered). An empty sample gives a tail where
-    /// everything above 0 is maximally surprising at rate 1 (never used by a fitted model:
-    /// fit refuses empty calibration samples).
-    pub(crate) fn fit(sample: &mut [f64]) -> Tail {
+    /// Fits on a sample of finite values (reordered). `min_beta` is the smallest tail scale
+    /// accepted, in the statistic's own unit: a feature that never moved in training (a value
+    /// that never repeated) must not make its first small move infinitely surprising. An empty
+    /// sample gives a tail from 0 at rate `1 / min_beta` (never used by a fitted model: fit
+    /// refuses empty calibration samples).
+    pub(crate) fn fit(sample: &mut [f64], min_beta: f64) -> Tail {
         let n = sample.len();
+        let min_beta = if min_beta.is_finite() && min_beta > 0.0 { min_beta } else { 1.0 };
         if n == 0 {
-            return Tail { xs: vec![0.0], ls: vec![0.0], beta: 1.0 };
+            return Tail { xs: vec![0.0], ls: vec![0.0], beta: min_beta };
         }
         sample.sort_unstable_by(f64::total_cmp);
         let mut xs = vec![sample[0]];
@@ -66,14 +69,14 @@ impl Tail {
         let spread = (sample[n - 1] - sample[0]).abs().max(x0.abs()).max(1e-9);
         let beta = if excess.is_empty() {
             // nothing above the last knot: the tail falls off within a small fraction of the range
-            0.05 * spread
+            (0.05 * spread).max(min_beta)
         } else {
             // the larger of two estimates of the exponential's scale: the median excess / ln 2
             // and the mean excess with each excess capped at five of those (so a few
             // contaminating extremes cannot stretch the tail); the larger errs toward fewer alerts
             let by_median = super::mathx::median(&mut excess) / std::f64::consts::LN_2;
             let capped = excess.iter().map(|e| e.min(5.0 * by_median)).sum::<f64>() / excess.len() as f64;
-            by_median.max(capped).max(1e-6 * spread)
+            by_median.max(capped).max(min_beta)
         };
         Tail { xs, ls, beta }
     }

@@ -27,6 +27,13 @@ const MIN_FOLD_ROWS: usize = 12;
 /// isolated, and the forest needs finite input.
 pub(crate) const FOREST_CLIP: f64 = 1e3;
 
+/// Smallest tail scales (see `Tail::fit`): derived features are z-like, so beyond the
+/// training data surprise grows by at most 4 nats per unit; forest scores live in (0, 1];
+/// row surprises are in nats.
+const MIN_BETA_Z: f64 = 0.25;
+const MIN_BETA_FOREST: f64 = 0.005;
+const MIN_BETA_NATS: f64 = 0.25;
+
 /// One entity's part of the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EntityModel {
@@ -276,7 +283,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
     let feature_tails: Vec<Tail> = (0..nf)
         .map(|j| {
             let mut v: Vec<f64> = pool.z.iter().map(|r| if info[j].signed { r[j].abs() } else { r[j].max(0.0) }).collect();
-            Tail::fit(&mut v)
+            Tail::fit(&mut v, MIN_BETA_Z)
         })
         .collect();
     let mut det = Detector {
@@ -287,7 +294,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         feature_tails,
         forest: None,
         forest_tail: None,
-        day_tail: Tail::fit(&mut []),
+        day_tail: Tail::fit(&mut [], MIN_BETA_NATS),
         threshold: 1.0 - params.alert_p,
         close: 1.0 - params.close_p,
     };
@@ -296,7 +303,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         let x = Array2::from_shape_fn((pool.z.len(), nf), |(i, j)| pool.z[i][j].clamp(-FOREST_CLIP, FOREST_CLIP));
         let forest = params.forest().fit(x.view())?;
         forest_scores = forest.score(x.view()).to_vec();
-        det.forest_tail = Some(Tail::fit(&mut forest_scores.clone()));
+        det.forest_tail = Some(Tail::fit(&mut forest_scores.clone(), MIN_BETA_FOREST));
         det.forest = Some(forest);
     }
     let mut day_max = vec![0.0f64; pool.blocks];
@@ -307,7 +314,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         let b = pool.block[i] as usize;
         day_max[b] = day_max[b].max(t);
     }
-    det.day_tail = Tail::fit(&mut day_max.clone());
+    det.day_tail = Tail::fit(&mut day_max.clone(), MIN_BETA_NATS);
     if let Some(c) = params.contamination {
         let mut scores: Vec<f64> = row_t.iter().map(|&t| det.score_of(t)).collect();
         det.threshold = quantile(&mut scores, 1.0 - c);

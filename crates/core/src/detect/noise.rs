@@ -45,7 +45,9 @@ pub(crate) enum Noise {
 
 /// Weighted hourly means of `(cal, value)` pairs with the priors described at [`PRIOR_ROWS`];
 /// cells nobody filled take the shape of the other day type, or the overall mean.
-pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>) -> Vec<f32> {
+/// `multiplicative`: weekends relate to weekdays by a factor (counts, consumption) rather
+/// than by an offset (deviations around a baseline, whose means sit near 0).
+pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>, multiplicative: bool) -> Vec<f32> {
     let mut sum = [0.0f64; CELLS];
     let mut w = [0.0f64; CELLS];
     for (cal, x) in points {
@@ -61,28 +63,21 @@ pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>) -> Vec<f32> 
     let all = mean_of(0..CELLS).unwrap_or(0.0);
     let wd_mean = mean_of(0..24).unwrap_or(all);
     let we_mean = mean_of(24..CELLS).unwrap_or(wd_mean);
+    // maps a weekday value to the weekend level and back
+    let ratio = if multiplicative && wd_mean.abs() > 1e-12 { (we_mean / wd_mean).clamp(0.01, 100.0) } else { 1.0 };
+    let to_weekend = |v: f64| if multiplicative { v * ratio } else { v + we_mean - wd_mean };
+    let to_weekday = |v: f64| if multiplicative { v / ratio } else { v - we_mean + wd_mean };
     let mut out = [0.0f64; CELLS];
     for h in 0..24 {
-        let wd = (sum[h] + PRIOR_ROWS * wd_mean) / (w[h] + PRIOR_ROWS);
-        out[h] = if w[h] > 0.0 { wd } else { we_mean_shape(&sum, &w, h, wd_mean, we_mean) };
+        let own = (sum[h] + PRIOR_ROWS * wd_mean) / (w[h] + PRIOR_ROWS);
+        let c = 24 + h;
+        out[h] = if w[h] > 0.0 || w[c] == 0.0 { own } else { to_weekday(sum[c] / w[c]) };
     }
-    let ratio = if wd_mean.abs() > 1e-12 { we_mean / wd_mean } else { 1.0 };
     for h in 0..24 {
         let c = 24 + h;
-        let prior = if wd_mean.abs() > 1e-12 { out[h] * ratio } else { we_mean };
-        out[c] = (sum[c] + PRIOR_ROWS * prior) / (w[c] + PRIOR_ROWS);
+        out[c] = (sum[c] + PRIOR_ROWS * to_weekend(out[h])) / (w[c] + PRIOR_ROWS);
     }
     out.iter().map(|&v| v as f32).collect()
-}
-
-/// A weekday cell without data: the weekend cell rescaled to the weekday level.
-fn we_mean_shape(sum: &[f64; CELLS], w: &[f64; CELLS], h: usize, wd_mean: f64, we_mean: f64) -> f64 {
-    let c = 24 + h;
-    if w[c] > 0.0 && we_mean.abs() > 1e-12 {
-        sum[c] / w[c] * wd_mean / we_mean
-    } else {
-        wd_mean
-    }
 }
 
 pub(crate) fn profile_f64(p: &[f32], cal: Cal) -> f64 {
@@ -97,7 +92,7 @@ fn aux_at(s: &SeriesRows, i: usize) -> Option<f64> {
 /// Count: profile and dispersion (method of moments, clamped to [0, 5]).
 pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
-    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i])));
+    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i])), true);
     let (mut num, mut den) = (0.0, 0.0);
     for i in idx() {
         let mu = profile_f64(&profile, cals[i]).max(1e-3);
@@ -123,7 +118,7 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     let refill: Vec<bool> = rows.iter().map(|&i| raw(i) > jump0).collect();
     // consumption per row: recorded, or what the stock lost where it is missing
     let cons = |i: usize| aux_at(s, i).unwrap_or(s.value[i - 1] - s.value[i]);
-    let profile = fit_profile(rows.iter().zip(&refill).filter(|(_, r)| !**r).map(|(&i, _)| (cals[i], cons(i))));
+    let profile = fit_profile(rows.iter().zip(&refill).filter(|(_, r)| !**r).map(|(&i, _)| (cals[i], cons(i))), true);
     let consumption_of = |i: usize| aux_at(s, i).unwrap_or_else(|| profile_f64(&profile, cals[i]));
     let mut resid: Vec<f64> = Vec::with_capacity(rows.len());
     let mut mean_cons = 0.0;
@@ -227,7 +222,7 @@ pub(crate) fn pool_durations(events: &[Vec<(f64, Option<f64>)>]) -> Pooled {
 /// scales, and the 99th percentile of repeated-value run lengths.
 pub(crate) fn fit_generic(s: &SeriesRows, cals: &[Cal], mask: &[bool], base: &[f64]) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
-    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i] - base[i])));
+    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i] - base[i])), false);
     let mut e: Vec<f64> = idx().map(|i| s.value[i] - base[i] - profile_f64(&profile, cals[i])).collect();
     let mut vals: Vec<f64> = idx().map(|i| s.value[i].abs()).collect();
     let floor = 1e-6 * median(&mut vals).max(1e-3);

@@ -75,7 +75,7 @@ fn calendar_uses_the_stored_local_fields() {
 fn tail_follows_an_exponential_and_extrapolates() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut x: Vec<f64> = (0..100_000).map(|_| -rng.gen::<f64>().ln()).collect();
-    let t = Tail::fit(&mut x);
+    let t = Tail::fit(&mut x, 0.01);
     t.validate("test").unwrap();
     for q in [1.0, 3.0, 6.0, 9.0, 15.0, 30.0] {
         let ls = t.ln_survival(q);
@@ -99,11 +99,14 @@ fn tail_follows_an_exponential_and_extrapolates() {
     }
     // ties (a one-sided feature that is mostly 0) keep survival 1 at the tie value
     let mut z: Vec<f64> = (0..1000).map(|i| if i < 900 { 0.0 } else { i as f64 }).collect();
-    let t = Tail::fit(&mut z);
+    let t = Tail::fit(&mut z, 0.01);
     assert_eq!(t.ln_survival(0.0), 0.0);
     assert!(t.ln_survival(1.0) <= 0.2f64.ln() + 1e-9);
     assert!(t.ln_survival(950.0) < 0.1f64.ln());
-    Tail::fit(&mut []).validate("empty").unwrap();
+    Tail::fit(&mut [], 0.25).validate("empty").unwrap();
+    // a statistic that never moved: its first small move is surprising, not infinitely so
+    let t = Tail::fit(&mut vec![0.0; 500], 0.25);
+    assert!(t.surprise(1.0) >= 4.0 && t.surprise(1.0) < 8.0, "{}", t.surprise(1.0));
 }
 
 fn scored(ts_min: i64, score: f64, direction: i8) -> Scored {
