@@ -153,11 +153,12 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
     }
     let start = out.len();
     match noise {
-        Noise::Count { profile, alpha } => {
+        Noise::Count { profile, alpha, rho2 } => {
             let mu: Vec<f64> = cals.iter().map(|&c| profile_f64(profile, c).max(1e-3)).collect();
             let e: Vec<f64> = (0..n).map(|i| s.value[i] - mu[i]).collect();
             let v: Vec<f64> = mu.iter().map(|m| m + alpha * m * m + COUNT_VAR_FLOOR).collect();
             let mut h = Horizons::new(&e, &v);
+            let mut hm = Horizons::new(&mu, &vec![0.0; n]);
             let mut run = 0.0;
             for i in 0..n {
                 let repeat = i > 0 && s.value[i] == s.value[i - 1];
@@ -169,7 +170,8 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 z[0] = e[i] / v[i].sqrt();
                 for k in 0..3 {
                     let (se, sv) = h.at(&s.ts, i, k);
-                    z[k + 1] = ratio(se, sv);
+                    let sm = hm.at(&s.ts, i, k).0;
+                    z[k + 1] = ratio(se, sv + rho2 * sm * sm);
                 }
                 z[4] = run;
                 out.push(Row { z, expected: mu[i] });

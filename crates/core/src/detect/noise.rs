@@ -37,7 +37,7 @@ pub(crate) struct Pooled {
 /// The noise model of one entity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Noise {
-    Count { profile: Vec<f32>, alpha: f64 },
+    Count { profile: Vec<f32>, alpha: f64, rho2: f64 },
     Level { profile: Vec<f32>, unit: f64, jump: f64, low: f64, depl_unit: f64, land: f64, land_unit: f64 },
     Duration { center: f64, amount_center: Option<f64>, unit: f64 },
     Generic { profile: Vec<f32>, unit: f64, diff_unit: f64, run_q: f64 },
@@ -89,7 +89,7 @@ fn aux_at(s: &SeriesRows, i: usize) -> Option<f64> {
     s.aux.as_ref().and_then(|a| a.get(i).copied().flatten()).filter(|v| v.is_finite())
 }
 
-/// Count: profile and dispersion (method of moments, clamped to [0, 5]).
+/// Count: profile, dispersion (method of moments, clamped to [0, 5]) and day-level variance.
 pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
     let profile = fit_profile(idx().map(|i| (cals[i], s.value[i])), true);
@@ -101,7 +101,24 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
         den += mu * mu;
     }
     let alpha = if den > 0.0 { (num / den).clamp(0.0, 5.0) } else { 0.0 };
-    Noise::Count { profile, alpha }
+    // day-level factor (occupancy): the variance of a day's total beyond what independent
+    // rows explain, relative to the squared expected total; it correlates all rows of a day,
+    // so it matters for sums over hours, not for single rows
+    let mut days: std::collections::BTreeMap<i64, (f64, f64, f64, usize)> = Default::default();
+    for i in idx() {
+        let mu = profile_f64(&profile, cals[i]).max(1e-3);
+        let d = days.entry(cals[i].day).or_default();
+        *d = (d.0 + s.value[i], d.1 + mu, d.2 + mu + alpha * mu * mu, d.3 + 1);
+    }
+    let (mut num, mut den) = (0.0, 0.0);
+    let full = days.values().map(|d| d.3).max().unwrap_or(0);
+    for &(obs, exp, var, n) in days.values().filter(|d| 2 * d.3 >= full) {
+        let _ = n;
+        num += (obs - exp).powi(2) - var;
+        den += exp * exp;
+    }
+    let rho2 = if den > 0.0 { (num / den).clamp(0.0, 0.25) } else { 0.0 };
+    Noise::Count { profile, alpha, rho2 }
 }
 
 /// Level (stock): see the module doc. `jump` separates refills from noise: 10 % of the
@@ -247,7 +264,7 @@ impl Noise {
         let prof = |p: &[f32]| p.len() == CELLS && p.iter().all(|v| v.is_finite());
         let pos = |v: f64| v.is_finite() && v > 0.0;
         match self {
-            Noise::Count { profile, alpha } => prof(profile) && alpha.is_finite() && *alpha >= 0.0,
+            Noise::Count { profile, alpha, rho2 } => prof(profile) && alpha.is_finite() && *alpha >= 0.0 && rho2.is_finite() && *rho2 >= 0.0,
             Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
                 prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit)
             }

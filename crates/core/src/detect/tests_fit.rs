@@ -75,7 +75,7 @@ fn count_noise_model_recovers_the_rate_and_standardises() {
     let train: Vec<SeriesRows> = (0..10).map(|k| count_series(&format!("e{k}"), k, 14, 8.0)).collect();
     let det = fit(MetricKind::Count, &train, &[]);
     let em = det.entity("e3").expect("entity");
-    let Noise::Count { profile, alpha } = &em.noise else { panic!("count model") };
+    let Noise::Count { profile, alpha, .. } = &em.noise else { panic!("count model") };
     assert!(*alpha < 0.05, "Poisson data: alpha {alpha}");
     // fresh data of the same process: z_now has mean ~0 and sd ~1, expected ~ the true rate
     let fresh = count_series("e3", 99, 14, 8.0);
