@@ -112,8 +112,7 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     }
     let (mut num, mut den) = (0.0, 0.0);
     let full = days.values().map(|d| d.3).max().unwrap_or(0);
-    for &(obs, exp, var, n) in days.values().filter(|d| 2 * d.3 >= full) {
-        let _ = n;
+    for &(obs, exp, var, _) in days.values().filter(|d| 2 * d.3 >= full) {
         num += (obs - exp).powi(2) - var;
         den += exp * exp;
     }
