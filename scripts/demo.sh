@@ -26,22 +26,43 @@ SQL
 log "generating demo data: $ENTITIES entities x $DAYS days x 4 metric types (seed $SEED)"
 psql_ -c "\\timing on" -c "SELECT * FROM ml_generate_demo_data($ENTITIES, $DAYS, $SEED)"
 
-log "stage 2-3: features"
-psql_ -c "\\timing on" -c "SELECT ml_build_features() AS feature_rows"
+log "scheduling the five pg_cron jobs (ml_schedule)"
+psql_ -c "SELECT job_name, schedule FROM ml_schedule()"
 
-if psql_ -qAtc "SELECT count(*) FROM pg_proc WHERE proname = 'ml_train'" | grep -q '^[1-9]'; then
-    log "stage 4-6: selection and training"
-    psql_ -c "\\timing on" -c "SELECT metric_type, ml_train(metric_type) AS model_id FROM ml_settings ORDER BY 1"
-fi
-if psql_ -qAtc "SELECT count(*) FROM pg_proc WHERE proname = 'ml_detect'" | grep -q '^[1-9]'; then
-    log "stage 7: detection"
-    psql_ -c "\\timing on" -c "SELECT count(*) AS scored, count(*) FILTER (WHERE is_anomaly) AS anomalous FROM ml_detect(save => true)"
-    log "alerts by severity"
-    psql_ -c "SELECT alert_type, severity, count(*) FROM ml_alerts GROUP BY 1, 2 ORDER BY 1, 2"
-    log "the five most severe alerts"
-    psql_ -c "SELECT id, entity_id, severity, round(peak_score::numeric, 3) AS score, message FROM ml_alerts
-              ORDER BY array_position(ARRAY['kritik','yuksek','orta','dusuk'], severity), peak_score DESC LIMIT 5"
-fi
+# Every stage once, in cron's order, through the schedule's own entry point. Training
+# uses the first two thirds of the span so detection has unseen days to score.
+log "stage 2-3: features"
+psql_ -c "\\timing on" -c "SELECT ml_run_stage('features')->>'rows' AS feature_rows"
+log "stage 4-6: selection and training (one model per metric type)"
+psql_ -c "\\timing on" -c "SELECT metric_type, (SELECT count(*) FROM ml_select_features(metric_type) WHERE kept) AS kept_features,
+             ml_train(metric_type, train_until => (SELECT max(\"timestamp\") - interval '$((DAYS / 3)) days' FROM ml_metrics)) AS model_id
+           FROM ml_settings ORDER BY 1"
+psql_ -c "SELECT metric_type, model_type, round(accuracy::numeric, 3) AS accuracy, round(\"precision\"::numeric, 3) AS precision,
+                 round(recall::numeric, 3) AS recall, data_points FROM ml_model_performance ORDER BY 1"
+log "stage 7: detection (saving alerts)"
+psql_ -c "\\timing on" -c "SELECT ml_run_stage('detection')"
+log "stage 8: cleanup (retention, partitions ahead)"
+psql_ -c "SELECT table_name, removed FROM ml_cleanup()"
+
+log "alerts by severity"
+psql_ -c "SELECT alert_type, severity, count(*) FROM ml_alerts GROUP BY 1, 2
+          ORDER BY 1, array_position(ARRAY['kritik','yuksek','orta','dusuk'], severity)"
+log "the five most severe alerts"
+psql_ -c "SELECT id, entity_id, severity, round(peak_score::numeric, 4) AS score, message FROM ml_alerts
+          ORDER BY array_position(ARRAY['kritik','yuksek','orta','dusuk'], severity), peak_score DESC, id LIMIT 5"
+log "alerts against the demo's ground truth (event level)"
+psql_ -c "WITH w AS (SELECT * FROM ml_labels WHERE ends_at >= (SELECT max(\"timestamp\") - interval '$((DAYS / 3)) days' FROM ml_metrics)),
+               a AS (SELECT * FROM ml_alerts WHERE last_seen >= (SELECT max(\"timestamp\") - interval '$((DAYS / 3)) days' FROM ml_metrics)),
+               hit AS (SELECT w.id FROM w WHERE EXISTS (SELECT 1 FROM a WHERE a.metric_type = w.metric_type AND a.entity_id = w.entity_id
+                        AND a.\"timestamp\" <= w.ends_at + interval '2 hours' AND a.last_seen >= w.starts_at)),
+               fp AS (SELECT a.id FROM a WHERE NOT EXISTS (SELECT 1 FROM ml_labels w WHERE a.metric_type = w.metric_type AND a.entity_id = w.entity_id
+                        AND a.\"timestamp\" <= w.ends_at + interval '2 hours' AND a.last_seen >= w.starts_at))
+          SELECT (SELECT count(*) FROM w) AS labelled_windows, (SELECT count(*) FROM hit) AS found,
+                 (SELECT count(*) FROM a) AS alerts, (SELECT count(*) FROM fp) AS false_alerts,
+                 round((SELECT count(*) FROM hit)::numeric / nullif((SELECT count(*) FROM w), 0), 3) AS recall,
+                 round(1 - (SELECT count(*) FROM fp)::numeric / nullif((SELECT count(*) FROM a), 0), 3) AS precision"
+log "health (ml_health)"
+psql_ -c "SELECT kpi, round(measured::numeric, 3) AS measured, target, goal FROM ml_health WHERE measured IS NOT NULL ORDER BY kpi"
 
 log "what is stored"
 psql_ -c "SELECT 'ml_metrics' AS table, count(*) FROM ml_metrics UNION ALL SELECT 'ml_features', count(*) FROM ml_features

@@ -3,9 +3,12 @@
 use crate::errors::{invalid, run, Result};
 use pgrx::datum::TimestampWithTimeZone;
 use crate::storage::{labels, metrics, runs, from_unix_us};
-use pg_anomaly_core::demo::{self, DemoParams, METRIC_TYPES, STEP_US};
+use pg_anomaly_core::demo::{self, DemoParams, METRIC_TYPES, STEPS_PER_DAY, STEP_US};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+
+/// Entities generated and written per COPY: bounds memory (about 40 MB of COPY data).
+const ENTITIES_PER_COPY: u32 = 25;
 
 
 /// Writes `days` days of 15-minute observations of the four metric types for `entities`
@@ -42,24 +45,59 @@ fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTim
     let mut rows = [0i64; 4];
     let mut label_counts = [0i64; 4];
     let mut all_labels = Vec::new();
-    for idx in 0..params.entities {
+    let steps = params.n_steps();
+    let mut idx = 0;
+    while idx < params.entities {
         pgrx::check_for_interrupts!();
-        let series = demo::generate_entity(&params, idx);
-        let entity = demo::entity_id(idx, params.entities);
-        for (m, values) in series.values.into_iter().enumerate() {
-            rows[m] += metrics::insert_regular_series(METRIC_TYPES[m], &entity, start, STEP_US, values, "demo")?;
-        }
-        for l in series.labels {
-            if let Some(m) = METRIC_TYPES.iter().position(|t| *t == l.metric_type) {
-                label_counts[m] += 1;
+        let chunk: Vec<u32> = (idx..(idx + ENTITIES_PER_COPY).min(params.entities)).collect();
+        idx += chunk.len() as u32;
+        let ids: Vec<String> = chunk.iter().map(|i| demo::entity_id(*i, params.entities)).collect();
+        // COPY cannot skip existing rows; when the span already has rows of these
+        // entities (a rerun), fall back to INSERT ... ON CONFLICT DO NOTHING.
+        let fresh = !metrics::any_rows(&ids, start, from_unix_us(params.end_aligned_us()))?;
+        let mut batch = metrics::MetricRows::new(chunk.len() * 4 * steps);
+        let mut generated = Vec::with_capacity(chunk.len());
+        for (i, entity) in chunk.iter().zip(&ids) {
+            let series = demo::generate_entity(&params, *i);
+            for l in &series.labels {
+                if let Some(m) = METRIC_TYPES.iter().position(|t| *t == l.metric_type) {
+                    label_counts[m] += 1;
+                }
+                all_labels.push(labels::Label {
+                    metric_type: l.metric_type.to_string(),
+                    entity_id: entity.clone(),
+                    starts_at: from_unix_us(l.starts_at_us),
+                    ends_at: from_unix_us(l.ends_at_us),
+                    kind: l.kind.to_string(),
+                });
             }
-            all_labels.push(labels::Label {
-                metric_type: l.metric_type.to_string(),
-                entity_id: entity.clone(),
-                starts_at: from_unix_us(l.starts_at_us),
-                ends_at: from_unix_us(l.ends_at_us),
-                kind: l.kind.to_string(),
-            });
+            generated.push((entity, series.values));
+        }
+        if fresh {
+            // Day by day: consecutive rows go to the same day partition, so COPY fills
+            // one partition's insert buffer at a time instead of hopping between them.
+            for day in 0..steps.div_ceil(STEPS_PER_DAY) {
+                let span = day * STEPS_PER_DAY..((day + 1) * STEPS_PER_DAY).min(steps);
+                for (entity, values) in &generated {
+                    for (m, v) in values.iter().enumerate() {
+                        for k in span.clone() {
+                            batch.push(METRIC_TYPES[m], entity, v[k], params.timestamp_us(k), "demo");
+                        }
+                    }
+                }
+            }
+            for (m, _) in METRIC_TYPES.iter().enumerate() {
+                rows[m] += (generated.len() * steps) as i64;
+            }
+        } else {
+            for (entity, values) in generated {
+                for (m, v) in values.into_iter().enumerate() {
+                    rows[m] += metrics::insert_regular_series(METRIC_TYPES[m], entity, start, STEP_US, v, "demo")?;
+                }
+            }
+        }
+        if fresh {
+            metrics::copy_rows(batch)?;
         }
     }
     labels::replace_demo(&all_labels)?;

@@ -137,7 +137,7 @@ pub fn detect(
                 let scored = model.score_series(s, first)?;
                 scored_rows += scored.len() as i64;
                 if save {
-                    written += write_alerts(&mt, &alert_type, gap_us, model_id, model.threshold(), s, &scored, open.get(&s.entity_id))?;
+                    written += write_alerts(&model, &mt, &alert_type, gap_us, model_id, model.threshold(), s, &scored, open.get(&s.entity_id))?;
                     adv_e.push(s.entity_id.clone());
                     adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
                 }
@@ -211,7 +211,9 @@ fn output_row(metric_type: &str, entity: &str, r: &Scored, threshold: f64) -> De
 
 /// Turns the anomalous rows of one series into episodes and writes them: the first episode
 /// extends the series' open alert when it starts within the gap of its last observation.
+#[allow(clippy::too_many_arguments)]
 fn write_alerts(
+    model: &Model,
     metric_type: &str,
     alert_type: &str,
     gap_us: i64,
@@ -224,15 +226,9 @@ fn write_alerts(
     let english = gucs::english();
     let mut written = 0;
     let mut open_id = open.map(|o| (o.id, o.last_seen_us));
-    let anomalous: Vec<&Scored> = scored.iter().filter(|r| r.is_anomaly).collect();
-    let mut i = 0;
-    while i < anomalous.len() {
-        let mut j = i + 1;
-        while j < anomalous.len() && anomalous[j].ts - anomalous[j - 1].ts <= gap_us {
-            j += 1;
-        }
-        let ep = &anomalous[i..j];
-        let peak = ep.iter().copied().fold(ep[0], |a, b| if b.score > a.score { b } else { a });
+    for ep in model.episodes(scored, gap_us).into_iter().filter(|e| !e.suppressed) {
+        let rows = &scored[ep.start..=ep.end];
+        let peak = &scored[ep.peak];
         let dev = deviation(peak.value, peak.expected);
         let sev = severity(peak.score, threshold, dev);
         let (message, action) = alert_text(
@@ -252,23 +248,22 @@ fn write_alerts(
             severity: sev.to_string(),
             entity_id: s.entity_id.clone(),
             metric_type: metric_type.to_string(),
-            first_us: ep[0].ts,
-            last_us: ep[ep.len() - 1].ts,
+            first_us: ep.start_ts,
+            last_us: ep.end_ts,
             metric_value: peak.value,
             expected_value: peak.expected,
             deviation_percent: dev,
             message,
             suggested_action: action,
-            score: ep[ep.len() - 1].score,
-            peak_score: peak.score,
-            count: ep.len() as i32,
+            score: rows[rows.len() - 1].score,
+            peak_score: ep.peak_score,
+            count: rows.iter().filter(|r| r.is_anomaly).count().max(1) as i32,
             model_id,
             explanation: json!(peak.top.iter().map(|(f, sh)| json!({"feature": f, "share": sh})).collect::<Vec<_>>()),
         };
         match open_id {
-            Some((id, last)) if ep[0].ts - last <= gap_us && ep[0].ts >= last => {
-                alerts::extend(id, &w)?;
-            }
+            // The episode continues the series' open alert (it started within the gap).
+            Some((id, last)) if ep.start_ts >= last && ep.start_ts - last <= gap_us => alerts::extend(id, &w)?,
             _ => {
                 if let Some((id, _)) = open_id {
                     alerts::close(id)?;
@@ -276,12 +271,10 @@ fn write_alerts(
                 let id = alerts::insert(&w)?;
                 written += 1;
                 open_id = Some((id, w.last_us));
-                i = j;
                 continue;
             }
         }
         open_id = open_id.map(|(id, _)| (id, w.last_us));
-        i = j;
     }
     Ok(written)
 }

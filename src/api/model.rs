@@ -3,7 +3,7 @@
 
 use crate::errors::{Error, Result};
 use crate::storage::models;
-use pg_anomaly_core::detect::{Detector, Scored, SeriesRows};
+use pg_anomaly_core::detect::{episodes, Detector, Episode, EpisodeParams, Scored, SeriesRows};
 use pg_anomaly_core::features::col;
 use pg_anomaly_core::zscore::ZScoreModel;
 use pg_anomaly_core::CoreError;
@@ -43,6 +43,19 @@ impl Model {
             Model::Detector(d) => d.threshold(),
             Model::ZScore(z) => pg_anomaly_core::zscore::z_to_score(z.params().threshold(), z.params().threshold()),
         }
+    }
+
+    /// Groups scored rows into alert episodes (hysteresis, gap merging, a jump merged with
+    /// its reversal, repeats suppressed); `gap_us` is the metric type's episode_gap.
+    pub fn episodes(&self, scored: &[Scored], gap_us: i64) -> Vec<Episode> {
+        let p = match self {
+            Model::Detector(d) => EpisodeParams { max_gap_us: gap_us, ..d.episode_params() },
+            Model::ZScore(_) => {
+                let t = self.threshold();
+                EpisodeParams { threshold: t, close: t, max_gap_us: gap_us, suppress_us: 0, reversal_us: 0 }
+            }
+        };
+        episodes(scored, &p)
     }
 
     /// Scores s[first..] (s[..first] is look-back).

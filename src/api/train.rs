@@ -247,19 +247,9 @@ fn evaluate_model(
     let mut alerts = Vec::new();
     for s in data {
         let scored = model.score_series(s, 0)?;
-        let mut open: Option<Span> = None;
-        for r in scored.iter().filter(|r| r.is_anomaly) {
-            match open.as_mut() {
-                Some(o) if r.ts - o.to_us <= gap => o.to_us = r.ts,
-                _ => {
-                    if let Some(o) = open.take() {
-                        alerts.push(o);
-                    }
-                    open = Some(Span { entity_id: s.entity_id.clone(), from_us: r.ts, to_us: r.ts });
-                }
-            }
+        for ep in model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed) {
+            alerts.push(Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts });
         }
-        alerts.extend(open);
     }
     let windows: Vec<Span> = labels.iter().map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b }).collect();
     Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))

@@ -103,3 +103,40 @@ pub fn insert_regular_series(
 pub fn ensure_partitions(from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Result<i32> {
     Ok(super::one::<i32>("SELECT ml_ensure_partitions($1, $2)", &[from.into(), to.into()])?.unwrap_or(0))
 }
+
+/// Whether any of these entities already has metrics in [from, to].
+pub fn any_rows(entities: &[String], from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Result<bool> {
+    Ok(super::one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM ml_metrics WHERE entity_id = ANY($1) AND \"timestamp\" BETWEEN $2 AND $3)",
+        &[entities.to_vec().into(), from.into(), to.into()],
+    )?
+    .unwrap_or(false))
+}
+
+/// Metric rows in COPY format, for bulk loads.
+pub struct MetricRows {
+    rows: super::copy::BinaryRows,
+}
+
+const METRIC_COLUMNS: [&str; 5] = ["metric_type", "entity_id", "metric_value", "timestamp", "source"];
+
+impl MetricRows {
+    pub fn new(capacity: usize) -> Self {
+        MetricRows { rows: super::copy::BinaryRows::new(METRIC_COLUMNS.len(), capacity) }
+    }
+    pub fn push(&mut self, metric_type: &str, entity_id: &str, value: f64, ts_us: i64, source: &str) {
+        let r = &mut self.rows;
+        r.begin_row();
+        r.text(metric_type);
+        r.text(entity_id);
+        r.f64(value);
+        r.timestamptz(ts_us);
+        r.text(source);
+    }
+}
+
+/// Writes the rows with one COPY (constraints, partitions and the statement triggers that
+/// mark series dirty all apply, as for a client's COPY).
+pub fn copy_rows(rows: MetricRows) -> Result<u64> {
+    super::copy::copy_into("ml_metrics", &METRIC_COLUMNS, rows.rows)
+}

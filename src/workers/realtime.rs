@@ -75,19 +75,32 @@ fn micro_batch() -> Result<Option<String>, String> {
     })
 }
 
+unsafe extern "C-unwind" {
+    /// PostgreSQL's SIGTERM handler for backends (tcop/postgres.c); pg_sys::die is a Rust
+    /// wrapper, not a signal handler, so the C symbol is declared here.
+    #[link_name = "die"]
+    fn postgres_die(signal: core::ffi::c_int);
+}
+
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_anomaly_realtime_main(_arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
+    // SIGTERM through PostgreSQL's own die(): a long micro-batch (a big feature build)
+    // is then cancelled at its next CHECK_FOR_INTERRUPTS, so shutdown never waits on us.
+    unsafe {
+        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die));
+    }
     let db = gucs::database();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     log!("pg_anomaly realtime worker started in database \"{}\"", db);
     let mut backoff = 1u32;
+    #[allow(clippy::infinite_loop)]
     loop {
         let interval = if gucs::realtime() { gucs::realtime_interval_secs().max(1) as u64 * backoff as u64 } else { 10 };
-        if !BackgroundWorker::wait_latch(Some(Duration::from_secs(interval.min(600)))) {
-            break; // SIGTERM
-        }
+        BackgroundWorker::wait_latch(Some(Duration::from_secs(interval.min(600))));
+        // Exits here on SIGTERM (die() set ProcDiePending).
+        pgrx::check_for_interrupts!();
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
@@ -106,5 +119,4 @@ pub extern "C-unwind" fn pg_anomaly_realtime_main(_arg: pg_sys::Datum) {
             }
         }
     }
-    log!("pg_anomaly realtime worker stopped");
 }
