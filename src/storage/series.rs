@@ -89,13 +89,17 @@ pub fn entities(metric_type: &str) -> Result<Vec<String>> {
     })
 }
 
-/// Windows of a metric type: known anomalies (ml_labels) and false positives marked on
-/// alerts (their span counts as normal).
+/// Windows of a metric type: known anomalies (ml_labels, and alerts someone read without
+/// marking them false positives: confirmed anomalies) and false positives marked on alerts
+/// (their span counts as normal).
 pub fn windows(metric_type: &str) -> Result<(Vec<(String, i64, i64)>, Vec<(String, i64, i64)>)> {
     Spi::connect(|client| -> Result<_> {
         let mut labels = Vec::new();
         for r in client.select(
-            "SELECT entity_id, starts_at, ends_at FROM ml_labels WHERE metric_type = $1",
+            "SELECT entity_id, starts_at, ends_at FROM ml_labels WHERE metric_type = $1
+             UNION ALL
+             SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts
+              WHERE metric_type = $1 AND is_read AND NOT is_false_positive",
             None,
             &[metric_type.into()],
         )? {
