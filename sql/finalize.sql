@@ -204,3 +204,16 @@ UNION ALL
 SELECT 'feature_coverage_percent', (SELECT avg(coverage_percent) FROM ml_feature_quality)::float8, 80, '>=';
 COMMENT ON VIEW ml_health IS 'Health KPIs (success rates, durations, freshness, duplicate and null rates, coverage) next to the old system''s targets';
 GRANT SELECT ON ml_health TO anomaly_reader, anomaly_admin;
+COMMENT ON FUNCTION ml_deliver_notifications(integer) IS
+    'Delivers the due notifications of the outbox now (the notifier worker does it every second); returns sent, retried, failed';
+COMMENT ON FUNCTION ml_add_channel(text, text, jsonb) IS 'Adds or replaces a notification channel (email, sms, webhook) after validating its configuration';
+COMMENT ON FUNCTION ml_add_notification_rule(text, text, text, text, text) IS
+    'Routes alerts to a channel by minimum severity, alert type, metric type and entity LIKE pattern (NULL: any)';
+COMMENT ON FUNCTION ml_add_action(text, text, text, text, text) IS
+    'Registers an automatic action: a function taking the alert id, run with the registering role''s privileges for each new matching alert';
+COMMENT ON FUNCTION ml_plot(text, text, timestamptz, timestamptz) IS
+    'An SVG picture of one series: values, expected value and band, alerts coloured by severity, dated axes';
+-- Channels hold credentials: admin only (above); the others see them without secrets.
+GRANT SELECT ON ml_channels_safe, ml_notifications, ml_notification_rules, ml_action_runs TO anomaly_reader;
+GRANT EXECUTE ON FUNCTION ml_plot(text, text, timestamptz, timestamptz) TO anomaly_reader;
+REVOKE ALL ON ml_channels FROM anomaly_reader, anomaly_writer;

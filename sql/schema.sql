@@ -558,3 +558,115 @@ COMMENT ON FUNCTION ml_alerts_notify() IS 'Trigger: pg_notify(''pg_anomaly_alert
 CREATE TRIGGER ml_alerts_notify_insert AFTER INSERT ON ml_alerts FOR EACH ROW EXECUTE FUNCTION ml_alerts_notify();
 CREATE TRIGGER ml_alerts_notify_escalation AFTER UPDATE OF severity ON ml_alerts FOR EACH ROW
     WHEN (NEW.severity IS DISTINCT FROM OLD.severity) EXECUTE FUNCTION ml_alerts_notify();
+
+-- ---------------------------------------------------------------------------
+-- Notifications: channels, routing rules, the durable outbox; automatic actions
+-- ---------------------------------------------------------------------------
+CREATE TABLE ml_channels (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL UNIQUE CHECK (name <> ''),
+    kind       text NOT NULL CHECK (kind IN ('email', 'sms', 'webhook')),
+    config     jsonb NOT NULL CHECK (jsonb_typeof(config) = 'object'),
+    enabled    boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ml_channels IS 'Where notifications go. config holds credentials: readable by anomaly_admin only (ml_channels_safe hides them)';
+COMMENT ON COLUMN ml_channels.id IS 'Channel id';
+COMMENT ON COLUMN ml_channels.name IS 'Channel name';
+COMMENT ON COLUMN ml_channels.kind IS 'email (SMTP), sms (HTTP SMS gateway) or webhook (HTTP POST of JSON)';
+COMMENT ON COLUMN ml_channels.config IS 'email: host, port, tls (none/starttls/tls), username, password, from, to; webhook: url, headers; sms: url, headers, body_template, phone';
+COMMENT ON COLUMN ml_channels.enabled IS 'false: nothing is queued for it';
+COMMENT ON COLUMN ml_channels.created_at IS 'When it was added';
+SELECT pg_catalog.pg_extension_config_dump('ml_channels', '');
+
+CREATE VIEW ml_channels_safe AS
+SELECT id, name, kind, enabled, created_at,
+       config - 'password' - 'username' - 'headers' - 'body_template' AS config_without_secrets
+FROM ml_channels;
+COMMENT ON VIEW ml_channels_safe IS 'Channels without credentials, headers or templates';
+
+CREATE TABLE ml_notification_rules (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel_id     bigint NOT NULL REFERENCES ml_channels (id) ON DELETE CASCADE,
+    min_severity   text NOT NULL DEFAULT 'orta' CHECK (min_severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
+    alert_type     text,
+    metric_type    text,
+    entity_pattern text,
+    enabled        boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE ml_notification_rules IS 'Routes alerts to a channel: by minimum severity, alert type, metric type and entity pattern (NULL: any)';
+COMMENT ON COLUMN ml_notification_rules.id IS 'Rule id';
+COMMENT ON COLUMN ml_notification_rules.channel_id IS 'The channel';
+COMMENT ON COLUMN ml_notification_rules.min_severity IS 'Lowest severity routed (dusuk < orta < yuksek < kritik)';
+COMMENT ON COLUMN ml_notification_rules.alert_type IS 'Only this alert type (NULL: any)';
+COMMENT ON COLUMN ml_notification_rules.metric_type IS 'Only this metric type (NULL: any)';
+COMMENT ON COLUMN ml_notification_rules.entity_pattern IS 'Only entities matching this LIKE pattern (NULL: any)';
+COMMENT ON COLUMN ml_notification_rules.enabled IS 'false: rule ignored';
+SELECT pg_catalog.pg_extension_config_dump('ml_notification_rules', '');
+
+CREATE TABLE ml_notifications (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    alert_id        bigint NOT NULL REFERENCES ml_alerts (id) ON DELETE CASCADE,
+    channel_id      bigint NOT NULL REFERENCES ml_channels (id) ON DELETE CASCADE,
+    severity        text NOT NULL,
+    status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0,
+    last_error      text,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    idempotency_key text NOT NULL,
+    UNIQUE (alert_id, channel_id, severity)
+);
+CREATE INDEX ml_notifications_due_idx ON ml_notifications (next_attempt_at) WHERE status = 'pending';
+COMMENT ON TABLE ml_notifications IS 'Durable outbox: filled in the alert''s transaction, delivered by the notifier worker with retries and backoff';
+COMMENT ON COLUMN ml_notifications.id IS 'Notification id';
+COMMENT ON COLUMN ml_notifications.alert_id IS 'The alert';
+COMMENT ON COLUMN ml_notifications.channel_id IS 'The channel';
+COMMENT ON COLUMN ml_notifications.severity IS 'Severity notified (an escalation queues a new notification)';
+COMMENT ON COLUMN ml_notifications.status IS 'pending, sent or failed';
+COMMENT ON COLUMN ml_notifications.attempts IS 'Delivery attempts so far';
+COMMENT ON COLUMN ml_notifications.last_error IS 'Error of the last failed attempt (credentials redacted)';
+COMMENT ON COLUMN ml_notifications.next_attempt_at IS 'Earliest next attempt (exponential backoff)';
+COMMENT ON COLUMN ml_notifications.sent_at IS 'When it was delivered';
+COMMENT ON COLUMN ml_notifications.created_at IS 'When it was queued';
+COMMENT ON COLUMN ml_notifications.idempotency_key IS 'Sent with every attempt (Idempotency-Key header, Message-ID) so receivers can drop repeats';
+
+CREATE TABLE ml_action_rules (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    action         regprocedure NOT NULL,
+    owner          oid NOT NULL,
+    min_severity   text NOT NULL DEFAULT 'orta' CHECK (min_severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
+    alert_type     text,
+    metric_type    text,
+    entity_pattern text,
+    enabled        boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE ml_action_rules IS 'Automatic actions: a function taking the alert id (bigint), called with its owner''s privileges when a matching alert is written';
+COMMENT ON COLUMN ml_action_rules.id IS 'Rule id';
+COMMENT ON COLUMN ml_action_rules.action IS 'The function, e.g. app.open_restock_task(bigint)';
+COMMENT ON COLUMN ml_action_rules.owner IS 'Role that registered the rule: the function runs with its privileges';
+COMMENT ON COLUMN ml_action_rules.min_severity IS 'Lowest severity acted on';
+COMMENT ON COLUMN ml_action_rules.alert_type IS 'Only this alert type (NULL: any)';
+COMMENT ON COLUMN ml_action_rules.metric_type IS 'Only this metric type (NULL: any)';
+COMMENT ON COLUMN ml_action_rules.entity_pattern IS 'Only entities matching this LIKE pattern (NULL: any)';
+COMMENT ON COLUMN ml_action_rules.enabled IS 'false: rule ignored';
+SELECT pg_catalog.pg_extension_config_dump('ml_action_rules', '');
+
+CREATE TABLE ml_action_runs (
+    id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    alert_id bigint NOT NULL REFERENCES ml_alerts (id) ON DELETE CASCADE,
+    rule_id  bigint REFERENCES ml_action_rules (id) ON DELETE SET NULL,
+    success  boolean NOT NULL,
+    error    text,
+    ran_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ml_action_runs IS 'Every automatic action run; a failed action is recorded here and never loses or blocks its alert';
+COMMENT ON COLUMN ml_action_runs.id IS 'Run id';
+COMMENT ON COLUMN ml_action_runs.alert_id IS 'The alert';
+COMMENT ON COLUMN ml_action_runs.rule_id IS 'The action rule';
+COMMENT ON COLUMN ml_action_runs.success IS 'Whether the function returned without error';
+COMMENT ON COLUMN ml_action_runs.error IS 'The error it raised';
+COMMENT ON COLUMN ml_action_runs.ran_at IS 'When it ran';
+SELECT pg_catalog.pg_extension_config_dump('ml_notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('ml_action_runs', '');

@@ -28,6 +28,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     if preloaded() {
         workers::realtime::register();
+        workers::notifier::register();
     } else {
         // Everything in SQL works without preloading; only the workers need it.
         pgrx::debug1!("pg_anomaly: not in shared_preload_libraries; the real-time worker is not started");

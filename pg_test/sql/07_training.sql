@@ -1,6 +1,6 @@
 -- Training: model rows, logs, activation, versioning, rollback, determinism, failures.
 \set VERBOSITY terse
-TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts;
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts CASCADE;
 DELETE FROM ml_models;
 SELECT sum(rows) FROM ml_generate_demo_data(8, 21, 3, '2026-03-22 00:00+00');
 SELECT ml_train('tuketim_miktar') AS first_id \gset

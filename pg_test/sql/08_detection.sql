@@ -1,6 +1,6 @@
 -- Detection: scored rows, alerts per episode, no duplicates on rerun, watermark, messages.
 \set VERBOSITY terse
-TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts;
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts CASCADE;
 DELETE FROM ml_models;
 SELECT sum(rows) FROM ml_generate_demo_data(12, 28, 9, '2026-03-29 00:00+00');
 SELECT ml_build_features() > 0 AS built;

@@ -10,7 +10,7 @@ SELECT ml_unschedule() AS removed;
 SELECT count(*) AS jobs_left FROM cron.job WHERE jobname LIKE 'pg_anomaly_%';
 
 -- every stage through the schedule's entry point, recorded with its trigger
-TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_job_runs, ml_alerts;
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_job_runs, ml_alerts CASCADE;
 DELETE FROM ml_sources;
 SELECT sum(rows) FROM ml_generate_demo_data(3, 10, 4, date_trunc('hour', now()));
 SELECT ml_run_stage('features', 'cron')->>'rows' AS feature_rows;

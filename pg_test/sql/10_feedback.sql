@@ -3,7 +3,7 @@
 -- that day still alerts. Scenario 3: a model whose accuracy fell below
 -- pg_anomaly.min_accuracy is retrained by the detection stage, which logs why.
 \set VERBOSITY terse
-TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts, ml_job_runs;
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts, ml_job_runs CASCADE;
 DELETE FROM ml_models;
 SELECT sum(rows) FROM ml_generate_demo_data(6, 28, 21, '2026-04-26 00:00+00');
 DELETE FROM ml_labels;    -- this scenario is about feedback, not the generator's anomalies

@@ -263,12 +263,18 @@ fn write_alerts(
         };
         match open_id {
             // The episode continues the series' open alert (it started within the gap).
-            Some((id, last)) if ep.start_ts >= last && ep.start_ts - last <= gap_us => alerts::extend(id, &w)?,
+            Some((id, last)) if ep.start_ts >= last && ep.start_ts - last <= gap_us => {
+                // An escalation queues a notification at the new severity.
+                if alerts::extend(id, &w)? {
+                    super::notify::after_alert(id, false)?;
+                }
+            }
             _ => {
                 if let Some((id, _)) = open_id {
                     alerts::close(id)?;
                 }
                 let id = alerts::insert(&w)?;
+                super::notify::after_alert(id, true)?;
                 written += 1;
                 open_id = Some((id, w.last_us));
                 continue;

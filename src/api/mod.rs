@@ -8,6 +8,8 @@ pub mod detect;
 pub mod features;
 pub mod ingest;
 pub mod model;
+pub mod notify;
+pub mod plot;
 pub mod schedule;
 pub mod selection;
 pub mod train;

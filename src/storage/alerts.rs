@@ -89,8 +89,10 @@ pub fn insert(a: &AlertWrite) -> Result<i64> {
 }
 
 /// Extends an open alert with more anomalous observations of the same episode. The peak
-/// fields (value, expected, message, explanation) follow the highest score seen.
-pub fn extend(id: i64, a: &AlertWrite) -> Result<()> {
+/// fields (value, expected, message, explanation) follow the highest score seen. Returns
+/// whether the severity escalated.
+pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
+    let before = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
     exec(
         "UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), score = $3,
                 observation_count = observation_count + $4, updated_at = now(),
@@ -119,7 +121,8 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<()> {
             JsonB(a.explanation.clone()).into(),
         ],
     )?;
-    Ok(())
+    let after = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
+    Ok(before != after)
 }
 
 /// Closes the open alerts of a metric type whose last anomalous observation is older

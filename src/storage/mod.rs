@@ -8,6 +8,7 @@ pub mod labels;
 pub mod locks;
 pub mod matrix;
 pub mod metrics;
+pub mod outbox;
 pub mod models;
 pub mod runs;
 pub mod selection;

@@ -1,5 +1,6 @@
-//! Background workers. `realtime`: the static micro-batch worker. `autonomous`: writes a record that must outlive the caller's
+//! Background workers. `realtime`: the static micro-batch worker. `notifier`: delivers the outbox. `autonomous`: writes a record that must outlive the caller's
 //! transaction (the log row of a failed training, the record of a failed stage run).
 
 pub mod autonomous;
+pub mod notifier;
 pub mod realtime;

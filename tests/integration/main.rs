@@ -3,5 +3,6 @@
 //! recreate the extension.
 
 mod collection;
+mod notifications;
 mod pipeline;
 mod roles;

@@ -1,0 +1,75 @@
+//! The notifier worker: delivers the outbox every second (email, SMS gateway, webhook)
+//! with retries and backoff. It resumes after a restart from the table itself: a
+//! notification is pending until a delivery's transaction marks it sent.
+
+use crate::gucs;
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+use std::time::Duration;
+
+pub fn register() {
+    BackgroundWorkerBuilder::new("pg_anomaly notifier")
+        .set_type("pg_anomaly notifier")
+        .set_library("pg_anomaly")
+        .set_function("pg_anomaly_notifier_main")
+        .enable_spi_access()
+        .set_restart_time(Some(Duration::from_secs(10)))
+        .load();
+}
+
+unsafe extern "C-unwind" {
+    #[link_name = "die"]
+    fn postgres_die(signal: core::ffi::c_int);
+}
+
+fn one_round() -> Result<(i64, i64, i64), String> {
+    BackgroundWorker::transaction(|| {
+        let schema = Spi::get_one::<String>(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
+        );
+        let Ok(Some(schema)) = schema else { return Ok((0, 0, 0)) };
+        PgTryBuilder::new(|| {
+            Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
+                .map_err(|e| e.to_string())?;
+            crate::api::notify::deliver_due(50).map_err(|e| e.into_report("notifier").message().to_string())
+        })
+        .catch_others(|e| {
+            Err(match e {
+                pgrx::pg_sys::panic::CaughtError::PostgresError(r)
+                | pgrx::pg_sys::panic::CaughtError::ErrorReport(r)
+                | pgrx::pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
+            })
+        })
+        .execute()
+    })
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn pg_anomaly_notifier_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
+    unsafe {
+        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die));
+    }
+    BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
+    let mut backoff = 1u64;
+    loop {
+        BackgroundWorker::wait_latch(Some(Duration::from_secs(backoff)));
+        pgrx::check_for_interrupts!();
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        match one_round() {
+            Ok((sent, retried, failed)) => {
+                backoff = 1;
+                if sent + retried + failed > 0 {
+                    pgrx::debug1!("pg_anomaly notifier: sent {sent}, retried {retried}, failed {failed}");
+                }
+            }
+            Err(e) => {
+                backoff = (backoff * 2).min(60);
+                pgrx::warning!("pg_anomaly notifier: round failed, next in {backoff} s: {e}");
+            }
+        }
+    }
+}
