@@ -72,3 +72,26 @@ if P -Atc "SELECT count(*) FROM pg_proc WHERE proname = 'ml_train'" | grep -q '^
     t=$(P -c '\timing on' -c "SELECT count(*) FROM ml_detect('tuketim_miktar')" | ms)
     echo "ml_detect over $DAYS days of tuketim_miktar: $((ENTITIES * DAYS * 96)) rows in $t ms"
 fi
+
+if P -Atc "SELECT count(*) FROM pg_proc WHERE proname = 'ml_train'" | grep -q '^[1-9]'; then
+    # Model cache: the first scoring in a new session decodes the model, the second reuses it.
+    out=$(P <<'SQL'
+\timing on
+SELECT count(*) FROM ml_detect('tuketim_miktar', since => (SELECT max("timestamp") FROM ml_metrics) - interval '15 minutes');
+SELECT count(*) FROM ml_detect('tuketim_miktar', since => (SELECT max("timestamp") FROM ml_metrics) - interval '15 minutes');
+SQL
+)
+    first=$(echo "$out" | awk '/^Time:/ {print $2}' | sed -n 1p)
+    second=$(echo "$out" | awk '/^Time:/ {print $2}' | sed -n 2p)
+    echo "model cache: first ml_detect in a session $first ms (loads the model), second $second ms (cached)"
+fi
+
+# Retention: one day's expiry at this size (the oldest day's partitions are dropped).
+out=$(P <<SQL
+SET pg_anomaly.metrics_retention_days = $((DAYS - 1));
+SET pg_anomaly.features_retention_days = $((DAYS - 1));
+\timing on
+SELECT table_name, removed FROM ml_cleanup() WHERE table_name IN ('ml_metrics', 'ml_features');
+SQL
+)
+echo "cleanup of one day's expiry: $(echo "$out" | awk '/ml_metrics|ml_features/ {printf "%s %s rows; ", $1, $3}')in $(echo "$out" | ms) ms"

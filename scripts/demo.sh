@@ -61,6 +61,15 @@ psql_ -c "WITH w AS (SELECT * FROM ml_labels WHERE ends_at >= (SELECT max(\"time
                  (SELECT count(*) FROM a) AS alerts, (SELECT count(*) FROM fp) AS false_alerts,
                  round((SELECT count(*) FROM hit)::numeric / nullif((SELECT count(*) FROM w), 0), 3) AS recall,
                  round(1 - (SELECT count(*) FROM fp)::numeric / nullif((SELECT count(*) FROM a), 0), 3) AS precision"
+log "a picture of the most severe alert (ml_plot)"
+read -r PLOT_MT PLOT_ENTITY < <(psql_ -qAt -F ' ' -c "SELECT metric_type, entity_id FROM ml_alerts
+    ORDER BY array_position(ARRAY['kritik','yuksek','orta','dusuk'], severity), peak_score DESC, id LIMIT 1")
+if [ -n "${PLOT_MT:-}" ]; then
+    mkdir -p "$ROOT/.local"
+    psql_ -qAt -v mt="$PLOT_MT" -v e="$PLOT_ENTITY" -c "SELECT ml_plot(:'mt', :'e')" > "$ROOT/.local/most_severe_alert.svg"
+    command -v rsvg-convert >/dev/null && rsvg-convert -o "$ROOT/.local/most_severe_alert.png" "$ROOT/.local/most_severe_alert.svg"
+    echo "plot of $PLOT_MT / $PLOT_ENTITY written to $ROOT/.local/most_severe_alert.svg (and .png)"
+fi
 log "health (ml_health)"
 psql_ -c "SELECT kpi, round(measured::numeric, 3) AS measured, target, goal FROM ml_health WHERE measured IS NOT NULL ORDER BY kpi"
 
