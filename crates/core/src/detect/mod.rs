@@ -47,6 +47,8 @@ mod score;
 mod tests;
 #[cfg(test)]
 mod tests_fit;
+#[cfg(test)]
+mod tests_robust;
 
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use fit::{Detector, FitReport};
