@@ -23,6 +23,15 @@ pub fn preloaded() -> bool {
     unsafe { pg_sys::process_shared_preload_libraries_in_progress }
 }
 
+/// Whether the library was preloaded, asked after start-up (the postmaster's setting as the
+/// backend inherited it).
+pub fn preloaded_now() -> bool {
+    Spi::get_one::<bool>("SELECT current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'")
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
@@ -67,15 +76,19 @@ mod tests {
     fn demo_data_is_deterministic_and_labelled() {
         let q = "SELECT sum(rows)::bigint FROM ml_generate_demo_data(2, 8, 5, '2026-02-01 00:00+00')";
         assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
-        let sum1 = Spi::get_one::<f64>("SELECT sum(metric_value) FROM ml_metrics").unwrap();
-        Spi::run("TRUNCATE ml_metrics").unwrap();
+        // Only this test's rows (the tests run concurrently; TRUNCATE would wait on them all).
+        let sum = "SELECT sum(metric_value) FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'";
+        let sum1 = Spi::get_one::<f64>(sum).unwrap();
+        Spi::run("DELETE FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'").unwrap();
         assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
-        assert_eq!(Spi::get_one::<f64>("SELECT sum(metric_value) FROM ml_metrics").unwrap(), sum1);
+        assert_eq!(Spi::get_one::<f64>(sum).unwrap(), sum1);
     }
 
     #[pg_test]
     fn features_are_built_once() {
-        Spi::run("SELECT ml_generate_demo_data(1, 3, 5, '2026-02-01 00:00+00')").unwrap();
+        // Another span than the demo test's: the tests run concurrently, and two
+        // transactions inserting the same keys would wait on each other.
+        Spi::run("SELECT ml_generate_demo_data(1, 3, 5, '2026-03-01 00:00+00')").unwrap();
         let first = Spi::get_one::<i64>("SELECT ml_build_features()").unwrap();
         assert_eq!(first, Some(4 * 3 * 96));
         assert_eq!(Spi::get_one::<i64>("SELECT ml_build_features()").unwrap(), Some(0));

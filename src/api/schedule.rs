@@ -201,6 +201,11 @@ pub fn ml_schedule(
     cleanup: default!(&str, "'0 4 * * *'"),
 ) -> std::result::Result<TableIterator<'static, (name!(job_name, String), name!(schedule, String), name!(command, String), name!(jobid, Option<i64>))>, ErrorReport> {
     run("ml_schedule", || {
+        if !crate::preloaded_now() {
+            pgrx::notice!(
+                "pg_anomaly is not in shared_preload_libraries: the scheduled jobs will run, but the real-time and notifier workers will not; add it there and restart to get them"
+            );
+        }
         let db = one::<String>("SELECT current_database()::text", &[])?.unwrap_or_default();
         let here = cron_here()?;
         let mut out = Vec::new();
