@@ -4,7 +4,8 @@
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 
-/// Time zone of the time features (hour_of_day, day_of_week, ...); empty: the server's TimeZone.
+/// Time zone of the time features (hour_of_day, day_of_week, ...); empty: the server's
+/// TimeZone. Read by SQL (current_setting) where the features are computed.
 static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Language of alert messages: tr (default) or en.
 static LANGUAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"tr"));
@@ -104,11 +105,6 @@ fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
         .get()
         .and_then(|s| s.to_str().ok().map(str::to_owned))
         .filter(|s| !s.trim().is_empty())
-}
-
-/// The time zone for time features, or None for the server's TimeZone.
-pub fn timezone() -> Option<String> {
-    string(&TIMEZONE)
 }
 
 /// true when alert texts must be English.

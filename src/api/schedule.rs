@@ -93,18 +93,11 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
                 let started = runs::now()?;
                 let m = mt.clone();
                 let r = subxact::run(move || -> Result<Value> {
-                    let id = train::train(&m, "isolation_forest", &json!({}), None, None, "nightly schedule")?;
+                    let id = train::train_logged(&m, "isolation_forest", &json!({}), None, None, "nightly schedule")?;
                     Ok(json!({ "metric_type": m, "model_id": id }))
                 });
-                let v = outcome(stage, &mt, started, trigger, r);
-                if let Some(err) = v.get("error").and_then(Value::as_str) {
-                    autonomous::insert(
-                        "ml_training_logs",
-                        json!({ "metric_type": mt, "model_type": "isolation_forest", "training_start": started.to_iso_string(),
-                                "error_message": err, "reason": "nightly schedule", "metrics": {} }),
-                    );
-                }
-                out.push(v);
+                // A failure is logged in ml_training_logs by train_logged and in ml_job_runs here.
+                out.push(outcome(stage, &mt, started, trigger, r));
             }
             Ok(json!({ "stage": stage, "metric_types": out }))
         }

@@ -9,15 +9,13 @@ use pgrx::prelude::*;
 pub struct OpenAlert {
     pub id: i64,
     pub last_seen_us: i64,
-    pub peak_score: f64,
-    pub severity: String,
 }
 
 /// Open alerts of several series of a metric type, by entity.
 pub fn open_alerts(metric_type: &str, entities: &[String]) -> Result<std::collections::HashMap<String, OpenAlert>> {
     Spi::connect(|client| -> Result<_> {
         let t = client.select(
-            "SELECT entity_id, id, last_seen, coalesce(peak_score, 0), severity FROM ml_alerts
+            "SELECT entity_id, id, last_seen FROM ml_alerts
               WHERE metric_type = $1 AND is_open AND entity_id = ANY($2)",
             None,
             &[metric_type.into(), entities.to_vec().into()],
@@ -31,8 +29,6 @@ pub fn open_alerts(metric_type: &str, entities: &[String]) -> Result<std::collec
                 OpenAlert {
                     id: r.get(2)?.unwrap_or_default(),
                     last_seen_us: last.map(to_unix_us).unwrap_or(i64::MIN),
-                    peak_score: r.get(4)?.unwrap_or(0.0),
-                    severity: r.get(5)?.unwrap_or_default(),
                 },
             );
         }

@@ -2,7 +2,6 @@
 
 use crate::errors::Result;
 use pgrx::datum::TimestampWithTimeZone;
-use pgrx::prelude::*;
 
 pub struct Label {
     pub metric_type: String,

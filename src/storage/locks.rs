@@ -12,7 +12,6 @@ pub enum Stage {
     Detection = 2,
     Training = 3,
     Cleanup = 4,
-    Collection = 5,
 }
 
 /// Tries to take the stage's transaction-level lock; false when another run holds it.

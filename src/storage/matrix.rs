@@ -1,6 +1,5 @@
 //! Reading stored features back as a matrix (for selection, training and scoring).
 
-use super::to_unix_us;
 use crate::errors::Result;
 use pg_anomaly_core::features::{FEATURE_NAMES, NUM_FEATURES};
 use pgrx::datum::TimestampWithTimeZone;
@@ -19,11 +18,8 @@ fn features_array_sql() -> &'static str {
     })
 }
 
-/// One stored feature row.
+/// One stored feature row (the columns selection needs).
 pub struct StoredRow {
-    pub entity_id: String,
-    pub ts: i64,
-    pub value: f64,
     pub features: [Option<f64>; NUM_FEATURES],
     /// true when the row lies in a known anomaly window (ml_labels) of its series.
     pub labelled: bool,
@@ -51,19 +47,12 @@ pub fn read(
         let t = client.select(sql.as_str(), None, &[metric_type.into(), since.into(), until.into(), every_nth.max(1).into()])?;
         let mut out = Vec::with_capacity(t.len());
         for r in t {
-            let ts: TimestampWithTimeZone = match r.get(2)? {
-                Some(t) => t,
-                None => continue,
-            };
             let arr: Vec<Option<f64>> = r.get(4)?.unwrap_or_default();
             let mut features = [None; NUM_FEATURES];
             for (slot, v) in features.iter_mut().zip(arr) {
                 *slot = v;
             }
             out.push(StoredRow {
-                entity_id: r.get(1)?.unwrap_or_default(),
-                ts: to_unix_us(ts),
-                value: r.get(3)?.unwrap_or(f64::NAN),
                 features,
                 labelled: r.get(5)?.unwrap_or(false),
             });

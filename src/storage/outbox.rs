@@ -1,6 +1,6 @@
 //! The notification outbox (ml_notifications) and automatic actions (ml_action_rules).
 
-use super::{exec, one, subxact};
+use super::{exec, subxact};
 use crate::errors::Result;
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
@@ -137,8 +137,4 @@ pub fn mark_failed_attempt(id: i64, error: &str, delay_secs: f64, give_up: bool)
         &[id.into(), error.into(), delay_secs.into(), give_up.into()],
     )?;
     Ok(())
-}
-
-pub fn pending_count() -> Result<i64> {
-    Ok(one::<i64>("SELECT count(*) FROM ml_notifications WHERE status = 'pending' AND next_attempt_at <= now()", &[])?.unwrap_or(0))
 }

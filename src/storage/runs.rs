@@ -2,7 +2,6 @@
 
 use crate::errors::Result;
 use pgrx::datum::TimestampWithTimeZone;
-use pgrx::prelude::*;
 
 pub struct RunRecord<'a> {
     pub stage: &'a str,

@@ -50,12 +50,17 @@ fn run_inner<T>(f: impl FnOnce() -> T + UnwindSafe, keep: bool) -> Result<T, Fai
         pg_sys::CurrentResourceOwner = old_owner;
     }
     outcome.map_err(|e| {
-        let report = match &e {
-            CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
-            CaughtError::RustPanic { ereport, .. } => ereport,
-        };
+        let report = report_of(&e);
         Failure { message: report.message().to_string(), detail: report.detail().map(str::to_owned) }
     })
+}
+
+/// The report inside a caught error, whatever raised it.
+pub fn report_of(e: &CaughtError) -> &pgrx::pg_sys::panic::ErrorReportWithLevel {
+    match e {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
+        CaughtError::RustPanic { ereport, .. } => ereport,
+    }
 }
 
 /// Runs `f` with the privileges of `role` (a role oid) and restores the caller's identity

@@ -3,7 +3,7 @@
 //! notification is pending until a delivery's transaction marks it sent.
 
 use crate::gucs;
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
 use pgrx::prelude::*;
 use std::time::Duration;
 
@@ -17,11 +17,6 @@ pub fn register() {
         .load();
 }
 
-unsafe extern "C-unwind" {
-    #[link_name = "die"]
-    fn postgres_die(signal: core::ffi::c_int);
-}
-
 fn one_round() -> Result<(i64, i64, i64), String> {
     BackgroundWorker::transaction(|| {
         let schema = Spi::get_one::<String>(
@@ -33,13 +28,7 @@ fn one_round() -> Result<(i64, i64, i64), String> {
                 .map_err(|e| e.to_string())?;
             crate::api::notify::deliver_due(50).map_err(|e| e.into_report("notifier").message().to_string())
         })
-        .catch_others(|e| {
-            Err(match e {
-                pgrx::pg_sys::panic::CaughtError::PostgresError(r)
-                | pgrx::pg_sys::panic::CaughtError::ErrorReport(r)
-                | pgrx::pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
-            })
-        })
+        .catch_others(|e| Err(crate::storage::subxact::report_of(&e).message().to_string()))
         .execute()
     })
 }
@@ -47,10 +36,7 @@ fn one_round() -> Result<(i64, i64, i64), String> {
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_anomaly_notifier_main(_arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
-    unsafe {
-        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die));
-    }
+    super::attach_signals();
     BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
     let mut backoff = 1u64;
     loop {

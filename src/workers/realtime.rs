@@ -5,7 +5,7 @@
 //! watermark with the scheduled jobs, so the two never process the same observations.
 
 use crate::gucs;
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
 use pgrx::prelude::*;
 use std::time::Duration;
 
@@ -62,35 +62,16 @@ fn micro_batch() -> Result<Option<String>, String> {
             .map_err(|e| e.to_string())?;
             Ok(Some(format!("features {:?}, scored {}", features.map(|j| j.0), scored.unwrap_or(0))))
         })
-        .catch_others(|e| {
-            let msg = match e {
-                pgrx::pg_sys::panic::CaughtError::PostgresError(r)
-                | pgrx::pg_sys::panic::CaughtError::ErrorReport(r)
-                | pgrx::pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
-            };
-            Err(msg)
-        })
+        .catch_others(|e| Err(crate::storage::subxact::report_of(&e).message().to_string()))
         .execute();
         outcome
     })
 }
 
-unsafe extern "C-unwind" {
-    /// PostgreSQL's SIGTERM handler for backends (tcop/postgres.c); pg_sys::die is a Rust
-    /// wrapper, not a signal handler, so the C symbol is declared here.
-    #[link_name = "die"]
-    fn postgres_die(signal: core::ffi::c_int);
-}
-
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_anomaly_realtime_main(_arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
-    // SIGTERM through PostgreSQL's own die(): a long micro-batch (a big feature build)
-    // is then cancelled at its next CHECK_FOR_INTERRUPTS, so shutdown never waits on us.
-    unsafe {
-        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die));
-    }
+    super::attach_signals();
     let db = gucs::database();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     log!("pg_anomaly realtime worker started in database \"{}\"", db);
