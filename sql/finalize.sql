@@ -44,8 +44,8 @@ GRANT anomaly_writer TO anomaly_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA @extschema@ TO anomaly_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA @extschema@ TO anomaly_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO anomaly_admin;
-COMMENT ON FUNCTION ml_build_features(text, boolean) IS
-    'Computes point-in-time features into ml_features: incremental by default (new, late and corrected metrics), or everything with full_rebuild; returns rows written';
+COMMENT ON FUNCTION ml_build_features(text, boolean, integer) IS
+    'Computes point-in-time features into ml_features: incremental by default (new, late and corrected metrics), or everything with full_rebuild (split across parallel background workers when parallel > 1); returns rows written';
 COMMENT ON FUNCTION ml_select_features(text, text) IS
     'Selects the features training uses (variance, correlation, mutual_info or all), persists the set in ml_feature_sets and returns every feature with its decision, score and reason';
 COMMENT ON FUNCTION ml_feature_correlations(text) IS 'Pairwise correlations of the stored features of a metric type';
@@ -110,7 +110,8 @@ CROSS JOIN LATERAL (VALUES
 GROUP BY f.metric_type, c.feature;
 COMMENT ON VIEW ml_feature_quality IS 'Per metric type and feature: rows, null rate, coverage, min, max, mean (scans ml_features: filter by metric_type)';
 GRANT SELECT ON ml_feature_quality TO anomaly_reader, anomaly_admin;
-GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_feature_correlations(text) TO anomaly_reader;
+GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_feature_correlations(text),
+    ml_detect(text, timestamptz, timestamptz, boolean, integer) TO anomaly_reader;
 GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_select_features(text, text), ml_feature_correlations(text) TO anomaly_admin;
 
 -- ---------------------------------------------------------------------------
@@ -156,8 +157,8 @@ GRANT SELECT ON ml_dashboard, ml_alert_stats, ml_model_performance TO anomaly_re
 COMMENT ON FUNCTION ml_train(text, text, jsonb, timestamptz, timestamptz) IS
     'Trains a model (isolation_forest: the calibrated detector; z_score) for a metric type from its stored features, measures it against ml_labels, activates it when not worse, logs every attempt; returns the model id';
 COMMENT ON FUNCTION ml_activate_model(bigint) IS 'Makes a model version the active one of its metric type and model type (rollback)';
-COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean) IS
-    'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode';
+COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean, integer) IS
+    'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode; parallel > 1 (with save) splits the entities across background workers and returns the anomalous rows';
 COMMENT ON FUNCTION ml_run_stage(text, text) IS
     'Runs one pipeline stage as the schedule does (collection, features, detection, training, cleanup), each metric type in its own subtransaction; failures are recorded and the rest goes on; returns a summary';
 COMMENT ON FUNCTION ml_schedule(text, text, text, text, text) IS

@@ -486,6 +486,7 @@ DECLARE
     lo timestamptz;
     hi timestamptz;
     moved bigint;
+    old_lock_timeout text := current_setting('lock_timeout');
 BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN
         RETURN 0;
@@ -505,10 +506,22 @@ BEGIN
                 lo := (d::timestamp AT TIME ZONE 'UTC');
                 hi := ((d + 1)::timestamp AT TIME ZONE 'UTC');
                 -- Rows already in the default partition for that day move to the new one.
-                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
-                EXECUTE format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
-                               tbl || '_default', part) USING lo, hi;
-                EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
+                -- Attaching needs the default partition exclusively: when ingestion holds
+                -- it for more than a second, the day is left for the next call (its rows
+                -- stay in the default partition, where they are found all the same).
+                BEGIN
+                    PERFORM set_config('lock_timeout', '1s', true);
+                    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
+                    EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', tbl || '_default');
+                    EXECUTE format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
+                                   tbl || '_default', part) USING lo, hi;
+                    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
+                    PERFORM set_config('lock_timeout', old_lock_timeout, true);
+                EXCEPTION WHEN lock_not_available THEN
+                    PERFORM set_config('lock_timeout', old_lock_timeout, true);
+                    RAISE NOTICE 'pg_anomaly: partition % not created now (default partition busy); it will be next time', part;
+                    CONTINUE;
+                END;
                 created := created + 1;
             END IF;
         END LOOP;
@@ -670,3 +683,23 @@ COMMENT ON COLUMN ml_action_runs.error IS 'The error it raised';
 COMMENT ON COLUMN ml_action_runs.ran_at IS 'When it ran';
 SELECT pg_catalog.pg_extension_config_dump('ml_notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('ml_action_runs', '');
+
+CREATE UNLOGGED TABLE ml_parallel_results (
+    token        text NOT NULL,
+    worker       integer NOT NULL,
+    success      boolean NOT NULL,
+    rows_in      bigint NOT NULL DEFAULT 0,
+    rows_out     bigint NOT NULL DEFAULT 0,
+    error        text,
+    anomalies    jsonb,
+    finished_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ml_parallel_results IS 'Results the dynamic workers of a parallel run hand back to their leader (transient)';
+COMMENT ON COLUMN ml_parallel_results.token IS 'The parallel run';
+COMMENT ON COLUMN ml_parallel_results.worker IS 'Partition number of the worker';
+COMMENT ON COLUMN ml_parallel_results.success IS 'Whether the worker finished its partition';
+COMMENT ON COLUMN ml_parallel_results.rows_in IS 'Rows it read';
+COMMENT ON COLUMN ml_parallel_results.rows_out IS 'Rows (features) or alerts it wrote';
+COMMENT ON COLUMN ml_parallel_results.error IS 'Its error';
+COMMENT ON COLUMN ml_parallel_results.anomalies IS 'Detection: the anomalous rows it scored';
+COMMENT ON COLUMN ml_parallel_results.finished_at IS 'When it finished';

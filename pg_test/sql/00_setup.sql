@@ -1,7 +1,7 @@
 -- Every regression file runs in a fresh extension install.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS pg_anomaly CASCADE;
 SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS pg_anomaly CASCADE;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 RESET client_min_messages;
 CREATE EXTENSION pg_anomaly CASCADE;

@@ -16,7 +16,7 @@ use serde_json::json;
 
 const ENTITIES_PER_CHUNK: usize = 128;
 
-type DetectRow = (
+pub type DetectRow = (
     String,
     String,
     TimestampWithTimeZone,
@@ -39,6 +39,7 @@ pub fn ml_detect(
     since: default!(Option<TimestampWithTimeZone>, "NULL"),
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
     save: default!(bool, false),
+    parallel: default!(i32, 1),
 ) -> std::result::Result<
     TableIterator<
         'static,
@@ -57,7 +58,12 @@ pub fn ml_detect(
     >,
     ErrorReport,
 > {
-    run("ml_detect", || Ok(TableIterator::new(detect(metric_type, since, until, save)?)))
+    run("ml_detect", || {
+        if parallel > 1 && save {
+            return Ok(TableIterator::new(crate::workers::parallel::detection(metric_type, since, until, parallel)?));
+        }
+        Ok(TableIterator::new(detect(metric_type, since, until, save)?))
+    })
 }
 
 /// Whether the current role may write the feature store (readers score without building).
@@ -65,7 +71,7 @@ fn may_write() -> Result<bool> {
     Ok(crate::storage::one::<bool>("SELECT has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
 }
 
-fn metric_types(metric_type: Option<&str>) -> Result<Vec<String>> {
+pub fn metric_types(metric_type: Option<&str>) -> Result<Vec<String>> {
     Ok(match metric_type {
         Some(m) => vec![m.to_string()],
         None => Spi::connect(|client| -> Result<Vec<String>> {
@@ -91,8 +97,21 @@ pub fn detect(
     until: Option<TimestampWithTimeZone>,
     save: bool,
 ) -> Result<Vec<DetectRow>> {
-    let writer = may_write()?;
-    if save && !locks::try_stage(locks::Stage::Detection)? {
+    detect_partition(metric_type, since, until, save, None)
+}
+
+/// Detection over one partition of the entities (hash modulo n equal to k), or all of them.
+/// A partitioned run is a worker of a parallel run: the leader holds the stage lock and
+/// built the features and models.
+pub fn detect_partition(
+    metric_type: Option<&str>,
+    since: Option<TimestampWithTimeZone>,
+    until: Option<TimestampWithTimeZone>,
+    save: bool,
+    partition: Option<(u32, u32)>,
+) -> Result<Vec<DetectRow>> {
+    let writer = may_write()? && partition.is_none();
+    if save && partition.is_none() && !locks::try_stage(locks::Stage::Detection)? {
         pgrx::notice!("pg_anomaly: another saving detection run is in progress; skipping this one");
         return Ok(Vec::new());
     }
@@ -115,6 +134,10 @@ pub fn detect(
                 .into_iter()
                 .map(|e| (e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
                 .collect(),
+        };
+        let work: Vec<(String, TimestampWithTimeZone)> = match partition {
+            Some((k, n)) => work.into_iter().filter(|w| crate::workers::parallel::partition_of(&w.0, n) == k).collect(),
+            None => work,
         };
         let (mut scored_rows, mut written) = (0i64, 0i64);
         for chunk in work.chunks(ENTITIES_PER_CHUNK) {
@@ -149,7 +172,7 @@ pub fn detect(
                 alerts::advance_scored(&mt, adv_e, adv_t)?;
             }
         }
-        if save {
+        if save && partition.is_none() {
             alerts::close_stale(&mt, gap_us)?;
             runs::record(&runs::RunRecord {
                 stage: "detection",
@@ -170,7 +193,7 @@ pub fn detect(
 
 /// The active model of a metric type; with none, trains one when the caller may and there
 /// is data (saying so), else fails with a hint.
-fn active_or_train(metric_type: &str, writer: bool, asked: bool) -> Result<Option<(i64, String)>> {
+pub fn active_or_train(metric_type: &str, writer: bool, asked: bool) -> Result<Option<(i64, String)>> {
     if let Some(m) = models::active_any(metric_type)? {
         return Ok(Some(m));
     }
@@ -283,4 +306,25 @@ fn write_alerts(
         open_id = open_id.map(|(id, _)| (id, w.last_us));
     }
     Ok(written)
+}
+
+/// A detection row as JSON (how parallel workers hand rows to their leader), and back.
+pub fn row_to_json(r: &DetectRow) -> serde_json::Value {
+    json!({ "m": r.0, "e": r.1, "t": crate::storage::to_unix_us(r.2), "v": r.3, "s": r.4, "a": r.5, "sev": r.6,
+            "x": r.7, "d": r.8, "expl": r.9.as_ref().map(|j| j.0.clone()) })
+}
+
+pub fn row_from_json(v: &serde_json::Value) -> Option<DetectRow> {
+    Some((
+        v["m"].as_str()?.to_string(),
+        v["e"].as_str()?.to_string(),
+        series::ts(v["t"].as_i64()?),
+        v["v"].as_f64()?,
+        v["s"].as_f64()?,
+        v["a"].as_bool()?,
+        v["sev"].as_str().map(str::to_owned),
+        v["x"].as_f64(),
+        v["d"].as_f64(),
+        v["expl"].is_object().then(|| JsonB(v["expl"].clone())).or_else(|| v["expl"].is_array().then(|| JsonB(v["expl"].clone()))),
+    ))
 }

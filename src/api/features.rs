@@ -21,8 +21,14 @@ const SERIES_PER_CHUNK: usize = 64;
 pub fn ml_build_features(
     metric_type: default!(Option<&str>, "NULL"),
     full_rebuild: default!(bool, false),
+    parallel: default!(i32, 1),
 ) -> std::result::Result<i64, ErrorReport> {
-    run("ml_build_features", || build(metric_type, full_rebuild))
+    run("ml_build_features", || {
+        if parallel > 1 && full_rebuild {
+            return crate::workers::parallel::features(metric_type, parallel);
+        }
+        build(metric_type, full_rebuild)
+    })
 }
 
 /// The feature stage, callable from other stages (detection builds missing features first).
@@ -32,7 +38,7 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool) -> Result<i64> {
         return Ok(0);
     }
     let started = runs::now()?;
-    let outcome = build_locked(metric_type, full_rebuild);
+    let outcome = build_locked(metric_type, full_rebuild, None);
     let (rows_in, rows_out, err) = match &outcome {
         Ok((i, o)) => (*i, *o, None),
         Err(_) => (0, 0, Some("failed")),
@@ -66,8 +72,24 @@ fn work_list(metric_type: Option<&str>, full_rebuild: bool) -> Result<Vec<(Strin
     }
 }
 
-fn build_locked(metric_type: Option<&str>, full_rebuild: bool) -> Result<(i64, i64)> {
-    let work = work_list(metric_type, full_rebuild)?;
+/// Builds the features of one partition of the series (entity hash modulo `n` equal to
+/// `k`) from scratch, without clearing (a parallel rebuild clears first, separately):
+/// what each worker of a parallel full rebuild does. Returns (rows read, rows written).
+pub fn build_partition(metric_type: Option<&str>, k: u32, n: u32) -> Result<(i64, i64)> {
+    build_locked(metric_type, true, Some((k, n)))
+}
+
+fn build_locked(metric_type: Option<&str>, full_rebuild: bool, partition: Option<(u32, u32)>) -> Result<(i64, i64)> {
+    let mut work = match partition {
+        None => work_list(metric_type, full_rebuild)?,
+        Some(_) => store::all_series(metric_type)?
+            .into_iter()
+            .map(|(m, e)| (m, e, TimestampWithTimeZone::negative_infinity()))
+            .collect(),
+    };
+    if let Some((k, n)) = partition {
+        work.retain(|w| crate::workers::parallel::partition_of(&w.1, n) == k);
+    }
     let (mut rows_in, mut rows_out) = (0i64, 0i64);
     let mut i = 0;
     while i < work.len() {
@@ -81,7 +103,7 @@ fn build_locked(metric_type: Option<&str>, full_rebuild: bool) -> Result<(i64, i
         params.check()?;
         for chunk in work[i..j].chunks(SERIES_PER_CHUNK) {
             pgrx::check_for_interrupts!();
-            let (r, w) = build_chunk(&mt, chunk, &params, full_rebuild)?;
+            let (r, w) = build_chunk(&mt, chunk, &params, full_rebuild && partition.is_none())?;
             rows_in += r;
             rows_out += w;
         }

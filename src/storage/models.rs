@@ -98,8 +98,16 @@ pub fn active_any(metric_type: &str) -> Result<Option<(i64, String)>> {
     })
 }
 
-/// The bytes and parameters of a model.
+/// The bytes and parameters of a model. Read as the owner of ml_models: the reader role
+/// may score with a model but not read its bytes (they encode per-entity training
+/// statistics), so this one fixed, parameterised query runs with the owner's rights.
 pub fn load(id: i64) -> Result<Option<(String, String, Vec<u8>, serde_json::Value)>> {
+    let owner = one::<pg_sys::Oid>("SELECT relowner FROM pg_class WHERE oid = 'ml_models'::regclass", &[])?
+        .unwrap_or(pg_sys::Oid::INVALID);
+    super::subxact::as_role(owner, || load_as_owner(id))
+}
+
+fn load_as_owner(id: i64) -> Result<Option<(String, String, Vec<u8>, serde_json::Value)>> {
     Spi::connect(|client| -> Result<Option<(String, String, Vec<u8>, serde_json::Value)>> {
         let t = client.select(
             "SELECT model_type, metric_type, model_data, parameters FROM ml_models WHERE id = $1",

@@ -3,6 +3,7 @@
 
 pub mod autonomous;
 pub mod notifier;
+pub mod parallel;
 pub mod realtime;
 
 unsafe extern "C-unwind" {

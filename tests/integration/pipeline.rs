@@ -105,3 +105,42 @@ fn realtime_worker_alerts_within_seconds() {
         .get(0);
     assert!(worker_runs >= 2, "the worker's runs are recorded with trigger 'worker'");
 }
+
+/// Parallel runs (dynamic workers split by entity) give exactly the serial result: the same
+/// feature rows and the same alerts.
+#[test]
+fn parallel_runs_equal_serial_runs() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    c.batch_execute("SELECT ml_generate_demo_data(8, 14, 3, date_trunc('hour', now()))").unwrap();
+    let digest = "SELECT md5(string_agg(f::text, ',' ORDER BY metric_type, entity_id, \"timestamp\"))
+                    FROM (SELECT metric_type, entity_id, \"timestamp\", metric_value, mean_value, std_value, median_value, trend_slope,
+                                 volatility, days_since_change, run_length, hours_since_jump, lag_1, lag_7, rolling_mean_7,
+                                 rolling_std_7, zscore_7, seasonal_zscore FROM ml_features) f";
+    let serial_rows: i64 = c.query_one("SELECT ml_build_features(full_rebuild => true)", &[]).unwrap().get(0);
+    let serial: String = c.query_one(digest, &[]).unwrap().get(0);
+    let parallel_rows: i64 = c.query_one("SELECT ml_build_features(full_rebuild => true, parallel => 2)", &[]).unwrap().get(0);
+    let parallel: String = c.query_one(digest, &[]).unwrap().get(0);
+    assert_eq!(serial_rows, 8 * 4 * 14 * 96);
+    assert_eq!(parallel_rows, serial_rows);
+    assert_eq!(parallel, serial, "parallel features equal serial features");
+    let workers: i64 = c.query_one("SELECT count(*) FROM ml_parallel_results", &[]).unwrap().get(0);
+    assert_eq!(workers, 0, "the workers' hand-over rows are cleaned up");
+
+    c.batch_execute("SELECT ml_train(m, train_until => date_trunc('hour', now()) - interval '5 days')
+                       FROM unnest(ARRAY['stok_seviye', 'tuketim_miktar']) m").unwrap();
+    let alerts = "SELECT md5(string_agg(concat_ws('|', metric_type, entity_id, \"timestamp\", last_seen, severity, observation_count), ','
+                           ORDER BY metric_type, entity_id, \"timestamp\")) FROM ml_alerts";
+    c.batch_execute("SELECT count(*) FROM ml_detect('stok_seviye', save => true); SELECT count(*) FROM ml_detect('tuketim_miktar', save => true);").unwrap();
+    let serial_alerts: Option<String> = c.query_one(alerts, &[]).unwrap().get(0);
+    let n_serial: i64 = c.query_one("SELECT count(*) FROM ml_alerts", &[]).unwrap().get(0);
+    c.batch_execute("DELETE FROM ml_alerts; UPDATE ml_series_state SET scored_until = NULL;").unwrap();
+    let anomalous: i64 = c
+        .query_one("SELECT count(*) FROM (SELECT * FROM ml_detect('stok_seviye', save => true, parallel => 2)
+                                          UNION ALL SELECT * FROM ml_detect('tuketim_miktar', save => true, parallel => 2)) d", &[])
+        .unwrap()
+        .get(0);
+    let parallel_alerts: Option<String> = c.query_one(alerts, &[]).unwrap().get(0);
+    assert!(n_serial > 0 && anomalous > 0);
+    assert_eq!(parallel_alerts, serial_alerts, "parallel detection writes the same alerts");
+}

@@ -66,3 +66,40 @@ fn public_gets_nothing() {
         assert_eq!(sqlstate(&e), "42501", "{q}: {e}");
     }
 }
+
+/// The analysts' role reads tables and runs ml_detect without saving; it cannot save,
+/// train, or read the model bytes.
+#[test]
+fn reader_role_reads_and_scores_but_does_not_write() {
+    let mut admin = connect();
+    fresh_extension(&mut admin);
+    login_role(&mut admin, "it_analyst", "anomaly_reader");
+    admin
+        .batch_execute(
+            "SELECT ml_generate_demo_data(3, 10, 2, date_trunc('hour', now()));
+             SELECT ml_build_features();
+             SELECT ml_train('tuketim_miktar', train_until => date_trunc('hour', now()) - interval '2 days');",
+        )
+        .unwrap();
+    let mut r = connect_as("it_analyst");
+    let scored: i64 = r
+        .query_one("SELECT count(*) FROM ml_detect('tuketim_miktar', since => date_trunc('hour', now()) - interval '2 days')", &[])
+        .unwrap()
+        .get(0);
+    assert!(scored > 0);
+    let n: i64 = r.query_one("SELECT count(*) FROM ml_features", &[]).unwrap().get(0);
+    assert!(n > 0);
+    for forbidden in [
+        "SELECT count(*) FROM ml_detect('tuketim_miktar', save => true)",
+        "SELECT model_data FROM ml_models",
+        "SELECT ml_train('tuketim_miktar')",
+        "SELECT * FROM ml_channels",
+        "UPDATE ml_alerts SET is_read = true",
+        "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\") VALUES ('a', 'b', 1, now())",
+    ] {
+        let e = r.execute(forbidden, &[]).expect_err(forbidden);
+        assert_eq!(sqlstate(&e), "42501", "{forbidden}: {e}");
+    }
+    let alerts: i64 = admin.query_one("SELECT count(*) FROM ml_alerts", &[]).unwrap().get(0);
+    assert_eq!(alerts, 0, "nothing saved by the reader");
+}
