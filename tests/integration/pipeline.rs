@@ -144,3 +144,59 @@ fn parallel_runs_equal_serial_runs() {
     assert!(n_serial > 0 && anomalous > 0);
     assert_eq!(parallel_alerts, serial_alerts, "parallel detection writes the same alerts");
 }
+
+/// Scenario 1: a new product's first stock movement is collected from a registered source,
+/// gets features at the next feature run, is checked at the next detection run, and is part
+/// of the model retrained at night — the stages driven in cron's order.
+#[test]
+fn scenario_1_new_product_flows_through_the_stages() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    c.batch_execute(
+        "SELECT ml_generate_demo_data(4, 14, 8, date_trunc('hour', now()) - interval '1 hour');
+         SELECT ml_run_stage('features', 'cron');
+         SELECT ml_run_stage('training', 'cron');
+         DROP SCHEMA IF EXISTS it_app1 CASCADE; CREATE SCHEMA it_app1;
+         CREATE TABLE it_app1.stock_levels (urun_id text, level float8, at timestamptz);
+         SELECT ml_add_source('levels', 'stok_seviye',
+           'SELECT urun_id AS entity_id, level AS metric_value, at AS \"timestamp\" FROM it_app1.stock_levels WHERE at > $1', 'event');",
+    )
+    .unwrap();
+    let entities_before: i64 = c
+        .query_one("SELECT (parameters->'report'->>'entities')::bigint FROM ml_models WHERE is_active AND metric_type = 'stok_seviye'", &[])
+        .unwrap()
+        .get(0);
+    // 00:00 collection: the new product's first movements (a week of history arrives at once)
+    c.batch_execute(
+        "INSERT INTO it_app1.stock_levels
+         SELECT 'urun_9999', 200 - (i % 96) * 2, date_trunc('hour', now()) - interval '8 days' + i * interval '15 minutes'
+           FROM generate_series(0, 8 * 96 - 5) i;",
+    )
+    .unwrap();
+    let collected: serde_json::Value = c.query_one("SELECT ml_run_stage('collection', 'cron')", &[]).unwrap().get(0);
+    assert_eq!(collected["rows"].as_i64(), Some(8 * 96 - 4), "{collected}");
+    // 00:30 features
+    c.batch_execute("SELECT ml_run_stage('features', 'cron')").unwrap();
+    let feats: i64 = c.query_one("SELECT count(*) FROM ml_features WHERE entity_id = 'urun_9999'", &[]).unwrap().get(0);
+    assert_eq!(feats, 8 * 96 - 4);
+    // 01:00 detection: the series is checked (scored up to its last observation)
+    c.batch_execute("SELECT ml_run_stage('detection', 'cron')").unwrap();
+    let checked: bool = c
+        .query_one("SELECT scored_until = features_until FROM ml_series_state WHERE metric_type = 'stok_seviye' AND entity_id = 'urun_9999'", &[])
+        .unwrap()
+        .get(0);
+    assert!(checked, "the new series was scored by the detection run");
+    // the night: retraining includes the new product
+    c.batch_execute("SELECT ml_run_stage('training', 'cron')").unwrap();
+    let entities_after: i64 = c
+        .query_one("SELECT (parameters->'report'->>'entities')::bigint FROM ml_models WHERE metric_type = 'stok_seviye' ORDER BY id DESC LIMIT 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(entities_after, entities_before + 1);
+    let runs: i64 = c
+        .query_one("SELECT count(DISTINCT stage) FROM ml_job_runs WHERE trigger = 'cron' AND success", &[])
+        .unwrap()
+        .get(0);
+    assert!(runs >= 4, "collection, features, detection and training recorded as cron runs");
+    c.batch_execute("DROP SCHEMA it_app1 CASCADE").unwrap();
+}
