@@ -7,8 +7,8 @@ COMMENT ON FUNCTION ml_add_source(text, text, text, text) IS
 COMMENT ON FUNCTION ml_remove_source(text) IS 'Removes a metric source';
 COMMENT ON FUNCTION ml_collect(text) IS
     'Runs one source or all enabled ones: reads only rows newer than the watermark, stores them and advances the watermark in one subtransaction';
-COMMENT ON FUNCTION ml_generate_demo_data(integer, integer, integer, timestamptz) IS
-    'Writes deterministic labelled demo series of the four metric types (15-minute steps) with injected anomalies labelled in ml_labels';
+COMMENT ON FUNCTION ml_generate_demo_data(integer, integer, integer, timestamptz, integer) IS
+    'Writes deterministic labelled demo series of the four metric types (15-minute steps) with injected anomalies labelled in ml_labels; parallel > 1 splits the entities across background workers';
 
 -- Privileges. PUBLIC gets nothing: the data describes a business, and the functions
 -- write. Each role gets what its users need (README, "Roles").

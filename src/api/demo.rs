@@ -22,11 +22,12 @@ pub fn ml_generate_demo_data(
     days: default!(i32, 30),
     seed: default!(i32, 42),
     end_at: default!(Option<TimestampWithTimeZone>, "now()"),
+    parallel: default!(i32, 1),
 ) -> std::result::Result<TableIterator<'static, (name!(metric_type, String), name!(rows, i64), name!(labels, i64))>, ErrorReport> {
-    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed, end_at)?)))
+    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed, end_at, parallel)?)))
 }
 
-fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTimeZone>) -> Result<Vec<(String, i64, i64)>> {
+fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTimeZone>, parallel: i32) -> Result<Vec<(String, i64, i64)>> {
     let started = runs::now()?;
     let end = match end_at {
         Some(t) if t.is_finite() => t,
@@ -40,8 +41,45 @@ fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTim
         end_us: now_us - now_us.rem_euclid(STEP_US),
     };
     params.check()?;
+    let (rows, label_counts) = if parallel > 1 {
+        crate::workers::parallel::demo(&params, parallel)?
+    } else {
+        metrics::ensure_partitions(from_unix_us(params.start_us()), from_unix_us(params.end_us))?;
+        write_entities(&params, None)?
+    };
+    let total: i64 = rows.iter().sum();
+    runs::record(&runs::RunRecord {
+        stage: "demo",
+        metric_type: None,
+        source: Some("demo"),
+        trigger: crate::gucs::run_trigger(),
+        started,
+        rows_in: 0,
+        rows_out: total,
+        success: true,
+        error: None,
+    })?;
+    Ok(METRIC_TYPES
+        .iter()
+        .enumerate()
+        .map(|(m, t)| (t.to_string(), rows[m], label_counts[m]))
+        .collect())
+}
+
+/// The demo params as a worker job carries them (entities,days,seed,end_us).
+pub fn encode(p: &DemoParams) -> String {
+    format!("{},{},{},{}", p.entities, p.days, p.seed, p.end_us)
+}
+
+pub fn decode(s: &str) -> Option<DemoParams> {
+    let v: Vec<&str> = s.split(',').collect();
+    Some(DemoParams { entities: v.first()?.parse().ok()?, days: v.get(1)?.parse().ok()?, seed: v.get(2)?.parse().ok()?, end_us: v.get(3)?.parse().ok()? })
+}
+
+/// Generates and writes the entities of one partition (index modulo n equal to k), or all;
+/// returns the rows written and labels per metric type.
+pub fn write_entities(params: &DemoParams, part: Option<(u32, u32)>) -> Result<([i64; 4], [i64; 4])> {
     let start = from_unix_us(params.start_us());
-    metrics::ensure_partitions(start, from_unix_us(params.end_us))?;
     let mut rows = [0i64; 4];
     let mut label_counts = [0i64; 4];
     let mut all_labels = Vec::new();
@@ -49,8 +87,12 @@ fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTim
     let mut idx = 0;
     while idx < params.entities {
         pgrx::check_for_interrupts!();
-        let chunk: Vec<u32> = (idx..(idx + ENTITIES_PER_COPY).min(params.entities)).collect();
-        idx += chunk.len() as u32;
+        let span = idx..(idx + ENTITIES_PER_COPY).min(params.entities);
+        idx = span.end;
+        let chunk: Vec<u32> = span.filter(|i| part.map(|(k, n)| i % n == k).unwrap_or(true)).collect();
+        if chunk.is_empty() {
+            continue;
+        }
         let ids: Vec<String> = chunk.iter().map(|i| demo::entity_id(*i, params.entities)).collect();
         // COPY cannot skip existing rows; when the span already has rows of these
         // entities (a rerun), fall back to INSERT ... ON CONFLICT DO NOTHING.
@@ -101,21 +143,5 @@ fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTim
         }
     }
     labels::replace_demo(&all_labels)?;
-    let total: i64 = rows.iter().sum();
-    runs::record(&runs::RunRecord {
-        stage: "demo",
-        metric_type: None,
-        source: Some("demo"),
-        trigger: crate::gucs::run_trigger(),
-        started,
-        rows_in: 0,
-        rows_out: total,
-        success: true,
-        error: None,
-    })?;
-    Ok(METRIC_TYPES
-        .iter()
-        .enumerate()
-        .map(|(m, t)| (t.to_string(), rows[m], label_counts[m]))
-        .collect())
+    Ok((rows, label_counts))
 }

@@ -244,12 +244,30 @@ fn evaluate_model(
         return Ok(Quality::default());
     }
     let gap = 2 * 3_600_000_000;
+    // Scoring is plain Rust (no SPI): split the series over the machine's cores.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let per = data.len().div_ceil(threads).max(1);
+    let spans: Vec<std::result::Result<Vec<Span>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || -> std::result::Result<Vec<Span>, String> {
+                    let mut spans = Vec::new();
+                    for s in chunk {
+                        let scored = model.score_series(s, 0).map_err(|e| format!("{e:?}"))?;
+                        for ep in model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed) {
+                            spans.push(Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts });
+                        }
+                    }
+                    Ok(spans)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("scoring thread panicked".into()))).collect()
+    });
     let mut alerts = Vec::new();
-    for s in data {
-        let scored = model.score_series(s, 0)?;
-        for ep in model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed) {
-            alerts.push(Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts });
-        }
+    for r in spans {
+        alerts.extend(r.map_err(|e| CoreError::internal(format!("evaluating the new model failed: {e}")))?);
     }
     let windows: Vec<Span> = labels.iter().map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b }).collect();
     Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))

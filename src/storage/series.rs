@@ -11,7 +11,6 @@ use pgrx::prelude::*;
 /// Reads the rows of `entities` of a metric type with ts in [from[i] - lookback, until),
 /// ordered by series and time, plus the aux metric's value at the same instant. Only the
 /// columns the detector reads are filled (calendar and median); the rest stay None.
-/// Rows inside `ml_labels` windows are flagged in the returned mask when `labels` is set.
 pub fn read(
     metric_type: &str,
     aux_metric: Option<&str>,
@@ -21,25 +20,16 @@ pub fn read(
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
-    Spi::connect(|client| -> Result<Vec<SeriesRows>> {
+    let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let t = client.select(
-            "SELECT f.entity_id, f.\"timestamp\", f.metric_value, f.hour_of_day, f.day_of_week, f.median_value, a.metric_value
+            "SELECT f.entity_id, f.\"timestamp\", f.metric_value, f.hour_of_day, f.day_of_week, f.median_value
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
                JOIN ml_features f ON f.metric_type = $1 AND f.entity_id = d.entity_id
                                  AND f.\"timestamp\" >= d.from_ts - $4::interval
                                  AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)
-               LEFT JOIN ml_metrics a ON $6::text IS NOT NULL AND a.metric_type = $6 AND a.entity_id = f.entity_id
-                                     AND a.\"timestamp\" = f.\"timestamp\"
               ORDER BY f.entity_id, f.\"timestamp\"",
             None,
-            &[
-                metric_type.into(),
-                entities.to_vec().into(),
-                from.to_vec().into(),
-                lookback.into(),
-                until.into(),
-                aux_metric.into(),
-            ],
+            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into()],
         )?;
         let mut out: Vec<SeriesRows> = Vec::new();
         for r in t {
@@ -49,11 +39,7 @@ pub fn read(
                 None => continue,
             };
             if out.last().map(|s| s.entity_id != e).unwrap_or(true) {
-                out.push(SeriesRows {
-                    entity_id: e,
-                    aux: aux_metric.map(|_| Vec::new()),
-                    ..Default::default()
-                });
+                out.push(SeriesRows { entity_id: e, aux: aux_metric.map(|_| Vec::new()), ..Default::default() });
             }
             let Some(s) = out.last_mut() else { continue };
             let mut f = [None; NUM_FEATURES];
@@ -63,11 +49,58 @@ pub fn read(
             s.ts.push(to_unix_us(ts));
             s.value.push(r.get::<f64>(3)?.unwrap_or(f64::NAN));
             s.features.push(f);
-            if let Some(aux) = s.aux.as_mut() {
-                aux.push(r.get::<f64>(7)?);
-            }
         }
         Ok(out)
+    })?;
+    if let Some(aux) = aux_metric {
+        align_aux(&mut out, aux, entities, from, lookback, until)?;
+    }
+    Ok(out)
+}
+
+/// Fills each series' aux values: the aux metric's value at the same instant (None where
+/// it has none). One range scan in the same order, merged here, instead of a lookup per row.
+fn align_aux(
+    out: &mut [SeriesRows],
+    aux_metric: &str,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback: pgrx::datum::Interval,
+    until: Option<TimestampWithTimeZone>,
+) -> Result<()> {
+    let mut by_entity: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, s) in out.iter_mut().enumerate() {
+        s.aux = Some(vec![None; s.ts.len()]);
+        by_entity.insert(s.entity_id.clone(), i);
+    }
+    let mut cursor: Vec<usize> = vec![0; out.len()];
+    Spi::connect(|client| -> Result<()> {
+        let t = client.select(
+            "SELECT m.entity_id, m.\"timestamp\", m.metric_value
+               FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+               JOIN ml_metrics m ON m.metric_type = $1 AND m.entity_id = d.entity_id
+                                AND m.\"timestamp\" >= d.from_ts - $4::interval
+                                AND ($5::timestamptz IS NULL OR m.\"timestamp\" < $5)
+              ORDER BY m.entity_id, m.\"timestamp\"",
+            None,
+            &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into()],
+        )?;
+        for r in t {
+            let (Some(e), Some(ts)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) else { continue };
+            let Some(&i) = by_entity.get(&e) else { continue };
+            let ts = to_unix_us(ts);
+            let s = &mut out[i];
+            let c = &mut cursor[i];
+            while *c < s.ts.len() && s.ts[*c] < ts {
+                *c += 1;
+            }
+            if *c < s.ts.len() && s.ts[*c] == ts {
+                if let Some(aux) = s.aux.as_mut() {
+                    aux[*c] = r.get::<f64>(3)?;
+                }
+            }
+        }
+        Ok(())
     })
 }
 

@@ -170,6 +170,28 @@ pub fn detection(
     Ok(anomalies.iter().filter_map(detect::row_from_json).collect())
 }
 
+/// Demo data with `n` workers (entity index modulo n): returns rows and labels per metric
+/// type. Partitions are created first and committed by a worker of their own, so the
+/// writers find them.
+pub fn demo(params: &pg_anomaly_core::demo::DemoParams, n: i32) -> Result<([i64; 4], [i64; 4])> {
+    let n = n.clamp(2, 32);
+    let t = token();
+    let p = crate::api::demo::encode(params);
+    run_workers(&[format!("partitions|0|1|{t}|{p}|-|-")])?;
+    results(&t, 1)?;
+    let jobs: Vec<String> = (0..n).map(|k| format!("demo|{k}|{n}|{t}|{p}|-|-")).collect();
+    run_workers(&jobs)?;
+    let (_, _, per_worker) = results(&t, n)?;
+    let (mut rows, mut labels) = ([0i64; 4], [0i64; 4]);
+    for w in per_worker {
+        for m in 0..4 {
+            rows[m] += w["rows"][m].as_i64().unwrap_or(0);
+            labels[m] += w["labels"][m].as_i64().unwrap_or(0);
+        }
+    }
+    Ok((rows, labels))
+}
+
 /// What one worker does, in its transaction; returns (rows in, rows out, anomalies).
 fn work(kind: &str, k: u32, n: u32, metric_type: Option<&str>, since: Option<i64>, until: Option<i64>) -> Result<(i64, i64, Value)> {
     match kind {
@@ -180,6 +202,16 @@ fn work(kind: &str, k: u32, n: u32, metric_type: Option<&str>, since: Option<i64
         "features" => {
             let (i, o) = features::build_partition(metric_type, k, n)?;
             Ok((i, o, Value::Null))
+        }
+        "partitions" | "demo" => {
+            let p = metric_type.and_then(crate::api::demo::decode).ok_or_else(|| Error::Core(CoreError::internal("bad demo job")))?;
+            if kind == "partitions" {
+                crate::storage::metrics::ensure_partitions(crate::storage::from_unix_us(p.start_us()), crate::storage::from_unix_us(p.end_us))?;
+                return Ok((0, 0, Value::Null));
+            }
+            let (rows, labels) = crate::api::demo::write_entities(&p, Some((k, n)))?;
+            // One-element array: results() flattens the workers' arrays.
+            Ok((0, rows.iter().sum(), json!([{ "rows": rows, "labels": labels }])))
         }
         "detect" => {
             let rows = detect::detect_partition(
