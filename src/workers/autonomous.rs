@@ -62,6 +62,7 @@ pub extern "C-unwind" fn pg_anomaly_autonomous_main(arg: pg_sys::Datum) {
     let extra = BackgroundWorker::get_extra().to_string();
     let (user, name) = extra.split_once(':').unwrap_or(("0", ""));
     let user = pg_sys::Oid::from(user.parse::<u32>().unwrap_or(0));
+    super::attach_signals();
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), Some(user));
     let path = dir().join(name);
     let Ok(text) = std::fs::read_to_string(&path) else { return };

@@ -245,6 +245,9 @@ pub extern "C-unwind" fn pg_anomaly_parallel_main(arg: pg_sys::Datum) {
     let mt = (parts[4] != "*").then(|| parts[4].to_string());
     let since = parts[5].parse::<i64>().ok();
     let until = parts[6].parse::<i64>().ok();
+    // Unblock signals (die() on SIGTERM; SIGUSR1 stays PostgreSQL's, which parallel query
+    // and sinval messages need: with signals blocked a parallel plan would wait forever).
+    super::attach_signals();
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), Some(user));
     let schema = || {
         Spi::get_one::<String>(
@@ -261,6 +264,8 @@ pub extern "C-unwind" fn pg_anomaly_parallel_main(arg: pg_sys::Datum) {
         let s = schema();
         set_path(&s);
         let _ = Spi::run("SELECT set_config('pg_anomaly.run_trigger', 'worker', true)");
+        // These workers are the parallelism; plans of their own would compete for the cores.
+        let _ = Spi::run("SELECT set_config('max_parallel_workers_per_gather', '0', true)");
         PgTryBuilder::new(|| {
             work(&kind, k, n, mt.as_deref(), since, until).map_err(|e| e.into_report("parallel").message().to_string())
         })
