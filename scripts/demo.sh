@@ -15,6 +15,10 @@ bash scripts/install.sh
 bash scripts/cluster.sh start
 psql_() { bash scripts/cluster.sh psql -X -v ON_ERROR_STOP=1 "$@"; }
 
+# The real-time worker would race this script's stages for the same new data (a second
+# feature run skips while one is running): pause it while the pipeline runs once by hand.
+for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do psql_ -qc "$q" >/dev/null; done
+
 log "creating the extension"
 psql_ -q <<'SQL'
 SET client_min_messages = warning;
@@ -66,12 +70,14 @@ read -r PLOT_MT PLOT_ENTITY < <(psql_ -qAt -F ' ' -c "SELECT metric_type, entity
     ORDER BY array_position(ARRAY['kritik','yuksek','orta','dusuk'], severity), peak_score DESC, id LIMIT 1")
 if [ -n "${PLOT_MT:-}" ]; then
     mkdir -p "$ROOT/.local"
-    psql_ -qAt -v mt="$PLOT_MT" -v e="$PLOT_ENTITY" -c "SELECT ml_plot(:'mt', :'e')" > "$ROOT/.local/most_severe_alert.svg"
+    echo "SELECT ml_plot(:'mt', :'e')" | psql_ -qAt -v mt="$PLOT_MT" -v e="$PLOT_ENTITY" > "$ROOT/.local/most_severe_alert.svg"
     command -v rsvg-convert >/dev/null && rsvg-convert -o "$ROOT/.local/most_severe_alert.png" "$ROOT/.local/most_severe_alert.svg"
     echo "plot of $PLOT_MT / $PLOT_ENTITY written to $ROOT/.local/most_severe_alert.svg (and .png)"
 fi
 log "health (ml_health)"
 psql_ -c "SELECT kpi, round(measured::numeric, 3) AS measured, target, goal FROM ml_health WHERE measured IS NOT NULL ORDER BY kpi"
+
+for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do psql_ -qc "$q" >/dev/null; done
 
 log "what is stored"
 psql_ -c "SELECT 'ml_metrics' AS table, count(*) FROM ml_metrics UNION ALL SELECT 'ml_features', count(*) FROM ml_features

@@ -85,9 +85,27 @@ pub fn feature_label(feature: &str, english: bool) -> String {
         "trend_slope" => "eğilim",
         "momentum" => "momentum",
         "stock_residual" | "stock_vs_consumption" => "tüketimle açıklanamayan stok değişimi",
+        // The detector's readable input names.
+        "count vs usual for this hour" => "bu saat için olağan miktara göre sapma",
+        "1-hour total vs usual" => "1 saatlik toplamın olağana göre sapması",
+        "4-hour total vs usual" => "4 saatlik toplamın olağana göre sapması",
+        "24-hour total vs usual" => "24 saatlik toplamın olağana göre sapması",
+        "same value repeated improbably long (stuck or outage)" => "aynı değerin olağandışı uzun tekrarı (takılma veya kesinti)",
+        "stock change not explained by consumption, 1 hour" => "tüketimle açıklanamayan stok değişimi (1 saat)",
+        "stock change not explained by consumption, 4 hours" => "tüketimle açıklanamayan stok değişimi (4 saat)",
+        "stock change not explained by consumption, 24 hours" => "tüketimle açıklanamayan stok değişimi (24 saat)",
+        "stock below its usual minimum" => "stok olağan alt seviyesinin altında",
+        "refill landed below the usual level" => "dolum olağan seviyenin altında kaldı",
+        "refill duration vs usual for the amount" => "miktara göre olağan dolum süresinden sapma",
+        "value vs usual for this hour" => "bu saat için olağan değere göre sapma",
+        "1-hour deviation from usual" => "1 saatlik sapma",
+        "4-hour deviation from usual" => "4 saatlik sapma",
+        "jump from the previous value" => "önceki değere göre sıçrama",
+        "same value repeated unusually long" => "aynı değerin olağandışı uzun tekrarı",
         _ => "",
     };
     if english || tr.is_empty() {
+        // Stored feature names read better with spaces; the detector's labels already do.
         feature.replace('_', " ")
     } else {
         tr.to_string()
@@ -160,6 +178,9 @@ mod tests {
         assert!(tr.contains("urun_0042") && tr.contains("12") && tr.contains("80") && tr.contains("-85%"), "{tr}");
         assert!(tr.contains("aynı saatlere göre sapma (60%)") && tr.contains("Kritik"), "{tr}");
         assert!(tr_action.contains("fire"), "{tr_action}");
+        let detector = vec![("stock change not explained by consumption, 1 hour".to_string(), 0.5)];
+        let (tr2, _) = alert_text(&AlertFacts { reasons: &detector, ..f }, false);
+        assert!(tr2.contains("tüketimle açıklanamayan stok değişimi (1 saat) (50%)"), "{tr2}");
         let (en, en_action) = alert_text(&f, true);
         assert!(en.starts_with("Critical anomaly in stock level of urun_0042: 12 units, expected about 80 units (-85%)"), "{en}");
         assert!(en.contains("seasonal zscore (60%)"), "{en}");
