@@ -66,11 +66,13 @@ psql_ -c "WITH w AS (SELECT * FROM ml_labels WHERE ends_at >= (SELECT max(\"time
                  round((SELECT count(*) FROM hit)::numeric / nullif((SELECT count(*) FROM w), 0), 3) AS recall,
                  round(1 - (SELECT count(*) FROM fp)::numeric / nullif((SELECT count(*) FROM a), 0), 3) AS precision"
 log "a picture of the most severe alert (ml_plot)"
-read -r PLOT_MT PLOT_ENTITY < <(psql_ -qAt -F ' ' -c "SELECT metric_type, entity_id FROM ml_alerts
+read -r PLOT_MT PLOT_ENTITY PLOT_FROM PLOT_TO < <(psql_ -qAt -F ' ' -c "SELECT metric_type, entity_id,
+    extract(epoch FROM \"timestamp\" - interval '2 days')::bigint, extract(epoch FROM last_seen + interval '2 days')::bigint FROM ml_alerts
     ORDER BY array_position(ARRAY['kritik','yuksek','orta','dusuk'], severity), peak_score DESC, id LIMIT 1")
 if [ -n "${PLOT_MT:-}" ]; then
     mkdir -p "$ROOT/.local"
-    echo "SELECT ml_plot(:'mt', :'e')" | psql_ -qAt -v mt="$PLOT_MT" -v e="$PLOT_ENTITY" > "$ROOT/.local/most_severe_alert.svg"
+    echo "SELECT ml_plot(:'mt', :'e', to_timestamp(:f), to_timestamp(:t))" \
+        | psql_ -qAt -v mt="$PLOT_MT" -v e="$PLOT_ENTITY" -v f="$PLOT_FROM" -v t="$PLOT_TO" > "$ROOT/.local/most_severe_alert.svg"
     command -v rsvg-convert >/dev/null && rsvg-convert -o "$ROOT/.local/most_severe_alert.png" "$ROOT/.local/most_severe_alert.svg"
     echo "plot of $PLOT_MT / $PLOT_ENTITY written to $ROOT/.local/most_severe_alert.svg (and .png)"
 fi
