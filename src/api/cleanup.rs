@@ -79,7 +79,6 @@ pub fn cleanup() -> Result<Vec<(String, i64)>> {
         stage: "cleanup",
         metric_type: None,
         source: None,
-        trigger: gucs::run_trigger(),
         started,
         rows_in: 0,
         rows_out: out.iter().map(|(_, n)| n).sum(),

@@ -2,7 +2,6 @@
 //! ml_add_source, ml_remove_source, ml_collect.
 
 use crate::errors::{invalid, run, Result};
-use crate::gucs;
 use crate::storage::{metrics, runs, sources, subxact};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -101,7 +100,6 @@ fn collect(source_name: Option<&str>) -> Result<Vec<(String, i64, i64, i64, bool
             stage: "collection",
             metric_type: Some(&src.metric_type),
             source: Some(&src.name),
-            trigger: gucs::run_trigger(),
             started,
             rows_in: read,
             rows_out: inserted,

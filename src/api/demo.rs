@@ -48,17 +48,7 @@ fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTim
         write_entities(&params, None)?
     };
     let total: i64 = rows.iter().sum();
-    runs::record(&runs::RunRecord {
-        stage: "demo",
-        metric_type: None,
-        source: Some("demo"),
-        trigger: crate::gucs::run_trigger(),
-        started,
-        rows_in: 0,
-        rows_out: total,
-        success: true,
-        error: None,
-    })?;
+    runs::success("demo", None, Some("demo"), started, 0, total)?;
     Ok(METRIC_TYPES
         .iter()
         .enumerate()

@@ -174,17 +174,7 @@ pub fn detect_partition(
         }
         if save && partition.is_none() {
             alerts::close_stale(&mt, gap_us)?;
-            runs::record(&runs::RunRecord {
-                stage: "detection",
-                metric_type: Some(&mt),
-                source: None,
-                trigger: gucs::run_trigger(),
-                started,
-                rows_in: scored_rows,
-                rows_out: written,
-                success: true,
-                error: None,
-            })?;
+            runs::success("detection", Some(&mt), None, started, scored_rows, written)?;
             let _ = model_type;
         }
     }

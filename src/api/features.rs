@@ -2,7 +2,6 @@
 //! it back (ml_feature_matrix).
 
 use crate::errors::{run, Result};
-use crate::gucs;
 use crate::storage::{features as store, from_unix_us, locks, runs};
 use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow};
 use pgrx::datum::TimestampWithTimeZone;
@@ -48,7 +47,6 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool) -> Result<i64> {
             stage: "features",
             metric_type,
             source: None,
-            trigger: gucs::run_trigger(),
             started,
             rows_in,
             rows_out,

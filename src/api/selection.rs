@@ -1,7 +1,6 @@
 //! Stages 4-5: feature selection (ml_select_features) and correlations.
 
 use crate::errors::{run, Result};
-use crate::gucs;
 use crate::storage::{matrix, runs, selection as store};
 use pg_anomaly_core::features::{FEATURE_NAMES, NUM_FEATURES};
 use pg_anomaly_core::selection::{correlations, select_features, SelectionMethod};
@@ -45,17 +44,7 @@ pub fn select_and_save(metric_type: &str, method: &str) -> Result<Vec<pg_anomaly
     let has_labels = labels.iter().any(|l| *l);
     let decisions = select_features(x.view(), &FEATURE_NAMES, has_labels.then_some(labels.as_slice()), m)?;
     store::save(metric_type, method, &decisions)?;
-    runs::record(&runs::RunRecord {
-        stage: "selection",
-        metric_type: Some(metric_type),
-        source: None,
-        trigger: gucs::run_trigger(),
-        started,
-        rows_in: x.nrows() as i64,
-        rows_out: decisions.iter().filter(|d| d.kept).count() as i64,
-        success: true,
-        error: None,
-    })?;
+    runs::success("selection", Some(metric_type), None, started, x.nrows() as i64, decisions.iter().filter(|d| d.kept).count() as i64)?;
     Ok(decisions)
 }
 

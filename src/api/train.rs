@@ -4,7 +4,6 @@ use super::features as feature_stage;
 use super::model::Model;
 use super::selection::select_and_save;
 use crate::errors::{invalid, not_found, run, Result};
-use crate::gucs;
 use crate::storage::{locks, models, runs, selection, series};
 use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
@@ -216,17 +215,7 @@ pub fn train(
         reason,
         metrics,
     })?;
-    runs::record(&runs::RunRecord {
-        stage: "training",
-        metric_type: Some(metric_type),
-        source: None,
-        trigger: gucs::run_trigger(),
-        started,
-        rows_in: rows as i64,
-        rows_out: 1,
-        success: true,
-        error: None,
-    })?;
+    runs::success("training", Some(metric_type), None, started, rows as i64, 1)?;
     Ok(id)
 }
 
