@@ -75,16 +75,7 @@ pub fn cleanup() -> Result<Vec<(String, i64)>> {
         one::<TimestampWithTimeZone>("SELECT now() - interval '1 day'", &[])?.unwrap_or(now),
         one::<TimestampWithTimeZone>("SELECT now() + interval '7 days'", &[])?.unwrap_or(now),
     )?;
-    runs::record(&runs::RunRecord {
-        stage: "cleanup",
-        metric_type: None,
-        source: None,
-        started,
-        rows_in: 0,
-        rows_out: out.iter().map(|(_, n)| n).sum(),
-        success: true,
-        error: None,
-    })?;
+    runs::success("cleanup", None, None, started, 0, out.iter().map(|(_, n)| n).sum())?;
     Ok(out)
 }
 

@@ -37,24 +37,9 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool) -> Result<i64> {
         return Ok(0);
     }
     let started = runs::now()?;
-    let outcome = build_locked(metric_type, full_rebuild, None);
-    let (rows_in, rows_out, err) = match &outcome {
-        Ok((i, o)) => (*i, *o, None),
-        Err(_) => (0, 0, Some("failed")),
-    };
-    if err.is_none() {
-        runs::record(&runs::RunRecord {
-            stage: "features",
-            metric_type,
-            source: None,
-            started,
-            rows_in,
-            rows_out,
-            success: true,
-            error: None,
-        })?;
-    }
-    outcome.map(|(_, o)| o)
+    let (rows_in, rows_out) = build_locked(metric_type, full_rebuild, None)?;
+    runs::success("features", metric_type, None, started, rows_in, rows_out)?;
+    Ok(rows_out)
 }
 
 /// Work list: (metric_type, entity_id, first timestamp to compute).

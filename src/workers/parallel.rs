@@ -112,16 +112,7 @@ pub fn features(metric_type: Option<&str>, n: i32) -> Result<i64> {
     let jobs: Vec<String> = (0..n).map(|k| format!("features|{k}|{n}|{t}|{mt}|-|-")).collect();
     run_workers(&jobs)?;
     let (rows_in, rows_out, _) = results(&t, n)?;
-    runs::record(&runs::RunRecord {
-        stage: "features",
-        metric_type,
-        source: Some("parallel"),
-        started,
-        rows_in,
-        rows_out,
-        success: true,
-        error: None,
-    })?;
+    runs::success("features", metric_type, Some("parallel"), started, rows_in, rows_out)?;
     Ok(rows_out)
 }
 
@@ -155,16 +146,7 @@ pub fn detection(
         let (_, gap) = crate::storage::alerts::settings(m)?;
         crate::storage::alerts::close_stale(m, gap)?;
     }
-    runs::record(&runs::RunRecord {
-        stage: "detection",
-        metric_type,
-        source: Some("parallel"),
-        started,
-        rows_in,
-        rows_out,
-        success: true,
-        error: None,
-    })?;
+    runs::success("detection", metric_type, Some("parallel"), started, rows_in, rows_out)?;
     Ok(anomalies.iter().filter_map(detect::row_from_json).collect())
 }
 
