@@ -14,7 +14,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use serde_json::json;
 
-const ENTITIES_PER_CHUNK: usize = 128;
+const ENTITIES_PER_CHUNK: usize = 64;
 
 pub type DetectRow = (
     String,

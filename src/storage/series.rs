@@ -26,10 +26,11 @@ pub fn read(
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
                JOIN ml_features f ON f.metric_type = $1 AND f.entity_id = d.entity_id
                                  AND f.\"timestamp\" >= d.from_ts - $4::interval
+                                 AND f.\"timestamp\" >= $6::timestamptz - $4::interval
                                  AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)
               ORDER BY f.entity_id, f.\"timestamp\"",
             None,
-            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into()],
+            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
         )?;
         let mut out: Vec<SeriesRows> = Vec::new();
         for r in t {
@@ -58,6 +59,12 @@ pub fn read(
     Ok(out)
 }
 
+/// The earliest start of a chunk, as a plain parameter: with it the planner prunes the
+/// day partitions before the join (a bound that only comes through the join scans them all).
+fn earliest(from: &[TimestampWithTimeZone]) -> TimestampWithTimeZone {
+    from.iter().copied().min_by_key(|t| to_unix_us(*t)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)
+}
+
 /// Fills each series' aux values: the aux metric's value at the same instant (None where
 /// it has none). One range scan in the same order, merged here, instead of a lookup per row.
 fn align_aux(
@@ -80,10 +87,11 @@ fn align_aux(
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
                JOIN ml_metrics m ON m.metric_type = $1 AND m.entity_id = d.entity_id
                                 AND m.\"timestamp\" >= d.from_ts - $4::interval
+                                AND m.\"timestamp\" >= $6::timestamptz - $4::interval
                                 AND ($5::timestamptz IS NULL OR m.\"timestamp\" < $5)
               ORDER BY m.entity_id, m.\"timestamp\"",
             None,
-            &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into()],
+            &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
         )?;
         for r in t {
             let (Some(e), Some(ts)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) else { continue };
