@@ -17,7 +17,11 @@ use pgrx::prelude::*;
 use serde_json::json;
 
 /// Entities read per query while loading training data.
-const ENTITIES_PER_READ: usize = 128;
+const ENTITIES_PER_READ: usize = 64;
+/// Rows a forest detector reads for fitting unless `max_train_rows` says otherwise. The
+/// forest itself fits on max_samples rows per tree; this bounds the rows that calibrate the
+/// threshold and measure quality, and with them the training time.
+pub const DEFAULT_MAX_TRAIN_ROWS: usize = 400_000;
 /// Tolerance after a window's end within which an alert still counts as finding it.
 pub const FOUND_TOLERANCE_US: i64 = 2 * 3_600_000_000;
 
@@ -78,16 +82,28 @@ pub fn ml_activate_model(model_id: i64) -> std::result::Result<bool, ErrorReport
 
 /// The parsed params of a model type, or a clear error naming the bad key.
 enum Params {
-    Forest(DetectorParams),
+    /// The detector's params and the most rows to read (0: all).
+    Forest(DetectorParams, usize),
     ZScore(ZScoreParams),
 }
 
 fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> {
     match model_type {
         "isolation_forest" => {
-            let p = DetectorParams::from_json(params)?;
+            // max_train_rows is about reading, not the model: take it out before the
+            // detector's own keys are checked.
+            let mut rest = params.clone();
+            let cap = match rest.as_object_mut().and_then(|m| m.remove("max_train_rows")) {
+                None => DEFAULT_MAX_TRAIN_ROWS,
+                Some(v) => match v.as_u64() {
+                    Some(0) => 0,
+                    Some(n) if (10_000..=1_000_000_000).contains(&n) => n as usize,
+                    _ => return Err(invalid("max_train_rows", v, "must be 0 (read every row) or an integer between 10000 and 1000000000")),
+                },
+            };
+            let p = DetectorParams::from_json(&rest)?;
             p.check()?;
-            Ok(Params::Forest(p))
+            Ok(Params::Forest(p, cap))
         }
         "z_score" => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
         other => Err(invalid("model_type", other, "model_type is 'isolation_forest' or 'z_score'")),
@@ -124,23 +140,43 @@ pub fn train(
     let kind = MetricKind::from_metric_type(metric_type);
     let aux = kind.aux_metric();
     let from = train_from.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
-    let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
-    for chunk in entities.chunks(ENTITIES_PER_READ) {
-        pgrx::check_for_interrupts!();
-        let froms = vec![from; chunk.len()];
-        data.extend(series::read(metric_type, aux, chunk, &froms, 0, train_until)?);
-    }
-    let rows: usize = data.iter().map(|s| s.len()).sum();
     let (labels, normal) = series::windows(metric_type)?;
+    let (entities, cap) = match &parsed {
+        Params::Forest(p, cap) => (sample_order(entities, &normal, p.seed), *cap),
+        Params::ZScore(_) => (entities, 0),
+    };
+    let entities_total = entities.len();
+    let read_started = std::time::Instant::now();
+    let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
+    let mut rows = 0usize;
+    let mut next = 0usize;
+    while next < entities.len() && (cap == 0 || rows < cap) {
+        pgrx::check_for_interrupts!();
+        // With a cap, size each read from the rows per entity seen so far so the sample
+        // ends near the cap rather than up to a whole read past it.
+        let take = match (cap, next) {
+            (0, _) => ENTITIES_PER_READ,
+            (_, 0) => 16,
+            _ => ((cap - rows) * next).div_ceil(rows.max(1)).clamp(1, ENTITIES_PER_READ),
+        };
+        let chunk = &entities[next..(next + take).min(entities.len())];
+        next += chunk.len();
+        let froms = vec![from; chunk.len()];
+        let read = series::read(metric_type, aux, chunk, &froms, 0, train_until)?;
+        rows += read.iter().map(|s| s.len()).sum::<usize>();
+        data.extend(read);
+    }
     let to_window = |(e, a, b): &(String, i64, i64)| Window { entity_id: e.clone(), from_us: *a, to_us: *b };
     let exclude: Vec<Window> = labels.iter().map(to_window).collect();
     let normal_w: Vec<Window> = normal.iter().map(to_window).collect();
 
+    let read_secs = read_started.elapsed().as_secs_f64();
     let fit_started = std::time::Instant::now();
     let (bytes, model, mut info) = match parsed {
-        Params::Forest(p) => {
+        Params::Forest(p, cap) => {
             let (d, report) = Detector::fit(kind, &p, &data, &exclude, &normal_w)?;
-            let info = json!({ "detector": p.to_json(), "report": report.to_json() });
+            let info = json!({ "detector": p.to_json(), "report": report.to_json(),
+                               "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": entities_total } });
             (d.to_bytes()?, Model::Detector(d), info)
         }
         Params::ZScore(p) => {
@@ -165,7 +201,9 @@ pub fn train(
     let (first_ts, last_ts) = data.iter().fold((i64::MAX, i64::MIN), |(a, b), s| {
         (a.min(*s.ts.first().unwrap_or(&i64::MAX)), b.max(*s.ts.last().unwrap_or(&i64::MIN)))
     });
+    let eval_started = std::time::Instant::now();
     let q = evaluate_model(&model, &data, &labels, &normal, first_ts, last_ts)?;
+    let eval_secs = eval_started.elapsed().as_secs_f64();
     if let Some(obj) = info.as_object_mut() {
         obj.insert("model_type".into(), json!(model_type));
         obj.insert("metric_type".into(), json!(metric_type));
@@ -197,7 +235,9 @@ pub fn train(
         models::activate(id)?;
     }
     let metrics = json!({
+        "read_seconds": read_secs,
         "fit_seconds": fit_secs,
+        "evaluate_seconds": eval_secs,
         "entities": data.len(),
         "threshold": threshold,
         "activated": activate,
@@ -217,6 +257,25 @@ pub fn train(
     })?;
     runs::success("training", Some(metric_type), None, started, rows as i64, 1)?;
     Ok(id)
+}
+
+/// The order in which a forest's training reads entities until it has max_train_rows:
+/// first every entity with a span marked false positive (feedback is always learned), then
+/// the rest in an order fixed by the seed (FNV-1a of seed and entity), so the sample is a
+/// spread over the entities that the same seed repeats.
+fn sample_order(entities: Vec<String>, normal: &[(String, i64, i64)], seed: u64) -> Vec<String> {
+    let marked: std::collections::HashSet<&str> = normal.iter().map(|n| n.0.as_str()).collect();
+    let key = |e: &str| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in seed.to_le_bytes().iter().chain(e.as_bytes()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    };
+    let mut keyed: Vec<(bool, u64, String)> = entities.into_iter().map(|e| (!marked.contains(e.as_str()), key(&e), e)).collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, _, e)| e).collect()
 }
 
 /// Scores the training span with the new model, forms episodes and compares them with the
@@ -258,6 +317,13 @@ fn evaluate_model(
     for r in spans {
         alerts.extend(r.map_err(|e| CoreError::internal(format!("evaluating the new model failed: {e}")))?);
     }
-    let windows: Vec<Span> = labels.iter().map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b }).collect();
+    // Quality is measured on the entities read (the training sample): windows of others
+    // would count as missed without having been scored.
+    let read: std::collections::HashSet<&str> = data.iter().map(|s| s.entity_id.as_str()).collect();
+    let windows: Vec<Span> = labels
+        .iter()
+        .filter(|(e, _, _)| read.contains(e.as_str()))
+        .map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b })
+        .collect();
     Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
 }

@@ -9,7 +9,7 @@ use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 
 /// Reads the rows of `entities` of a metric type with ts in [from[i] - lookback, until),
-/// ordered by series and time, plus the aux metric's value at the same instant. Only the
+/// one series per entity ordered by entity, each in time order, plus the aux metric's value at the same instant. Only the
 /// columns the detector reads are filled (calendar and median); the rest stay None.
 pub fn read(
     metric_type: &str,
@@ -20,43 +20,74 @@ pub fn read(
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
+    // One row per series with its columns as arrays: per-row SPI costs several times what
+    // the scan does, per-element array access almost nothing. The aggregates of one group
+    // see its rows in the same order, so the arrays line up; time order is restored here.
     let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let t = client.select(
-            "SELECT f.entity_id, f.\"timestamp\", f.metric_value, f.hour_of_day, f.day_of_week, f.median_value
+            "SELECT f.entity_id, array_agg(f.\"timestamp\"), array_agg(f.metric_value), array_agg(f.hour_of_day),
+                    array_agg(f.day_of_week), array_agg(f.median_value)
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
                JOIN ml_features f ON f.metric_type = $1 AND f.entity_id = d.entity_id
                                  AND f.\"timestamp\" >= d.from_ts - $4::interval
                                  AND f.\"timestamp\" >= $6::timestamptz - $4::interval
                                  AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)
-              ORDER BY f.entity_id, f.\"timestamp\"",
+              GROUP BY f.entity_id",
             None,
             &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
         )?;
-        let mut out: Vec<SeriesRows> = Vec::new();
+        let mut out: Vec<SeriesRows> = Vec::with_capacity(entities.len());
         for r in t {
-            let e: String = r.get(1)?.unwrap_or_default();
-            let ts: TimestampWithTimeZone = match r.get(2)? {
-                Some(t) => t,
-                None => continue,
+            let (Some(e), Some(ts), Some(v), Some(h), Some(d), Some(m)) = (
+                r.get::<String>(1)?,
+                r.get::<pgrx::Array<TimestampWithTimeZone>>(2)?,
+                r.get::<pgrx::Array<f64>>(3)?,
+                r.get::<pgrx::Array<i16>>(4)?,
+                r.get::<pgrx::Array<i16>>(5)?,
+                r.get::<pgrx::Array<f64>>(6)?,
+            ) else {
+                continue;
             };
-            if out.last().map(|s| s.entity_id != e).unwrap_or(true) {
-                out.push(SeriesRows { entity_id: e, aux: aux_metric.map(|_| Vec::new()), ..Default::default() });
+            let n = ts.len();
+            let mut s = SeriesRows {
+                entity_id: e,
+                ts: Vec::with_capacity(n),
+                value: Vec::with_capacity(n),
+                features: Vec::with_capacity(n),
+                aux: aux_metric.map(|_| Vec::new()),
+            };
+            for (((t, v), h), (d, m)) in ts.iter().zip(v.iter()).zip(h.iter()).zip(d.iter().zip(m.iter())) {
+                let Some(t) = t else { continue };
+                let mut f = [None; NUM_FEATURES];
+                f[col::HOUR_OF_DAY] = h.map(f64::from);
+                f[col::DAY_OF_WEEK] = d.map(f64::from);
+                f[col::MEDIAN] = m;
+                s.ts.push(to_unix_us(t));
+                s.value.push(v.unwrap_or(f64::NAN));
+                s.features.push(f);
             }
-            let Some(s) = out.last_mut() else { continue };
-            let mut f = [None; NUM_FEATURES];
-            f[col::HOUR_OF_DAY] = r.get::<i16>(4)?.map(f64::from);
-            f[col::DAY_OF_WEEK] = r.get::<i16>(5)?.map(f64::from);
-            f[col::MEDIAN] = r.get::<f64>(6)?;
-            s.ts.push(to_unix_us(ts));
-            s.value.push(r.get::<f64>(3)?.unwrap_or(f64::NAN));
-            s.features.push(f);
+            sort_by_time(&mut s);
+            out.push(s);
         }
+        out.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
         Ok(out)
     })?;
     if let Some(aux) = aux_metric {
         align_aux(&mut out, aux, entities, from, lookback, until)?;
     }
     Ok(out)
+}
+
+/// Puts a series' rows in time order (a no-op when they already are, the usual case).
+fn sort_by_time(s: &mut SeriesRows) {
+    if s.ts.windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..s.ts.len()).collect();
+    order.sort_by_key(|&i| s.ts[i]);
+    s.ts = order.iter().map(|&i| s.ts[i]).collect();
+    s.value = order.iter().map(|&i| s.value[i]).collect();
+    s.features = order.iter().map(|&i| s.features[i]).collect();
 }
 
 /// The earliest start of a chunk, as a plain parameter: with it the planner prunes the
@@ -66,7 +97,7 @@ fn earliest(from: &[TimestampWithTimeZone]) -> TimestampWithTimeZone {
 }
 
 /// Fills each series' aux values: the aux metric's value at the same instant (None where
-/// it has none). One range scan in the same order, merged here, instead of a lookup per row.
+/// it has none). One range scan, matched here by time, instead of a lookup per row.
 fn align_aux(
     out: &mut [SeriesRows],
     aux_metric: &str,
@@ -80,31 +111,36 @@ fn align_aux(
         s.aux = Some(vec![None; s.ts.len()]);
         by_entity.insert(s.entity_id.clone(), i);
     }
-    let mut cursor: Vec<usize> = vec![0; out.len()];
     Spi::connect(|client| -> Result<()> {
         let t = client.select(
-            "SELECT m.entity_id, m.\"timestamp\", m.metric_value
+            "SELECT m.entity_id, array_agg(m.\"timestamp\"), array_agg(m.metric_value)
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
                JOIN ml_metrics m ON m.metric_type = $1 AND m.entity_id = d.entity_id
                                 AND m.\"timestamp\" >= d.from_ts - $4::interval
                                 AND m.\"timestamp\" >= $6::timestamptz - $4::interval
                                 AND ($5::timestamptz IS NULL OR m.\"timestamp\" < $5)
-              ORDER BY m.entity_id, m.\"timestamp\"",
+              GROUP BY m.entity_id",
             None,
             &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
         )?;
         for r in t {
-            let (Some(e), Some(ts)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) else { continue };
+            let (Some(e), Some(ts), Some(v)) =
+                (r.get::<String>(1)?, r.get::<pgrx::Array<TimestampWithTimeZone>>(2)?, r.get::<pgrx::Array<f64>>(3)?)
+            else {
+                continue;
+            };
             let Some(&i) = by_entity.get(&e) else { continue };
-            let ts = to_unix_us(ts);
             let s = &mut out[i];
-            let c = &mut cursor[i];
-            while *c < s.ts.len() && s.ts[*c] < ts {
-                *c += 1;
-            }
-            if *c < s.ts.len() && s.ts[*c] == ts {
-                if let Some(aux) = s.aux.as_mut() {
-                    aux[*c] = r.get::<f64>(3)?;
+            let Some(aux) = s.aux.as_mut() else { continue };
+            // Rows arrive mostly in time order: try the slot after the last match first.
+            let mut c = 0usize;
+            for (t, v) in ts.iter().zip(v.iter()) {
+                let Some(t) = t else { continue };
+                let t = to_unix_us(t);
+                let at = if c < s.ts.len() && s.ts[c] == t { Ok(c) } else { s.ts.binary_search(&t) };
+                if let Ok(k) = at {
+                    aux[k] = v;
+                    c = k + 1;
                 }
             }
         }
