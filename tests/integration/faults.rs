@@ -79,10 +79,7 @@ impl Cluster {
         loop {
             match Client::connect(&self.url, NoTls) {
                 Ok(c) => return c,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    thread::sleep(Duration::from_millis(100));
-                }
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
                 Err(e) => panic!("the fault cluster did not accept connections within {timeout:?}: {e}"),
             }
         }
@@ -239,7 +236,7 @@ fn start_loader(cluster: &Cluster, role: &str, base: SystemTime, week: Arc<Vec<V
             let e = (n % ENTITIES as u64) as i32;
             let step = (n / ENTITIES as u64) as i32 + 1;
             let mut value = week[e as usize][(step as usize - 1) % week[e as usize].len()];
-            if n % 97 == 0 {
+            if n.is_multiple_of(97) {
                 value += 150.0 + (n / 97) as f64;
             }
             let entity = format!("urun_{:04}", e + 1);
@@ -733,7 +730,7 @@ fn faults_under_load() {
          rows lost {lost}, duplicates {duplicates} (metrics {dup_metrics}, features {dup_features}, alert episodes {dup_alerts}, \
          open alerts {dup_open}, outbox {dup_outbox}, keys {dup_keys}), faults injected {} ({faults_kill} kill -9, {faults_shutdown} immediate shutdown), \
          reconnects of the load generator {}, stage runs {stage_runs:?}, metrics {metrics_n}, features {features_n}, alerts {alerts_n}, \
-         notifications {outbox_n} (webhook requests {}, {after_restart} after the restart, redelivered {redelivered}), models {}, \
+         notifications {outbox_n} (webhook requests {}, {after_restart} after the restart, redelivered with the same key {redelivered}), models {}, \
          history newer than retention lost {lost_history}, wall time {:?}",
         ledger.written,
         ledger.acked.len(),
