@@ -2,8 +2,10 @@
 # A local PostgreSQL 15 cluster for pg_anomaly, run as the postgres user, listening on
 # 127.0.0.1 and a socket directory of its own, with pg_cron and pg_anomaly preloaded.
 #
-#   scripts/cluster.sh start | stop | restart | status | remove | psql [args] | url
+#   scripts/cluster.sh start | stop | restart | crash | status | remove | psql [args] | url
 #
+# crash: `pg_ctl -m immediate stop` (every process quits at once, no checkpoint; the next
+# start runs crash recovery), for the fault tests.
 # Environment: PGA_PORT (default 55432), PGA_DIR (default .local/cluster),
 # PGA_DB (default pg_anomaly), PGA_REALTIME (on/off, default on).
 source "$(dirname "$0")/common.sh"
@@ -64,13 +66,21 @@ stop() {
     fi
 }
 
+crash() {
+    if [ -f "$DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+        log "immediate shutdown of the cluster in $DATA"
+        as_pg "$PG_BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null
+    fi
+}
+
 case "${1:-status}" in
     start) start ;;
     stop) stop ;;
     restart) stop; start ;;
+    crash) crash ;;
     status) as_pg "$PG_BIN/pg_ctl" -D "$DATA" status || true ;;
     remove) stop; log "removing $PGA_DIR"; rm -rf "$PGA_DIR" ;;
     psql) shift; exec "$PG_BIN/psql" -h "$SOCK" -p "$PGA_PORT" -U postgres -d "$PGA_DB" "$@" ;;
     url) echo "postgresql://postgres@127.0.0.1:$PGA_PORT/$PGA_DB" ;;
-    *) echo "usage: $0 start|stop|restart|status|remove|psql|url" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|crash|status|remove|psql|url" >&2; exit 2 ;;
 esac

@@ -4,6 +4,8 @@
 #   2. #[pg_test] tests (cargo pgrx test, in a cluster cargo-pgrx starts as postgres)
 #   3. pg_regress files in pg_test/sql against a throwaway cluster (port 55433)
 #   4. Rust integration tests in tests/ over a real connection to that cluster
+#   5. fault injection (tests/integration/faults.rs) against a cluster of its own (port
+#      55434, real-time worker on) that the test kills and restarts under load
 # Installs what is missing first (scripts/setup.sh). Exits non-zero on the first failure.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -27,7 +29,9 @@ bash scripts/install.sh
 export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT=55433 PGA_DB=pga_test PGA_REALTIME=off
 bash scripts/cluster.sh remove >/dev/null 2>&1 || true
 bash scripts/cluster.sh start
-trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+FAULT_DIR="$ROOT/.local/fault-cluster" FAULT_PORT=55434 FAULT_DB=pga_fault
+fault_cluster() { PGA_DIR="$FAULT_DIR" PGA_PORT="$FAULT_PORT" PGA_DB="$FAULT_DB" PGA_REALTIME=on bash scripts/cluster.sh "$@"; }
+trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true; fault_cluster stop >/dev/null 2>&1 || fault_cluster crash >/dev/null 2>&1 || true' EXIT
 
 log "tier 3: pg_regress (pg_test/sql)"
 REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
@@ -44,5 +48,18 @@ log "tier 4: integration tests (tests/)"
 export PGA_TEST_URL="host=127.0.0.1 port=$PGA_PORT user=postgres dbname=$PGA_DB"
 export PGA_TEST_DIR="$PGA_DIR"
 cargo test -p pg_anomaly_it --release -- --test-threads=1 2>&1 | grep -E '^test |test result|panicked|FAILED' ; test "${PIPESTATUS[0]}" -eq 0
+
+log "tier 5: fault injection under load (tests/integration/faults.rs, cluster on port $FAULT_PORT)"
+# The test SIGKILLs backends and stops this cluster with -m immediate, so it gets a fresh
+# cluster of its own; it is #[ignore]d in tier 4 and run here explicitly.
+started_at=$SECONDS
+fault_cluster remove >/dev/null 2>&1 || true
+fault_cluster start
+PGA_FAULT_URL="host=127.0.0.1 port=$FAULT_PORT user=postgres dbname=$FAULT_DB" PGA_FAULT_DIR="$FAULT_DIR" \
+PGA_FAULT_PORT="$FAULT_PORT" PGA_FAULT_DB="$FAULT_DB" \
+    cargo test -p pg_anomaly_it --release --test integration faults -- --ignored --nocapture --test-threads=1 2>&1 \
+    | grep -vE '^\s*(Compiling|Finished|Running|Blocking|Downloaded|Downloading)|^$' ; test "${PIPESTATUS[0]}" -eq 0
+fault_cluster stop
+log "tier 5 took $((SECONDS - started_at)) s"
 
 log "all tiers passed"

@@ -3,6 +3,7 @@
 //! recreate the extension.
 
 mod collection;
+mod faults;
 mod notifications;
 mod pipeline;
 mod roles;
