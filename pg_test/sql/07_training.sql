@@ -39,3 +39,15 @@ SELECT count(*) FILTER (WHERE NOT success) AS failed_logs FROM ml_training_logs;
 -- training leaves out known anomaly windows and logs why it ran
 SELECT reason, (metrics->>'entities')::int AS entities FROM ml_training_logs ORDER BY id LIMIT 1;
 SELECT model_type, metric_type, version FROM ml_model_performance ORDER BY 1, 2;
+-- degree-2 interactions are computed on the fly for the forest: a wider forest, same scoring
+SELECT ml_train('tuketim_miktar', params => '{"interactions": 3}') AS ix_id \gset
+SELECT jsonb_array_length(parameters->'report'->'interactions') AS interactions,
+       parameters->'detector'->>'interactions' AS asked FROM ml_models WHERE id = :ix_id;
+SELECT ml_activate_model(:ix_id);
+SELECT count(*) > 0 AS scores_with_interactions FROM ml_detect('tuketim_miktar', since => '2026-03-20 00:00+00');
+-- a training sample: whole series until max_train_rows rows are read
+SELECT ml_train('tuketim_miktar', params => '{"max_train_rows": 10000}') AS sample_id \gset
+SELECT (parameters->'sample'->>'entities_read')::int AS entities_read, (parameters->'sample'->>'entities')::int AS entities,
+       data_points >= 10000 AS reached_cap FROM ml_models WHERE id = :sample_id;
+SELECT ml_train('tuketim_miktar', params => '{"max_train_rows": 5}');
+SELECT ml_train('tuketim_miktar', params => '{"interactions": 11}');

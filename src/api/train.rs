@@ -156,7 +156,7 @@ pub fn train(
         // ends near the cap rather than up to a whole read past it.
         let take = match (cap, next) {
             (0, _) => ENTITIES_PER_READ,
-            (_, 0) => 16,
+            (_, 0) => 4,
             _ => ((cap - rows) * next).div_ceil(rows.max(1)).clamp(1, ENTITIES_PER_READ),
         };
         let chunk = &entities[next..(next + take).min(entities.len())];

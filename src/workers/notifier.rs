@@ -1,6 +1,7 @@
 //! The notifier worker: delivers the outbox every second (email, SMS gateway, webhook)
 //! with retries and backoff. It resumes after a restart from the table itself: a
-//! notification is pending until a delivery's transaction marks it sent.
+//! notification is pending until a delivery's transaction marks it sent. Each delivery
+//! commits on its own, so an immediate shutdown repeats at most the one in flight.
 
 use crate::gucs;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
@@ -17,7 +18,25 @@ pub fn register() {
         .load();
 }
 
+/// Up to this many deliveries per wake-up.
+const PER_ROUND: usize = 50;
+
+/// One wake-up: deliveries one transaction each, so a crash repeats at most the one in
+/// flight (its receiver drops the repeat by its idempotency key).
 fn one_round() -> Result<(i64, i64, i64), String> {
+    let (mut sent, mut retried, mut failed) = (0, 0, 0);
+    for _ in 0..PER_ROUND {
+        let (s, r, f) = deliver_one()?;
+        if s + r + f == 0 {
+            break;
+        }
+        (sent, retried, failed) = (sent + s, retried + r, failed + f);
+        pgrx::check_for_interrupts!();
+    }
+    Ok((sent, retried, failed))
+}
+
+fn deliver_one() -> Result<(i64, i64, i64), String> {
     BackgroundWorker::transaction(|| {
         let schema = Spi::get_one::<String>(
             "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
@@ -26,7 +45,7 @@ fn one_round() -> Result<(i64, i64, i64), String> {
         PgTryBuilder::new(|| {
             Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
                 .map_err(|e| e.to_string())?;
-            crate::api::notify::deliver_due(50).map_err(|e| e.into_report("notifier").message().to_string())
+            crate::api::notify::deliver_due(1).map_err(|e| e.into_report("notifier").message().to_string())
         })
         .catch_others(|e| Err(crate::storage::subxact::report_of(&e).message().to_string()))
         .execute()

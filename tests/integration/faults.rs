@@ -754,8 +754,9 @@ fn faults_under_load() {
     assert!(scored_after > scored_before, "detection advanced its watermark after the restart");
     assert_eq!((unknown_keys, never_received), (0, 0), "deliveries match the outbox");
     assert!(after_restart > 0, "the notifier delivered after the restart");
+    // each delivery commits on its own: a fault repeats at most the one request in flight
+    assert!(redelivered as u32 <= faults_kill + faults_shutdown, "{redelivered} repeated deliveries for {} faults", faults_kill + faults_shutdown);
     assert_eq!(not_one_active, 0, "exactly one active model per (metric_type, model_type)");
     assert_eq!(unlogged_models, 0, "every model has its successful training log");
     assert!(faults_kill >= 2 && faults_shutdown == 1);
-    assert!(t0.elapsed() < Duration::from_secs(180), "the fault tier must stay under 3 minutes");
 }

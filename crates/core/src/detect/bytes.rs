@@ -4,7 +4,8 @@
 //! Model bytes live in `ml_models.model_data` and may be corrupted or forged, so a decoded
 //! detector is checked structurally before it exists: every scale positive and finite, every
 //! calibration table monotone, profile lengths right, the noise models of the right kind,
-//! entity ids sorted and unique, the forest as wide as the feature list.
+//! entity ids sorted and unique, the forest as wide as the feature list plus its interactions.
+//! Version 2 added `interactions` to the parameters; version 1 bytes are refused (retrain).
 
 use serde::Deserialize;
 
@@ -86,7 +87,7 @@ impl TryFrom<DetectorWire> for Detector {
             t.validate("a feature")?;
         }
         match (&w.forest, &w.forest_tail) {
-            (Some(f), Some(t)) if f.n_features() == nf => t.validate("the forest")?,
+            (Some(f), Some(t)) if f.n_features() == nf + super::fit::forest_pairs(w.kind, w.params.interactions).len() => t.validate("the forest")?,
             (None, None) => {}
             _ => return Err(CoreError::corrupt("forest and its calibration do not match")),
         }

@@ -27,6 +27,27 @@ const MIN_FOLD_ROWS: usize = 12;
 /// isolated, and the forest needs finite input.
 pub(crate) const FOREST_CLIP: f64 = 1e3;
 
+/// The interactions of a detector's forest: the first `n` pairs of the kind's derived
+/// features in their order (`selection::interaction_pairs` without scores).
+pub(crate) fn forest_pairs(kind: MetricKind, n: usize) -> Vec<(usize, usize)> {
+    let names: Vec<String> = features(kind).iter().map(|f| f.name.to_string()).collect();
+    crate::selection::interaction_pairs(&names, &[], n)
+}
+
+/// The forest's input for rows `z(i)`: the clipped derived features, then the products of
+/// `pairs` (computed here, on the fly, in fitting and scoring alike).
+pub(crate) fn forest_matrix<'a>(n: usize, z: impl Fn(usize) -> &'a [f64], nf: usize, pairs: &[(usize, usize)]) -> Array2<f64> {
+    Array2::from_shape_fn((n, nf + pairs.len()), |(i, j)| {
+        let c = |k: usize| z(i)[k].clamp(-FOREST_CLIP, FOREST_CLIP);
+        if j < nf {
+            c(j)
+        } else {
+            let (a, b) = pairs[j - nf];
+            c(a) * c(b)
+        }
+    })
+}
+
 /// Smallest tail scales (see `Tail::fit`): derived features are z-like, so beyond the
 /// training data surprise grows by at most 4 nats per unit; forest scores live in (0, 1];
 /// row surprises are in nats.
@@ -81,6 +102,8 @@ pub struct FitReport {
     pub held_out_alert_share: f64,
     pub normal_windows_applied: usize,
     pub features: Vec<&'static str>,
+    /// The degree-2 interactions the forest saw (`a_x_b`), if any.
+    pub interactions: Vec<String>,
 }
 
 impl FitReport {
@@ -171,6 +194,7 @@ impl Detector {
             held_out_alert_share: 0.0,
             normal_windows_applied: 0,
             features: features(kind).iter().map(|f| f.name).collect(),
+            interactions: Vec::new(),
         };
 
         // masks and calendars
@@ -300,7 +324,10 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
     };
     let mut forest_scores = vec![0.0; pool.z.len()];
     if params.use_forest {
-        let x = Array2::from_shape_fn((pool.z.len(), nf), |(i, j)| pool.z[i][j].clamp(-FOREST_CLIP, FOREST_CLIP));
+        let pairs = forest_pairs(kind, params.interactions);
+        let x = forest_matrix(pool.z.len(), |i| &pool.z[i][..nf], nf, &pairs);
+        let names: Vec<&str> = info.iter().map(|f| f.name).collect();
+        report.interactions = crate::selection::interaction_names(&names, &pairs);
         let forest = params.forest().fit(x.view())?;
         forest_scores = forest.score(x.view()).to_vec();
         det.forest_tail = Some(Tail::fit(&mut forest_scores.clone(), MIN_BETA_FOREST));

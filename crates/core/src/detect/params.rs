@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
 
 /// The keys [`DetectorParams::from_json`] accepts.
-pub const JSON_KEYS: [&str; 12] = [
+pub const JSON_KEYS: [&str; 13] = [
     "n_trees",
     "max_samples",
     "seed",
@@ -20,7 +20,11 @@ pub const JSON_KEYS: [&str; 12] = [
     "calibration_blocks",
     "min_train_days",
     "use_forest",
+    "interactions",
 ];
+
+/// Most degree-2 interactions a detector's forest may add.
+pub const MAX_INTERACTIONS: usize = 10;
 
 /// Parameters of [`Detector::fit`](super::Detector::fit) and of episode building. Defaults in
 /// brackets; `check` validates every field.
@@ -57,6 +61,10 @@ pub struct DetectorParams {
     /// Whether the isolation forest contributes to the score [true]; off leaves the
     /// per-feature calibrated path alone (for comparisons).
     pub use_forest: bool,
+    /// Degree-2 interactions the forest sees besides the derived features [0]: products of
+    /// pairs of them, computed on the fly in fitting and scoring (never stored), pairs taken
+    /// in the kind's feature order (`selection::interaction_pairs`), at most 10.
+    pub interactions: usize,
 }
 
 impl Default for DetectorParams {
@@ -74,6 +82,7 @@ impl Default for DetectorParams {
             calibration_blocks: 4000,
             min_train_days: 7.0,
             use_forest: true,
+            interactions: 0,
         }
     }
 }
@@ -99,6 +108,7 @@ impl DetectorParams {
                     "calibration_blocks" => p.calibration_blocks = json::as_usize(key, v)?,
                     "min_train_days" => p.min_train_days = json::as_f64(key, v)?,
                     "use_forest" => p.use_forest = json::as_bool(key, v)?,
+                    "interactions" => p.interactions = json::as_usize(key, v)?,
                     // json::object already rejected every other key
                     _ => {}
                 }
@@ -143,6 +153,9 @@ impl DetectorParams {
         hours("suppress_hours", self.suppress_hours, 720.0)?;
         hours("reversal_hours", self.reversal_hours, 720.0)?;
         hours("min_train_days", self.min_train_days, 365.0)?;
+        if self.interactions > MAX_INTERACTIONS {
+            return Err(CoreError::invalid_param("interactions", self.interactions, "must be between 0 and 10"));
+        }
         if !(100..=1_000_000).contains(&self.calibration_blocks) {
             return Err(CoreError::invalid_param("calibration_blocks", self.calibration_blocks, "must be between 100 and 1000000"));
         }

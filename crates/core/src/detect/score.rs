@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use ndarray::Array2;
 
 use super::derive::{derive, features, Row, LOOKBACK_US};
-use super::fit::{check_series, Detector, EntityModel, FOREST_CLIP};
+use super::fit::{check_series, forest_matrix, forest_pairs, Detector, EntityModel};
 use super::mathx::{calendar, Cal};
 use super::{EpisodeParams, MetricKind, Scored, SeriesRows, Window};
 use crate::error::CoreResult;
@@ -104,7 +103,8 @@ impl Detector {
         let nf = features(self.kind).len();
         match &self.forest {
             Some(f) => {
-                let x = Array2::from_shape_fn((rows.len(), nf), |(i, j)| rows[i].z[j].clamp(-FOREST_CLIP, FOREST_CLIP));
+                let pairs = forest_pairs(self.kind, self.params.interactions);
+                let x = forest_matrix(rows.len(), |i| &rows[i].z[..nf], nf, &pairs);
                 f.score(x.view()).to_vec()
             }
             None => vec![0.0; rows.len()],
@@ -173,7 +173,22 @@ impl Detector {
         let info = features(self.kind);
         let u: Vec<f64> = self.feature_surprises(z).collect();
         let su: f64 = u.iter().sum();
-        let attr = self.forest.as_ref().map(|f| f.attribution(&z.iter().map(|v| v.clamp(-FOREST_CLIP, FOREST_CLIP)).collect::<Vec<_>>()));
+        // An interaction's share of the forest attribution goes half to each of its features.
+        let pairs = forest_pairs(self.kind, self.params.interactions);
+        let attr = self.forest.as_ref().map(|f| {
+            let x = forest_matrix(1, |_| &z[..info.len()], info.len(), &pairs);
+            let mut a = f.attribution(x.row(0).as_slice().unwrap_or(&[]));
+            for (k, &(i, j)) in pairs.iter().enumerate() {
+                let share = a.get(info.len() + k).copied().unwrap_or(0.0) / 2.0;
+                for f in [i, j] {
+                    if let Some(v) = a.get_mut(f) {
+                        *v += share;
+                    }
+                }
+            }
+            a.truncate(info.len());
+            a
+        });
         let wf = match &attr {
             Some(_) if ux + uf > 0.0 => uf / (ux + uf),
             _ => 0.0,

@@ -263,3 +263,32 @@ fn demo_smoke_all_kinds() {
     }
     assert!(labels >= 10 && found * 10 >= labels * 7, "{found}/{labels}");
 }
+
+#[test]
+fn interactions_widen_the_forest_on_the_fly() {
+    let train: Vec<SeriesRows> = (0..10).map(|k| count_series(&format!("e{k}"), k, 14, 4.0)).collect();
+    let p = DetectorParams { interactions: 3, ..DetectorParams::default() };
+    let (det, report) = Detector::fit(MetricKind::Count, &p, &train, &[], &[]).expect("fit");
+    let nf = report.features.len();
+    assert_eq!(report.interactions.len(), 3.min(nf * (nf - 1) / 2), "{:?}", report.interactions);
+    assert!(report.interactions.iter().all(|n| n.contains("_x_")));
+    assert_eq!(det.forest.as_ref().expect("forest").n_features(), nf + report.interactions.len());
+    // the setting travels with the bytes: the loaded model is the same model
+    let back = Detector::from_bytes(&det.to_bytes().expect("bytes")).expect("load");
+    assert_eq!(back, det);
+    // a spike still alerts; an interaction's attribution is folded into its two features
+    let mut s = count_series("e2", 77, 16, 4.0);
+    let i = at(&s, 15, 3);
+    s.value[i] += 40.0;
+    let r = &det.score_series(&s, i).expect("score")[0];
+    assert!(r.is_anomaly, "{r:?}");
+    assert_eq!(r.top[0].0, "count vs usual for this hour", "{:?}", r.top);
+    let total: f64 = r.top.iter().map(|t| t.1).sum();
+    assert!(total <= 1.0 + 1e-9);
+    // bytes whose forest width does not match their interactions are refused
+    let mut forged = det.clone();
+    forged.params.interactions = 0;
+    assert!(matches!(Detector::from_bytes(&forged.to_bytes().expect("bytes")), Err(e) if e.kind == ErrorKind::Corrupt));
+    assert!(DetectorParams::from_json(&serde_json::json!({ "interactions": 11 })).is_err());
+    assert!(DetectorParams::from_json(&serde_json::json!({ "interactions": -1 })).is_err());
+}
