@@ -67,7 +67,8 @@ CREATE TABLE ml_metrics (
     source         text,
     corrected_at   timestamptz,
     previous_value double precision,
-    CONSTRAINT ml_metrics_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp")
+    -- metric_value rides in the key's index so look-back reads are index-only scans
+    CONSTRAINT ml_metrics_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp") INCLUDE (metric_value)
 ) PARTITION BY RANGE ("timestamp");
 ALTER SEQUENCE ml_metrics_id_seq OWNED BY ml_metrics.id;
 COMMENT ON TABLE ml_metrics IS 'Raw observations, one row per (metric_type, entity_id, timestamp); partitioned by day; NULL, NaN, infinite values and empty ids are rejected';
@@ -136,17 +137,21 @@ CREATE TRIGGER ml_metrics_deleted AFTER DELETE ON ml_metrics
 -- ---------------------------------------------------------------------------
 -- Per-series progress of the stages
 -- ---------------------------------------------------------------------------
+CREATE SEQUENCE ml_features_version_seq AS bigint;
+COMMENT ON SEQUENCE ml_features_version_seq IS 'Versions of the features of a series (ml_series_state.features_version)';
 CREATE TABLE ml_series_state (
-    metric_type    text NOT NULL,
-    entity_id      text NOT NULL,
-    features_until timestamptz,
-    scored_until   timestamptz,
+    metric_type      text NOT NULL,
+    entity_id        text NOT NULL,
+    features_until   timestamptz,
+    scored_until     timestamptz,
+    features_version bigint NOT NULL DEFAULT nextval('ml_features_version_seq'),
     PRIMARY KEY (metric_type, entity_id)
 );
 COMMENT ON TABLE ml_series_state IS 'Watermarks per series: the last observation with features and the last one scored by a saving detection run';
 COMMENT ON COLUMN ml_series_state.metric_type IS 'Metric type of the series';
 COMMENT ON COLUMN ml_series_state.entity_id IS 'Entity of the series';
 COMMENT ON COLUMN ml_series_state.features_until IS 'Timestamp of the newest ml_features row of the series';
+COMMENT ON COLUMN ml_series_state.features_version IS 'Changes (from a sequence, never reused) whenever features of the series are written: a process that kept the kernel state of the series resumes from it only while this is the version it wrote';
 COMMENT ON COLUMN ml_series_state.scored_until IS 'Observations up to here were scored and alerted by ml_detect(save => true); lowered when features are recomputed';
 
 -- ---------------------------------------------------------------------------
@@ -192,7 +197,9 @@ CREATE TABLE ml_features (
     seasonal_zscore   double precision,
     extra_features    jsonb,
     computed_at       timestamptz NOT NULL DEFAULT now(),
+    -- the columns detection and training read ride in the key's index (index-only scans)
     CONSTRAINT ml_features_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp")
+        INCLUDE (metric_value, hour_of_day, day_of_week, median_value)
 ) PARTITION BY RANGE ("timestamp");
 ALTER SEQUENCE ml_features_id_seq OWNED BY ml_features.id;
 CREATE TABLE ml_features_default PARTITION OF ml_features DEFAULT;

@@ -131,7 +131,7 @@ fn build_chunk(
     let written = store::insert(batch)?;
     let t3 = t0.elapsed();
     if !st_e.is_empty() {
-        store::advance_state(metric_type, st_e, st_f, st_u)?;
+        let _ = store::advance_state(metric_type, st_e, st_f, st_u)?;
     }
     pgrx::debug1!("pg_anomaly features chunk: read {:?} compute {:?} insert {:?} state {:?}", t1, t2 - t1, t3 - t2, t0.elapsed() - t3);
     Ok((read, written))

@@ -122,8 +122,11 @@ fn calendar(local_us: i64) -> (i16, i16, i16) {
 }
 
 /// Reads the look-back and new observations of several series of one metric type in one
-/// query, ordered by series and time. `from[i]` is the first timestamp to compute for
-/// `entities[i]`; observations from `from[i] - lookback` are read.
+/// query, one series per entity in time order. `from[i]` is the first timestamp to compute
+/// for `entities[i]`; observations after `from[i] - lookback` are read. Each series comes
+/// as one row of arrays, aggregated per entity by a LATERAL subquery that the covering
+/// unique index serves with an index-only scan (per-row SPI costs several times the scan;
+/// the aggregates of one subquery see its rows in the same order, so the arrays line up).
 pub fn read_series(
     metric_type: &str,
     entities: &[String],
@@ -131,45 +134,55 @@ pub fn read_series(
     lookback_us: i64,
 ) -> Result<Vec<SeriesData>> {
     let lookback = Interval::from_micros(lookback_us);
+    let earliest = super::series::earliest(from);
+    // The local time zone, looked up once rather than per row.
+    let tz: String = super::one::<String>(
+        "SELECT coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone'))",
+        &[],
+    )?
+    .unwrap_or_else(|| "UTC".to_string());
     Spi::connect(|client| -> Result<Vec<SeriesData>> {
         let t = client.select(
-            "SELECT m.entity_id, m.\"timestamp\", m.metric_value,
-                    m.\"timestamp\" AT TIME ZONE coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone')),
-                    m.\"timestamp\" >= d.from_ts
+            "SELECT d.entity_id, d.from_ts, x.t, x.v, x.l
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-               JOIN ml_metrics m ON m.metric_type = $1 AND m.entity_id = d.entity_id
-                                AND m.\"timestamp\" > d.from_ts - $4::interval
-              ORDER BY m.entity_id, m.\"timestamp\"",
+               CROSS JOIN LATERAL (
+                    SELECT array_agg(m.\"timestamp\") AS t, array_agg(m.metric_value) AS v,
+                           array_agg(m.\"timestamp\" AT TIME ZONE $6::text) AS l
+                      FROM ml_metrics m
+                     WHERE m.metric_type = $1 AND m.entity_id = d.entity_id
+                       AND m.\"timestamp\" > d.from_ts - $4::interval
+                       AND m.\"timestamp\" > $5::timestamptz - $4::interval) x
+              WHERE x.t IS NOT NULL",
             None,
-            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into()],
+            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest.into(), tz.into()],
         )?;
-        let mut out: Vec<SeriesData> = Vec::new();
+        let mut out: Vec<SeriesData> = Vec::with_capacity(entities.len());
         for r in t {
-            let e: String = r.get(1)?.unwrap_or_default();
-            let ts: TimestampWithTimeZone = match r.get(2)? {
-                Some(t) => t,
-                None => continue,
+            let (Some(e), Some(from_ts), Some(ts), Some(v), Some(local)) = (
+                r.get::<String>(1)?,
+                r.get::<TimestampWithTimeZone>(2)?,
+                r.get::<pgrx::Array<TimestampWithTimeZone>>(3)?,
+                r.get::<pgrx::Array<f64>>(4)?,
+                r.get::<pgrx::Array<pgrx::datum::Timestamp>>(5)?,
+            ) else {
+                continue;
             };
-            let v: f64 = r.get(3)?.unwrap_or(f64::NAN);
-            let local: Option<pgrx::datum::Timestamp> = r.get(4)?;
-            let is_new: bool = r.get(5)?.unwrap_or(false);
-            let local_us = local.map(|l| i64::from(l) + 946_684_800_000_000).unwrap_or_else(|| to_unix_us(ts));
-            let (hour, dow, dom) = calendar(local_us);
-            if out.last().map(|s| s.entity_id != e).unwrap_or(true) {
-                out.push(SeriesData { entity_id: e, obs: Vec::new(), first_out: usize::MAX });
+            let mut obs: Vec<Observation> = Vec::with_capacity(ts.len());
+            for ((t, v), l) in ts.iter().zip(v.iter()).zip(local.iter()) {
+                let Some(t) = t else { continue };
+                let t = to_unix_us(t);
+                let local_us = l.map(|l| i64::from(l) + 946_684_800_000_000).unwrap_or(t);
+                let (hour, dow, dom) = calendar(local_us);
+                obs.push(Observation { ts: t, value: v.unwrap_or(f64::NAN), hour_of_day: hour, day_of_week: dow, day_of_month: dom });
             }
-            if let Some(s) = out.last_mut() {
-                if is_new && s.first_out == usize::MAX {
-                    s.first_out = s.obs.len();
-                }
-                s.obs.push(Observation { ts: to_unix_us(ts), value: v, hour_of_day: hour, day_of_week: dow, day_of_month: dom });
+            if obs.windows(2).any(|w| w[0].ts > w[1].ts) {
+                obs.sort_by_key(|o| o.ts);
             }
+            let from_us = to_unix_us(from_ts);
+            let first_out = obs.partition_point(|o| o.ts < from_us);
+            out.push(SeriesData { entity_id: e, obs, first_out });
         }
-        for s in &mut out {
-            if s.first_out == usize::MAX {
-                s.first_out = s.obs.len();
-            }
-        }
+        out.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
         Ok(out)
     })
 }
@@ -179,8 +192,9 @@ pub fn read_series(
 pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWithTimeZone]) -> Result<i64> {
     exec(
         "DELETE FROM ml_features f USING unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-          WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts",
-        &[metric_type.into(), entities.to_vec().into(), from.to_vec().into()],
+          WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts
+            AND f.\"timestamp\" >= $4::timestamptz",
+        &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()],
     )
 }
 
@@ -227,25 +241,58 @@ pub fn insert(batch: FeatureBatch) -> Result<i64> {
 
 /// Moves the per-series watermarks: features_until to the newest feature row, and
 /// scored_until back when older rows were recomputed (they must be scored again).
+/// Returns the new features_version of each series written.
 pub fn advance_state(
     metric_type: &str,
     entities: Vec<String>,
     from: Vec<TimestampWithTimeZone>,
     until: Vec<TimestampWithTimeZone>,
-) -> Result<()> {
-    exec(
-        "WITH d AS (SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(e, f, u)),
-         upd AS (
-            UPDATE ml_series_state s
-               SET features_until = greatest(s.features_until, d.u),
-                   scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
-                                       THEN d.f - interval '1 microsecond' ELSE s.scored_until END
-              FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
-            RETURNING s.entity_id)
-         INSERT INTO ml_series_state (metric_type, entity_id, features_until)
-         SELECT $1, d.e, d.u FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
-         ON CONFLICT DO NOTHING",
-        &[metric_type.into(), entities.into(), from.into(), until.into()],
-    )?;
-    Ok(())
+) -> Result<Vec<(String, i64)>> {
+    Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
+        let t = client.update(
+            "WITH d AS (SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(e, f, u)),
+             upd AS (
+                UPDATE ml_series_state s
+                   SET features_until = greatest(s.features_until, d.u),
+                       scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
+                                           THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
+                       features_version = nextval('ml_features_version_seq')
+                  FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
+                RETURNING s.entity_id, s.features_version),
+             ins AS (
+                INSERT INTO ml_series_state (metric_type, entity_id, features_until)
+                SELECT $1, d.e, d.u FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
+                ON CONFLICT DO NOTHING
+                RETURNING entity_id, features_version)
+             SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins",
+            None,
+            &[metric_type.into(), entities.into(), from.into(), until.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            if let (Some(e), Some(v)) = (r.get::<String>(1)?, r.get::<i64>(2)?) {
+                out.push((e, v));
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// features_until and features_version of the given series (None where it has no state).
+pub fn versions(metric_type: &str, entities: &[String]) -> Result<std::collections::HashMap<String, (i64, i64)>> {
+    Spi::connect(|client| -> Result<_> {
+        let t = client.select(
+            "SELECT s.entity_id, s.features_until, s.features_version
+               FROM ml_series_state s WHERE s.metric_type = $1 AND s.entity_id = ANY($2) AND s.features_until IS NOT NULL",
+            None,
+            &[metric_type.into(), entities.to_vec().into()],
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for r in t {
+            if let (Some(e), Some(u), Some(v)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?, r.get::<i64>(3)?) {
+                out.insert(e, (to_unix_us(u), v));
+            }
+        }
+        Ok(out)
+    })
 }

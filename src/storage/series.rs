@@ -20,19 +20,24 @@ pub fn read(
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
-    // One row per series with its columns as arrays: per-row SPI costs several times what
-    // the scan does, per-element array access almost nothing. The aggregates of one group
-    // see its rows in the same order, so the arrays line up; time order is restored here.
+    // One row per series with its columns as arrays, aggregated by a LATERAL subquery per
+    // entity that the covering unique index serves index-only: per-row SPI costs several
+    // times what the scan does, per-element array access almost nothing. The aggregates of
+    // one subquery see its rows in the same order, so the arrays line up; time order is
+    // restored here.
     let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let t = client.select(
-            "SELECT f.entity_id, array_agg(f.\"timestamp\"), array_agg(f.metric_value), array_agg(f.hour_of_day),
-                    array_agg(f.day_of_week), array_agg(f.median_value)
+            "SELECT d.entity_id, x.t, x.v, x.h, x.w, x.m
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-               JOIN ml_features f ON f.metric_type = $1 AND f.entity_id = d.entity_id
-                                 AND f.\"timestamp\" >= d.from_ts - $4::interval
-                                 AND f.\"timestamp\" >= $6::timestamptz - $4::interval
-                                 AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)
-              GROUP BY f.entity_id",
+               CROSS JOIN LATERAL (
+                    SELECT array_agg(f.\"timestamp\") AS t, array_agg(f.metric_value) AS v, array_agg(f.hour_of_day) AS h,
+                           array_agg(f.day_of_week) AS w, array_agg(f.median_value) AS m
+                      FROM ml_features f
+                     WHERE f.metric_type = $1 AND f.entity_id = d.entity_id
+                       AND f.\"timestamp\" >= d.from_ts - $4::interval
+                       AND f.\"timestamp\" >= $6::timestamptz - $4::interval
+                       AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)) x
+              WHERE x.t IS NOT NULL",
             None,
             &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
         )?;
@@ -92,7 +97,7 @@ fn sort_by_time(s: &mut SeriesRows) {
 
 /// The earliest start of a chunk, as a plain parameter: with it the planner prunes the
 /// day partitions before the join (a bound that only comes through the join scans them all).
-fn earliest(from: &[TimestampWithTimeZone]) -> TimestampWithTimeZone {
+pub(crate) fn earliest(from: &[TimestampWithTimeZone]) -> TimestampWithTimeZone {
     from.iter().copied().min_by_key(|t| to_unix_us(*t)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)
 }
 
@@ -113,13 +118,16 @@ fn align_aux(
     }
     Spi::connect(|client| -> Result<()> {
         let t = client.select(
-            "SELECT m.entity_id, array_agg(m.\"timestamp\"), array_agg(m.metric_value)
+            "SELECT d.entity_id, x.t, x.v
                FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-               JOIN ml_metrics m ON m.metric_type = $1 AND m.entity_id = d.entity_id
-                                AND m.\"timestamp\" >= d.from_ts - $4::interval
-                                AND m.\"timestamp\" >= $6::timestamptz - $4::interval
-                                AND ($5::timestamptz IS NULL OR m.\"timestamp\" < $5)
-              GROUP BY m.entity_id",
+               CROSS JOIN LATERAL (
+                    SELECT array_agg(m.\"timestamp\") AS t, array_agg(m.metric_value) AS v
+                      FROM ml_metrics m
+                     WHERE m.metric_type = $1 AND m.entity_id = d.entity_id
+                       AND m.\"timestamp\" >= d.from_ts - $4::interval
+                       AND m.\"timestamp\" >= $6::timestamptz - $4::interval
+                       AND ($5::timestamptz IS NULL OR m.\"timestamp\" < $5)) x
+              WHERE x.t IS NOT NULL",
             None,
             &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
         )?;
