@@ -25,8 +25,20 @@ static FEATURES_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(90);
 static ALERTS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 static TRAINING_LOGS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(180);
 static JOB_RUNS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+/// Memory (MB) a process may keep for the feature kernels' per-series state.
+static FEATURE_STATE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(512);
 
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"pg_anomaly.feature_state_cache_mb",
+        c"Memory (MB) a process may keep for the feature kernels' state per series.",
+        c"With it an incremental feature build resumes each series from its kept state instead of re-reading a month of look-back; the real-time worker is the process that gains. 0 turns it off.",
+        &FEATURE_STATE_CACHE_MB,
+        0,
+        1_048_576,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
+    );
     GucRegistry::define_string_guc(
         c"pg_anomaly.timezone",
         c"Time zone of the time features (hour_of_day, day_of_week, is_weekend, day_of_month).",
@@ -110,6 +122,11 @@ fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
 /// true when alert texts must be English.
 pub fn english() -> bool {
     string(&LANGUAGE).map(|l| l.eq_ignore_ascii_case("en")).unwrap_or(false)
+}
+
+/// Bytes of kernel state a process may keep (0: none).
+pub fn feature_state_cache_bytes() -> usize {
+    (FEATURE_STATE_CACHE_MB.get().max(0) as usize) << 20
 }
 
 pub fn min_accuracy() -> f64 {

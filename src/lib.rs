@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 mod api;
 mod errors;
 mod gucs;
+mod state_cache;
 mod storage;
 mod workers;
 

@@ -2,8 +2,10 @@
 //! it back (ml_feature_matrix).
 
 use crate::errors::{run, Result};
-use crate::storage::{features as store, from_unix_us, locks, runs};
-use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow};
+use crate::state_cache;
+use crate::storage::{features as store, from_unix_us, locks, runs, to_unix_us};
+use pg_anomaly_core::features::{FeatureParams, FeatureRow, SeriesState};
+use std::collections::HashMap;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -45,6 +47,7 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool) -> Result<i64> {
 /// Work list: (metric_type, entity_id, first timestamp to compute).
 fn work_list(metric_type: Option<&str>, full_rebuild: bool) -> Result<Vec<(String, String, TimestampWithTimeZone)>> {
     if full_rebuild {
+        state_cache::forget(metric_type);
         store::clear(metric_type)?;
         Ok(store::all_series(metric_type)?
             .into_iter()
@@ -107,11 +110,44 @@ fn build_chunk(
         store::delete_from(metric_type, &entities, &from)?;
     }
     let t0 = std::time::Instant::now();
-    let series = store::read_series(metric_type, &entities, &from, params.lookback_us())?;
+    // Series this process kept the kernel state of resume from it and read only rows after
+    // their last one; the others read their look-back (crate::state_cache).
+    let mut kept: HashMap<String, SeriesState> = HashMap::new();
+    if state_cache::enabled() && !full_rebuild {
+        let stored = store::versions(metric_type, &entities)?;
+        for c in chunk {
+            let Some(&(until, version)) = stored.get(&c.1) else { continue };
+            if to_unix_us(c.2) <= until {
+                continue; // late or corrected rows: recompute from the look-back
+            }
+            if let Some(st) = state_cache::take(metric_type, &c.1, version, until, params) {
+                kept.insert(c.1.clone(), st);
+            }
+        }
+    }
+    let (mut cold_e, mut cold_f, mut warm_e, mut warm_f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for c in chunk {
+        match kept.get(&c.1).and_then(|st| st.last_ts()) {
+            Some(last) => {
+                warm_e.push(c.1.clone());
+                warm_f.push(from_unix_us(last));
+            }
+            None => {
+                cold_e.push(c.1.clone());
+                cold_f.push(c.2);
+            }
+        }
+    }
+    let mut series = store::read_series(metric_type, &cold_e, &cold_f, params.lookback_us())?;
+    if !warm_e.is_empty() {
+        // look-back 0: rows strictly after the kept state's last one
+        series.extend(store::read_series(metric_type, &warm_e, &warm_f, 0)?);
+    }
     let t1 = t0.elapsed();
     let mut batch = store::FeatureBatch::new(series.iter().map(|s| s.obs.len() - s.first_out.min(s.obs.len())).sum());
     let mut rows: Vec<FeatureRow> = Vec::new();
     let (mut st_e, mut st_f, mut st_u) = (Vec::new(), Vec::new(), Vec::new());
+    let mut states: HashMap<String, SeriesState> = HashMap::new();
     let mut read = 0i64;
     for s in &series {
         read += s.obs.len() as i64;
@@ -119,20 +155,41 @@ fn build_chunk(
             continue;
         }
         rows.clear();
-        compute_series(&s.obs, s.first_out, params, &mut rows);
+        let mut st = match kept.remove(&s.entity_id) {
+            Some(st) => st,
+            None => {
+                let mut st = SeriesState::new(params);
+                st.feed(&s.obs[..s.first_out], false, &mut rows)?;
+                st
+            }
+        };
+        st.feed(&s.obs[s.first_out..], true, &mut rows)?;
         for (row, o) in rows.iter().zip(&s.obs[s.first_out..]) {
             batch.push(metric_type, &s.entity_id, o.value, row);
         }
         st_e.push(s.entity_id.clone());
         st_f.push(from_unix_us(s.obs[s.first_out].ts));
         st_u.push(from_unix_us(s.obs.last().map(|o| o.ts).unwrap_or(s.obs[s.first_out].ts)));
+        states.insert(s.entity_id.clone(), st);
     }
     let t2 = t0.elapsed();
     let written = store::insert(batch)?;
     let t3 = t0.elapsed();
     if !st_e.is_empty() {
-        let _ = store::advance_state(metric_type, st_e, st_f, st_u)?;
+        for (e, version) in store::advance_state(metric_type, st_e, st_f, st_u)? {
+            if let Some(st) = states.remove(&e) {
+                state_cache::put(metric_type, &e, version, st);
+            }
+        }
     }
-    pgrx::debug1!("pg_anomaly features chunk: read {:?} compute {:?} insert {:?} state {:?}", t1, t2 - t1, t3 - t2, t0.elapsed() - t3);
+    pgrx::debug1!(
+        "pg_anomaly features chunk: {} series resumed, {} from the look-back; read {:?} compute {:?} insert {:?} state {:?}",
+        warm_e.len(),
+        cold_e.len(),
+        t1,
+        t2 - t1,
+        t3 - t2,
+        t0.elapsed() - t3
+    );
     Ok((read, written))
 }

@@ -1,0 +1,104 @@
+//! Process-local cache of the feature kernels' state per series.
+//!
+//! An incremental feature build normally re-reads a month of look-back per touched series
+//! (the 30-period windows and lags need it). A process that built a series' features keeps
+//! the kernels' state after its last row ([`SeriesState`]) here, tagged with the
+//! `ml_series_state.features_version` its own write produced, and the next build resumes
+//! from it reading only the new rows. A kept state is used only while the stored version is
+//! still that one (versions come from a sequence and are never reused, so any other writer,
+//! a recompute for late data, a rebuild, or a rolled-back transaction makes it stale), its
+//! last row is the series' `features_until`, the new rows all come after it, and the metric
+//! type's settings are unchanged. Resumed rows are bitwise equal to a recompute: the core
+//! proves that for any split of a series into batches.
+//!
+//! Bounded by `pg_anomaly.feature_state_cache_mb`; least recently used series go first.
+
+use pg_anomaly_core::features::{FeatureParams, SeriesState};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+struct Entry {
+    state: SeriesState,
+    version: i64,
+    used: u64,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<(String, String), Entry>,
+    bytes: usize,
+    tick: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+pub fn enabled() -> bool {
+    crate::gucs::feature_state_cache_bytes() > 0
+}
+
+/// Takes the kept state of a series out of the cache when it is still exactly the stored
+/// one (see the module doc); a stale one is dropped.
+pub fn take(metric_type: &str, entity_id: &str, version: i64, features_until_us: i64, params: &FeatureParams) -> Option<SeriesState> {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let e = c.map.remove(&(metric_type.to_string(), entity_id.to_string()))?;
+        c.bytes -= e.bytes;
+        let fresh = e.version == version && e.state.last_ts() == Some(features_until_us) && e.state.params() == params;
+        fresh.then_some(e.state)
+    })
+}
+
+/// Keeps a series' state after this process wrote its features as `version`.
+pub fn put(metric_type: &str, entity_id: &str, version: i64, state: SeriesState) {
+    let limit = crate::gucs::feature_state_cache_bytes();
+    if limit == 0 {
+        return;
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.tick += 1;
+        let bytes = state.approx_bytes() + metric_type.len() + entity_id.len() + 64;
+        let used = c.tick;
+        if let Some(old) = c.map.insert((metric_type.to_string(), entity_id.to_string()), Entry { state, version, used, bytes }) {
+            c.bytes -= old.bytes;
+        }
+        c.bytes += bytes;
+        if c.bytes > limit {
+            evict(&mut c, limit - limit / 10);
+        }
+    })
+}
+
+/// Drops least recently used states until the cache holds at most `target` bytes.
+fn evict(c: &mut Cache, target: usize) {
+    let mut by_age: Vec<(u64, (String, String))> = c.map.iter().map(|(k, e)| (e.used, k.clone())).collect();
+    by_age.sort_unstable_by_key(|(u, _)| *u);
+    for (_, k) in by_age {
+        if c.bytes <= target {
+            break;
+        }
+        if let Some(e) = c.map.remove(&k) {
+            c.bytes -= e.bytes;
+        }
+    }
+}
+
+/// Forgets every kept state of a metric type (or all): a full rebuild starts over.
+pub fn forget(metric_type: Option<&str>) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.map.retain(|k, _| metric_type.is_some_and(|m| k.0 != m));
+        c.bytes = c.map.values().map(|e| e.bytes).sum();
+    })
+}
+
+/// (series kept, bytes) of this process's cache.
+pub fn stats() -> (usize, usize) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        (c.map.len(), c.bytes)
+    })
+}
