@@ -1,10 +1,10 @@
 //! The resumable driver of the kernel: one series' window state plus the few observations
 //! its windows can still read, fed in time order.
 //!
-//! The kernel indexes rows of a buffer owned here. After each batch the kernel settles its
-//! lazy clean-up and reports the first row any window can still read; rows before it are
-//! dead. They are dropped (and every index the kernel holds is shifted down by as many) only
-//! when the buffer is full and at least a sixteenth of it is dead, so the `memmove` costs a
+//! The kernel indexes rows of a buffer owned here. When the buffer is full, the kernel
+//! settles its lazy clean-up and reports the first row any window can still read; rows
+//! before it are dead. They are dropped (and every index the kernel holds is shifted down by
+//! as many) when at least a sixteenth of the buffer is dead, so the `memmove` costs a
 //! bounded amount per fed row, and the buffer's capacity grows in steps of a sixteenth, so it
 //! stays within about 1.15 times the live rows: the look-back, not the series length.
 //!
@@ -32,10 +32,9 @@ use crate::error::{CoreError, CoreResult, ErrorKind};
 pub struct SeriesState {
     params: FeatureParams,
     kernel: Kernel,
-    /// Observations from the first one a window may still read to the last one fed.
+    /// Observations from the first one a window may still read (or a few dead ones before
+    /// it) to the last one fed.
     buf: Vec<Observation>,
-    /// Leading rows of `buf` no window reads any more, as of the last batch.
-    dead: usize,
 }
 
 impl SeriesState {
@@ -47,7 +46,7 @@ impl SeriesState {
     }
 
     fn with_kernel(params: &FeatureParams, kernel: Kernel) -> Self {
-        SeriesState { params: params.clone(), kernel, buf: Vec::new(), dead: 0 }
+        SeriesState { params: params.clone(), kernel, buf: Vec::new() }
     }
 
     /// Feeds observations newer than every one fed before and, when `emit` is true, appends
@@ -97,28 +96,28 @@ impl SeriesState {
                 self.kernel.step(s, t, false);
             }
         }
-        let last = s.len() - 1;
-        self.kernel.settle(s, last);
-        self.dead = self.kernel.first_needed(last);
     }
 
     /// Ensures room for `n` more rows: drops the dead rows when the buffer is full and at
-    /// least a sixteenth of it is dead, then grows the capacity if still needed, by at least
-    /// a sixteenth. In a steady stream the capacity thus settles at about the live rows plus
+    /// least a sixteenth of it is dead, then grows the capacity if still needed, to the rows
+    /// plus a sixteenth. In a steady stream the capacity thus settles at about the live rows plus
     /// two sixteenths, and each fed row pays for at most ~16 row copies of `memmove`.
     fn make_room(&mut self, n: usize) {
         let len = self.buf.len();
         if len + n <= self.buf.capacity() {
             return;
         }
-        if self.dead > 0 && self.dead >= len / 16 {
-            self.buf.drain(..self.dead);
-            self.kernel.rebase(self.dead);
-            self.dead = 0;
+        if let Some(last) = len.checked_sub(1) {
+            self.kernel.settle(&self.buf, last);
+            let dead = self.kernel.first_needed(last);
+            if dead > 0 && dead >= len / 16 {
+                self.buf.drain(..dead);
+                self.kernel.rebase(dead);
+            }
         }
         let len = self.buf.len();
         if len + n > self.buf.capacity() {
-            self.buf.reserve_exact(n.max(len / 16).max(16));
+            self.buf.reserve_exact(n + (len + n) / 16);
         }
     }
 
