@@ -60,10 +60,9 @@ impl SeriesState {
     pub fn feed(&mut self, obs: &[Observation], emit: bool, out: &mut Vec<FeatureRow>) -> CoreResult<()> {
         let mut prev = self.last_ts();
         for (i, o) in obs.iter().enumerate() {
-            if prev.is_some_and(|p| o.ts <= p) {
-                let p = prev.unwrap_or(i64::MIN);
+            if let Some(p) = prev.filter(|&p| o.ts <= p) {
                 return Err(CoreError::new(ErrorKind::InvalidParameter, "observations must be fed in strictly increasing time order")
-                    .with_detail(format!("observation {i} of the batch has ts {} after ts {p}", o.ts)));
+                    .with_detail(format!("observation {i} of the batch has ts {}, not after ts {p}", o.ts)));
             }
             if !o.value.is_finite() {
                 return Err(CoreError::new(ErrorKind::NonFiniteValue, "observation values must be finite")
@@ -72,7 +71,26 @@ impl SeriesState {
             prev = Some(o.ts);
         }
         self.feed_unchecked(obs, emit, out);
+        if obs.len() >= 64 && obs.len() >= self.buf.len() / 16 {
+            self.trim();
+        }
         Ok(())
+    }
+
+    /// After a large batch (a long warm-up): drops the dead rows now and gives back the
+    /// capacity beyond the live rows plus a sixteenth, so the state is as small as a streamed
+    /// one right away, not only after the next batch.
+    fn trim(&mut self) {
+        if let Some(last) = self.buf.len().checked_sub(1) {
+            self.kernel.settle(&self.buf, last);
+            let dead = self.kernel.first_needed(last);
+            if dead > 0 {
+                self.buf.drain(..dead);
+                self.kernel.rebase(dead);
+            }
+        }
+        let len = self.buf.len();
+        self.buf.shrink_to(len + len / 16);
     }
 
     /// [`SeriesState::feed`] without the order and finiteness checks: the kernel's
