@@ -1,13 +1,16 @@
 //! Throughput of the feature kernels: 100 series x 2,880 points (30 days at 15 minutes) of a
 //! noisy stock sawtooth, like one metric type of the 11.5-million-row load the SQL layer runs.
 //! Prints rows per second for a full computation and for the incremental case (one new
-//! 30-minute run's rows after the 31-day look-back).
+//! 30-minute run's rows after the 31-day look-back), then the resumable case: 4,000 series
+//! whose `SeriesState` already holds 31 days of history, each fed 2 new observations per
+//! batch (time per batch and memory per state).
 //!
-//! Run with `bench/features_core.sh` (release mode). Optional arguments: series, points.
+//! Run with `bench/features_core.sh` (release mode). Optional arguments: series, points,
+//! resumable series (0 skips the resumable case).
 
 use std::time::Instant;
 
-use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow, Observation};
+use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow, Observation, SeriesState};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -62,6 +65,7 @@ fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
     let n_series = args.next().and_then(Result::ok).unwrap_or(100);
     let points = args.next().and_then(Result::ok).unwrap_or(2_880);
+    let resumable = args.next().and_then(Result::ok).unwrap_or(4_000);
     let params = FeatureParams::default();
     let data: Vec<Vec<Observation>> = (0..n_series as u64).map(|s| series(s, points)).collect();
     let total = n_series * points;
@@ -100,4 +104,65 @@ fn main() {
         cpu_inc * 1e6 / n_series as f64
     );
     println!("(checksum {checksum:.3})");
+    if resumable > 0 {
+        bench_resumable(resumable, &params);
+    }
+}
+
+/// 31 days of 15-minute history already fed to each of `n` states, then batches of 2 new
+/// observations per series, like a collector flushing every 30 minutes. Batches are timed by
+/// wall time: the CPU-time clock ticks too coarsely for a few milliseconds.
+fn bench_resumable(n: usize, params: &FeatureParams) {
+    const HISTORY: usize = 31 * 96;
+    const BATCHES: usize = 20;
+    const PER_BATCH: usize = 2;
+    let origin = Instant::now();
+    let mut states = Vec::with_capacity(n);
+    let mut fresh: Vec<Vec<Observation>> = Vec::with_capacity(n);
+    let mut sink = Vec::new();
+    let c0 = cpu_seconds(origin);
+    for seed in 0..n as u64 {
+        let s = series(1_000 + seed, HISTORY + BATCHES * PER_BATCH);
+        let mut st = SeriesState::new(params);
+        if let Err(e) = st.feed(&s[..HISTORY], false, &mut sink) {
+            eprintln!("warm-up refused: {e}");
+            return;
+        }
+        states.push(st);
+        fresh.push(s[HISTORY..].to_vec());
+    }
+    let warm = cpu_seconds(origin) - c0;
+    let bytes: usize = states.iter().map(SeriesState::approx_bytes).sum();
+
+    let mut out: Vec<FeatureRow> = Vec::with_capacity(n * PER_BATCH);
+    let mut per_batch = Vec::with_capacity(BATCHES);
+    for b in 0..BATCHES {
+        out.clear();
+        let w0 = Instant::now();
+        for (st, new) in states.iter_mut().zip(&fresh) {
+            if let Err(e) = st.feed(&new[b * PER_BATCH..(b + 1) * PER_BATCH], true, &mut out) {
+                eprintln!("batch refused: {e}");
+                return;
+            }
+        }
+        per_batch.push(w0.elapsed().as_secs_f64());
+    }
+    per_batch.sort_by(f64::total_cmp);
+    let median = per_batch[BATCHES / 2];
+    let max_bytes = states.iter().map(SeriesState::approx_bytes).max().unwrap_or(0);
+    println!(
+        "resumable:   {n} series x {HISTORY} points warmed up in {:.2} s CPU ({:.0} KiB per state, {:.0} MiB in all)",
+        warm,
+        bytes as f64 / n as f64 / 1024.0,
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "resumable:   {} new rows per batch ({PER_BATCH} per series): {:.2} ms wall per batch (median of {BATCHES}; best {:.2}, worst {:.2}), {:.2} us per series; max state {:.0} KiB",
+        out.len(),
+        median * 1e3,
+        per_batch[0] * 1e3,
+        per_batch[BATCHES - 1] * 1e3,
+        median * 1e6 / n as f64,
+        max_bytes as f64 / 1024.0
+    );
 }

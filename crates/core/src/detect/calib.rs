@@ -122,8 +122,7 @@ impl Tail {
     /// Structural validation of decoded bytes.
     pub(crate) fn validate(&self, what: &str) -> CoreResult<()> {
         let n = self.xs.len();
-        let ok = n >= 1
-            && n <= MAX_KNOTS
+        let ok = (1..=MAX_KNOTS).contains(&n)
             && self.ls.len() == n
             && self.ls[0] == 0.0
             && self.xs.iter().all(|x| x.is_finite())

@@ -192,6 +192,7 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 }
             }
             let mut h = Horizons::new(&e, &v);
+            #[allow(clippy::needless_range_loop)] // the index also reads parallel arrays
             for i in from..n {
                 let mut z = [0.0; MAX_NF];
                 let mut sums = [0.0; 3];

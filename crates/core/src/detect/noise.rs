@@ -247,6 +247,7 @@ pub(crate) fn fit_generic(s: &SeriesRows, cals: &[Cal], mask: &[bool], base: &[f
     let diff_unit = robust_sd(&mut d).max(0.1 * unit).max(floor);
     let mut runs: Vec<f64> = Vec::new();
     let mut run = 0.0;
+    #[allow(clippy::needless_range_loop)] // the index also reads parallel arrays
     for i in 0..s.len() {
         run = if i > 0 && s.value[i] == s.value[i - 1] { run + 1.0 } else { 0.0 };
         if mask[i] {
@@ -267,7 +268,7 @@ impl Noise {
             Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
                 prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit)
             }
-            Noise::Duration { center, amount_center, unit } => center.is_finite() && amount_center.map_or(true, f64::is_finite) && pos(*unit),
+            Noise::Duration { center, amount_center, unit } => center.is_finite() && amount_center.is_none_or(f64::is_finite) && pos(*unit),
             Noise::Generic { profile, unit, diff_unit, run_q } => prof(profile) && pos(*unit) && pos(*diff_unit) && pos(*run_q),
         }
     }

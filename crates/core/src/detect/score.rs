@@ -234,6 +234,7 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             }
             let tighten = 0.8f64.powi(round as i32);
             let mut changed = false;
+            #[allow(clippy::needless_range_loop)] // the index also reads parallel arrays
             for j in 0..nf {
                 let m = picked.iter().map(|r| if info[j].signed { r.z[j].abs() } else { r.z[j].max(0.0) }).fold(0.0, f64::max);
                 let target = det.feature_tails[j].inverse(FEEDBACK_ROW_P.ln()) * tighten;

@@ -81,7 +81,7 @@ fn count_noise_model_recovers_the_rate_and_standardises() {
     let fresh = count_series("e3", 99, 14, 8.0);
     let cals: Vec<_> = fresh.ts.iter().zip(&fresh.features).map(|(&t, f)| calendar(t, f)).collect();
     let mut rows = Vec::new();
-    derive(&em.noise, &det.pooled, &vec![1.0; 5], &fresh, &cals, 0, &mut rows);
+    derive(&em.noise, &det.pooled, &[1.0; 5], &fresh, &cals, 0, &mut rows);
     let z: Vec<f64> = rows.iter().map(|r| r.z[0]).collect();
     let mean = z.iter().sum::<f64>() / z.len() as f64;
     let sd = (z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / z.len() as f64).sqrt();
@@ -136,7 +136,7 @@ fn false_positive_feedback_silences_the_pattern_only() {
     let before = fit(MetricKind::Count, &train, &[]);
     assert!(alerts_in(&before, &train[0], 0, window.from_us, window.to_us), "the burst must alert before feedback");
 
-    let (after, report) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], &[window.clone()]).expect("fit");
+    let (after, report) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], std::slice::from_ref(&window)).expect("fit");
     assert_eq!(report.normal_windows_applied, 1);
     assert!(!alerts_in(&after, &train[0], 0, window.from_us, window.to_us), "the marked window must be quiet");
     let first = 15 * 96;

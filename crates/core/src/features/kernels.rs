@@ -9,27 +9,11 @@ use std::collections::VecDeque;
 
 use super::col::*;
 use super::params::{Clamped, US_PER_DAY, US_PER_HOUR};
-use super::window::{AsOf, Extremum, LatestAbove, Moments, SortedBag, Span, TrendSums};
-use super::{FeatureParams, FeatureRow, Observation, NUM_FEATURES};
+use super::window::{deque_bytes, rebase_deque, AsOf, Extremum, LatestAbove, Moments, SortedBag, Span, TrendSums};
+use super::{FeatureRow, Observation, NUM_FEATURES};
 
 const DAY: f64 = US_PER_DAY as f64;
 const HOUR: f64 = US_PER_HOUR as f64;
-
-/// See [`super::compute_series`].
-pub(super) fn run(series: &[Observation], first_out: usize, params: &FeatureParams, out: &mut Vec<FeatureRow>) {
-    if first_out >= series.len() {
-        return;
-    }
-    let mut k = Kernel::new(Clamped::from(params), series, first_out);
-    out.reserve(series.len() - first_out);
-    for t in 0..series.len() {
-        let emit = t >= first_out;
-        let seasonal = k.step(series, t, emit);
-        if emit {
-            out.push(k.row(series, t, seasonal));
-        }
-    }
-}
 
 /// The difference ending at row `i` (`i >= 1`).
 #[inline]
@@ -38,7 +22,7 @@ fn diff(s: &[Observation], i: usize) -> f64 {
 }
 
 /// Statistics window (T-W, T]: values, time, differences.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct StatWindow {
     vals: Moments,
     trend: TrendSums,
@@ -56,7 +40,7 @@ struct StatWindow {
 }
 
 /// A long window (T-kP, T]: values and their change count.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct LongWindow {
     vals: Moments,
     changes: usize,
@@ -72,7 +56,11 @@ impl LongWindow {
     }
 }
 
-struct Kernel {
+/// The state of every window after the last row stepped. It indexes rows of a buffer the
+/// driver owns (see `state.rs`); [`Kernel::first_needed`] and [`Kernel::rebase`] let the
+/// driver drop the rows no window can read any more.
+#[derive(Clone, Debug)]
+pub(super) struct Kernel {
     c: Clamped,
     /// Period block of the previous row; `None` before the first.
     block: Option<i64>,
@@ -97,11 +85,17 @@ impl Kernel {
     /// Each window family starts at the first row its state at `first_out` can depend on
     /// (its span plus one period block, see `FeatureParams::lookback_us`): look-back rows
     /// older than that would be evicted or re-summed before they matter, so they are skipped.
-    fn new(c: Clamped, s: &[Observation], first_out: usize) -> Self {
+    ///
+    /// `first_out == 0` (or an empty `s`) starts every window at row 0: the state of a series
+    /// fed from its beginning.
+    pub(super) fn new(c: Clamped, s: &[Observation], first_out: usize) -> Self {
         let p = c.period;
-        let start = |span: i64| {
-            let from = s[first_out].ts.saturating_sub(span);
-            s[..first_out].partition_point(|o| o.ts <= from)
+        let start = |span: i64| match s.get(first_out) {
+            Some(o) => {
+                let from = o.ts.saturating_sub(span);
+                s[..first_out].partition_point(|o| o.ts <= from)
+            }
+            None => 0,
         };
         Kernel {
             c,
@@ -123,7 +117,7 @@ impl Kernel {
     }
 
     /// Adds row `t` to every window; returns its seasonal z-score when `emit`.
-    fn step(&mut self, s: &[Observation], t: usize, emit: bool) -> Option<f64> {
+    pub(super) fn step(&mut self, s: &[Observation], t: usize, emit: bool) -> Option<f64> {
         let block = s[t].ts.div_euclid(self.c.period);
         let reset = self.block != Some(block);
         self.block = Some(block);
@@ -228,7 +222,7 @@ impl Kernel {
     }
 
     /// The features of row `t` from the current window states.
-    fn row(&mut self, s: &[Observation], t: usize, seasonal: Option<f64>) -> FeatureRow {
+    pub(super) fn row(&mut self, s: &[Observation], t: usize, seasonal: Option<f64>) -> FeatureRow {
         let o = &s[t];
         let (ts, x) = (o.ts, o.value);
         let mut v = [None; NUM_FEATURES];
@@ -297,6 +291,89 @@ impl Kernel {
         v[DIFF_LAG_1] = lag1.map(|l| x - l);
         v[SEASONAL_ZSCORE] = seasonal;
         FeatureRow { ts, values: v }
+    }
+}
+
+impl Kernel {
+    /// Does now, as of the last stepped row `last`, the lazy clean-up that later rows would
+    /// do anyway: moves the as-of cursors, drops minimum/maximum candidates that left the
+    /// statistics window and seasonal entries older than `ts[last] - S * P`. Each of these
+    /// only depends on thresholds that never decrease for increasing `ts`, so doing it early
+    /// changes no result; it lets [`Kernel::first_needed`] see which rows are dead.
+    pub(super) fn settle(&mut self, s: &[Observation], last: usize) {
+        for lag in &mut self.lags {
+            lag.value(s, last);
+        }
+        self.momentum.value(s, last);
+        if last >= self.w.lo {
+            self.stat.min.get(s, self.w.lo);
+            self.stat.max.get(s, self.w.lo);
+        }
+        let cutoff = s[last].ts.saturating_sub(self.c.seasonal_span);
+        for bucket in &mut self.season {
+            while bucket.front().is_some_and(|&i| s[i].ts <= cutoff) {
+                bucket.pop_front();
+            }
+        }
+    }
+
+    /// The first row any window may still read after row `last` (call [`Kernel::settle`]
+    /// first): the minimum of every held index, the window starts, the as-of candidates
+    /// and `last` itself (the next difference reads it). Never above `last`.
+    pub(super) fn first_needed(&self, last: usize) -> usize {
+        let mut k = last.min(self.w.lo).min(self.p7.lo).min(self.p30.lo);
+        for lag in self.lags.iter().chain([&self.momentum]) {
+            k = k.min(lag.first_needed());
+        }
+        for i in [self.stat.min.first(), self.stat.max.first()].into_iter().flatten() {
+            k = k.min(i);
+        }
+        // A jump's difference also reads the row before it.
+        if let Some(&i) = self.jumps7.first_ref() {
+            k = k.min(i.saturating_sub(1));
+        }
+        for bucket in &self.season {
+            if let Some(&i) = bucket.front() {
+                k = k.min(i);
+            }
+        }
+        k
+    }
+
+    /// Shifts every index after the driver dropped the first `k` rows of its buffer;
+    /// `k` must not exceed [`Kernel::first_needed`].
+    pub(super) fn rebase(&mut self, k: usize) {
+        if k == 0 {
+            return;
+        }
+        self.season_start = self.season_start.saturating_sub(k);
+        self.w.rebase(k);
+        self.p7.rebase(k);
+        self.p30.rebase(k);
+        self.stat.min.rebase(k);
+        self.stat.max.rebase(k);
+        self.jumps7.rebase(k);
+        // An older change lies before the 7-period window, where it no longer counts.
+        self.last_change = self.last_change.and_then(|i| i.checked_sub(k));
+        for lag in &mut self.lags {
+            lag.rebase(k);
+        }
+        self.momentum.rebase(k);
+        for bucket in &mut self.season {
+            rebase_deque(bucket, k);
+        }
+    }
+
+    /// Heap bytes held by the windows (not counting the driver's buffer).
+    pub(super) fn heap_bytes(&self) -> usize {
+        let season: usize = self.season.iter().map(deque_bytes).sum::<usize>()
+            + self.season.capacity() * std::mem::size_of::<VecDeque<usize>>();
+        self.stat.sorted.heap_bytes()
+            + self.stat.min.heap_bytes()
+            + self.stat.max.heap_bytes()
+            + self.abs_diffs7.heap_bytes()
+            + self.jumps7.heap_bytes()
+            + season
     }
 }
 

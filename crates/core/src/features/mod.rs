@@ -16,17 +16,25 @@
 //!
 //! Short histories give `None` (SQL NULL), never a made-up 0; the minimum counts are listed
 //! with each feature in [`FEATURE_NAMES`].
+//!
+//! [`SeriesState`] is the same kernel kept alive between batches: it holds one series'
+//! windows and the observations they can still read, so a long-lived process feeds only the
+//! new observations of a series and gets bitwise the rows of a full recompute.
 
 mod kernels;
 mod params;
+mod state;
 mod window;
 
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_state;
 
 pub use params::FeatureParams;
+pub use state::SeriesState;
 
 /// One observation of one entity's metric. The caller (the SQL layer) supplies the local
 /// calendar fields so this crate never needs a time-zone database.
@@ -187,7 +195,10 @@ pub struct FeatureRow {
 /// rows newer than some instant, pass the observations in `(first_new_ts - lookback_us(),
 /// ..]` and `first_out` = the index of the first new one: the rows equal a full recompute.
 /// Parameters are expected to have passed [`FeatureParams::check`]; out-of-domain values are
-/// clamped instead of panicking.
+/// clamped instead of panicking (unsorted input gives meaningless rows, never a panic).
+///
+/// This is a [`SeriesState`] warmed up with the look-back and then fed the new rows; a
+/// long-lived process that keeps the state of each series feeds only new observations.
 pub fn compute_series(series: &[Observation], first_out: usize, params: &FeatureParams, out: &mut Vec<FeatureRow>) {
-    kernels::run(series, first_out, params, out);
+    state::run(series, first_out, params, out);
 }

@@ -10,12 +10,12 @@ use super::params::{US_PER_DAY, US_PER_HOUR};
 use super::reference::reference_row;
 use super::*;
 
-const MIN: i64 = 60_000_000;
+pub(super) const MIN: i64 = 60_000_000;
 /// 2025-01-01T00:00:00Z, a Wednesday.
-const BASE: i64 = 1_735_689_600_000_000;
+pub(super) const BASE: i64 = 1_735_689_600_000_000;
 
 /// An observation with UTC calendar fields (day of month is a stand-in: it is only copied).
-fn obs(ts: i64, value: f64) -> Observation {
+pub(super) fn obs(ts: i64, value: f64) -> Observation {
     let days = ts.div_euclid(US_PER_DAY);
     Observation {
         ts,
@@ -28,7 +28,7 @@ fn obs(ts: i64, value: f64) -> Observation {
 
 /// Irregular series with gaps: steps of 1-40 minutes, sometimes a gap of hours or days;
 /// values either continuous or from a handful of levels (so runs and ties happen).
-fn irregular(seed: u64, n: usize) -> Vec<Observation> {
+pub(super) fn irregular(seed: u64, n: usize) -> Vec<Observation> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let discrete = rng.gen_bool(0.5);
     let mut ts = BASE + rng.gen_range(0..US_PER_DAY);
@@ -45,7 +45,7 @@ fn irregular(seed: u64, n: usize) -> Vec<Observation> {
 }
 
 /// Small periods so short test series exercise lags, 30-period windows and block resets.
-fn small_params(variant: u8) -> FeatureParams {
+pub(super) fn small_params(variant: u8) -> FeatureParams {
     let (period, window, seasonal) = match variant % 4 {
         0 => (2 * 60 * MIN, 90 * MIN, 3),
         1 => (30 * MIN, 4 * 60 * MIN, 5),

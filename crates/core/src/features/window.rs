@@ -43,6 +43,12 @@ impl Span {
     pub fn count(&self, t: usize) -> usize {
         t + 1 - self.lo
     }
+
+    /// Shifts the window after the first `k` rows of the buffer were dropped (`k <= lo`,
+    /// or the window has not started yet and `k` is below its first row).
+    pub fn rebase(&mut self, k: usize) {
+        self.lo = self.lo.saturating_sub(k);
+    }
 }
 
 /// Count, shifted sum and shifted sum of squares of a window of values.
@@ -209,6 +215,11 @@ impl SortedBag {
             }
         }
     }
+    /// Heap bytes held (chunk capacities and the chunk list).
+    pub fn heap_bytes(&self) -> usize {
+        let keys: usize = self.chunks.iter().map(Vec::capacity).sum();
+        keys * std::mem::size_of::<i64>() + self.chunks.capacity() * std::mem::size_of::<Vec<i64>>()
+    }
     /// The `k`-th smallest element (0-based).
     fn kth(&self, mut k: usize) -> Option<f64> {
         for c in &self.chunks {
@@ -258,6 +269,31 @@ impl Extremum {
         }
         self.idx.front().map(|&f| s[f].value)
     }
+    /// The oldest row still held.
+    pub fn first(&self) -> Option<usize> {
+        self.idx.front().copied()
+    }
+    /// Shifts the indices after the first `k` rows were dropped (all held rows are `>= k`).
+    pub fn rebase(&mut self, k: usize) {
+        rebase_deque(&mut self.idx, k);
+    }
+    pub fn heap_bytes(&self) -> usize {
+        deque_bytes(&self.idx)
+    }
+}
+
+/// Subtracts `k` from every index of a deque whose indices are all `>= k`.
+pub(super) fn rebase_deque(d: &mut VecDeque<usize>, k: usize) {
+    if k > 0 {
+        for i in d.iter_mut() {
+            *i = i.saturating_sub(k);
+        }
+    }
+}
+
+/// Heap bytes of a deque of indices.
+pub(super) fn deque_bytes(d: &VecDeque<usize>) -> usize {
+    d.capacity() * std::mem::size_of::<usize>()
 }
 
 /// Finds the latest upward difference above a threshold that is only known at query time.
@@ -297,6 +333,18 @@ impl LatestAbove {
         let p = self.idx.partition_point(|&i| Self::diff(s, i) > threshold);
         p.checked_sub(1).map(|k| self.idx[k])
     }
+    /// The oldest difference still held (the row it ends at).
+    pub fn first_ref(&self) -> Option<&usize> {
+        self.idx.front()
+    }
+    /// Shifts the indices after the first `k` rows were dropped (every held difference's
+    /// first row, `i - 1`, is `>= k`).
+    pub fn rebase(&mut self, k: usize) {
+        rebase_deque(&mut self.idx, k);
+    }
+    pub fn heap_bytes(&self) -> usize {
+        deque_bytes(&self.idx)
+    }
 }
 
 /// The as-of lookup of a lag: the last observation at or before `T - offset`, accepted only
@@ -320,6 +368,15 @@ impl AsOf {
         }
         let i = self.next.checked_sub(1)?;
         (s[i].ts > target.saturating_sub(self.width)).then_some(s[i].value)
+    }
+    /// The first row a later lookup can read: the current as-of candidate (or row 0 before
+    /// the cursor found one). Rows before it are never read again, since targets only grow.
+    pub fn first_needed(&self) -> usize {
+        self.next.saturating_sub(1)
+    }
+    /// Shifts the cursor after the first `k <= first_needed()` rows were dropped.
+    pub fn rebase(&mut self, k: usize) {
+        self.next = self.next.saturating_sub(k);
     }
 }
 
