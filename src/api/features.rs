@@ -39,6 +39,7 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool) -> Result<i64> {
         return Ok(0);
     }
     let started = runs::now()?;
+    state_cache::begin_build();
     let (rows_in, rows_out) = build_locked(metric_type, full_rebuild, None)?;
     runs::success("features", metric_type, None, started, rows_in, rows_out)?;
     Ok(rows_out)
@@ -182,10 +183,13 @@ fn build_chunk(
             }
         }
     }
+    let (cached, cached_bytes) = state_cache::stats();
     pgrx::debug1!(
-        "pg_anomaly features chunk: {} series resumed, {} from the look-back; read {:?} compute {:?} insert {:?} state {:?}",
+        "pg_anomaly features chunk: {} series resumed, {} from the look-back ({} states, {} kB kept); read {:?} compute {:?} insert {:?} state {:?}",
         warm_e.len(),
         cold_e.len(),
+        cached,
+        cached_bytes >> 10,
         t1,
         t2 - t1,
         t3 - t2,
