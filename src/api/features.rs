@@ -178,7 +178,9 @@ fn build_chunk(
     let t3 = t0.elapsed();
     if !st_e.is_empty() {
         for (e, version) in store::advance_state(metric_type, st_e, st_f, st_u)? {
-            if let Some(st) = states.remove(&e) {
+            // a full rebuild (often a one-off in a session, or a parallel worker about to
+            // exit) keeps nothing; incremental builds, the real-time worker's, do
+            if let Some(st) = states.remove(&e).filter(|_| !full_rebuild) {
                 state_cache::put(metric_type, &e, version, st);
             }
         }

@@ -226,6 +226,8 @@ pub fn train(
     let active = models::active(metric_type, model_type)?;
     let activate = match active {
         None => true,
+        // an active model this build cannot load (e.g. an older format) is replaced
+        Some((active_id, _, _)) if Model::load(active_id).is_err() => true,
         Some((_, _, active_f1)) => match (q.f1, active_f1) {
             (Some(new), Some(old)) => new >= old,
             _ => true,

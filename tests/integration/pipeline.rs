@@ -200,3 +200,80 @@ fn scenario_1_new_product_flows_through_the_stages() {
     assert!(runs >= 4, "collection, features, detection and training recorded as cron runs");
     c.batch_execute("DROP SCHEMA it_app1 CASCADE").unwrap();
 }
+
+/// Kept kernel state: a session resumes series from the state it kept, but never after
+/// another session rewrote one of them (here a corrected old value): its next increments
+/// still equal a full rebuild, row for row and bit for bit.
+#[test]
+fn kept_kernel_state_is_never_stale() {
+    let mut a = connect();
+    fresh_extension(&mut a);
+    a.batch_execute(
+        "SELECT ml_generate_demo_data(3, 10, 5, date_trunc('hour', now()) - interval '3 hours');
+         SELECT ml_build_features();",
+    )
+    .unwrap();
+    let append = "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+                  SELECT metric_type, entity_id, metric_value + 1, \"timestamp\" + interval '15 minutes' FROM ml_metrics
+                   WHERE \"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)";
+    // session a keeps the state of every series and resumes from it
+    for _ in 0..2 {
+        a.batch_execute(append).unwrap();
+        let n: i64 = a.query_one("SELECT ml_build_features()", &[]).unwrap().get(0);
+        assert_eq!(n, 3 * 4, "one new row per series");
+    }
+    // session b corrects a value two days back and recomputes that series: a's kept state
+    // of it is now stale (its 7- and 30-period windows hold the old value)
+    let mut b = connect();
+    let corrected: String = b
+        .query_one(
+            "SELECT ml_ingest('tuketim_miktar', 'urun_0001', 1e6,
+                    (SELECT max(\"timestamp\") - interval '2 days' FROM ml_metrics WHERE metric_type = 'tuketim_miktar'))",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(corrected, "corrected");
+    let recomputed: i64 = b.query_one("SELECT ml_build_features()", &[]).unwrap().get(0);
+    assert!(recomputed > 100, "b recomputed the series from the correction: {recomputed}");
+    drop(b);
+    for _ in 0..2 {
+        a.batch_execute(append).unwrap();
+        let n: i64 = a.query_one("SELECT ml_build_features()", &[]).unwrap().get(0);
+        assert_eq!(n, 3 * 4);
+    }
+    let snapshot = "SELECT metric_type, entity_id, \"timestamp\", (to_jsonb(f) - 'id' - 'computed_at')::text FROM ml_features f";
+    a.batch_execute(&format!("CREATE TEMP TABLE incremental AS {snapshot}")).unwrap();
+    a.query_one("SELECT ml_build_features(full_rebuild => true)", &[]).unwrap();
+    let (only_inc, only_full): (i64, i64) = {
+        let r = a
+            .query_one(
+                &format!(
+                    "SELECT (SELECT count(*) FROM (SELECT * FROM incremental EXCEPT {snapshot}) x),
+                            (SELECT count(*) FROM ({snapshot} EXCEPT SELECT * FROM incremental) y)"
+                ),
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((only_inc, only_full), (0, 0), "incremental builds with kept state equal a full rebuild");
+    // the correction reached the new rows' 7-period window
+    let seen: f64 = a
+        .query_one(
+            "SELECT max(max_value) FROM ml_features WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0001'
+                AND \"timestamp\" > (SELECT max(\"timestamp\") - interval '1 hour' FROM ml_metrics)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let rolling: f64 = a
+        .query_one(
+            "SELECT rolling_mean_7 FROM ml_features WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0001'
+              ORDER BY \"timestamp\" DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(seen < 1e6 && rolling > 1e6 / (7.0 * 96.0), "max {seen}, rolling_mean_7 {rolling}");
+}
