@@ -60,9 +60,12 @@ pub fn ml_detect(
 > {
     run("ml_detect", || {
         if parallel > 1 && save {
-            return Ok(TableIterator::new(crate::workers::parallel::detection(metric_type, since, until, parallel)?));
+            return Ok(TableIterator::new(crate::workers::parallel::detection(metric_type, since, until, parallel)?.into_iter()));
         }
-        Ok(TableIterator::new(detect(metric_type, since, until, save)?))
+        if !save {
+            return Ok(TableIterator::new(Streamed::new(metric_type, since, until)?));
+        }
+        Ok(TableIterator::new(detect(metric_type, since, until, save)?.into_iter()))
     })
 }
 
@@ -117,68 +120,170 @@ pub fn detect_partition(
     }
     let mut out = Vec::new();
     for mt in metric_types(metric_type)? {
+        let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition)? else { continue };
+        while run.next_chunk(until, save, &mut out)? {}
+        if save && partition.is_none() {
+            run.finish()?;
+        }
+    }
+    Ok(out)
+}
+
+/// One metric type's scoring pass: its model and settings, and the series still to score.
+struct TypeRun {
+    mt: String,
+    model_id: i64,
+    model: std::rc::Rc<Model>,
+    kind: MetricKind,
+    alert_type: String,
+    gap_us: i64,
+    work: Vec<(String, TimestampWithTimeZone)>,
+    next: usize,
+    started: TimestampWithTimeZone,
+    scored_rows: i64,
+    written: i64,
+}
+
+impl TypeRun {
+    /// Builds missing features (when the caller may), finds or trains the model and lists
+    /// the series to score; None when the type has nothing to score with.
+    fn prepare(
+        mt: &str,
+        since: Option<TimestampWithTimeZone>,
+        save: bool,
+        writer: bool,
+        asked: bool,
+        partition: Option<(u32, u32)>,
+    ) -> Result<Option<TypeRun>> {
         let started = runs::now()?;
         if writer {
-            feature_stage::build(Some(&mt), false)?;
+            feature_stage::build(Some(mt), false)?;
         }
-        let Some((model_id, model_type)) = active_or_train(&mt, writer, metric_type.is_some())? else { continue };
+        let Some((model_id, _model_type)) = active_or_train(mt, writer, asked)? else { return Ok(None) };
         let model = Model::load(model_id)?;
-        let kind = MetricKind::from_metric_type(&mt);
-        let (alert_type, gap_us) = alerts::settings(&mt)?;
+        let kind = MetricKind::from_metric_type(mt);
+        let (alert_type, gap_us) = alerts::settings(mt)?;
         let work: Vec<(String, TimestampWithTimeZone)> = match (save, since) {
-            (true, None) => alerts::unscored(&mt)?
+            (true, None) => alerts::unscored(mt)?
                 .into_iter()
                 .map(|(e, s)| (e, s.map(|t| series::ts(to_unix_us(t) + 1)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
                 .collect(),
-            (_, s) => series::entities(&mt)?
+            (_, s) => series::entities(mt)?
                 .into_iter()
                 .map(|e| (e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
                 .collect(),
         };
-        let work: Vec<(String, TimestampWithTimeZone)> = match partition {
+        let work = match partition {
             Some((k, n)) => work.into_iter().filter(|w| crate::workers::parallel::partition_of(&w.0, n) == k).collect(),
             None => work,
         };
-        let (mut scored_rows, mut written) = (0i64, 0i64);
-        for chunk in work.chunks(ENTITIES_PER_CHUNK) {
-            pgrx::check_for_interrupts!();
-            let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
-            let froms: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.1).collect();
-            let data = series::read(&mt, kind.aux_metric(), &entities, &froms, model.lookback_us(), until)?;
-            let open = if save { alerts::open_alerts(&mt, &entities)? } else { Default::default() };
-            let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
-            for s in &data {
-                let from_us = chunk
-                    .iter()
-                    .find(|c| c.0 == s.entity_id)
-                    .map(|c| to_unix_us(c.1))
-                    .unwrap_or(i64::MIN);
-                let first = s.ts.partition_point(|t| *t < from_us);
-                if first >= s.len() {
+        Ok(Some(TypeRun { mt: mt.to_string(), model_id, model, kind, alert_type, gap_us, work, next: 0, started, scored_rows: 0, written: 0 }))
+    }
+
+    /// Scores the next chunk of series into `out` (writing alerts and advancing watermarks
+    /// when saving); false when every series was scored.
+    fn next_chunk(&mut self, until: Option<TimestampWithTimeZone>, save: bool, out: &mut Vec<DetectRow>) -> Result<bool> {
+        if self.next >= self.work.len() {
+            return Ok(false);
+        }
+        pgrx::check_for_interrupts!();
+        let chunk = &self.work[self.next..(self.next + ENTITIES_PER_CHUNK).min(self.work.len())];
+        self.next += chunk.len();
+        let mt = self.mt.as_str();
+        let model = &self.model;
+        let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+        let froms: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.1).collect();
+        let data = series::read(mt, self.kind.aux_metric(), &entities, &froms, model.lookback_us(), until)?;
+        let open = if save { alerts::open_alerts(mt, &entities)? } else { Default::default() };
+        let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
+        for s in &data {
+            let from_us = chunk.iter().find(|c| c.0 == s.entity_id).map(|c| to_unix_us(c.1)).unwrap_or(i64::MIN);
+            let first = s.ts.partition_point(|t| *t < from_us);
+            if first >= s.len() {
+                continue;
+            }
+            let scored = model.score_series(s, first)?;
+            self.scored_rows += scored.len() as i64;
+            if save {
+                self.written += write_alerts(model, mt, &self.alert_type, self.gap_us, self.model_id, model.threshold(), s, &scored, open.get(&s.entity_id))?;
+                adv_e.push(s.entity_id.clone());
+                adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
+            }
+            for r in scored {
+                out.push(output_row(mt, &s.entity_id, &r, model.threshold()));
+            }
+        }
+        if save && !adv_e.is_empty() {
+            alerts::advance_scored(mt, adv_e, adv_t)?;
+        }
+        Ok(true)
+    }
+
+    /// Closes stale episodes and records the run (a saving, unpartitioned pass).
+    fn finish(&self) -> Result<()> {
+        alerts::close_stale(&self.mt, self.gap_us)?;
+        runs::success("detection", Some(&self.mt), None, self.started, self.scored_rows, self.written)?;
+        Ok(())
+    }
+}
+
+/// An analyst's ml_detect (no saving): rows are produced a chunk of series at a time as the
+/// query consumes them, so a pass over months of every metric type holds one chunk in
+/// memory, not every scored row. An error is raised from inside the scan.
+pub struct Streamed {
+    types: std::vec::IntoIter<String>,
+    since: Option<TimestampWithTimeZone>,
+    until: Option<TimestampWithTimeZone>,
+    writer: bool,
+    asked: bool,
+    run: Option<TypeRun>,
+    buf: std::vec::IntoIter<DetectRow>,
+}
+
+impl Streamed {
+    pub fn new(metric_type: Option<&str>, since: Option<TimestampWithTimeZone>, until: Option<TimestampWithTimeZone>) -> Result<Self> {
+        Ok(Streamed {
+            types: metric_types(metric_type)?.into_iter(),
+            since,
+            until,
+            writer: may_write()?,
+            asked: metric_type.is_some(),
+            run: None,
+            buf: Vec::new().into_iter(),
+        })
+    }
+
+    fn step(&mut self) -> Result<Option<DetectRow>> {
+        loop {
+            if let Some(r) = self.buf.next() {
+                return Ok(Some(r));
+            }
+            if let Some(run) = self.run.as_mut() {
+                let mut rows = Vec::new();
+                if run.next_chunk(self.until, false, &mut rows)? {
+                    self.buf = rows.into_iter();
                     continue;
                 }
-                let scored = model.score_series(s, first)?;
-                scored_rows += scored.len() as i64;
-                if save {
-                    written += write_alerts(&model, &mt, &alert_type, gap_us, model_id, model.threshold(), s, &scored, open.get(&s.entity_id))?;
-                    adv_e.push(s.entity_id.clone());
-                    adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
-                }
-                for r in scored {
-                    out.push(output_row(&mt, &s.entity_id, &r, model.threshold()));
-                }
+                self.run = None;
             }
-            if save && !adv_e.is_empty() {
-                alerts::advance_scored(&mt, adv_e, adv_t)?;
-            }
-        }
-        if save && partition.is_none() {
-            alerts::close_stale(&mt, gap_us)?;
-            runs::success("detection", Some(&mt), None, started, scored_rows, written)?;
-            let _ = model_type;
+            let Some(mt) = self.types.next() else { return Ok(None) };
+            self.run = TypeRun::prepare(&mt, self.since, false, self.writer, self.asked, None)?;
         }
     }
-    Ok(out)
+}
+
+impl Iterator for Streamed {
+    type Item = DetectRow;
+
+    fn next(&mut self) -> Option<DetectRow> {
+        match self.step() {
+            Ok(r) => r,
+            Err(e) => {
+                e.into_report("ml_detect").report(pgrx::PgLogLevel::ERROR);
+                None
+            }
+        }
+    }
 }
 
 /// The active model of a metric type; with none, trains one when the caller may and there

@@ -131,7 +131,7 @@ fn build_chunk(
         match kept.get(&c.1).and_then(|st| st.last_ts()) {
             Some(last) => {
                 warm_e.push(c.1.clone());
-                warm_f.push(from_unix_us(last));
+                warm_f.push(from_unix_us(last + 1));
             }
             None => {
                 cold_e.push(c.1.clone());
@@ -141,7 +141,7 @@ fn build_chunk(
     }
     let mut series = store::read_series(metric_type, &cold_e, &cold_f, params.lookback_us())?;
     if !warm_e.is_empty() {
-        // look-back 0: rows strictly after the kept state's last one
+        // look-back 0 from just after the kept state's last row
         series.extend(store::read_series(metric_type, &warm_e, &warm_f, 0)?);
     }
     let t1 = t0.elapsed();

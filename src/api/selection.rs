@@ -9,7 +9,7 @@ use ndarray::Array2;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
-/// Rows read for selection: a deterministic sample keeps it fast on millions of rows.
+/// Rows read for selection: a repeatable block sample keeps it fast on millions of rows.
 const SAMPLE_ROWS: i64 = 100_000;
 
 /// Reads a sample of the stored features of a metric type as a matrix (NaN = NULL) and
@@ -21,8 +21,8 @@ fn sample(metric_type: &str) -> Result<(Array2<f64>, Vec<bool>)> {
             .with_hint("Load metrics and run ml_build_features() first.")
             .into());
     }
-    let every = (n + SAMPLE_ROWS - 1) / SAMPLE_ROWS;
-    let rows = matrix::read(metric_type, None, None, every)?;
+    // a share of the blocks holding about SAMPLE_ROWS rows of the type (all of it when small)
+    let rows = matrix::read(metric_type, None, None, SAMPLE_ROWS as f64 / n as f64)?;
     let mut x = Array2::from_elem((rows.len(), NUM_FEATURES), f64::NAN);
     let mut labels = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {

@@ -123,10 +123,9 @@ fn calendar(local_us: i64) -> (i16, i16, i16) {
 
 /// Reads the look-back and new observations of several series of one metric type in one
 /// query, one series per entity in time order. `from[i]` is the first timestamp to compute
-/// for `entities[i]`; observations after `from[i] - lookback` are read. Each series comes
-/// as one row of arrays, aggregated per entity by a LATERAL subquery that the covering
-/// unique index serves with an index-only scan (per-row SPI costs several times the scan;
-/// the aggregates of one subquery see its rows in the same order, so the arrays line up).
+/// for `entities[i]`; observations from `from[i] - lookback` on are read (the kernels give
+/// the same rows from any start at or before that). Each series comes as one row of arrays
+/// (`series::arrays_sql`): per-row SPI costs several times the scan.
 pub fn read_series(
     metric_type: &str,
     entities: &[String],
@@ -143,18 +142,17 @@ pub fn read_series(
     .unwrap_or_else(|| "UTC".to_string());
     Spi::connect(|client| -> Result<Vec<SeriesData>> {
         let t = client.select(
-            "SELECT d.entity_id, d.from_ts, x.t, x.v, x.l
-               FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-               CROSS JOIN LATERAL (
-                    SELECT array_agg(m.\"timestamp\") AS t, array_agg(m.metric_value) AS v,
-                           array_agg(m.\"timestamp\" AT TIME ZONE $6::text) AS l
-                      FROM ml_metrics m
-                     WHERE m.metric_type = $1 AND m.entity_id = d.entity_id
-                       AND m.\"timestamp\" > d.from_ts - $4::interval
-                       AND m.\"timestamp\" > $5::timestamptz - $4::interval) x
-              WHERE x.t IS NOT NULL",
+            &super::series::arrays_sql("ml_metrics", &["metric_value", "\"timestamp\" AT TIME ZONE $7::text"]),
             None,
-            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest.into(), tz.into()],
+            &[
+                metric_type.into(),
+                entities.to_vec().into(),
+                from.to_vec().into(),
+                lookback.into(),
+                earliest.into(),
+                Option::<TimestampWithTimeZone>::None.into(),
+                tz.into(),
+            ],
         )?;
         let mut out: Vec<SeriesData> = Vec::with_capacity(entities.len());
         for r in t {

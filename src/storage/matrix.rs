@@ -4,6 +4,7 @@ use crate::errors::Result;
 use pg_anomaly_core::features::{FEATURE_NAMES, NUM_FEATURES};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// All numeric feature columns as one float8[] expression, in FEATURE_NAMES order.
@@ -21,44 +22,53 @@ fn features_array_sql() -> &'static str {
 /// One stored feature row (the columns selection needs).
 pub struct StoredRow {
     pub features: [Option<f64>; NUM_FEATURES],
-    /// true when the row lies in a known anomaly window (ml_labels) of its series.
+    /// true when the row lies in a known anomaly window of its series: ml_labels, and
+    /// alerts read and not marked false positive (`series::windows`).
     pub labelled: bool,
 }
 
-/// Reads the stored features of a metric type in (entity, time) order; `every_nth` > 1
-/// keeps a deterministic sample (rows whose id is a multiple of it).
+/// Reads the stored features of a metric type in (entity, time) order. With `fraction` < 1
+/// it reads a sample: that share of the table's blocks (TABLESAMPLE SYSTEM, REPEATABLE, so
+/// the same table gives the same sample), which costs that share of a scan. Rows are put in
+/// order here rather than by a sort of wide rows in the query.
 pub fn read(
     metric_type: &str,
     since: Option<TimestampWithTimeZone>,
     until: Option<TimestampWithTimeZone>,
-    every_nth: i64,
+    fraction: f64,
 ) -> Result<Vec<StoredRow>> {
+    let sample = if fraction < 1.0 { " TABLESAMPLE SYSTEM ($4) REPEATABLE (42)" } else { "" };
     let sql = format!(
-        "SELECT f.entity_id, f.\"timestamp\", f.metric_value, {arr},
-                EXISTS (SELECT 1 FROM ml_labels l WHERE l.metric_type = f.metric_type AND l.entity_id = f.entity_id
-                           AND f.\"timestamp\" BETWEEN l.starts_at AND l.ends_at)
-           FROM ml_features f
+        "SELECT f.entity_id, f.\"timestamp\", {arr}
+           FROM ml_features f{sample}
           WHERE f.metric_type = $1 AND ($2::timestamptz IS NULL OR f.\"timestamp\" >= $2)
-            AND ($3::timestamptz IS NULL OR f.\"timestamp\" < $3) AND f.id % $4 = 0
-          ORDER BY f.entity_id, f.\"timestamp\"",
+            AND ($3::timestamptz IS NULL OR f.\"timestamp\" < $3) AND $4::float8 > 0",
         arr = features_array_sql()
     );
-    Spi::connect(|client| -> Result<Vec<StoredRow>> {
-        let t = client.select(sql.as_str(), None, &[metric_type.into(), since.into(), until.into(), every_nth.max(1).into()])?;
+    let percent = (fraction.clamp(1e-6, 1.0) * 100.0).min(100.0);
+    let (labels, _) = super::series::windows(metric_type)?;
+    let mut windows: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    for (e, a, b) in labels {
+        windows.entry(e).or_default().push((a, b));
+    }
+    let mut keyed: Vec<(String, i64, StoredRow)> = Spi::connect(|client| -> Result<Vec<_>> {
+        let t = client.select(sql.as_str(), None, &[metric_type.into(), since.into(), until.into(), percent.into()])?;
         let mut out = Vec::with_capacity(t.len());
         for r in t {
-            let arr: Vec<Option<f64>> = r.get(4)?.unwrap_or_default();
+            let (Some(e), Some(ts)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) else { continue };
+            let ts = super::to_unix_us(ts);
+            let arr: Vec<Option<f64>> = r.get(3)?.unwrap_or_default();
             let mut features = [None; NUM_FEATURES];
             for (slot, v) in features.iter_mut().zip(arr) {
                 *slot = v;
             }
-            out.push(StoredRow {
-                features,
-                labelled: r.get(5)?.unwrap_or(false),
-            });
+            let labelled = windows.get(&e).is_some_and(|w| w.iter().any(|(a, b)| ts >= *a && ts <= *b));
+            out.push((e, ts, StoredRow { features, labelled }));
         }
         Ok(out)
-    })
+    })?;
+    keyed.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    Ok(keyed.into_iter().map(|(_, _, r)| r).collect())
 }
 
 /// Rows stored for a metric type (an estimate is enough for sampling decisions).

@@ -20,36 +20,23 @@ pub fn read(
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
-    // One row per series with its columns as arrays, aggregated by a LATERAL subquery per
-    // entity that the covering unique index serves index-only: per-row SPI costs several
-    // times what the scan does, per-element array access almost nothing. The aggregates of
-    // one subquery see its rows in the same order, so the arrays line up; time order is
-    // restored here.
+    // One row per series with its columns as arrays (arrays_sql): per-row SPI costs several
+    // times what the scan does, per-element array access almost nothing.
     let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let t = client.select(
-            "SELECT d.entity_id, x.t, x.v, x.h, x.w, x.m
-               FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-               CROSS JOIN LATERAL (
-                    SELECT array_agg(f.\"timestamp\") AS t, array_agg(f.metric_value) AS v, array_agg(f.hour_of_day) AS h,
-                           array_agg(f.day_of_week) AS w, array_agg(f.median_value) AS m
-                      FROM ml_features f
-                     WHERE f.metric_type = $1 AND f.entity_id = d.entity_id
-                       AND f.\"timestamp\" >= d.from_ts - $4::interval
-                       AND f.\"timestamp\" >= $6::timestamptz - $4::interval
-                       AND ($5::timestamptz IS NULL OR f.\"timestamp\" < $5)) x
-              WHERE x.t IS NOT NULL",
+            &arrays_sql("ml_features", &["metric_value", "hour_of_day", "day_of_week", "median_value"]),
             None,
-            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
+            &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;
         let mut out: Vec<SeriesRows> = Vec::with_capacity(entities.len());
         for r in t {
             let (Some(e), Some(ts), Some(v), Some(h), Some(d), Some(m)) = (
                 r.get::<String>(1)?,
-                r.get::<pgrx::Array<TimestampWithTimeZone>>(2)?,
-                r.get::<pgrx::Array<f64>>(3)?,
-                r.get::<pgrx::Array<i16>>(4)?,
+                r.get::<pgrx::Array<TimestampWithTimeZone>>(3)?,
+                r.get::<pgrx::Array<f64>>(4)?,
                 r.get::<pgrx::Array<i16>>(5)?,
-                r.get::<pgrx::Array<f64>>(6)?,
+                r.get::<pgrx::Array<i16>>(6)?,
+                r.get::<pgrx::Array<f64>>(7)?,
             ) else {
                 continue;
             };
@@ -95,6 +82,33 @@ fn sort_by_time(s: &mut SeriesRows) {
     s.features = order.iter().map(|&i| s.features[i]).collect();
 }
 
+/// The query every per-series reader uses: for each (entity_id $2[i], from_ts $3[i]) of a
+/// metric type $1, one row (entity_id, from_ts, timestamps, then one array per column) of the
+/// rows with ts in [from_ts - $4, $6) that are also >= $5 - $4 ($5: the earliest from_ts, a
+/// plain bound that prunes day partitions; $6 NULL: no end). Each series is aggregated by a
+/// LATERAL subquery that the table's covering unique key serves index-only; series without
+/// rows give no row. The aggregates of one subquery see its rows in the same order, so the
+/// arrays line up (readers restore time order). `table` and `columns` are constants of this
+/// crate (column names or expressions over them), never user input.
+pub(crate) fn arrays_sql(table: &str, columns: &[&str]) -> String {
+    let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("array_agg({c}) AS c{i}")).collect();
+    let outs: Vec<String> = (0..columns.len()).map(|i| format!("x.c{i}")).collect();
+    format!(
+        "SELECT d.entity_id, d.from_ts, x.t, {}
+           FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+           CROSS JOIN LATERAL (
+                SELECT array_agg(\"timestamp\") AS t, {}
+                  FROM {table}
+                 WHERE metric_type = $1 AND entity_id = d.entity_id
+                   AND \"timestamp\" >= d.from_ts - $4::interval
+                   AND \"timestamp\" >= $5::timestamptz - $4::interval
+                   AND ($6::timestamptz IS NULL OR \"timestamp\" < $6)) x
+          WHERE x.t IS NOT NULL",
+        outs.join(", "),
+        aggs.join(", ")
+    )
+}
+
 /// The earliest start of a chunk, as a plain parameter: with it the planner prunes the
 /// day partitions before the join (a bound that only comes through the join scans them all).
 pub(crate) fn earliest(from: &[TimestampWithTimeZone]) -> TimestampWithTimeZone {
@@ -118,22 +132,13 @@ fn align_aux(
     }
     Spi::connect(|client| -> Result<()> {
         let t = client.select(
-            "SELECT d.entity_id, x.t, x.v
-               FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
-               CROSS JOIN LATERAL (
-                    SELECT array_agg(m.\"timestamp\") AS t, array_agg(m.metric_value) AS v
-                      FROM ml_metrics m
-                     WHERE m.metric_type = $1 AND m.entity_id = d.entity_id
-                       AND m.\"timestamp\" >= d.from_ts - $4::interval
-                       AND m.\"timestamp\" >= $6::timestamptz - $4::interval
-                       AND ($5::timestamptz IS NULL OR m.\"timestamp\" < $5)) x
-              WHERE x.t IS NOT NULL",
+            &arrays_sql("ml_metrics", &["metric_value"]),
             None,
-            &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), until.into(), earliest(from).into()],
+            &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;
         for r in t {
             let (Some(e), Some(ts), Some(v)) =
-                (r.get::<String>(1)?, r.get::<pgrx::Array<TimestampWithTimeZone>>(2)?, r.get::<pgrx::Array<f64>>(3)?)
+                (r.get::<String>(1)?, r.get::<pgrx::Array<TimestampWithTimeZone>>(3)?, r.get::<pgrx::Array<f64>>(4)?)
             else {
                 continue;
             };
