@@ -15,6 +15,9 @@ use pgrx::prelude::*;
 use serde_json::json;
 
 const ENTITIES_PER_CHUNK: usize = 64;
+/// Entities per chunk when streaming an analyst's rows: a month of 15-minute rows of 16
+/// series is about 46,000 rows held at a time.
+const ENTITIES_PER_STREAMED_CHUNK: usize = 16;
 
 pub type DetectRow = (
     String,
@@ -121,7 +124,7 @@ pub fn detect_partition(
     let mut out = Vec::new();
     for mt in metric_types(metric_type)? {
         let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition)? else { continue };
-        while run.next_chunk(until, save, &mut out)? {}
+        while run.next_chunk(until, save, ENTITIES_PER_CHUNK, &mut out)? {}
         if save && partition.is_none() {
             run.finish()?;
         }
@@ -182,12 +185,12 @@ impl TypeRun {
 
     /// Scores the next chunk of series into `out` (writing alerts and advancing watermarks
     /// when saving); false when every series was scored.
-    fn next_chunk(&mut self, until: Option<TimestampWithTimeZone>, save: bool, out: &mut Vec<DetectRow>) -> Result<bool> {
+    fn next_chunk(&mut self, until: Option<TimestampWithTimeZone>, save: bool, size: usize, out: &mut Vec<DetectRow>) -> Result<bool> {
         if self.next >= self.work.len() {
             return Ok(false);
         }
         pgrx::check_for_interrupts!();
-        let chunk = &self.work[self.next..(self.next + ENTITIES_PER_CHUNK).min(self.work.len())];
+        let chunk = &self.work[self.next..(self.next + size).min(self.work.len())];
         self.next += chunk.len();
         let mt = self.mt.as_str();
         let model = &self.model;
@@ -260,7 +263,7 @@ impl Streamed {
             }
             if let Some(run) = self.run.as_mut() {
                 let mut rows = Vec::new();
-                if run.next_chunk(self.until, false, &mut rows)? {
+                if run.next_chunk(self.until, false, ENTITIES_PER_STREAMED_CHUNK, &mut rows)? {
                     self.buf = rows.into_iter();
                     continue;
                 }
