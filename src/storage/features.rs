@@ -155,15 +155,15 @@ pub fn read_series(
             ],
         )?;
         let mut out: Vec<SeriesData> = Vec::with_capacity(entities.len());
-        for r in t {
+        super::each_row(t, |r| {
             let (Some(e), Some(from_ts), Some(ts), Some(v), Some(local)) = (
-                r.get::<String>(1)?,
-                r.get::<TimestampWithTimeZone>(2)?,
-                r.get::<pgrx::Array<TimestampWithTimeZone>>(3)?,
-                r.get::<pgrx::Array<f64>>(4)?,
-                r.get::<pgrx::Array<pgrx::datum::Timestamp>>(5)?,
+                super::col::<String>(r, 1)?,
+                super::col::<TimestampWithTimeZone>(r, 2)?,
+                super::col::<pgrx::Array<TimestampWithTimeZone>>(r, 3)?,
+                super::col::<pgrx::Array<f64>>(r, 4)?,
+                super::col::<pgrx::Array<pgrx::datum::Timestamp>>(r, 5)?,
             ) else {
-                continue;
+                return Ok(());
             };
             let mut obs: Vec<Observation> = Vec::with_capacity(ts.len());
             for ((t, v), l) in ts.iter().zip(v.iter()).zip(local.iter()) {
@@ -179,7 +179,8 @@ pub fn read_series(
             let from_us = to_unix_us(from_ts);
             let first_out = obs.partition_point(|o| o.ts < from_us);
             out.push(SeriesData { entity_id: e, obs, first_out });
-        }
+            Ok(())
+        })?;
         out.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
         Ok(out)
     })

@@ -54,17 +54,19 @@ pub fn read(
     let mut keyed: Vec<(String, i64, StoredRow)> = Spi::connect(|client| -> Result<Vec<_>> {
         let t = client.select(sql.as_str(), None, &[metric_type.into(), since.into(), until.into(), percent.into()])?;
         let mut out = Vec::with_capacity(t.len());
-        for r in t {
-            let (Some(e), Some(ts)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) else { continue };
+        super::each_row(t, |r| {
+            let (Some(e), Some(ts)) = (super::col::<String>(r, 1)?, super::col::<TimestampWithTimeZone>(r, 2)?) else { return Ok(()) };
             let ts = super::to_unix_us(ts);
-            let arr: Vec<Option<f64>> = r.get(3)?.unwrap_or_default();
             let mut features = [None; NUM_FEATURES];
-            for (slot, v) in features.iter_mut().zip(arr) {
-                *slot = v;
+            if let Some(arr) = super::col::<pgrx::Array<f64>>(r, 3)? {
+                for (slot, v) in features.iter_mut().zip(arr.iter()) {
+                    *slot = v;
+                }
             }
             let labelled = windows.get(&e).is_some_and(|w| w.iter().any(|(a, b)| ts >= *a && ts <= *b));
             out.push((e, ts, StoredRow { features, labelled }));
-        }
+            Ok(())
+        })?;
         Ok(out)
     })?;
     keyed.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));

@@ -35,6 +35,28 @@ pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result
     })?)
 }
 
+/// Walks the rows of an SPI result, handing each to `row` with the table positioned on it;
+/// read its columns with [`col`].
+pub fn each_row(mut t: pgrx::spi::SpiTupleTable<'_>, mut row: impl FnMut(&pgrx::spi::SpiTupleTable<'_>) -> Result<()>) -> Result<()> {
+    while t.next().is_some() {
+        row(&t)?;
+    }
+    Ok(())
+}
+
+/// Column `n` (1-based) of the current row of an SPI result, converted where it lies in the
+/// result. pgrx's `get` first copies a by-reference value (text, arrays) into the parent of
+/// the SPI context, which is TopTransactionContext: read by the million in one statement,
+/// those copies pile up until the transaction ends (hundreds of MB for a month of series).
+/// Use this for by-reference columns of large reads, inside the connection's closure (an
+/// `Array` borrows from the result). The SQL fixes each column's type; `T` must match it.
+pub fn col<T: FromDatum>(t: &pgrx::spi::SpiTupleTable<'_>, n: usize) -> Result<Option<T>> {
+    let d = t.get_datum_by_ordinal(n)?;
+    // SAFETY: the datum comes from the current row of a live SPI result, whose column type
+    // the caller's constant SQL fixes to T's; a NULL is None before any conversion.
+    Ok(d.and_then(|d| unsafe { T::from_datum(d, false) }))
+}
+
 /// Runs one statement for its effect and returns how many rows it processed.
 pub fn exec(sql: &str, args: &[DatumWithOid]) -> Result<i64> {
     Ok(Spi::connect_mut(|client| client.update(sql, None, args).map(|t| t.len() as i64))?)

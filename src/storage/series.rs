@@ -29,16 +29,16 @@ pub fn read(
             &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;
         let mut out: Vec<SeriesRows> = Vec::with_capacity(entities.len());
-        for r in t {
+        super::each_row(t, |r| {
             let (Some(e), Some(ts), Some(v), Some(h), Some(d), Some(m)) = (
-                r.get::<String>(1)?,
-                r.get::<pgrx::Array<TimestampWithTimeZone>>(3)?,
-                r.get::<pgrx::Array<f64>>(4)?,
-                r.get::<pgrx::Array<i16>>(5)?,
-                r.get::<pgrx::Array<i16>>(6)?,
-                r.get::<pgrx::Array<f64>>(7)?,
+                super::col::<String>(r, 1)?,
+                super::col::<pgrx::Array<TimestampWithTimeZone>>(r, 3)?,
+                super::col::<pgrx::Array<f64>>(r, 4)?,
+                super::col::<pgrx::Array<i16>>(r, 5)?,
+                super::col::<pgrx::Array<i16>>(r, 6)?,
+                super::col::<pgrx::Array<f64>>(r, 7)?,
             ) else {
-                continue;
+                return Ok(());
             };
             let n = ts.len();
             let mut s = SeriesRows {
@@ -60,7 +60,8 @@ pub fn read(
             }
             sort_by_time(&mut s);
             out.push(s);
-        }
+            Ok(())
+        })?;
         out.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
         Ok(out)
     })?;
@@ -136,15 +137,17 @@ fn align_aux(
             None,
             &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;
-        for r in t {
-            let (Some(e), Some(ts), Some(v)) =
-                (r.get::<String>(1)?, r.get::<pgrx::Array<TimestampWithTimeZone>>(3)?, r.get::<pgrx::Array<f64>>(4)?)
-            else {
-                continue;
+        super::each_row(t, |r| {
+            let (Some(e), Some(ts), Some(v)) = (
+                super::col::<String>(r, 1)?,
+                super::col::<pgrx::Array<TimestampWithTimeZone>>(r, 3)?,
+                super::col::<pgrx::Array<f64>>(r, 4)?,
+            ) else {
+                return Ok(());
             };
-            let Some(&i) = by_entity.get(&e) else { continue };
+            let Some(&i) = by_entity.get(&e) else { return Ok(()) };
             let s = &mut out[i];
-            let Some(aux) = s.aux.as_mut() else { continue };
+            let Some(aux) = s.aux.as_mut() else { return Ok(()) };
             // Rows arrive mostly in time order: try the slot after the last match first.
             let mut c = 0usize;
             for (t, v) in ts.iter().zip(v.iter()) {
@@ -156,7 +159,8 @@ fn align_aux(
                     c = k + 1;
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     })
 }
