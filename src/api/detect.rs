@@ -197,7 +197,10 @@ impl TypeRun {
         let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
         let froms: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.1).collect();
         let data = series::read(mt, self.kind.aux_metric(), &entities, &froms, model.lookback_us(), until)?;
-        let open = if save { alerts::open_alerts(mt, &entities)? } else { Default::default() };
+        let mut known = match (save, froms.iter().copied().min_by_key(|t| to_unix_us(*t))) {
+            (true, Some(since)) => alerts::known_alerts(mt, &entities, since, self.gap_us)?,
+            _ => Default::default(),
+        };
         let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
         for s in &data {
             let from_us = chunk.iter().find(|c| c.0 == s.entity_id).map(|c| to_unix_us(c.1)).unwrap_or(i64::MIN);
@@ -208,7 +211,8 @@ impl TypeRun {
             let scored = model.score_series(s, first)?;
             self.scored_rows += scored.len() as i64;
             if save {
-                self.written += write_alerts(model, mt, &self.alert_type, self.gap_us, self.model_id, model.threshold(), s, &scored, open.get(&s.entity_id))?;
+                let k = known.entry(s.entity_id.clone()).or_default();
+                self.written += write_alerts(model, mt, &self.alert_type, self.gap_us, self.model_id, model.threshold(), s, &scored, k)?;
                 adv_e.push(s.entity_id.clone());
                 adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
             }
@@ -330,8 +334,10 @@ fn output_row(metric_type: &str, entity: &str, r: &Scored, threshold: f64) -> De
     (metric_type.to_string(), entity.to_string(), series::ts(r.ts), r.value, r.score, r.is_anomaly, sev, r.expected, dev, explanation)
 }
 
-/// Turns the anomalous rows of one series into episodes and writes them: the first episode
-/// extends the series' open alert when it starts within the gap of its last observation.
+/// Turns the anomalous rows of one series into episodes and writes them. An episode that
+/// overlaps a known alert of the series, or follows it within the gap, updates that alert
+/// (rescoring after recomputed features must not add a second alert for the same span);
+/// any other episode closes the open alert and becomes a new one.
 #[allow(clippy::too_many_arguments)]
 fn write_alerts(
     model: &Model,
@@ -342,11 +348,10 @@ fn write_alerts(
     threshold: f64,
     s: &SeriesRows,
     scored: &[Scored],
-    open: Option<&alerts::OpenAlert>,
+    known: &mut Vec<alerts::KnownAlert>,
 ) -> Result<i64> {
     let english = gucs::english();
     let mut written = 0;
-    let mut open_id = open.map(|o| (o.id, o.last_seen_us));
     for ep in model.episodes(scored, gap_us).into_iter().filter(|e| !e.suppressed) {
         let rows = &scored[ep.start..=ep.end];
         let peak = &scored[ep.peak];
@@ -382,26 +387,24 @@ fn write_alerts(
             model_id,
             explanation: json!(peak.top.iter().map(|(f, sh)| json!({"feature": f, "share": sh})).collect::<Vec<_>>()),
         };
-        match open_id {
-            // The episode continues the series' open alert (it started within the gap).
-            Some((id, last)) if ep.start_ts >= last && ep.start_ts - last <= gap_us => {
-                // An escalation queues a notification at the new severity.
-                if alerts::extend(id, &w)? {
-                    super::notify::after_alert(id, false)?;
-                }
+        let continues = |k: &alerts::KnownAlert| ep.start_ts <= k.last_us.saturating_add(gap_us) && ep.end_ts.saturating_add(gap_us) >= k.first_us;
+        if let Some(k) = known.iter_mut().find(|k| continues(k)) {
+            // An escalation queues a notification at the new severity.
+            if alerts::extend(k.id, &w)? {
+                super::notify::after_alert(k.id, false)?;
             }
-            _ => {
-                if let Some((id, _)) = open_id {
-                    alerts::close(id)?;
-                }
-                let id = alerts::insert(&w)?;
-                super::notify::after_alert(id, true)?;
-                written += 1;
-                open_id = Some((id, w.last_us));
-                continue;
-            }
+            k.first_us = k.first_us.min(w.first_us);
+            k.last_us = k.last_us.max(w.last_us);
+            continue;
         }
-        open_id = open_id.map(|(id, _)| (id, w.last_us));
+        for k in known.iter_mut().filter(|k| k.open) {
+            alerts::close(k.id)?;
+            k.open = false;
+        }
+        let id = alerts::insert(&w)?;
+        super::notify::after_alert(id, true)?;
+        written += 1;
+        known.push(alerts::KnownAlert { id, first_us: w.first_us, last_us: w.last_us, open: true });
     }
     Ok(written)
 }

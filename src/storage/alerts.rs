@@ -6,31 +6,43 @@ use pgrx::datum::{JsonB, TimestampWithTimeZone};
 use pgrx::prelude::*;
 
 /// The open alert of a series (an episode that may still grow).
-pub struct OpenAlert {
+pub struct KnownAlert {
     pub id: i64,
-    pub last_seen_us: i64,
+    pub first_us: i64,
+    pub last_us: i64,
+    pub open: bool,
 }
 
-/// Open alerts of several series of a metric type, by entity.
-pub fn open_alerts(metric_type: &str, entities: &[String]) -> Result<std::collections::HashMap<String, OpenAlert>> {
+/// The alerts of several series of a metric type that a scoring pass from `since` may
+/// continue or overlap: the open ones, and any whose last observation is after `since`
+/// minus `gap_us` (rescoring after features were recomputed covers spans already alerted).
+pub fn known_alerts(
+    metric_type: &str,
+    entities: &[String],
+    since: TimestampWithTimeZone,
+    gap_us: i64,
+) -> Result<std::collections::HashMap<String, Vec<KnownAlert>>> {
     Spi::connect(|client| -> Result<_> {
         let t = client.select(
-            "SELECT entity_id, id, last_seen FROM ml_alerts
-              WHERE metric_type = $1 AND is_open AND entity_id = ANY($2)",
+            "SELECT entity_id, id, \"timestamp\", last_seen, is_open FROM ml_alerts
+              WHERE metric_type = $1 AND entity_id = ANY($2)
+                AND (is_open OR last_seen >= $3::timestamptz - make_interval(secs => $4::float8 / 1e6))
+              ORDER BY \"timestamp\"",
             None,
-            &[metric_type.into(), entities.to_vec().into()],
+            &[metric_type.into(), entities.to_vec().into(), since.into(), (gap_us as f64).into()],
         )?;
-        let mut out = std::collections::HashMap::new();
+        let mut out: std::collections::HashMap<String, Vec<KnownAlert>> = std::collections::HashMap::new();
         for r in t {
-            let e: String = r.get(1)?.unwrap_or_default();
-            let last: Option<TimestampWithTimeZone> = r.get(3)?;
-            out.insert(
-                e,
-                OpenAlert {
-                    id: r.get(2)?.unwrap_or_default(),
-                    last_seen_us: last.map(to_unix_us).unwrap_or(i64::MIN),
-                },
-            );
+            let (Some(e), Some(id), Some(first), Some(last)) = (
+                r.get::<String>(1)?,
+                r.get::<i64>(2)?,
+                r.get::<TimestampWithTimeZone>(3)?,
+                r.get::<TimestampWithTimeZone>(4)?,
+            ) else {
+                continue;
+            };
+            let open = r.get::<bool>(5)?.unwrap_or(false);
+            out.entry(e).or_default().push(KnownAlert { id, first_us: to_unix_us(first), last_us: to_unix_us(last), open });
         }
         Ok(out)
     })
@@ -90,7 +102,7 @@ pub fn insert(a: &AlertWrite) -> Result<i64> {
 pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
     let before = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
     exec(
-        "UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), score = $3,
+        "UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), \"timestamp\" = least(\"timestamp\", $13), score = $3,
                 observation_count = observation_count + $4, updated_at = now(),
                 severity = CASE WHEN array_position(ARRAY['dusuk','orta','yuksek','kritik'], $5)
                                    > array_position(ARRAY['dusuk','orta','yuksek','kritik'], severity) THEN $5 ELSE severity END,
@@ -115,6 +127,7 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
             a.message.as_str().into(),
             a.suggested_action.as_str().into(),
             JsonB(a.explanation.clone()).into(),
+            from_unix_us(a.first_us).into(),
         ],
     )?;
     let after = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;

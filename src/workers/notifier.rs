@@ -1,7 +1,8 @@
 //! The notifier worker: delivers the outbox every second (email, SMS gateway, webhook)
 //! with retries and backoff. It resumes after a restart from the table itself: a
 //! notification is pending until a delivery's transaction marks it sent. Each delivery
-//! commits on its own, so an immediate shutdown repeats at most the one in flight.
+//! commits on its own, durably (synchronous_commit on for it), so a crash or an immediate
+//! shutdown repeats at most the one in flight.
 
 use crate::gucs;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
@@ -45,6 +46,9 @@ fn deliver_one() -> Result<(i64, i64, i64), String> {
         PgTryBuilder::new(|| {
             Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
                 .map_err(|e| e.to_string())?;
+            // A delivery is an outside effect: its "sent" mark must be durable when the commit
+            // returns, or a crash could lose it (synchronous_commit = off) and send it again.
+            Spi::run("SET LOCAL synchronous_commit = on").map_err(|e| e.to_string())?;
             crate::api::notify::deliver_due(1).map_err(|e| e.into_report("notifier").message().to_string())
         })
         .catch_others(|e| Err(crate::storage::subxact::report_of(&e).message().to_string()))
