@@ -50,8 +50,10 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-pub fn enabled() -> bool {
-    crate::gucs::feature_state_cache_bytes() > 0
+/// Whether this process keeps any state (none when the cache is off or nothing was built
+/// here yet): a build that could resume nothing skips looking up the stored versions.
+pub fn holds_any() -> bool {
+    CACHE.with(|c| !c.borrow().map.is_empty())
 }
 
 /// Takes the kept state of a series out of the cache when it is still exactly the stored

@@ -114,7 +114,7 @@ fn build_chunk(
     // Series this process kept the kernel state of resume from it and read only rows after
     // their last one; the others read their look-back (crate::state_cache).
     let mut kept: HashMap<String, SeriesState> = HashMap::new();
-    if state_cache::enabled() && !full_rebuild {
+    if state_cache::holds_any() && !full_rebuild {
         let stored = store::versions(metric_type, &entities)?;
         for c in chunk {
             let Some(&(until, version)) = stored.get(&c.1) else { continue };
