@@ -29,7 +29,8 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
     log "cargo install cargo-pgrx $PGRX_VERSION (about 4 minutes)"
     cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked
 fi
-if [ ! -f "$HOME/.pgrx/config.toml" ] || ! grep -q "pg15" "$HOME/.pgrx/config.toml"; then
+PGRX_CONFIG_TOML="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+if [ ! -f "$PGRX_CONFIG_TOML" ] || ! grep -q "pg15" "$PGRX_CONFIG_TOML"; then
     log "cargo pgrx init --pg15 $PG_CONFIG"
     cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
 fi

@@ -19,17 +19,17 @@ fi
 grep -E '^test result' "$ROOT/.local/core-tests.log"
 
 log "tier 2: #[pg_test] (cargo pgrx test)"
-PGRX_TEST_DIR=/tmp/pga-pgrx-test
+PGRX_TEST_DIR="${PGA_PGRX_TEST_DIR:-/tmp/pga-pgrx-test}"
 rm -rf "$PGRX_TEST_DIR"; mkdir -p "$PGRX_TEST_DIR"; chown postgres:postgres "$PGRX_TEST_DIR"
 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DIR" 2>&1 | grep -E '^test |test result|panicked|error(\[|:)' ; test "${PIPESTATUS[0]}" -eq 0
 
 log "installing the release build"
 bash scripts/install.sh
 
-export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT=55433 PGA_DB=pga_test PGA_REALTIME=off
+export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT="${PGA_TEST_PORT:-55433}" PGA_DB=pga_test PGA_REALTIME=off
 bash scripts/cluster.sh remove >/dev/null 2>&1 || true
 bash scripts/cluster.sh start
-FAULT_DIR="$ROOT/.local/fault-cluster" FAULT_PORT=55434 FAULT_DB=pga_fault
+FAULT_DIR="$ROOT/.local/fault-cluster" FAULT_PORT="${PGA_FAULT_PORT_BASE:-55434}" FAULT_DB=pga_fault
 fault_cluster() { PGA_DIR="$FAULT_DIR" PGA_PORT="$FAULT_PORT" PGA_DB="$FAULT_DB" PGA_REALTIME=on bash scripts/cluster.sh "$@"; }
 trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true; fault_cluster stop >/dev/null 2>&1 || fault_cluster crash >/dev/null 2>&1 || true' EXIT
 
