@@ -18,6 +18,7 @@ pub mod forest;
 pub mod zscore;
 pub mod messages;
 pub mod quality;
+pub mod corpus;
 pub mod plot;
 pub mod detect;
 
