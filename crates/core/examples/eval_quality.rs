@@ -100,6 +100,9 @@ fn main() {
                 let train: Vec<SeriesRows> = series.iter().zip(&splits_at).filter(|(_, &n)| n > 0).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
                 let fitted = Detector::fit(kind, &params, &train, &[], &[]);
                 let mut t = Tally::default();
+                if let (true, Ok((det, rep))) = (std::env::var("SHOW_CAL").is_ok(), &fitted) {
+                    println!("  calibration {} shapes {:?}", det.calibration_summary(), rep.shapes);
+                }
                 if let Err(e) = &fitted {
                     println!("{sname:<6} {:<11} {name:<16} fit failed: {}", m.name, e.message);
                 }
@@ -119,6 +122,12 @@ fn main() {
                     };
                     for l in &own {
                         let f = al.iter().any(|&a| overlaps(a, (l.0, l.1)));
+                        if verbose && !f {
+                            let peak = scored.iter().filter(|r| r.ts >= l.0 && r.ts <= l.1).max_by(|x, y| x.score.total_cmp(&y.score));
+                            if let Some(r) = peak {
+                                println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}", e.id, l.2, r.score, r.value, r.expected);
+                            }
+                        }
                         t.labels += 1;
                         t.found += usize::from(f);
                         let key = format!("{}/{}", name.split('_').next().unwrap_or(name), l.2);

@@ -177,17 +177,18 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 out.push(Row { z, expected: mu[i] });
             }
         }
-        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
+        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift } => {
             let mut e = vec![0.0; n];
             let mut v = vec![0.0; n];
             let mut refill = vec![false; n];
-            for i in 1..n {
+            let adjacent = super::noise::adjacent_rows(&s.ts);
+            for i in (1..n).filter(|&i| adjacent[i]) {
                 let c = aux_at(s, i).unwrap_or_else(|| profile_f64(profile, cals[i]));
                 let r = s.value[i] - s.value[i - 1] + c;
                 if r > *jump {
                     refill[i] = true;
                 } else {
-                    e[i] = r;
+                    e[i] = r - drift;
                     v[i] = unit * unit;
                 }
             }
@@ -199,7 +200,8 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 for k in 0..3 {
                     let (se, sv) = h.at(&s.ts, i, k);
                     sums[k] = se;
-                    z[k] = ratio(se, sv);
+                    // reading noise enters a horizon's sum once at each end
+                    z[k] = ratio(se, sv + 2.0 * meas * meas);
                 }
                 z[3] = ((low - s.value[i]) / depl_unit).max(0.0);
                 z[4] = if refill[i] { ((land - s.value[i]) / land_unit).max(0.0) } else { 0.0 };
@@ -208,10 +210,11 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 out.push(Row { z, expected });
             }
         }
-        Noise::Duration { center, amount_center, unit } => {
+        Noise::Duration { center, amount_center, unit, events } => {
             let mut la: Option<f64> = None;
             for i in 0..n {
-                if i == 0 || s.value[i] != s.value[i - 1] {
+                let event = if *events { s.value[i] > 0.0 } else { i == 0 || s.value[i] != s.value[i - 1] };
+                if event {
                     la = match (i > 0).then(|| (aux_at(s, i), aux_at(s, i - 1))) {
                         Some((Some(a), Some(b))) if a > b => Some((a - b).ln()),
                         _ => None,
@@ -222,6 +225,11 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 }
                 let mean = center + slope_term(pooled.dur_slope, la, *amount_center);
                 let mut z = [0.0; MAX_NF];
+                if *events && !event {
+                    // between events an event-valued series says nothing
+                    out.push(Row { z, expected: f64::NAN });
+                    continue;
+                }
                 z[0] = (s.value[i].max(1e-9).ln() - mean) / unit;
                 out.push(Row { z, expected: mean.exp() });
             }
