@@ -51,7 +51,7 @@ const LEVEL: [FeatureInfo; 5] = [
     fi("stock_unexplained_1h", "stock change not explained by consumption, 1 hour", true, true),
     fi("stock_unexplained_4h", "stock change not explained by consumption, 4 hours", true, true),
     fi("stock_unexplained_24h", "stock change not explained by consumption, 24 hours", true, true),
-    fi("stock_below_usual", "stock below its usual minimum", false, false),
+    fi("stock_below_usual", "stock below its usual minimum, or there longer than usual", false, false),
     fi("refill_shortfall", "refill landed below the usual level", false, false),
 ];
 const DURATION: [FeatureInfo; 1] = [fi("duration_vs_usual", "refill duration vs usual for the amount", true, false)];
@@ -177,7 +177,7 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 out.push(Row { z, expected: mu[i] });
             }
         }
-        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift } => {
+        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift, low_hours } => {
             let mut e = vec![0.0; n];
             let mut v = vec![0.0; n];
             let mut refill = vec![false; n];
@@ -193,8 +193,17 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 }
             }
             let mut h = Horizons::new(&e, &v);
-            #[allow(clippy::needless_range_loop)] // the index also reads parallel arrays
-            for i in from..n {
+            // start of the current stretch at or below the usual minimum
+            let mut low_since: Option<i64> = None;
+            for i in 0..n {
+                if s.value[i] <= *low {
+                    low_since.get_or_insert(s.ts[i]);
+                } else {
+                    low_since = None;
+                }
+                if i < from {
+                    continue;
+                }
                 let mut z = [0.0; MAX_NF];
                 let mut sums = [0.0; 3];
                 for k in 0..3 {
@@ -203,7 +212,10 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                     // reading noise enters a horizon's sum once at each end
                     z[k] = ratio(se, sv + 2.0 * meas * meas);
                 }
-                z[3] = ((low - s.value[i]) / depl_unit).max(0.0);
+                // how deep below the usual minimum, or how much longer than ever seen in
+                // training it lingers there, whichever is more unusual
+                let lingering = low_since.map_or(0.0, |a| (s.ts[i] - a) as f64 / 3.6e9 / low_hours);
+                z[3] = ((low - s.value[i]) / depl_unit).max(0.0).max(lingering);
                 z[4] = if refill[i] { ((land - s.value[i]) / land_unit).max(0.0) } else { 0.0 };
                 let k = (0..3).max_by(|&a, &b| z[a].abs().total_cmp(&z[b].abs())).unwrap_or(0);
                 let expected = if z[3] > z[k].abs() { *low } else { (s.value[i] - sums[k]).max(0.0) };

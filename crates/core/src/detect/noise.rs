@@ -38,7 +38,7 @@ pub(crate) struct Pooled {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Noise {
     Count { profile: Vec<f32>, alpha: f64, rho2: f64 },
-    Level { profile: Vec<f32>, unit: f64, jump: f64, low: f64, depl_unit: f64, land: f64, land_unit: f64, meas: f64, drift: f64 },
+    Level { profile: Vec<f32>, unit: f64, jump: f64, low: f64, depl_unit: f64, land: f64, land_unit: f64, meas: f64, drift: f64, low_hours: f64 },
     Duration { center: f64, amount_center: Option<f64>, unit: f64, events: bool },
     Generic { profile: Vec<f32>, unit: f64, diff_unit: f64, run_q: f64 },
 }
@@ -162,12 +162,35 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
         unit,
         jump: jump0.max(6.0 * unit),
         low: q01,
+        low_hours: low_run_hours(s, mask, q01).max(MIN_LOW_HOURS),
         depl_unit: (16.0 * mean_cons).max(0.01 * range).max(unit),
         land,
         land_unit: land_sd.max(0.02 * land.abs()).max(unit),
         meas,
         drift,
     }
+}
+
+/// Shortest "longest time at or below the usual minimum" a stock model accepts: a training
+/// span whose stock never lingered low must not make one low hour alarming.
+const MIN_LOW_HOURS: f64 = 2.0;
+
+/// The longest time (hours) the masked stock stayed at or below `low` in one stretch. A
+/// skipped refill shows as stock lingering at its floor (often 0) far longer than normal
+/// operation ever leaves it there, even when consumption stops with it and explains the
+/// flat stock.
+pub(crate) fn low_run_hours(s: &SeriesRows, mask: &[bool], low: f64) -> f64 {
+    let mut best = 0.0f64;
+    let mut start: Option<i64> = None;
+    for i in 0..s.len() {
+        if mask[i] && s.value[i] <= low {
+            let a = *start.get_or_insert(s.ts[i]);
+            best = best.max((s.ts[i] - a) as f64 / 3.6e9);
+        } else {
+            start = None;
+        }
+    }
+    best
 }
 
 /// Whether each row follows its predecessor by about the series' usual step (at most 1.5
@@ -324,8 +347,8 @@ impl Noise {
         let pos = |v: f64| v.is_finite() && v > 0.0;
         match self {
             Noise::Count { profile, alpha, rho2 } => prof(profile) && alpha.is_finite() && *alpha >= 0.0 && rho2.is_finite() && *rho2 >= 0.0,
-            Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift } => {
-                prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit) && meas.is_finite() && *meas >= 0.0 && drift.is_finite()
+            Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift, low_hours } => {
+                prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit) && meas.is_finite() && *meas >= 0.0 && drift.is_finite() && pos(*low_hours)
             }
             Noise::Duration { center, amount_center, unit, .. } => center.is_finite() && amount_center.is_none_or(f64::is_finite) && pos(*unit),
             Noise::Generic { profile, unit, diff_unit, run_q } => prof(profile) && pos(*unit) && pos(*diff_unit) && pos(*run_q),
