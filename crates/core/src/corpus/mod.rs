@@ -11,7 +11,8 @@
 //! - `gaps`: recording outages of 1-12 h and 2 % lost rows;
 //! - `short_hist`: entities with 1 to 90 days of history, the last 14 days scored;
 //! - `units`: litres, kilograms and seconds (continuous values, other scales);
-//! - `regime`: a lasting occupancy change (its first day is neutral) and two holidays.
+//! - `regime`: a lasting occupancy change (its first day is neutral) and two holidays;
+//! - `day1`: like `other15`, but trained on its first day only (scores from day one).
 //!
 //! Labels: `spike`, `drop`, `rate_shift` (1.5-4x for 1-4 days) on consumption; `spike`,
 //! `stuck`, `rate_shift` on custody; `missing_refill`, `slow_leak`, `stuck`, `spike` (a misread)
@@ -87,11 +88,12 @@ pub fn members() -> Vec<Member> {
         member("short_hist", 90, 76, |s| s.short_history = true),
         member("units", 35, 7, |s| s.units = true),
         member("regime", 35, 7, |s| s.regime = true),
+        member("day1", 21, 1, |_| {}),
     ]
 }
 
 /// Names of all members.
-pub const MEMBERS: [&str; 10] = ["other15", "event_dur", "shrink", "cumulative", "hourly", "min5", "gaps", "short_hist", "units", "regime"];
+pub const MEMBERS: [&str; 11] = ["other15", "event_dur", "shrink", "cumulative", "hourly", "min5", "gaps", "short_hist", "units", "regime", "day1"];
 
 /// A labelled anomaly (or neutral span) of one metric type of an entity, inclusive.
 #[derive(Clone, Debug, PartialEq)]

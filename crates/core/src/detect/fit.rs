@@ -19,6 +19,11 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::IsolationForest;
 use crate::traits::Fit;
 
+/// A training span of at least this many days (or [`WARM_UP_ROWS`] rows of one series) makes a
+/// warm-up model when `min_train_days` is not reached yet.
+pub(crate) const WARM_UP_DAYS: f64 = 1.0;
+pub(crate) const WARM_UP_ROWS: usize = 100;
+
 /// Fewest usable training rows for an entity to get its own model.
 const MIN_ENTITY_ROWS: usize = 24;
 /// A fold with fewer rows than this is not fitted on its own; held-out features of the other
@@ -109,6 +114,11 @@ pub struct FitReport {
     pub interactions: Vec<String>,
     /// How many entities got each recognised shape (`shape.rs`): the noise model chosen.
     pub shapes: std::collections::BTreeMap<String, usize>,
+    /// Training span / `min_train_days`, at most 1: below 1 the model is a warm-up model
+    /// (weekly patterns not learned yet; the caller should say so) whose alert probability is
+    /// scaled by `confidence^2` (wider bands: fewer alerts until a week has been seen).
+    pub confidence: f64,
+    pub warm_up: bool,
 }
 
 impl FitReport {
@@ -135,10 +145,11 @@ pub(crate) fn check_series(s: &SeriesRows) -> CoreResult<()> {
 }
 
 /// Fits one entity's noise model on `mask`.
-pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape) -> Noise {
+/// `warm`: the training span is a warm-up span (see [`WARM_UP_DAYS`]).
+pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool) -> Noise {
     match kind {
         MetricKind::Count => fit_count(s, cals, mask),
-        MetricKind::Level => fit_level(s, cals, mask),
+        MetricKind::Level => fit_level(s, cals, mask, if warm { 2 } else { 0 }),
         MetricKind::Duration => fit_duration(s, mask, pooled, shape.events),
         MetricKind::Generic => fit_generic(s, cals, mask, &generic_base(s)),
     }
@@ -201,6 +212,8 @@ impl Detector {
             features: features(kind).iter().map(|f| f.name).collect(),
             interactions: Vec::new(),
             shapes: Default::default(),
+            confidence: 1.0,
+            warm_up: false,
         };
 
         // masks and calendars
@@ -230,10 +243,16 @@ impl Detector {
         }
         let step = if steps.is_empty() { 0.0 } else { quantile(&mut steps, 0.5) };
         report.train_days = if t_max >= t_min { ((t_max - t_min) as f64 + step) / DAY_US as f64 } else { 0.0 };
-        if report.rows == 0 || report.train_days < params.min_train_days {
-            return Err(CoreError::insufficient(format!("training rows span {:.1} days, at least {} are needed", report.train_days, params.min_train_days))
-                .with_hint("Collect a full weekly cycle before training: a model that never saw a weekend flags every quiet weekend."));
+        // `min_train_days` is the span for full confidence; from about a day (or 100 rows of
+        // one series) a warm-up model is made with a stricter threshold (`warm_up_p`)
+        let longest = series.iter().map(|s| s.len()).max().unwrap_or(0);
+        let enough = report.train_days >= params.min_train_days || report.train_days >= WARM_UP_DAYS || longest >= WARM_UP_ROWS;
+        if report.rows == 0 || !enough {
+            return Err(CoreError::insufficient(format!("training rows span {:.1} days, at least {} are needed", report.train_days, WARM_UP_DAYS.min(params.min_train_days)))
+                .with_hint(format!("A first model needs about a day of data or {WARM_UP_ROWS} observations of one series; weekly patterns are learned after {} days.", params.min_train_days)));
         }
+        report.confidence = if params.min_train_days > 0.0 { (report.train_days / params.min_train_days).min(1.0) } else { 1.0 };
+        report.warm_up = report.confidence < 1.0;
 
         let pooled = if kind == MetricKind::Duration {
             let ev: Vec<_> = prepared.iter().map(|p| duration_events(&p.4, &p.1, p.3.events)).collect();
@@ -253,8 +272,12 @@ impl Detector {
                 report.entities_skipped += 1;
                 continue;
             }
-            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape);
-            let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && c.day.rem_euclid(2) == k).collect() };
+            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, report.warm_up);
+            // folds alternate by local day; a span of a few days alternates 3-hour blocks instead
+            // (each fold still sees every part of the day once the span reaches a day)
+            let short = report.train_days < 4.0;
+            let fold_of = |c: &Cal| if short { (c.day * 8 + (c.hour / 3.0).floor() as i64).rem_euclid(2) } else { c.day.rem_euclid(2) };
+            let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && fold_of(c) == k).collect() };
             let ones = vec![1.0; nf];
             let mut z: Vec<Row> = Vec::with_capacity(s.len());
             let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
@@ -262,13 +285,13 @@ impl Detector {
                 let m = fold_mask(1 - k);
                 // an event-valued series needs events in the fold, not just rows
                 let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
-                let model = if enough { fit_noise(kind, s, cals, &m, &pooled, shape) } else { all.clone() };
+                let model = if enough { fit_noise(kind, s, cals, &m, &pooled, shape, report.warm_up) } else { all.clone() };
                 let mut rows = Vec::with_capacity(s.len());
                 derive(&model, &pooled, &ones, s, cals, 0, &mut rows);
                 folds.push(rows);
             }
             for i in 0..s.len() {
-                z.push(folds[cals[i].day.rem_euclid(2) as usize][i]);
+                z.push(folds[fold_of(&cals[i]) as usize][i]);
             }
             let scales: Vec<f64> = features(kind)
                 .iter()
@@ -308,6 +331,15 @@ impl Detector {
         entities.sort_by(|a, b| a.id.cmp(&b.id));
 
         let mut det = calibrate(kind, params, pooled, entities, &pool, &mut report)?;
+        if report.warm_up {
+            // a model that saw less than its full span calibrated on few, possibly unlike,
+            // days: demand rarer rows before alerting
+            let c2 = report.confidence * report.confidence;
+            det.threshold = 1.0 - (1.0 - det.threshold) * c2;
+            det.close = 1.0 - (1.0 - det.close) * c2;
+            report.threshold = det.threshold;
+            report.close = det.close;
+        }
         report.normal_windows_applied = super::score::apply_feedback(&mut det, series, normal);
         Ok((det, report))
     }

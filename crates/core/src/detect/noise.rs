@@ -122,7 +122,10 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
 
 /// Level (stock): see the module doc. `jump` separates refills from noise: 10 % of the
 /// stock's usual range, and at least 6 residual scales.
-pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
+/// `min_landings`: refills that must have been seen before the usual minimum and landing level
+/// mean anything (2 for a warm-up span shorter than a refill cycle or two, else 0). It must be
+/// the same for the held-out folds and the final model, or calibration and scoring disagree.
+pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landings: usize) -> Noise {
     let adjacent = adjacent_rows(&s.ts);
     let rows: Vec<usize> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1] && adjacent[i]).collect();
     let mut levels: Vec<f64> = (0..s.len()).filter(|&i| mask[i]).map(|i| s.value[i]).collect();
@@ -156,13 +159,21 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     let walk = (rs * rs - 2.0 * meas * meas).max(0.0).sqrt().max(0.25 * rs);
     let unit = walk.max(0.1 * mean_cons).max(1e-6 * range).max(tiny);
     let mut landings: Vec<f64> = rows.iter().zip(&refill).filter(|(_, r)| **r).map(|(&i, _)| s.value[i]).collect();
-    let (land, land_sd) = if landings.is_empty() { (q99, 0.0) } else { (median(&mut landings.clone()), robust_sd(&mut landings)) };
+    // the usual minimum means something only after full refill cycles were seen: before that
+    // (a warm-up span), only an empty stock counts as low
+    let low = if landings.len() >= min_landings { q01 } else { q01.min(0.0) };
+    // where refills land is known after two of them; before, a landing is never called short
+    let (land, land_sd) = if landings.len() < min_landings {
+        (low.min(q01), 0.0)
+    } else if landings.is_empty() {
+        (q99, 0.0)
+    } else { (median(&mut landings.clone()), robust_sd(&mut landings)) };
     Noise::Level {
         profile,
         unit,
         jump: jump0.max(6.0 * unit),
-        low: q01,
-        low_hours: low_run_hours(s, mask, q01).max(MIN_LOW_HOURS),
+        low,
+        low_hours: low_run_hours(s, mask, low).max(MIN_LOW_HOURS),
         depl_unit: (16.0 * mean_cons).max(0.01 * range).max(unit),
         land,
         land_unit: land_sd.max(0.02 * land.abs()).max(unit),
