@@ -5,12 +5,16 @@ use crate::errors::Result;
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
 
-/// The rank of a severity (dusuk 1 .. kritik 4), as SQL sees it.
-const RANK: &str = "array_position(ARRAY['dusuk','orta','yuksek','kritik'], ";
+/// The rank of a severity (dusuk 1 .. kritik 4), as SQL sees it: the opening of
+/// `array_position(ARRAY[...], x)`.
+fn rank() -> String {
+    format!("array_position({}, ", pg_anomaly_core::Severity::sql_array())
+}
 
 /// Queues one notification per matching rule for an alert at its current severity, in the
 /// alert's own transaction. Returns how many were queued (repeats are ignored).
 pub fn enqueue(alert_id: i64) -> Result<i64> {
+    let rank = rank();
     exec(
         &format!(
             "INSERT INTO ml_notifications (alert_id, channel_id, severity, idempotency_key)
@@ -18,7 +22,7 @@ pub fn enqueue(alert_id: i64) -> Result<i64> {
                FROM ml_alerts a
                JOIN ml_notification_rules r ON r.enabled
                JOIN ml_channels c ON c.id = r.channel_id AND c.enabled
-              WHERE a.id = $1 AND {RANK}a.severity) >= {RANK}r.min_severity)
+              WHERE a.id = $1 AND {rank}a.severity) >= {rank}r.min_severity)
                 AND (r.alert_type IS NULL OR r.alert_type = a.alert_type)
                 AND (r.metric_type IS NULL OR r.metric_type = a.metric_type)
                 AND (r.entity_pattern IS NULL OR a.entity_id LIKE r.entity_pattern)
@@ -31,11 +35,12 @@ pub fn enqueue(alert_id: i64) -> Result<i64> {
 /// Runs the matching automatic actions of a new alert, each as its rule's owner and in its
 /// own subtransaction: a failing action is recorded and never loses or blocks the alert.
 pub fn run_actions(alert_id: i64) -> Result<()> {
+    let rank = rank();
     let rules: Vec<(i64, String, pg_sys::Oid)> = Spi::connect(|client| -> Result<_> {
         let t = client.select(
             &format!(
                 "SELECT r.id, r.action::regproc::text, r.owner FROM ml_alerts a JOIN ml_action_rules r ON r.enabled
-                  WHERE a.id = $1 AND {RANK}a.severity) >= {RANK}r.min_severity)
+                  WHERE a.id = $1 AND {rank}a.severity) >= {rank}r.min_severity)
                     AND (r.alert_type IS NULL OR r.alert_type = a.alert_type)
                     AND (r.metric_type IS NULL OR r.metric_type = a.metric_type)
                     AND (r.entity_pattern IS NULL OR a.entity_id LIKE r.entity_pattern)
@@ -136,5 +141,12 @@ pub fn mark_failed_attempt(id: i64, error: &str, delay_secs: f64, give_up: bool)
           WHERE id = $1",
         &[id.into(), error.into(), delay_secs.into(), give_up.into()],
     )?;
+    Ok(())
+}
+
+/// Makes this transaction's commit durable whatever synchronous_commit says: a delivery's
+/// "sent" mark must survive a crash, or the notification would be sent again.
+pub fn synchronous_commit_on() -> Result<()> {
+    super::exec("SET LOCAL synchronous_commit = on", &[])?;
     Ok(())
 }
