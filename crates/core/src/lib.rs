@@ -19,6 +19,7 @@ pub mod forest;
 pub mod zscore;
 pub mod messages;
 pub mod quality;
+pub mod corpus;
 pub mod plot;
 pub mod detect;
 pub mod codec;

@@ -5,7 +5,9 @@
 //! detector is checked structurally before it exists: every scale positive and finite, every
 //! calibration table monotone, profile lengths right, the noise models of the right kind,
 //! entity ids sorted and unique, the forest as wide as the feature list plus its interactions.
-//! Version 2 added `interactions` to the parameters; version 1 bytes are refused (retrain).
+//! Version 2 added `interactions` to the parameters; version 3 the recognised shape of each
+//! entity and the measurement noise and drift of stock residuals; older bytes are refused
+//! (retrain).
 
 use serde::Deserialize;
 

@@ -42,6 +42,7 @@ mod mathx;
 mod noise;
 mod params;
 mod score;
+mod shape;
 
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,8 @@ mod tests;
 mod tests_fit;
 #[cfg(test)]
 mod tests_robust;
+#[cfg(test)]
+mod tests_shape;
 
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use fit::{Detector, FitReport};
@@ -59,7 +62,7 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 2;
+pub const DETECTOR_VERSION: u16 = 3;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.

@@ -33,6 +33,11 @@ impl Detector {
     pub fn n_entities(&self) -> usize {
         self.entities.len()
     }
+    /// The recognised shape (noise model) of `entity_id`, e.g. `counts`, `event_valued`,
+    /// `cumulative_counter`; None for an entity the model does not know.
+    pub fn shape_of(&self, entity_id: &str) -> Option<&'static str> {
+        self.entity(entity_id).map(|e| e.shape.name(self.kind))
+    }
     /// Whether `entity_id` has its own noise model (unknown entities score 0 until retrained).
     pub fn knows(&self, entity_id: &str) -> bool {
         self.entity(entity_id).is_some()
@@ -113,6 +118,13 @@ impl Detector {
 
     /// Derived rows `from..` of `s` under entity model `em`.
     fn derived(&self, em: &EntityModel, s: &SeriesRows, from: usize) -> Vec<Row> {
+        let owned;
+        let s = if em.shape.transforms() {
+            owned = em.shape.apply(s);
+            &owned
+        } else {
+            s
+        };
         let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
         let mut rows = Vec::with_capacity(s.len() - from);
         derive(&em.noise, &self.pooled, &em.scales, s, &cals, from, &mut rows);
