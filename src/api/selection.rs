@@ -61,6 +61,10 @@ pub fn ml_select_features(
     ErrorReport,
 > {
     run("ml_select_features", || {
+        if method == "rfe" {
+            let d = super::explain::select_rfe(metric_type)?;
+            return Ok(TableIterator::new(d));
+        }
         let d = select_and_save(metric_type, method)?;
         Ok(TableIterator::new(d.into_iter().map(|d| (d.feature, d.kept, d.score, d.reason))))
     })

@@ -10,6 +10,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod outbox;
 pub mod models;
+pub mod rfe;
 pub mod runs;
 pub mod selection;
 pub mod series;

@@ -241,7 +241,7 @@ impl Detector {
             let rows = self.derived(em, s, 0);
             let fs = self.forest_scores(&rows);
             for (r, &f) in rows.iter().zip(&fs) {
-                if seen % stride == 0 {
+                if seen.is_multiple_of(stride) {
                     sample.push(r.z);
                 }
                 seen += 1;

@@ -78,3 +78,8 @@ impl super::Detector {
         features(self.kind).iter().zip(mask).filter(|(_, m)| *m).map(|(f, _)| f.name).collect()
     }
 }
+
+/// Every input of a kind, in column order.
+pub fn inputs_of(kind: MetricKind) -> Vec<&'static str> {
+    features(kind).iter().map(|f| f.name).collect()
+}

@@ -58,6 +58,7 @@ mod tests_robust;
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
 pub use fit::{Detector, FitReport};
+pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};
 pub use params::{DetectorParams, JSON_KEYS};
 

@@ -175,10 +175,10 @@ fn rfe_records_every_round_and_never_keeps_zero_inputs() {
     // labels: spikes on three series
     let mut series_l = series.clone();
     let mut labels = Vec::new();
-    for k in 0..3 {
+    for (k, s) in series_l.iter_mut().take(3).enumerate() {
         let i = 8 * 96 + 40 + 3 * k;
-        series_l[k].value[i] += 40.0;
-        labels.push(Window { entity_id: format!("e{k}"), from_us: series_l[k].ts[i], to_us: series_l[k].ts[i] });
+        s.value[i] += 40.0;
+        labels.push(Window { entity_id: format!("e{k}"), from_us: s.ts[i], to_us: s.ts[i] });
     }
     let r = rfe(MetricKind::Count, &params(0), &series_l, &labels, &[]).expect("rfe");
     assert_eq!(r.criterion, "event_f1");

@@ -62,8 +62,8 @@ fn tree_shap_equals_brute_force_shapley() {
             let got = model.shap_values(&row);
             let (base, want) = brute(&model, &row);
             assert!((got.base - base).abs() < 1e-9, "d={d} base {} vs {base}", got.base);
-            for j in 0..d {
-                assert!((got.phi[j] - want[j]).abs() < 1e-9, "d={d} row {i} feature {j}: {} vs {}", got.phi[j], want[j]);
+            for (j, (g, w)) in got.phi.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() < 1e-9, "d={d} row {i} feature {j}: {g} vs {w}");
             }
             // additivity: the values add up to the row's mean path length minus the base
             let sum: f64 = got.phi.iter().sum();
