@@ -89,6 +89,10 @@ $fn$;
 COMMENT ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]) IS
     'The stored features of a metric type as (entity_id, timestamp, metric_value, feature_values[]), in the order of the features asked (default: the selected set, else all)';
 
+COMMENT ON FUNCTION ml_explain(text, text, timestamptz) IS
+    'Exact Shapley attributions of a stored row''s surprise (nats; score = 1 - P_day(T >= surprise)) to the active isolation forest detector''s inputs, reference: zero deviation; sum(attribution) = surprise - base_surprise; forest_attribution: TreeSHAP of log2 of the forest score';
+GRANT EXECUTE ON FUNCTION ml_explain(text, text, timestamptz) TO anomaly_reader, anomaly_admin;
+
 -- Global importance of the detector inputs, stored with the model at training
 -- (parameters -> 'importance'): mean |Shapley value| of the row surprise over a sample of
 -- scored training rows and over the rows at or above the alert threshold.

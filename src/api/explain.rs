@@ -15,17 +15,8 @@ use pgrx::prelude::*;
 /// Entities read per query.
 const ENTITIES_PER_READ: usize = 64;
 
-type ExplainRow = (
-    name!(input, String),
-    name!(label, String),
-    name!(value, f64),
-    name!(attribution, f64),
-    name!(share, Option<f64>),
-    name!(forest_attribution, Option<f64>),
-    name!(score, f64),
-    name!(surprise, f64),
-    name!(base_surprise, f64),
-);
+/// (input, label, value, attribution, share, forest_attribution, score, surprise, base_surprise)
+type ExplainRow = (String, String, f64, f64, Option<f64>, Option<f64>, f64, f64, f64);
 
 /// Shapley attributions of one stored row's score to the active detector's inputs: per input
 /// its value (a dimensionless deviation), its exact Shapley value of the row surprise in nats
@@ -37,7 +28,23 @@ pub fn ml_explain(
     metric_type: &str,
     entity_id: &str,
     timestamp: TimestampWithTimeZone,
-) -> std::result::Result<TableIterator<'static, ExplainRow>, ErrorReport> {
+) -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(input, String),
+            name!(label, String),
+            name!(value, f64),
+            name!(attribution, f64),
+            name!(share, Option<f64>),
+            name!(forest_attribution, Option<f64>),
+            name!(score, f64),
+            name!(surprise, f64),
+            name!(base_surprise, f64),
+        ),
+    >,
+    ErrorReport,
+> {
     run("ml_explain", || Ok(TableIterator::new(explain(metric_type, entity_id, timestamp)?)))
 }
 
@@ -87,6 +94,8 @@ fn explain(metric_type: &str, entity_id: &str, at: TimestampWithTimeZone) -> Res
 pub fn select_rfe(metric_type: &str) -> Result<Vec<(String, bool, Option<f64>, String)>> {
     let started = runs::now()?;
     let kind = MetricKind::from_metric_type(metric_type);
+    // as training does: the rounds fit on the current features
+    super::features::build(Some(metric_type), false)?;
     let entities = series::entities(metric_type)?;
     if entities.is_empty() {
         return Err(CoreError::insufficient(format!("no stored features for metric type \"{metric_type}\""))
