@@ -26,7 +26,7 @@ $grants$;
 -- The reader (analysts): read everything but the model bytes (they encode training data
 -- and are of no use outside the extension), run ml_detect without saving.
 GRANT SELECT ON ml_metrics, ml_features, ml_labels, ml_alerts, ml_training_logs, ml_settings,
-      ml_feature_sets, ml_job_runs, ml_sources_status, ml_series_state TO anomaly_reader;
+      ml_feature_sets, ml_feature_set_rounds, ml_job_runs, ml_sources_status, ml_series_state TO anomaly_reader;
 GRANT SELECT (id, model_type, metric_type, version, parameters, threshold, accuracy, "precision", recall, f1,
               data_points, trained_from, trained_until, is_active, created_at, activated_at)
       ON ml_models TO anomaly_reader;
@@ -47,7 +47,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO anomaly_admin;
 COMMENT ON FUNCTION ml_build_features(text, boolean, integer) IS
     'Computes point-in-time features into ml_features: incremental by default (new, late and corrected metrics), or everything with full_rebuild (split across parallel background workers when parallel > 1); returns rows written';
 COMMENT ON FUNCTION ml_select_features(text, text) IS
-    'Selects the features training uses (variance, correlation, mutual_info or all), persists the set in ml_feature_sets and returns every feature with its decision, score and reason';
+    'Selects the features training uses (variance, correlation, mutual_info or all over ml_features columns; rfe over the detector inputs, every round in ml_feature_set_rounds), persists the set in ml_feature_sets and returns every feature with its decision, score and reason';
 COMMENT ON FUNCTION ml_feature_correlations(text) IS 'Pairwise correlations of the stored features of a metric type';
 
 -- The feature store read back (get_feature_matrix): the named features as an array, in the
@@ -69,7 +69,7 @@ BEGIN
        AND a.attname <> 'metric_value';
     IF wanted IS NULL THEN
         SELECT array_agg(s.feature ORDER BY s.feature) INTO wanted
-          FROM ml_feature_sets s WHERE s.metric_type = ml_feature_matrix.metric_type AND s.kept;
+          FROM ml_feature_sets s WHERE s.metric_type = ml_feature_matrix.metric_type AND s.kept AND s.method <> 'rfe';
         wanted := coalesce(wanted, allowed);
     END IF;
     SELECT w INTO bad FROM unnest(wanted) w WHERE w IS NULL OR NOT w = ANY (allowed) LIMIT 1;
@@ -88,6 +88,47 @@ END
 $fn$;
 COMMENT ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]) IS
     'The stored features of a metric type as (entity_id, timestamp, metric_value, feature_values[]), in the order of the features asked (default: the selected set, else all)';
+
+COMMENT ON FUNCTION ml_explain(text, text, timestamptz) IS
+    'Exact Shapley attributions of a stored row''s surprise (nats; score = 1 - P_day(T >= surprise)) to the active isolation forest detector''s inputs, reference: zero deviation; sum(attribution) = surprise - base_surprise; forest_attribution: TreeSHAP of log2 of the forest score';
+GRANT EXECUTE ON FUNCTION ml_explain(text, text, timestamptz) TO anomaly_reader, anomaly_admin;
+
+-- Global importance of the detector inputs, stored with the model at training
+-- (parameters -> 'importance'): mean |Shapley value| of the row surprise over a sample of
+-- scored training rows and over the rows at or above the alert threshold.
+CREATE FUNCTION ml_feature_importance(metric_type text)
+RETURNS TABLE (input text, importance double precision, sample_importance double precision,
+               alerted_importance double precision, forest_importance double precision,
+               rows_sample integer, rows_alerted integer, model_id bigint)
+LANGUAGE plpgsql STABLE STRICT SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    m record;
+BEGIN
+    SELECT x.id, x.parameters INTO m FROM ml_models x
+     WHERE x.metric_type = ml_feature_importance.metric_type AND x.model_type = 'isolation_forest' AND x.is_active;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no active isolation forest model for metric type "%"', ml_feature_importance.metric_type
+            USING ERRCODE = '42704', DETAIL = 'Importance is computed when a model is trained and stored with it.',
+                  HINT = pg_catalog.format('Train one: SELECT ml_train(%L);', ml_feature_importance.metric_type);
+    END IF;
+    IF pg_catalog.jsonb_typeof(m.parameters -> 'importance' -> 'inputs') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'the active model of metric type "%" has no stored importance', ml_feature_importance.metric_type
+            USING ERRCODE = '55000', DETAIL = pg_catalog.format('Model %s was trained by an earlier version.', m.id),
+                  HINT = pg_catalog.format('Retrain: SELECT ml_train(%L);', ml_feature_importance.metric_type);
+    END IF;
+    RETURN QUERY
+    SELECT e ->> 'input',
+           (e ->> 'sample')::float8 + (e ->> 'alerted')::float8,
+           (e ->> 'sample')::float8, (e ->> 'alerted')::float8, (e ->> 'forest')::float8,
+           (m.parameters -> 'importance' ->> 'rows_sample')::int, (m.parameters -> 'importance' ->> 'rows_alerted')::int,
+           m.id::bigint
+      FROM pg_catalog.jsonb_array_elements(m.parameters -> 'importance' -> 'inputs') AS e
+     ORDER BY 2 DESC, 1;
+END
+$fn$;
+COMMENT ON FUNCTION ml_feature_importance(text) IS
+    'Global importance of the active isolation forest detector''s inputs, stored at training: mean |Shapley value| of the row surprise (nats) over sampled and over alerted training rows (importance = their sum), and the forest''s mean |TreeSHAP value|';
+GRANT EXECUTE ON FUNCTION ml_feature_importance(text) TO anomaly_reader, anomaly_admin;
 
 CREATE VIEW ml_feature_quality AS
 SELECT f.metric_type, c.feature,

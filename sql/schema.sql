@@ -265,6 +265,40 @@ COMMENT ON COLUMN ml_feature_sets.reason IS 'Why it was kept or dropped';
 COMMENT ON COLUMN ml_feature_sets.method IS 'Selection method that produced the set';
 COMMENT ON COLUMN ml_feature_sets.selected_at IS 'When the selection ran';
 
+-- Recursive feature elimination over the detector's inputs records every round here; its
+-- per-input decisions go to ml_feature_sets (method 'rfe'), and ml_train leaves out the
+-- inputs the chosen round does not have.
+CREATE TABLE ml_feature_set_rounds (
+    metric_type            text NOT NULL,
+    round                  integer NOT NULL CHECK (round >= 0),
+    method                 text NOT NULL DEFAULT 'rfe',
+    features               text[] NOT NULL CHECK (cardinality(features) > 0),
+    dropped                text,
+    importance             double precision[] NOT NULL,
+    f1                     double precision,
+    "precision"            double precision,
+    recall                 double precision,
+    alerts                 integer NOT NULL,
+    alerts_per_series_week double precision NOT NULL,
+    agreement              double precision NOT NULL,
+    criterion              text NOT NULL,
+    chosen                 boolean NOT NULL,
+    seconds                double precision NOT NULL,
+    selected_at            timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric_type, round)
+);
+COMMENT ON TABLE ml_feature_set_rounds IS 'Every round of the last recursive feature elimination per metric type (ml_select_features(..., ''rfe'')): the detector inputs, event F1, alerts per series-week';
+COMMENT ON COLUMN ml_feature_set_rounds.round IS 'Round number, 0 = all inputs; each later round has one input fewer';
+COMMENT ON COLUMN ml_feature_set_rounds.features IS 'The detector inputs of the round';
+COMMENT ON COLUMN ml_feature_set_rounds.dropped IS 'The least important input, left out in the next round (NULL in the last round)';
+COMMENT ON COLUMN ml_feature_set_rounds.importance IS 'Importance of each input of the round (mean |Shapley value| of the row surprise in nats, over alerted plus sampled rows), in the order of features';
+COMMENT ON COLUMN ml_feature_set_rounds.f1 IS 'Event F1 of the round''s alerts against ml_labels (alerts in spans marked false positive count as false); NULL without labels';
+COMMENT ON COLUMN ml_feature_set_rounds.alerts_per_series_week IS 'Alerts raised on the training span per series and week';
+COMMENT ON COLUMN ml_feature_set_rounds.agreement IS 'Event F1 of the round''s alerts against the all-input round''s alerts (1 for round 0)';
+COMMENT ON COLUMN ml_feature_set_rounds.criterion IS 'event_f1 (labels exist: the highest F1 wins, ties to fewer inputs) or alert_agreement (no labels: the fewest inputs with agreement >= 0.9)';
+COMMENT ON COLUMN ml_feature_set_rounds.chosen IS 'true for the round whose inputs training uses';
+COMMENT ON COLUMN ml_feature_set_rounds.seconds IS 'Time the round took (fit, scoring, importance)';
+
 CREATE TABLE ml_labels (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     metric_type text NOT NULL CHECK (metric_type <> ''),
@@ -550,7 +584,7 @@ DECLARE
 BEGIN
     -- One call per statement: two calls in one command would update pg_extension twice.
     FOREACH rel IN ARRAY ARRAY['ml_metrics_default', 'ml_features_default', 'ml_series_dirty', 'ml_series_state',
-                               'ml_feature_sets', 'ml_models', 'ml_training_logs', 'ml_alerts', 'ml_job_runs',
+                               'ml_feature_sets', 'ml_feature_set_rounds', 'ml_models', 'ml_training_logs', 'ml_alerts', 'ml_job_runs',
                                'ml_metrics_id_seq', 'ml_features_id_seq', 'ml_labels_id_seq', 'ml_models_id_seq',
                                'ml_training_logs_id_seq', 'ml_alerts_id_seq', 'ml_job_runs_id_seq'] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(rel::regclass, '');

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod collect;
 pub mod demo;
 pub mod detect;
+pub mod explain;
 pub mod features;
 pub mod ingest;
 pub mod notify;

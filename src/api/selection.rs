@@ -19,6 +19,10 @@ pub fn ml_select_features(
     ErrorReport,
 > {
     run("ml_select_features", || {
+        if method == "rfe" {
+            let d = crate::pipeline::explain::select_rfe(metric_type, gucs::run_trigger())?;
+            return Ok(TableIterator::new(d));
+        }
         let d = selection::select_and_save(metric_type, method, gucs::run_trigger())?;
         Ok(TableIterator::new(d.into_iter().map(|d| (d.feature, d.kept, d.score, d.reason))))
     })

@@ -15,6 +15,7 @@ pub mod models;
 pub mod outbox;
 pub mod parallel_results;
 pub mod retention;
+pub mod rfe;
 pub mod runs;
 pub mod schema;
 pub mod selection;

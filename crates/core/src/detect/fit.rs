@@ -186,6 +186,7 @@ impl Detector {
     /// normal, and the entity's features are scaled so the pattern no longer alerts.
     pub fn fit(kind: MetricKind, params: &DetectorParams, series: &[SeriesRows], exclude: &[Window], normal: &[Window]) -> CoreResult<(Detector, FitReport)> {
         params.check()?;
+        let mask = super::inputs::input_mask(kind, &params.exclude_inputs)?;
         let mut ids = HashSet::new();
         for s in series {
             check_series(s)?;
@@ -288,6 +289,7 @@ impl Detector {
                 let model = if enough { fit_noise(kind, s, cals, &m, &pooled, shape, report.warm_up) } else { all.clone() };
                 let mut rows = Vec::with_capacity(s.len());
                 derive(&model, &pooled, &ones, s, cals, 0, &mut rows);
+                super::inputs::mask_rows(&mut rows, &mask);
                 folds.push(rows);
             }
             for i in 0..s.len() {
