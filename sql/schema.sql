@@ -288,6 +288,12 @@ CREATE TABLE ml_feature_set_rounds (
     PRIMARY KEY (metric_type, round)
 );
 COMMENT ON TABLE ml_feature_set_rounds IS 'Every round of the last recursive feature elimination per metric type (ml_select_features(..., ''rfe'')): the detector inputs, event F1, alerts per series-week';
+COMMENT ON COLUMN ml_feature_set_rounds.metric_type IS 'Metric type the elimination ran for';
+COMMENT ON COLUMN ml_feature_set_rounds.method IS 'Selection method (rfe)';
+COMMENT ON COLUMN ml_feature_set_rounds."precision" IS 'Event precision of the round''s alerts against ml_labels; NULL without labels';
+COMMENT ON COLUMN ml_feature_set_rounds.recall IS 'Event recall of the round''s alerts against ml_labels; NULL without labels';
+COMMENT ON COLUMN ml_feature_set_rounds.alerts IS 'Alert episodes the round''s detector raised on the training span';
+COMMENT ON COLUMN ml_feature_set_rounds.selected_at IS 'When the elimination ran';
 COMMENT ON COLUMN ml_feature_set_rounds.round IS 'Round number, 0 = all inputs; each later round has one input fewer';
 COMMENT ON COLUMN ml_feature_set_rounds.features IS 'The detector inputs of the round';
 COMMENT ON COLUMN ml_feature_set_rounds.dropped IS 'The least important input, left out in the next round (NULL in the last round)';
