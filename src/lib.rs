@@ -27,7 +27,7 @@ pub fn preloaded() -> bool {
 /// Whether the library was preloaded, asked after start-up (the postmaster's setting as the
 /// backend inherited it).
 pub fn preloaded_now() -> bool {
-    Spi::get_one::<bool>("SELECT current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'")
+    Spi::get_one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'")
         .ok()
         .flatten()
         .unwrap_or(false)
@@ -64,7 +64,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((v, prev), (Some(7.0), Some(5.0)));
-        let dirty = Spi::get_one::<i64>("SELECT count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
+        let dirty = Spi::get_one::<i64>("SELECT pg_catalog.count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
         assert_eq!(dirty, Some(1));
     }
 
@@ -75,10 +75,10 @@ mod tests {
 
     #[pg_test]
     fn demo_data_is_deterministic_and_labelled() {
-        let q = "SELECT sum(rows)::bigint FROM ml_generate_demo_data(2, 8, 5, '2026-02-01 00:00+00')";
+        let q = "SELECT pg_catalog.sum(rows)::bigint FROM ml_generate_demo_data(2, 8, 5, '2026-02-01 00:00+00')";
         assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
         // Only this test's rows (the tests run concurrently; TRUNCATE would wait on them all).
-        let sum = "SELECT sum(metric_value) FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'";
+        let sum = "SELECT pg_catalog.sum(metric_value) FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'";
         let sum1 = Spi::get_one::<f64>(sum).unwrap();
         Spi::run("DELETE FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'").unwrap();
         assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));

@@ -15,9 +15,9 @@ fn expired_partitions(table: &str, cutoff: TimestampWithTimeZone) -> Result<Vec<
         let t = client.select(
             "SELECT c.relname::text, c.reltuples::bigint
                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-              WHERE i.inhparent = to_regclass($1)
-                AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%'
-                AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= $2
+              WHERE i.inhparent = pg_catalog.to_regclass($1)
+                AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%'
+                AND (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= $2
               ORDER BY 1",
             None,
             &[table.into(), cutoff.into()],
@@ -34,13 +34,13 @@ fn expired_partitions(table: &str, cutoff: TimestampWithTimeZone) -> Result<Vec<
 
 /// Drops the expired partitions of a table (counting their rows first); returns rows removed.
 fn drop_expired(table: &str, days: i32) -> Result<i64> {
-    let cutoff = one::<TimestampWithTimeZone>("SELECT now() - make_interval(days => $1)", &[days.into()])?
+    let cutoff = one::<TimestampWithTimeZone>("SELECT pg_catalog.now() - pg_catalog.make_interval(days => $1)", &[days.into()])?
         .unwrap_or_else(TimestampWithTimeZone::negative_infinity);
     let mut removed = 0;
     for (part, _) in expired_partitions(table, cutoff)? {
         // Partition names come from the catalog (ml_metrics_pYYYYMMDD), quoted anyway.
-        let q = one::<String>("SELECT quote_ident($1)", &[part.as_str().into()])?.unwrap_or_default();
-        removed += one::<i64>(&format!("SELECT count(*) FROM {q}"), &[])?.unwrap_or(0);
+        let q = one::<String>("SELECT pg_catalog.quote_ident($1)", &[part.as_str().into()])?.unwrap_or_default();
+        removed += one::<i64>(&format!("SELECT pg_catalog.count(*) FROM {q}"), &[])?.unwrap_or(0);
         exec(&format!("DROP TABLE {q}"), &[])?;
     }
     let default = format!("{table}_default");
@@ -60,20 +60,20 @@ pub fn cleanup() -> Result<Vec<(String, i64)>> {
         ("ml_features".to_string(), drop_expired("ml_features", r.features_days)?),
     ];
     let del = |sql: &str, days: i32| exec(sql, &[days.into()]);
-    out.push(("ml_alerts".into(), del("DELETE FROM ml_alerts WHERE NOT is_open AND last_seen < now() - make_interval(days => $1)", r.alerts_days)?));
-    out.push(("ml_training_logs".into(), del("DELETE FROM ml_training_logs WHERE training_start < now() - make_interval(days => $1)", r.training_logs_days)?));
-    out.push(("ml_job_runs".into(), del("DELETE FROM ml_job_runs WHERE started < now() - make_interval(days => $1)", r.job_runs_days)?));
-    let cron = one::<bool>("SELECT to_regclass('cron.job_run_details') IS NOT NULL AND has_table_privilege('cron.job_run_details', 'DELETE')", &[])?
+    out.push(("ml_alerts".into(), del("DELETE FROM ml_alerts WHERE NOT is_open AND last_seen < pg_catalog.now() - pg_catalog.make_interval(days => $1)", r.alerts_days)?));
+    out.push(("ml_training_logs".into(), del("DELETE FROM ml_training_logs WHERE training_start < pg_catalog.now() - pg_catalog.make_interval(days => $1)", r.training_logs_days)?));
+    out.push(("ml_job_runs".into(), del("DELETE FROM ml_job_runs WHERE started < pg_catalog.now() - pg_catalog.make_interval(days => $1)", r.job_runs_days)?));
+    let cron = one::<bool>("SELECT pg_catalog.to_regclass('cron.job_run_details') IS NOT NULL AND pg_catalog.has_table_privilege('cron.job_run_details', 'DELETE')", &[])?
         .unwrap_or(false);
     if cron {
-        out.push(("cron.job_run_details".into(), del("DELETE FROM cron.job_run_details WHERE start_time < now() - make_interval(days => $1)", r.job_runs_days)?));
+        out.push(("cron.job_run_details".into(), del("DELETE FROM cron.job_run_details WHERE start_time < pg_catalog.now() - pg_catalog.make_interval(days => $1)", r.job_runs_days)?));
     }
     // Series whose every row expired no longer have state to keep.
     exec("DELETE FROM ml_series_state s WHERE NOT EXISTS (SELECT 1 FROM ml_metrics m WHERE m.metric_type = s.metric_type AND m.entity_id = s.entity_id)", &[])?;
     let now = runs::now()?;
     metrics::ensure_partitions(
-        one::<TimestampWithTimeZone>("SELECT now() - interval '1 day'", &[])?.unwrap_or(now),
-        one::<TimestampWithTimeZone>("SELECT now() + interval '7 days'", &[])?.unwrap_or(now),
+        one::<TimestampWithTimeZone>("SELECT pg_catalog.now() - interval '1 day'", &[])?.unwrap_or(now),
+        one::<TimestampWithTimeZone>("SELECT pg_catalog.now() + interval '7 days'", &[])?.unwrap_or(now),
     )?;
     runs::success("cleanup", None, None, started, 0, out.iter().map(|(_, n)| n).sum())?;
     Ok(out)

@@ -72,19 +72,19 @@ pub extern "C-unwind" fn pg_anomaly_autonomous_main(arg: pg_sys::Datum) {
     let sql = match table.as_str() {
         "ml_training_logs" => {
             "INSERT INTO %s.ml_training_logs (metric_type, model_type, training_start, training_end, success, error_message, reason, metrics)
-             SELECT r->>'metric_type', r->>'model_type', (r->>'training_start')::timestamptz, clock_timestamp(), false,
+             SELECT r->>'metric_type', r->>'model_type', (r->>'training_start')::timestamptz, pg_catalog.clock_timestamp(), false,
                     r->>'error_message', r->>'reason', r->'metrics' FROM (SELECT $1::jsonb AS r) s"
         }
         "ml_job_runs" => {
             "INSERT INTO %s.ml_job_runs (stage, metric_type, source, trigger, started, finished, rows_in, rows_out, success, error)
              SELECT r->>'stage', r->>'metric_type', r->>'source', coalesce(r->>'trigger', 'manual'), (r->>'started')::timestamptz,
-                    clock_timestamp(), 0, 0, false, r->>'error' FROM (SELECT $1::jsonb AS r) s"
+                    pg_catalog.clock_timestamp(), 0, 0, false, r->>'error' FROM (SELECT $1::jsonb AS r) s"
         }
         _ => return,
     };
     let ok = BackgroundWorker::transaction(|| {
         let schema = Spi::get_one::<String>(
-            "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
+            "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
         );
         match schema {
             Ok(Some(s)) => Spi::run_with_args(&sql.replace("%s", &s), &[JsonB(row).into()]).is_ok(),

@@ -44,7 +44,7 @@ fn deliver_one() -> Result<(i64, i64, i64), String> {
         );
         let Ok(Some(schema)) = schema else { return Ok((0, 0, 0)) };
         PgTryBuilder::new(|| {
-            Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
+            Spi::run_with_args("SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
                 .map_err(|e| e.to_string())?;
             // A delivery is an outside effect: its "sent" mark must be durable when the commit
             // returns, or a crash could lose it (synchronous_commit = off) and send it again.

@@ -238,14 +238,14 @@ pub extern "C-unwind" fn pg_anomaly_parallel_main(arg: pg_sys::Datum) {
         .unwrap_or_else(|| "public".into())
     };
     let set_path = |s: &str| {
-        let _ = Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[s.into()]);
+        let _ = Spi::run_with_args("SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1) || ', pg_temp', true)", &[s.into()]);
     };
     let outcome: std::result::Result<(i64, i64, Value), String> = BackgroundWorker::transaction(|| {
         let s = schema();
         set_path(&s);
-        let _ = Spi::run("SELECT set_config('pg_anomaly.run_trigger', 'worker', true)");
+        let _ = Spi::run("SELECT pg_catalog.set_config('pg_anomaly.run_trigger', 'worker', true)");
         // These workers are the parallelism; plans of their own would compete for the cores.
-        let _ = Spi::run("SELECT set_config('max_parallel_workers_per_gather', '0', true)");
+        let _ = Spi::run("SELECT pg_catalog.set_config('max_parallel_workers_per_gather', '0', true)");
         PgTryBuilder::new(|| {
             work(&kind, k, n, mt.as_deref(), since, until).map_err(|e| e.into_report("parallel").message().to_string())
         })

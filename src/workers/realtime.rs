@@ -39,7 +39,7 @@ fn micro_batch() -> Result<Option<String>, String> {
         .flatten()
         .unwrap_or_else(|| "public".into());
         let outcome = PgTryBuilder::new(|| {
-            Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
+            Spi::run_with_args("SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
                 .map_err(|e| e.to_string())?;
             let pending = Spi::get_one::<bool>(
                 "SELECT EXISTS (SELECT 1 FROM ml_series_dirty)
@@ -56,7 +56,7 @@ fn micro_batch() -> Result<Option<String>, String> {
             // Only metric types with an active model are scored here; training is the
             // schedule's job, not the real-time path's.
             let scored = Spi::get_one::<i64>(
-                "SELECT count(*) FROM ml_models m, LATERAL ml_detect(m.metric_type, save => true) d
+                "SELECT pg_catalog.count(*) FROM ml_models m, LATERAL ml_detect(m.metric_type, save => true) d
                   WHERE m.is_active AND m.model_type = 'isolation_forest'",
             )
             .map_err(|e| e.to_string())?;
