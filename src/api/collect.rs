@@ -2,7 +2,7 @@
 //! ml_add_source, ml_remove_source, ml_collect.
 
 use crate::errors::{invalid, run, Result};
-use crate::storage::{metrics, runs, sources, subxact};
+use crate::storage::{metrics, owners, runs, sources, subxact};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -13,12 +13,15 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_add_source(
-    name: &str,
-    metric_type: &str,
-    query: &str,
-    kind: default!(&str, "'event'"),
+    name: Option<&str>,
+    metric_type: Option<&str>,
+    query: Option<&str>,
+    kind: default!(Option<&str>, "'event'"),
 ) -> std::result::Result<bool, ErrorReport> {
+    use crate::errors::required;
     run("ml_add_source", || {
+        let (name, metric_type, query, kind) =
+            (required("name", name)?, required("metric_type", metric_type)?, required("query", query)?, required("kind", kind)?);
         if name.is_empty() {
             return Err(invalid("name", "''", "a source needs a name"));
         }
@@ -69,6 +72,11 @@ fn collect(source_name: Option<&str>) -> Result<Vec<(String, i64, i64, i64, bool
     for src in sources::load(source_name)? {
         let started = runs::now()?;
         let outcome = subxact::run(|| -> Result<(i64, i64, i64)> {
+            // The owner column is stamped by the extension; a row written before that (or
+            // by a superuser) is checked here all the same.
+            if let Some(why) = owners::refusal(src.owner)? {
+                return Err(owners::refused(&format!("source {}", src.name), why));
+            }
             let collected = sources::read(&src, started)?;
             let newest = collected.timestamps.iter().copied().max();
             if let (Some(lo), Some(hi)) = (collected.timestamps.iter().copied().min(), newest) {
@@ -91,10 +99,13 @@ fn collect(source_name: Option<&str>) -> Result<Vec<(String, i64, i64, i64, bool
             Ok(Err(e)) => (0, 0, 0, Some(e.into_report("ml_collect").message().to_string())),
             Err(f) => (0, 0, 0, Some(f.message)),
         };
+        // The stored text is read by anomaly_reader (ml_sources_status, ml_job_runs): the
+        // query ran with its owner's rights and its error may quote the data it failed on,
+        // so quoted values are taken out; the caller and the server log get the whole text.
         let note = match (&error, rejected) {
             (None, 0) => None,
-            (None, n) => Some(format!("{n} rows rejected (NULL, empty or non-finite values, or not newer than the watermark)")),
-            (Some(e), _) => Some(e.clone()),
+            (None, n) => Some(format!("{n} rows rejected (NULL, empty or non-finite values, timestamps out of range, or not newer than the watermark)")),
+            (Some(e), _) => Some(pg_anomaly_core::redact_values(e, 500)),
         };
         runs::record(&runs::RunRecord {
             stage: "collection",

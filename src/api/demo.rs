@@ -18,13 +18,18 @@ const ENTITIES_PER_COPY: u32 = 25;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_generate_demo_data(
-    entities: default!(i32, 50),
-    days: default!(i32, 30),
-    seed: default!(i32, 42),
+    entities: default!(Option<i32>, 50),
+    days: default!(Option<i32>, 30),
+    seed: default!(Option<i32>, 42),
     end_at: default!(Option<TimestampWithTimeZone>, "now()"),
-    parallel: default!(i32, 1),
+    parallel: default!(Option<i32>, 1),
 ) -> std::result::Result<TableIterator<'static, (name!(metric_type, String), name!(rows, i64), name!(labels, i64))>, ErrorReport> {
-    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed, end_at, parallel)?)))
+    use crate::errors::required;
+    run("ml_generate_demo_data", || {
+        let (entities, days, seed) = (required("entities", entities)?, required("days", days)?, required("seed", seed)?);
+        let parallel = required("parallel", parallel)?;
+        Ok(TableIterator::new(generate(entities, days, seed, end_at, parallel)?))
+    })
 }
 
 fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTimeZone>, parallel: i32) -> Result<Vec<(String, i64, i64)>> {

@@ -41,8 +41,8 @@ pub fn ml_detect(
     metric_type: default!(Option<&str>, "NULL"),
     since: default!(Option<TimestampWithTimeZone>, "NULL"),
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
-    save: default!(bool, false),
-    parallel: default!(i32, 1),
+    save: default!(Option<bool>, false),
+    parallel: default!(Option<i32>, 1),
 ) -> std::result::Result<
     TableIterator<
         'static,
@@ -62,6 +62,8 @@ pub fn ml_detect(
     ErrorReport,
 > {
     run("ml_detect", || {
+        let save = crate::errors::required("save", save)?;
+        let parallel = crate::errors::required("parallel", parallel)?;
         if parallel > 1 && save {
             return Ok(TableIterator::new(crate::workers::parallel::detection(metric_type, since, until, parallel)?.into_iter()));
         }
@@ -74,7 +76,7 @@ pub fn ml_detect(
 
 /// Whether the current role may write the feature store (readers score without building).
 fn may_write() -> Result<bool> {
-    Ok(crate::storage::one::<bool>("SELECT has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
+    Ok(crate::storage::one::<bool>("SELECT pg_catalog.has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
 }
 
 pub fn metric_types(metric_type: Option<&str>) -> Result<Vec<String>> {

@@ -1,7 +1,7 @@
 //! Stage 8: delivering the outbox (ml_deliver_notifications, also run by the notifier
 //! worker), configuring channels, rules and actions, and the SVG plot for analysts.
 
-use crate::errors::{invalid, run, Result};
+use crate::errors::{invalid, required, run, Result};
 use crate::storage::{one, outbox};
 use pg_anomaly_notify::{deliver, next_attempt_delay, Channel};
 use pgrx::datum::JsonB;
@@ -54,13 +54,19 @@ pub fn ml_deliver_notifications(
 /// Adds (or replaces) a notification channel after checking its configuration.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
-pub fn ml_add_channel(name: &str, kind: &str, config: JsonB) -> std::result::Result<i64, ErrorReport> {
+pub fn ml_add_channel(name: Option<&str>, kind: Option<&str>, config: Option<JsonB>) -> std::result::Result<i64, ErrorReport> {
     run("ml_add_channel", || {
+        let name = required("name", name)?;
+        let kind = required("kind", kind)?;
+        let config = required("config", config)?;
+        if config.0.to_string().len() > 64 * 1024 {
+            return Err(invalid("config", "(larger than 64 kB)", "a channel's configuration (URL, headers, template) fits in 64 kB"));
+        }
         if let Err(e) = Channel::from_json(kind, &config.0) {
             return Err(invalid("config", kind, &e.message));
         }
         Ok(one::<i64>(
-            "INSERT INTO ml_channels (name, kind, config) VALUES ($1, lower($2), $3)
+            "INSERT INTO ml_channels (name, kind, config) VALUES ($1, pg_catalog.lower($2), $3)
              ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config RETURNING id",
             &[name.into(), kind.into(), config.into()],
         )?
@@ -80,13 +86,15 @@ fn check_severity(s: &str) -> Result<()> {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_add_notification_rule(
-    channel: &str,
-    min_severity: default!(&str, "'orta'"),
+    channel: Option<&str>,
+    min_severity: default!(Option<&str>, "'orta'"),
     alert_type: default!(Option<&str>, "NULL"),
     metric_type: default!(Option<&str>, "NULL"),
     entity_pattern: default!(Option<&str>, "NULL"),
 ) -> std::result::Result<i64, ErrorReport> {
     run("ml_add_notification_rule", || {
+        let channel = required("channel", channel)?;
+        let min_severity = required("min_severity", min_severity)?;
         check_severity(min_severity)?;
         one::<i64>(
             "INSERT INTO ml_notification_rules (channel_id, min_severity, alert_type, metric_type, entity_pattern)
@@ -103,19 +111,23 @@ pub fn ml_add_notification_rule(
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_add_action(
-    action: &str,
-    min_severity: default!(&str, "'orta'"),
+    action: Option<&str>,
+    min_severity: default!(Option<&str>, "'orta'"),
     alert_type: default!(Option<&str>, "NULL"),
     metric_type: default!(Option<&str>, "NULL"),
     entity_pattern: default!(Option<&str>, "NULL"),
 ) -> std::result::Result<i64, ErrorReport> {
     run("ml_add_action", || {
+        let action = required("action", action)?;
+        let min_severity = required("min_severity", min_severity)?;
         check_severity(min_severity)?;
-        let owner = unsafe { pg_sys::GetUserId() };
+        // The owner (the session's login role) is stamped by ml_action_rules_check, which
+        // also refuses a function not taking exactly one bigint and a malformed pattern.
+        crate::storage::owners::registering_role("an action")?;
         Ok(one::<i64>(
-            "INSERT INTO ml_action_rules (action, owner, min_severity, alert_type, metric_type, entity_pattern)
-             VALUES ($1::regprocedure, $2, $3, $4, $5, $6) RETURNING id",
-            &[action.into(), owner.into(), min_severity.into(), alert_type.into(), metric_type.into(), entity_pattern.into()],
+            "INSERT INTO ml_action_rules (action, min_severity, alert_type, metric_type, entity_pattern)
+             VALUES ($1::pg_catalog.regprocedure, $2, $3, $4, $5) RETURNING id",
+            &[action.into(), min_severity.into(), alert_type.into(), metric_type.into(), entity_pattern.into()],
         )?
         .unwrap_or_default())
     })

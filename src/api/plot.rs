@@ -17,12 +17,14 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_safe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_plot(
-    metric_type: &str,
-    entity_id: &str,
+    metric_type: Option<&str>,
+    entity_id: Option<&str>,
     since: default!(Option<TimestampWithTimeZone>, "NULL"),
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<String, ErrorReport> {
-    run("ml_plot", || plot(metric_type, entity_id, since, until))
+    run("ml_plot", || {
+        plot(crate::errors::required("metric_type", metric_type)?, crate::errors::required("entity_id", entity_id)?, since, until)
+    })
 }
 
 fn plot(metric_type: &str, entity_id: &str, since: Option<TimestampWithTimeZone>, until: Option<TimestampWithTimeZone>) -> Result<String> {
@@ -63,7 +65,7 @@ fn plot(metric_type: &str, entity_id: &str, since: Option<TimestampWithTimeZone>
     }
     let alerts = Spi::connect(|client| -> Result<Vec<PlotAlert>> {
         let t = client.select(
-            "SELECT \"timestamp\", last_seen, severity, '#' || id || ' ' || severity FROM ml_alerts
+            "SELECT \"timestamp\", last_seen, severity, pg_catalog.concat('#', id, ' ', severity) FROM ml_alerts
               WHERE metric_type = $1 AND entity_id = $2 AND last_seen >= $3 AND \"timestamp\" <= $4 ORDER BY \"timestamp\"",
             None,
             &[metric_type.into(), entity_id.into(), series::ts(since_us).into(), series::ts(until_us).into()],
@@ -82,8 +84,8 @@ fn plot(metric_type: &str, entity_id: &str, since: Option<TimestampWithTimeZone>
         Ok(v)
     })?;
     let offset = one::<f64>(
-        "SELECT extract(epoch FROM (now() AT TIME ZONE coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone')))
-                                  - (now() AT TIME ZONE 'UTC'))::float8 / 60",
+        "SELECT extract(epoch FROM (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('pg_anomaly.timezone', true), ''), pg_catalog.current_setting('TimeZone')))
+                                  - (pg_catalog.now() AT TIME ZONE 'UTC'))::float8 / 60",
         &[],
     )?
     .unwrap_or(0.0);

@@ -14,7 +14,7 @@ pub const STAGES: [&str; 5] = ["collection", "features", "detection", "training"
 
 /// Sets pg_anomaly.run_trigger for the rest of the transaction.
 fn set_trigger(trigger: &str) -> Result<()> {
-    one::<String>("SELECT set_config('pg_anomaly.run_trigger', $1, true)", &[trigger.into()])?;
+    one::<String>("SELECT pg_catalog.set_config('pg_anomaly.run_trigger', $1, true)", &[trigger.into()])?;
     Ok(())
 }
 
@@ -44,6 +44,33 @@ fn enabled_metric_types() -> Result<Vec<String>> {
     })
 }
 
+/// First models a scheduled run may train (detection or nightly training of a metric type
+/// that has no model yet): one INSERT of 2,000 new types must not turn every run into 2,000
+/// trainings.
+const FIRST_TRAININGS_PER_RUN: usize = 10;
+
+/// Whether a scheduled run handles `mt` now. A type with an active model always; one
+/// without gets a first model only when it is configured in ml_settings (a writer's INSERT
+/// alone does not start training), its first training has not failed today already (one
+/// failure record per type per day, not per run), and the run's budget is not spent.
+fn may_train_first(mt: &str, budget: &mut usize) -> Result<bool> {
+    if crate::storage::models::active_any(mt)?.is_some() {
+        return Ok(true);
+    }
+    let ok = crate::storage::one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM ml_settings s WHERE s.metric_type OPERATOR(pg_catalog.=) $1 AND s.enabled)
+            AND NOT EXISTS (SELECT 1 FROM ml_training_logs l WHERE l.metric_type OPERATOR(pg_catalog.=) $1 AND NOT l.success
+                               AND l.training_start OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now()))",
+        &[mt.into()],
+    )?
+    .unwrap_or(false);
+    if !ok || *budget == 0 {
+        return Ok(false);
+    }
+    *budget -= 1;
+    Ok(true)
+}
+
 /// Runs one stage the way the schedule does: per metric type in a subtransaction, so a
 /// failing metric type is recorded (ml_job_runs / ml_training_logs) and the others go on.
 pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
@@ -71,7 +98,11 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
         }
         "detection" => {
             let mut out = Vec::new();
+            let mut first_budget = FIRST_TRAININGS_PER_RUN;
             for mt in enabled_metric_types()? {
+                if !may_train_first(&mt, &mut first_budget)? {
+                    continue;
+                }
                 let started = runs::now()?;
                 let m = mt.clone();
                 let r = subxact::run(move || -> Result<Value> {
@@ -86,8 +117,9 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
         }
         "training" => {
             let mut out = Vec::new();
+            let mut first_budget = FIRST_TRAININGS_PER_RUN;
             for mt in enabled_metric_types()? {
-                if series::entities(&mt)?.is_empty() {
+                if series::entities(&mt)?.is_empty() || !may_train_first(&mt, &mut first_budget)? {
                     continue;
                 }
                 let started = runs::now()?;
@@ -160,10 +192,10 @@ pub fn ml_run_stage(stage: &str, trigger: default!(&str, "'manual'")) -> std::re
 
 /// Where pg_cron lives: Some(true) here, Some(false) in another database, None: absent.
 fn cron_here() -> Result<Option<bool>> {
-    if one::<bool>("SELECT to_regnamespace('cron') IS NOT NULL", &[])?.unwrap_or(false) {
+    if one::<bool>("SELECT pg_catalog.to_regnamespace('cron') IS NOT NULL", &[])?.unwrap_or(false) {
         return Ok(Some(true));
     }
-    let preloaded = one::<bool>("SELECT current_setting('shared_preload_libraries') ~ 'pg_cron'", &[])?.unwrap_or(false);
+    let preloaded = one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ 'pg_cron'", &[])?.unwrap_or(false);
     Ok(preloaded.then_some(false))
 }
 
@@ -173,7 +205,7 @@ fn job_name(stage: &str) -> String {
 
 fn command(stage: &str) -> Result<String> {
     let schema = one::<String>(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
+        "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
         &[],
     )?
     .unwrap_or_else(|| "public".into());
@@ -199,7 +231,7 @@ pub fn ml_schedule(
                 "pg_anomaly is not in shared_preload_libraries: the scheduled jobs will run, but the real-time and notifier workers will not; add it there and restart to get them"
             );
         }
-        let db = one::<String>("SELECT current_database()::text", &[])?.unwrap_or_default();
+        let db = one::<String>("SELECT pg_catalog.current_database()::text", &[])?.unwrap_or_default();
         let here = cron_here()?;
         let mut out = Vec::new();
         for (stage, sched) in STAGES.iter().zip([collection, features, detection, training, cleanup]) {
@@ -207,7 +239,7 @@ pub fn ml_schedule(
             let cmd = command(stage)?;
             let id = match here {
                 Some(true) => {
-                    let cron_db = one::<String>("SELECT current_setting('cron.database_name', true)", &[])?.unwrap_or_default();
+                    let cron_db = one::<String>("SELECT pg_catalog.current_setting('cron.database_name', true)", &[])?.unwrap_or_default();
                     if cron_db.is_empty() || cron_db == db {
                         one::<i64>("SELECT cron.schedule($1, $2, $3)", &[name.as_str().into(), sched.into(), cmd.as_str().into()])?
                     } else {
@@ -237,7 +269,7 @@ pub fn ml_unschedule() -> std::result::Result<i64, ErrorReport> {
             return Ok(0);
         }
         Ok(one::<i64>(
-            "SELECT count(cron.unschedule(jobid))::bigint FROM cron.job WHERE jobname = ANY($1)",
+            "SELECT pg_catalog.count(cron.unschedule(jobid))::bigint FROM cron.job WHERE jobname = ANY($1)",
             &[STAGES.iter().map(|s| job_name(s)).collect::<Vec<_>>().into()],
         )?
         .unwrap_or(0))

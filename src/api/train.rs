@@ -30,13 +30,19 @@ pub const FOUND_TOLERANCE_US: i64 = 2 * 3_600_000_000;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_train(
-    metric_type: &str,
-    model_type: default!(&str, "'isolation_forest'"),
-    params: default!(JsonB, "'{}'"),
+    metric_type: Option<&str>,
+    model_type: default!(Option<&str>, "'isolation_forest'"),
+    params: default!(Option<JsonB>, "'{}'"),
     train_from: default!(Option<TimestampWithTimeZone>, "NULL"),
     train_until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<i64, ErrorReport> {
-    run("ml_train", || train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual"))
+    run("ml_train", || {
+        let metric_type = crate::errors::required("metric_type", metric_type)?;
+        let model_type = crate::errors::required("model_type", model_type)?;
+        let params = crate::errors::required("params", params)?;
+        check_params_size(&params.0)?;
+        train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual")
+    })
 }
 
 /// Trains; a failed attempt leaves its log row (written autonomously: the error rolls
@@ -328,4 +334,16 @@ fn evaluate_model(
         .map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b })
         .collect();
     Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
+}
+
+/// Params are a handful of numbers: a megabyte of JSON is refused before anything echoes it.
+fn check_params_size(params: &serde_json::Value) -> Result<()> {
+    let len = params.to_string().len();
+    if len > 10_000 {
+        return Err(pg_anomaly_core::CoreError::new(pg_anomaly_core::ErrorKind::InvalidParameter, "params is too large")
+            .with_detail(format!("It has {len} bytes of JSON; at most 10000 are allowed."))
+            .with_hint("Pass only the parameters to change (n_trees, max_samples, alert_p, seed, ...).")
+            .into());
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod locks;
 pub mod matrix;
 pub mod metrics;
 pub mod outbox;
+pub mod owners;
 pub mod models;
 pub mod runs;
 pub mod selection;

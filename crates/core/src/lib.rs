@@ -21,4 +21,4 @@ pub mod quality;
 pub mod plot;
 pub mod detect;
 
-pub use error::{CoreError, CoreResult, ErrorKind};
+pub use error::{redact_values, truncate_chars, CoreError, CoreResult, ErrorKind};
