@@ -50,8 +50,8 @@ fn enabled_metric_types() -> Result<Vec<String>> {
 const FIRST_TRAININGS_PER_RUN: usize = 10;
 
 /// Whether a scheduled run handles `mt` now. A type with an active model always; one
-/// without gets a first model only when it is configured in ml_settings (a writer's INSERT
-/// alone does not start training), its first training has not failed today already (one
+/// without gets a first model only when it has features and is configured in ml_settings
+/// (a writer's INSERT alone does not start training), its first training has not failed today already (one
 /// failure record per type per day, not per run), and the run's budget is not spent.
 fn may_train_first(mt: &str, budget: &mut usize) -> Result<bool> {
     if crate::storage::models::active_any(mt)?.is_some() {
@@ -59,6 +59,7 @@ fn may_train_first(mt: &str, budget: &mut usize) -> Result<bool> {
     }
     let ok = crate::storage::one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM ml_settings s WHERE s.metric_type OPERATOR(pg_catalog.=) $1 AND s.enabled)
+            AND EXISTS (SELECT 1 FROM ml_series_state st WHERE st.metric_type OPERATOR(pg_catalog.=) $1 AND st.features_until IS NOT NULL)
             AND NOT EXISTS (SELECT 1 FROM ml_training_logs l WHERE l.metric_type OPERATOR(pg_catalog.=) $1 AND NOT l.success
                                AND l.training_start OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now()))",
         &[mt.into()],
