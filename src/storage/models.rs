@@ -183,3 +183,20 @@ pub fn cached<T: 'static>(id: i64, decode: impl FnOnce(&[u8], &serde_json::Value
     });
     Ok(model)
 }
+
+/// The metric types with an active isolation-forest model (what the real-time worker scores).
+pub fn active_forest_types() -> Result<Vec<String>> {
+    Spi::connect(|client| -> Result<Vec<String>> {
+        let mut v = Vec::new();
+        for r in client.select(
+            "SELECT metric_type FROM ml_models WHERE is_active AND model_type = 'isolation_forest' ORDER BY metric_type",
+            None,
+            &[],
+        )? {
+            if let Some(m) = r.get::<String>(1)? {
+                v.push(m);
+            }
+        }
+        Ok(v)
+    })
+}

@@ -5,8 +5,11 @@ use crate::errors::Result;
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
 
-/// The rank of a severity (dusuk 1 .. kritik 4), as SQL sees it.
-const RANK: &str = "pg_catalog.array_position(ARRAY['dusuk','orta','yuksek','kritik']::text[], ";
+/// The rank of a severity (dusuk 1 .. kritik 4), as SQL sees it: the opening of
+/// `array_position(ARRAY[...], x)`.
+fn rank() -> String {
+    format!("pg_catalog.array_position({}::text[], ", pg_anomaly_core::Severity::sql_array())
+}
 
 /// Queues one notification per matching rule for an alert at its current severity, in the
 /// alert's own transaction. Returns how many were queued (repeats are ignored). Each rule
@@ -29,12 +32,13 @@ pub fn enqueue(alert_id: i64) -> Result<i64> {
         }
         Ok(v)
     })?;
+    let rank = rank();
     let sql = format!(
         "INSERT INTO ml_notifications (alert_id, channel_id, severity, idempotency_key)
          SELECT a.id, r.channel_id, a.severity, pg_catalog.concat('pg_anomaly-', a.id, '-', r.channel_id, '-', a.severity)
            FROM ml_alerts a, ml_notification_rules r
           WHERE a.id OPERATOR(pg_catalog.=) $1 AND r.id OPERATOR(pg_catalog.=) $2
-            AND {RANK}a.severity) OPERATOR(pg_catalog.>=) {RANK}r.min_severity)
+            AND {rank}a.severity) OPERATOR(pg_catalog.>=) {rank}r.min_severity)
             AND (r.alert_type IS NULL OR r.alert_type OPERATOR(pg_catalog.=) a.alert_type)
             AND (r.metric_type IS NULL OR r.metric_type OPERATOR(pg_catalog.=) a.metric_type)
             AND (r.entity_pattern IS NULL OR a.entity_id OPERATOR(pg_catalog.~~) r.entity_pattern)
@@ -65,13 +69,14 @@ fn record_rule_error(rule_id: i64, message: &str) -> Result<()> {
 /// broken rule is recorded in ml_action_runs and never loses or blocks the alert. An owner
 /// that is a superuser, cannot log in or no longer exists is refused and recorded.
 pub fn run_actions(alert_id: i64) -> Result<()> {
+    let rank = rank();
     #[allow(clippy::type_complexity)]
     let rules: Vec<(i64, String, pg_sys::Oid, Option<String>, String)> = Spi::connect(|client| -> Result<_> {
         let t = client.select(
             &format!(
                 "SELECT r.id, r.action::pg_catalog.regproc::text, r.owner, r.entity_pattern, a.entity_id
                    FROM ml_alerts a JOIN ml_action_rules r ON r.enabled
-                  WHERE a.id OPERATOR(pg_catalog.=) $1 AND {RANK}a.severity) OPERATOR(pg_catalog.>=) {RANK}r.min_severity)
+                  WHERE a.id OPERATOR(pg_catalog.=) $1 AND {rank}a.severity) OPERATOR(pg_catalog.>=) {rank}r.min_severity)
                     AND (r.alert_type IS NULL OR r.alert_type OPERATOR(pg_catalog.=) a.alert_type)
                     AND (r.metric_type IS NULL OR r.metric_type OPERATOR(pg_catalog.=) a.metric_type)
                   ORDER BY r.id"
@@ -192,5 +197,12 @@ pub fn mark_failed_attempt(id: i64, error: &str, delay_secs: f64, give_up: bool)
           WHERE id = $1",
         &[id.into(), error.into(), delay_secs.into(), give_up.into()],
     )?;
+    Ok(())
+}
+
+/// Makes this transaction's commit durable whatever synchronous_commit says: a delivery's
+/// "sent" mark must survive a crash, or the notification would be sent again.
+pub fn synchronous_commit_on() -> Result<()> {
+    super::exec("SET LOCAL synchronous_commit = on", &[])?;
     Ok(())
 }

@@ -7,6 +7,8 @@ pub struct RunRecord<'a> {
     pub stage: &'a str,
     pub metric_type: Option<&'a str>,
     pub source: Option<&'a str>,
+    /// manual, cron or worker.
+    pub trigger: &'a str,
     pub started: TimestampWithTimeZone,
     pub rows_in: i64,
     pub rows_out: i64,
@@ -22,7 +24,7 @@ pub fn record(r: &RunRecord) -> Result<i64> {
             r.stage.into(),
             r.metric_type.into(),
             r.source.into(),
-            crate::gucs::run_trigger().into(),
+            r.trigger.into(),
             r.started.into(),
             r.rows_in.into(),
             r.rows_out.into(),
@@ -31,18 +33,6 @@ pub fn record(r: &RunRecord) -> Result<i64> {
         ],
     )?;
     Ok(id.unwrap_or_default())
-}
-
-/// Records a successful run (trigger from pg_anomaly.run_trigger).
-pub fn success(
-    stage: &str,
-    metric_type: Option<&str>,
-    source: Option<&str>,
-    started: TimestampWithTimeZone,
-    rows_in: i64,
-    rows_out: i64,
-) -> Result<i64> {
-    record(&RunRecord { stage, metric_type, source, started, rows_in, rows_out, success: true, error: None })
 }
 
 pub fn now() -> Result<TimestampWithTimeZone> {

@@ -18,8 +18,7 @@
 //! Files: `hyperparams.rs` (parameters, checks, JSON), `tree.rs` (flat node arena, growing,
 //! c(n)), `algorithm.rs` (fit), `score.rs` (scoring, thresholds), `attribution.rs`
 //! (DIFFI-style attribution), `serialize.rs` (bytes and their validation), `json.rs` (strict
-//! parameter objects, shared with the z-score model). `tests_zscore.rs` holds the z-score
-//! model's tests (included from `crate::zscore` by path).
+//! parameter objects, shared with the z-score model).
 
 mod algorithm;
 mod attribution;
