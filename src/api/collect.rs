@@ -1,7 +1,7 @@
 //! Stage 1, incremental collection from registered sources (DataCollectorV2):
 //! ml_add_source, ml_remove_source, ml_collect.
 
-use crate::errors::run;
+use crate::errors::{required, run};
 use crate::gucs;
 use crate::pipeline::collect;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -14,12 +14,14 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_add_source(
-    name: &str,
-    metric_type: &str,
-    query: &str,
-    kind: default!(&str, "'event'"),
+    name: Option<&str>,
+    metric_type: Option<&str>,
+    query: Option<&str>,
+    kind: default!(Option<&str>, "'event'"),
 ) -> std::result::Result<bool, ErrorReport> {
     run("ml_add_source", || {
+        let (name, metric_type, query, kind) =
+            (required("name", name)?, required("metric_type", metric_type)?, required("query", query)?, required("kind", kind)?);
         collect::add_source(name, metric_type, query, kind)?;
         Ok(true)
     })

@@ -47,8 +47,8 @@ pub fn ml_detect(
     metric_type: default!(Option<&str>, "NULL"),
     since: default!(Option<TimestampWithTimeZone>, "NULL"),
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
-    save: default!(bool, false),
-    parallel: default!(i32, 1),
+    save: default!(Option<bool>, false),
+    parallel: default!(Option<i32>, 1),
 ) -> std::result::Result<
     TableIterator<
         'static,
@@ -68,6 +68,8 @@ pub fn ml_detect(
     ErrorReport,
 > {
     run("ml_detect", || {
+        let save = crate::errors::required("save", save)?;
+        let parallel = crate::errors::required("parallel", parallel)?;
         let trigger = gucs::run_trigger();
         if parallel > 1 && save {
             return Ok(TableIterator::new(parallel::detection(metric_type, since, until, parallel, trigger)?.into_iter().map(sql_row)));

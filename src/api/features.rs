@@ -13,10 +13,12 @@ use pgrx::prelude::*;
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_build_features(
     metric_type: default!(Option<&str>, "NULL"),
-    full_rebuild: default!(bool, false),
-    parallel: default!(i32, 1),
+    full_rebuild: default!(Option<bool>, false),
+    parallel: default!(Option<i32>, 1),
 ) -> std::result::Result<i64, ErrorReport> {
     run("ml_build_features", || {
+        let full_rebuild = crate::errors::required("full_rebuild", full_rebuild)?;
+        let parallel = crate::errors::required("parallel", parallel)?;
         if parallel > 1 && full_rebuild {
             return parallel::features(metric_type, parallel, gucs::run_trigger());
         }

@@ -40,7 +40,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((v, prev), (Some(7.0), Some(5.0)));
-        let dirty = Spi::get_one::<i64>("SELECT count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
+        let dirty = Spi::get_one::<i64>("SELECT pg_catalog.count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
         assert_eq!(dirty, Some(1));
     }
 

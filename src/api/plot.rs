@@ -1,6 +1,6 @@
 //! ml_plot: an SVG picture of one series for analysts.
 
-use crate::errors::run;
+use crate::errors::{required, run};
 use crate::pipeline::plot;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -12,10 +12,10 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_safe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_plot(
-    metric_type: &str,
-    entity_id: &str,
+    metric_type: Option<&str>,
+    entity_id: Option<&str>,
     since: default!(Option<TimestampWithTimeZone>, "NULL"),
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<String, ErrorReport> {
-    run("ml_plot", || plot::plot(metric_type, entity_id, since, until))
+    run("ml_plot", || plot::plot(required("metric_type", metric_type)?, required("entity_id", entity_id)?, since, until))
 }

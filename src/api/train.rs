@@ -1,6 +1,6 @@
 //! Stage 6: ml_train, ml_activate_model.
 
-use crate::errors::run;
+use crate::errors::{required, run};
 use crate::gucs;
 use crate::pipeline::train;
 use pgrx::datum::{JsonB, TimestampWithTimeZone};
@@ -12,13 +12,19 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_train(
-    metric_type: &str,
-    model_type: default!(&str, "'isolation_forest'"),
-    params: default!(JsonB, "'{}'"),
+    metric_type: Option<&str>,
+    model_type: default!(Option<&str>, "'isolation_forest'"),
+    params: default!(Option<JsonB>, "'{}'"),
     train_from: default!(Option<TimestampWithTimeZone>, "NULL"),
     train_until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<i64, ErrorReport> {
-    run("ml_train", || train::train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual", gucs::run_trigger()))
+    run("ml_train", || {
+        let metric_type = required("metric_type", metric_type)?;
+        let model_type = required("model_type", model_type)?;
+        let params = required("params", params)?;
+        train::check_params_size(&params.0)?;
+        train::train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual", gucs::run_trigger())
+    })
 }
 
 /// Makes an earlier (or any) model version the active one of its metric and model type.

@@ -2,7 +2,7 @@
 //! in a subtransaction of its own, so a failing source is rolled back alone and reported.
 
 use crate::errors::{invalid, Result};
-use crate::storage::{metrics, runs, sources, subxact};
+use crate::storage::{metrics, owners, runs, sources, subxact};
 
 /// One source's run, as ml_collect reports it.
 pub struct SourceRun {
@@ -28,10 +28,13 @@ pub fn collect(source_name: Option<&str>, trigger: &str) -> Result<Vec<SourceRun
             Ok(Err(e)) => (0, 0, 0, Some(e.into_report("ml_collect").message().to_string())),
             Err(f) => (0, 0, 0, Some(f.message)),
         };
+        // The stored text is read by anomaly_reader (ml_sources_status, ml_job_runs): the
+        // query ran with its owner's rights and its error may quote the data it failed on,
+        // so quoted values are taken out; the caller and the server log get the whole text.
         let note = match (&error, rejected) {
             (None, 0) => None,
-            (None, n) => Some(format!("{n} rows rejected (NULL, empty or non-finite values, or not newer than the watermark)")),
-            (Some(e), _) => Some(e.clone()),
+            (None, n) => Some(format!("{n} rows rejected (NULL, empty or non-finite values, timestamps out of range, or not newer than the watermark)")),
+            (Some(e), _) => Some(pg_anomaly_core::redact_values(e, 500)),
         };
         runs::record(&runs::RunRecord {
             stage: "collection",
@@ -54,6 +57,11 @@ pub fn collect(source_name: Option<&str>, trigger: &str) -> Result<Vec<SourceRun
 
 /// Reads and stores one source's new rows; returns (read, inserted, rejected).
 fn collect_one(src: &sources::Source, started: pgrx::datum::TimestampWithTimeZone) -> Result<(i64, i64, i64)> {
+    // The owner column is stamped by the extension; a row written before that (or by a
+    // superuser) is checked here all the same.
+    if let Some(why) = owners::refusal(src.owner)? {
+        return Err(owners::refused(&format!("source {}", src.name), why));
+    }
     let collected = sources::read(src, started)?;
     let newest = collected.timestamps.iter().copied().max();
     if let (Some(lo), Some(hi)) = (collected.timestamps.iter().copied().min(), newest) {

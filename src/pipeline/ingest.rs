@@ -49,9 +49,10 @@ pub fn ingest(
 ) -> Result<&'static str> {
     let (mt, e, v) = check_observation(metric_type, entity_id, metric_value)?;
     let ts = match timestamp {
-        Some(t) if t.is_finite() => t,
+        Some(t) if crate::storage::time::in_metric_range(t) => t,
         Some(_) => {
-            return Err(CoreError::new(ErrorKind::InvalidParameter, "timestamp must be finite")
+            return Err(CoreError::new(ErrorKind::InvalidParameter, "timestamp out of range")
+                .with_detail("Observations are stored from 1900-01-01 up to (not including) 2500-01-01 UTC; infinity is refused.")
                 .with_hint("Pass the instant the value was observed.")
                 .into())
         }

@@ -41,6 +41,9 @@ pub fn deliver_due(limit: i64) -> Result<(i64, i64, i64)> {
 
 /// Adds (or replaces) a notification channel after checking its configuration.
 pub fn add_channel(name: &str, kind: &str, config: &serde_json::Value) -> Result<i64> {
+    if config.to_string().len() > 64 * 1024 {
+        return Err(invalid("config", "(larger than 64 kB)", "a channel's configuration (URL, headers, template) fits in 64 kB"));
+    }
     if let Err(e) = Channel::from_json(kind, config) {
         return Err(invalid("config", kind, &e.message));
     }
@@ -67,11 +70,12 @@ pub fn add_rule(channel: &str, route: &Route) -> Result<i64> {
 }
 
 /// Calls `action(alert_id bigint)` for every new matching alert, with the privileges of the
-/// current role.
+/// session's login role (stamped by ml_action_rules_check, which also refuses a function
+/// not taking exactly one bigint and a malformed pattern).
 pub fn add_action(action: &str, route: &Route) -> Result<i64> {
     let sev = check_severity(route.min_severity)?;
-    let owner = unsafe { pgrx::pg_sys::GetUserId() };
-    channels::add_action(action, owner, sev, route.alert_type, route.metric_type, route.entity_pattern)
+    crate::storage::owners::registering_role("an action")?;
+    channels::add_action(action, sev, route.alert_type, route.metric_type, route.entity_pattern)
 }
 
 /// One delivery round of the notifier worker: at most one due notification, delivered

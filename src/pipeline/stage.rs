@@ -112,8 +112,29 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
     }
 }
 
+/// First models a scheduled run may train (detection or nightly training of a metric type
+/// that has no model yet): one INSERT of 2,000 new types must not turn every run into 2,000
+/// trainings.
+const FIRST_TRAININGS_PER_RUN: usize = 10;
+
+/// Whether a scheduled run handles `mt` now. A type with an active model always; one
+/// without gets a first model only when storage allows it (configured, with features, no
+/// failed first training today: settings::first_training_allowed) and the run's budget is
+/// not spent.
+fn may_train_first(mt: &str, budget: &mut usize) -> Result<bool> {
+    if models::active_any(mt)?.is_some() {
+        return Ok(true);
+    }
+    if !settings::first_training_allowed(mt)? || *budget == 0 {
+        return Ok(false);
+    }
+    *budget -= 1;
+    Ok(true)
+}
+
 /// Runs `body` for every scheduled metric type (with stored series only, when
-/// `needs_series`), each in a subtransaction of its own.
+/// `needs_series`), each in a subtransaction of its own; types without a model are
+/// bounded by may_train_first.
 fn per_metric_type(
     stage: &str,
     run_stage: &'static str,
@@ -122,8 +143,12 @@ fn per_metric_type(
     body: impl Fn(&str, &str) -> Result<Value> + Copy + std::panic::UnwindSafe,
 ) -> Result<Value> {
     let mut out = Vec::new();
+    let mut first_budget = FIRST_TRAININGS_PER_RUN;
     for mt in settings::scheduled_metric_types()? {
         if needs_series && crate::storage::series::entities(&mt)?.is_empty() {
+            continue;
+        }
+        if !may_train_first(&mt, &mut first_budget)? {
             continue;
         }
         let run = StageRun::start(run_stage, Some(&mt), trigger)?;

@@ -379,3 +379,15 @@ fn evaluate_model(
         .collect();
     Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
 }
+
+/// Params are a handful of numbers: a megabyte of JSON is refused before anything echoes it.
+pub fn check_params_size(params: &serde_json::Value) -> Result<()> {
+    let len = params.to_string().len();
+    if len > 10_000 {
+        return Err(pg_anomaly_core::CoreError::new(pg_anomaly_core::ErrorKind::InvalidParameter, "params is too large")
+            .with_detail(format!("It has {len} bytes of JSON; at most 10000 are allowed."))
+            .with_hint("Pass only the parameters to change (n_trees, max_samples, alert_p, seed, ...).")
+            .into());
+    }
+    Ok(())
+}

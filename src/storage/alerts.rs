@@ -26,7 +26,7 @@ pub fn known_alerts(
         let t = client.select(
             "SELECT entity_id, id, \"timestamp\", last_seen, is_open FROM ml_alerts
               WHERE metric_type = $1 AND entity_id = ANY($2)
-                AND (is_open OR last_seen >= $3::timestamptz - make_interval(secs => $4::float8 / 1e6))
+                AND (is_open OR last_seen >= $3::timestamptz - pg_catalog.make_interval(secs => $4::float8 / 1e6))
               ORDER BY \"timestamp\"",
             None,
             &[metric_type.into(), entities.to_vec().into(), since.into(), (gap_us as f64).into()],
@@ -104,9 +104,9 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
     let levels = pg_anomaly_core::Severity::sql_array();
     exec(
         &format!("UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), \"timestamp\" = least(\"timestamp\", $13), score = $3,
-                observation_count = observation_count + $4, updated_at = now(),
-                severity = CASE WHEN array_position({levels}, $5)
-                                   > array_position({levels}, severity) THEN $5 ELSE severity END,
+                observation_count = observation_count + $4, updated_at = pg_catalog.now(),
+                severity = CASE WHEN pg_catalog.array_position({levels}, $5)
+                                   > pg_catalog.array_position({levels}, severity) THEN $5 ELSE severity END,
                 peak_score = greatest(coalesce(peak_score, 0), $6),
                 metric_value = CASE WHEN $6 > coalesce(peak_score, 0) THEN $7 ELSE metric_value END,
                 expected_value = CASE WHEN $6 > coalesce(peak_score, 0) THEN $8 ELSE expected_value END,
@@ -139,16 +139,16 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
 /// than the series' scored watermark minus the episode gap.
 pub fn close_stale(metric_type: &str, gap_us: i64) -> Result<i64> {
     exec(
-        "UPDATE ml_alerts a SET is_open = false, updated_at = now()
+        "UPDATE ml_alerts a SET is_open = false, updated_at = pg_catalog.now()
            FROM ml_series_state s
           WHERE a.metric_type = $1 AND a.is_open AND s.metric_type = a.metric_type AND s.entity_id = a.entity_id
-            AND s.scored_until IS NOT NULL AND a.last_seen < s.scored_until - make_interval(secs => $2::float8 / 1e6)",
+            AND s.scored_until IS NOT NULL AND a.last_seen < s.scored_until - pg_catalog.make_interval(secs => $2::float8 / 1e6)",
         &[metric_type.into(), gap_us.into()],
     )
 }
 
 pub fn close(id: i64) -> Result<()> {
-    exec("UPDATE ml_alerts SET is_open = false, updated_at = now() WHERE id = $1", &[id.into()])?;
+    exec("UPDATE ml_alerts SET is_open = false, updated_at = pg_catalog.now() WHERE id = $1", &[id.into()])?;
     Ok(())
 }
 
@@ -175,7 +175,7 @@ pub fn unscored(metric_type: &str) -> Result<Vec<(String, Option<TimestampWithTi
 pub fn advance_scored(metric_type: &str, entities: Vec<String>, until: Vec<TimestampWithTimeZone>) -> Result<()> {
     exec(
         "UPDATE ml_series_state s SET scored_until = greatest(coalesce(s.scored_until, '-infinity'), d.u)
-           FROM unnest($2::text[], $3::timestamptz[]) AS d(e, u)
+           FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(e, u)
           WHERE s.metric_type = $1 AND s.entity_id = d.e",
         &[metric_type.into(), entities.into(), until.into()],
     )?;
@@ -213,7 +213,7 @@ pub struct AlertSpan {
 pub fn in_span(metric_type: &str, entity_id: &str, since: TimestampWithTimeZone, until: TimestampWithTimeZone) -> Result<Vec<AlertSpan>> {
     Spi::connect(|client| -> Result<Vec<AlertSpan>> {
         let t = client.select(
-            "SELECT \"timestamp\", last_seen, severity, '#' || id || ' ' || severity FROM ml_alerts
+            "SELECT \"timestamp\", last_seen, severity, pg_catalog.concat('#', id, ' ', severity) FROM ml_alerts
               WHERE metric_type = $1 AND entity_id = $2 AND last_seen >= $3 AND \"timestamp\" <= $4 ORDER BY \"timestamp\"",
             None,
             &[metric_type.into(), entity_id.into(), since.into(), until.into()],

@@ -25,13 +25,13 @@ pub fn insert(table: Table, row: serde_json::Value) -> Result<bool> {
     let sql = match table {
         Table::TrainingLogs => format!(
             "INSERT INTO {s}.ml_training_logs (metric_type, model_type, training_start, training_end, success, error_message, reason, metrics)
-             SELECT r->>'metric_type', r->>'model_type', (r->>'training_start')::timestamptz, clock_timestamp(), false,
+             SELECT r->>'metric_type', r->>'model_type', (r->>'training_start')::timestamptz, pg_catalog.clock_timestamp(), false,
                     r->>'error_message', r->>'reason', r->'metrics' FROM (SELECT $1::jsonb AS r) s"
         ),
         Table::JobRuns => format!(
             "INSERT INTO {s}.ml_job_runs (stage, metric_type, source, trigger, started, finished, rows_in, rows_out, success, error)
              SELECT r->>'stage', r->>'metric_type', r->>'source', coalesce(r->>'trigger', 'manual'), (r->>'started')::timestamptz,
-                    clock_timestamp(), 0, 0, false, r->>'error' FROM (SELECT $1::jsonb AS r) s"
+                    pg_catalog.clock_timestamp(), 0, 0, false, r->>'error' FROM (SELECT $1::jsonb AS r) s"
         ),
     };
     exec(&sql, &[JsonB(row).into()])?;

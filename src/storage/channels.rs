@@ -5,12 +5,11 @@ use super::one;
 use crate::errors::Result;
 use pg_anomaly_core::Severity;
 use pgrx::datum::JsonB;
-use pgrx::pg_sys;
 
 /// Adds or replaces a channel; returns its id.
 pub fn add_channel(name: &str, kind: &str, config: &serde_json::Value) -> Result<i64> {
     Ok(one::<i64>(
-        "INSERT INTO ml_channels (name, kind, config) VALUES ($1, lower($2), $3)
+        "INSERT INTO ml_channels (name, kind, config) VALUES ($1, pg_catalog.lower($2), $3)
          ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config RETURNING id",
         &[name.into(), kind.into(), JsonB(config.clone()).into()],
     )?
@@ -32,19 +31,19 @@ pub fn add_rule(
     )
 }
 
-/// Adds an action rule run with the privileges of `owner`; returns its id.
+/// Adds an action rule; its owner (the session's login role) is stamped by the table's
+/// trigger, never taken from the caller. Returns its id.
 pub fn add_action(
     action: &str,
-    owner: pg_sys::Oid,
     min_severity: Severity,
     alert_type: Option<&str>,
     metric_type: Option<&str>,
     entity_pattern: Option<&str>,
 ) -> Result<i64> {
     Ok(one::<i64>(
-        "INSERT INTO ml_action_rules (action, owner, min_severity, alert_type, metric_type, entity_pattern)
-         VALUES ($1::regprocedure, $2, $3, $4, $5, $6) RETURNING id",
-        &[action.into(), owner.into(), min_severity.as_str().into(), alert_type.into(), metric_type.into(), entity_pattern.into()],
+        "INSERT INTO ml_action_rules (action, min_severity, alert_type, metric_type, entity_pattern)
+         VALUES ($1::pg_catalog.regprocedure, $2, $3, $4, $5) RETURNING id",
+        &[action.into(), min_severity.as_str().into(), alert_type.into(), metric_type.into(), entity_pattern.into()],
     )?
     .unwrap_or_default())
 }

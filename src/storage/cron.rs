@@ -6,16 +6,16 @@ use crate::errors::Result;
 /// Where pg_cron lives: Some(true) in this database, Some(false) in another one (preloaded
 /// but not installed here), None: absent.
 pub fn location() -> Result<Option<bool>> {
-    if one::<bool>("SELECT to_regnamespace('cron') IS NOT NULL", &[])?.unwrap_or(false) {
+    if one::<bool>("SELECT pg_catalog.to_regnamespace('cron') IS NOT NULL", &[])?.unwrap_or(false) {
         return Ok(Some(true));
     }
-    let preloaded = one::<bool>("SELECT current_setting('shared_preload_libraries') ~ 'pg_cron'", &[])?.unwrap_or(false);
+    let preloaded = one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ 'pg_cron'", &[])?.unwrap_or(false);
     Ok(preloaded.then_some(false))
 }
 
 /// The database pg_cron runs its jobs in (cron.database_name; empty when unset).
 pub fn database_name() -> Result<String> {
-    Ok(one::<String>("SELECT current_setting('cron.database_name', true)", &[])?.unwrap_or_default())
+    Ok(one::<String>("SELECT pg_catalog.current_setting('cron.database_name', true)", &[])?.unwrap_or_default())
 }
 
 /// Creates or reschedules job `name` in this database; returns its jobid.
@@ -30,7 +30,7 @@ pub fn schedule_in_database(name: &str, schedule: &str, command: &str, db: &str)
 
 /// Removes the jobs of these names; returns how many it removed.
 pub fn unschedule(names: Vec<String>) -> Result<i64> {
-    Ok(one::<i64>("SELECT count(cron.unschedule(jobid))::bigint FROM cron.job WHERE jobname = ANY($1)", &[names.into()])?.unwrap_or(0))
+    Ok(one::<i64>("SELECT pg_catalog.count(cron.unschedule(jobid))::bigint FROM cron.job WHERE jobname = ANY($1)", &[names.into()])?.unwrap_or(0))
 }
 
 /// The command a scheduled job runs for `stage` (one of the fixed stage names).

@@ -158,7 +158,7 @@ pub fn read_series(
 /// corrected data recomputes them).
 pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWithTimeZone]) -> Result<i64> {
     exec(
-        "DELETE FROM ml_features f USING unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+        "DELETE FROM ml_features f USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
           WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts
             AND f.\"timestamp\" >= $4::timestamptz",
         &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()],
@@ -217,13 +217,13 @@ pub fn advance_state(
 ) -> Result<Vec<(String, i64)>> {
     Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
         let t = client.update(
-            "WITH d AS (SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(e, f, u)),
+            "WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[])) AS d(e, f, u)),
              upd AS (
                 UPDATE ml_series_state s
                    SET features_until = greatest(s.features_until, d.u),
                        scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
                                            THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
-                       features_version = nextval('ml_features_version_seq')
+                       features_version = pg_catalog.nextval('ml_features_version_seq')
                   FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
                 RETURNING s.entity_id, s.features_version),
              ins AS (

@@ -74,5 +74,5 @@ pub fn read(
 
 /// Rows stored for a metric type (an estimate is enough for sampling decisions).
 pub fn count(metric_type: &str) -> Result<i64> {
-    Ok(super::one::<i64>("SELECT count(*) FROM ml_features WHERE metric_type = $1", &[metric_type.into()])?.unwrap_or(0))
+    Ok(super::one::<i64>("SELECT pg_catalog.count(*) FROM ml_features WHERE metric_type = $1", &[metric_type.into()])?.unwrap_or(0))
 }

@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod models;
 pub mod outbox;
+pub mod owners;
 pub mod parallel_results;
 pub mod retention;
 pub mod rfe;

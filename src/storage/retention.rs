@@ -11,9 +11,9 @@ fn expired_partitions(table: &str, cutoff: TimestampWithTimeZone) -> Result<Vec<
         let t = client.select(
             "SELECT c.relname::text, c.reltuples::bigint
                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-              WHERE i.inhparent = to_regclass($1)
-                AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%'
-                AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= $2
+              WHERE i.inhparent = pg_catalog.to_regclass($1)
+                AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%'
+                AND (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= $2
               ORDER BY 1",
             None,
             &[table.into(), cutoff.into()],
@@ -48,13 +48,13 @@ impl Partitioned {
 /// deletes the expired rows of its default partition; returns the rows removed.
 pub fn drop_expired(table: Partitioned, days: i32) -> Result<i64> {
     let table = table.name();
-    let cutoff = one::<TimestampWithTimeZone>("SELECT now() - make_interval(days => $1)", &[days.into()])?
+    let cutoff = one::<TimestampWithTimeZone>("SELECT pg_catalog.now() - pg_catalog.make_interval(days => $1)", &[days.into()])?
         .unwrap_or_else(TimestampWithTimeZone::negative_infinity);
     let mut removed = 0;
     for (part, _) in expired_partitions(table, cutoff)? {
         // Partition names come from the catalog (ml_metrics_pYYYYMMDD), quoted anyway.
-        let q = one::<String>("SELECT quote_ident($1)", &[part.as_str().into()])?.unwrap_or_default();
-        removed += one::<i64>(&format!("SELECT count(*) FROM {q}"), &[])?.unwrap_or(0);
+        let q = one::<String>("SELECT pg_catalog.quote_ident($1)", &[part.as_str().into()])?.unwrap_or_default();
+        removed += one::<i64>(&format!("SELECT pg_catalog.count(*) FROM {q}"), &[])?.unwrap_or(0);
         exec(&format!("DROP TABLE {q}"), &[])?;
     }
     let default = format!("{table}_default");
@@ -86,17 +86,17 @@ impl Expiring {
 
 /// Whether pg_cron's job_run_details exists here and this role may delete from it.
 pub fn cron_history_deletable() -> Result<bool> {
-    Ok(one::<bool>("SELECT to_regclass('cron.job_run_details') IS NOT NULL AND has_table_privilege('cron.job_run_details', 'DELETE')", &[])?
+    Ok(one::<bool>("SELECT pg_catalog.to_regclass('cron.job_run_details') IS NOT NULL AND pg_catalog.has_table_privilege('cron.job_run_details', 'DELETE')", &[])?
         .unwrap_or(false))
 }
 
 /// Deletes the rows of `table` older than `days` days; returns how many.
 pub fn delete_expired(table: Expiring, days: i32) -> Result<i64> {
     let sql = match table {
-        Expiring::Alerts => "DELETE FROM ml_alerts WHERE NOT is_open AND last_seen < now() - make_interval(days => $1)",
-        Expiring::TrainingLogs => "DELETE FROM ml_training_logs WHERE training_start < now() - make_interval(days => $1)",
-        Expiring::JobRuns => "DELETE FROM ml_job_runs WHERE started < now() - make_interval(days => $1)",
-        Expiring::CronRunDetails => "DELETE FROM cron.job_run_details WHERE start_time < now() - make_interval(days => $1)",
+        Expiring::Alerts => "DELETE FROM ml_alerts WHERE NOT is_open AND last_seen < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+        Expiring::TrainingLogs => "DELETE FROM ml_training_logs WHERE training_start < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+        Expiring::JobRuns => "DELETE FROM ml_job_runs WHERE started < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+        Expiring::CronRunDetails => "DELETE FROM cron.job_run_details WHERE start_time < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
     };
     exec(sql, &[days.into()])
 }

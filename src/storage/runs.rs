@@ -19,7 +19,7 @@ pub struct RunRecord<'a> {
 pub fn record(r: &RunRecord) -> Result<i64> {
     let id = super::one::<i64>(
         "INSERT INTO ml_job_runs (stage, metric_type, source, trigger, started, finished, rows_in, rows_out, success, error)
-         VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp(), $6, $7, $8, $9) RETURNING id",
         &[
             r.stage.into(),
             r.metric_type.into(),
@@ -36,6 +36,6 @@ pub fn record(r: &RunRecord) -> Result<i64> {
 }
 
 pub fn now() -> Result<TimestampWithTimeZone> {
-    Ok(super::one::<TimestampWithTimeZone>("SELECT clock_timestamp()", &[])?
+    Ok(super::one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()", &[])?
         .unwrap_or_else(TimestampWithTimeZone::negative_infinity))
 }

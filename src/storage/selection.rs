@@ -10,7 +10,7 @@ pub fn save(metric_type: &str, method: &str, decisions: &[FeatureDecision]) -> R
     exec("DELETE FROM ml_feature_sets WHERE metric_type = $1 AND method <> 'rfe'", &[metric_type.into()])?;
     exec(
         "INSERT INTO ml_feature_sets (metric_type, feature, kept, score, reason, method)
-         SELECT $1, f, k, s, r, $2 FROM unnest($3::text[], $4::bool[], $5::float8[], $6::text[]) AS u(f, k, s, r)",
+         SELECT $1, f, k, s, r, $2 FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::bool[]), pg_catalog.unnest($5::float8[]), pg_catalog.unnest($6::text[])) AS u(f, k, s, r)",
         &[
             metric_type.into(),
             method.into(),

@@ -92,13 +92,13 @@ fn sort_by_time(s: &mut SeriesRows) {
 /// arrays line up (readers restore time order). `table` and `columns` are constants of this
 /// crate (column names or expressions over them), never user input.
 pub(crate) fn arrays_sql(table: &str, columns: &[&str]) -> String {
-    let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("array_agg({c}) AS c{i}")).collect();
+    let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("pg_catalog.array_agg({c}) AS c{i}")).collect();
     let outs: Vec<String> = (0..columns.len()).map(|i| format!("x.c{i}")).collect();
     format!(
         "SELECT d.entity_id, d.from_ts, x.t, {}
-           FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+           FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
            CROSS JOIN LATERAL (
-                SELECT array_agg(\"timestamp\") AS t, {}
+                SELECT pg_catalog.array_agg(\"timestamp\") AS t, {}
                   FROM {table}
                  WHERE metric_type = $1 AND entity_id = d.entity_id
                    AND \"timestamp\" >= d.from_ts - $4::interval

@@ -57,7 +57,7 @@ pub fn feature_windows(metric_type: &str) -> Result<(i64, i64)> {
 
 /// The time zone of the time features and plots: pg_anomaly.timezone, or the session's
 /// TimeZone when it is empty.
-const TIME_ZONE_SQL: &str = "coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone'))";
+const TIME_ZONE_SQL: &str = "coalesce(nullif(pg_catalog.current_setting('pg_anomaly.timezone', true), ''), pg_catalog.current_setting('TimeZone'))";
 
 /// The time zone of the time features (looked up once per read, not per row).
 pub fn feature_time_zone() -> Result<String> {
@@ -67,7 +67,7 @@ pub fn feature_time_zone() -> Result<String> {
 /// The offset of that time zone from UTC now, in minutes.
 pub fn feature_time_zone_offset_minutes() -> Result<f64> {
     Ok(one::<f64>(
-        &format!("SELECT extract(epoch FROM (now() AT TIME ZONE {TIME_ZONE_SQL}) - (now() AT TIME ZONE 'UTC'))::float8 / 60"),
+        &format!("SELECT extract(epoch FROM (pg_catalog.now() AT TIME ZONE {TIME_ZONE_SQL}) - (pg_catalog.now() AT TIME ZONE 'UTC'))::float8 / 60"),
         &[],
     )?
     .unwrap_or(0.0))
@@ -75,19 +75,19 @@ pub fn feature_time_zone_offset_minutes() -> Result<f64> {
 
 /// Whether the current role may write the feature store (readers score without building).
 pub fn may_write_features() -> Result<bool> {
-    Ok(one::<bool>("SELECT has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
+    Ok(one::<bool>("SELECT pg_catalog.has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
 }
 
 /// No parallel query plans for the rest of the transaction.
 pub fn no_parallel_plans() -> Result<()> {
-    one::<String>("SELECT set_config('max_parallel_workers_per_gather', '0', true)", &[])?;
+    one::<String>("SELECT pg_catalog.set_config('max_parallel_workers_per_gather', '0', true)", &[])?;
     Ok(())
 }
 
 /// Whether the library was preloaded, asked after start-up (the postmaster's setting as the
 /// backend inherited it).
 pub fn preloaded_now() -> bool {
-    one::<bool>("SELECT current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'", &[])
+    one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'", &[])
         .ok()
         .flatten()
         .unwrap_or(false)
@@ -95,11 +95,26 @@ pub fn preloaded_now() -> bool {
 
 /// The current database's name.
 pub fn current_database() -> Result<String> {
-    Ok(one::<String>("SELECT current_database()::text", &[])?.unwrap_or_default())
+    Ok(one::<String>("SELECT pg_catalog.current_database()::text", &[])?.unwrap_or_default())
 }
 
 /// now() moved by `days` days (negative: back).
 pub fn now_plus_days(days: i32) -> Result<pgrx::datum::TimestampWithTimeZone> {
-    Ok(one::<pgrx::datum::TimestampWithTimeZone>("SELECT now() + make_interval(days => $1)", &[days.into()])?
+    Ok(one::<pgrx::datum::TimestampWithTimeZone>("SELECT pg_catalog.now() + pg_catalog.make_interval(days => $1)", &[days.into()])?
         .unwrap_or_else(pgrx::datum::TimestampWithTimeZone::negative_infinity))
+}
+
+/// Whether a metric type without a model may get its first scheduled training now: it is
+/// configured (enabled) in ml_settings (a writer's INSERT alone does not start training),
+/// it has features, and its first training has not failed today already (one failure
+/// record per type per day, not per run).
+pub fn first_training_allowed(metric_type: &str) -> Result<bool> {
+    Ok(one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM ml_settings s WHERE s.metric_type OPERATOR(pg_catalog.=) $1 AND s.enabled)
+            AND EXISTS (SELECT 1 FROM ml_series_state st WHERE st.metric_type OPERATOR(pg_catalog.=) $1 AND st.features_until IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM ml_training_logs l WHERE l.metric_type OPERATOR(pg_catalog.=) $1 AND NOT l.success
+                               AND l.training_start OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now()))",
+        &[metric_type.into()],
+    )?
+    .unwrap_or(false))
 }

@@ -28,6 +28,6 @@ pub mod severity;
 pub mod stats;
 pub mod time;
 
-pub use error::{CoreError, CoreResult, ErrorKind};
+pub use error::{redact_values, truncate_chars, CoreError, CoreResult, ErrorKind};
 pub use row::DetectRow;
 pub use severity::Severity;
