@@ -8,7 +8,7 @@ use crate::errors::Result;
 use crate::gucs;
 use crate::storage::alerts;
 use pg_anomaly_core::detect::{Episode, Scored, SeriesRows};
-use pg_anomaly_core::messages::{alert_text, AlertFacts};
+use pg_anomaly_core::messages::{alert_text, series_context, AlertFacts, SeriesContext};
 use pg_anomaly_core::row::{deviation_percent, explanation_json};
 
 /// Turns the anomalous rows of one series into episodes and writes them. An episode that
@@ -30,7 +30,7 @@ pub fn write_alerts(
     let english = gucs::english();
     let mut written = 0;
     for ep in model.episodes(scored, gap_us).into_iter().filter(|e| !e.suppressed) {
-        let w = alert_of(&ep, metric_type, alert_type, model_id, threshold, &s.entity_id, scored, english);
+        let w = alert_of(&ep, metric_type, alert_type, model_id, threshold, s, scored, english);
         let continues = |k: &alerts::KnownAlert| ep.start_ts <= k.last_us.saturating_add(gap_us) && ep.end_ts.saturating_add(gap_us) >= k.first_us;
         if let Some(k) = known.iter_mut().find(|k| continues(k)) {
             // An escalation queues a notification at the new severity.
@@ -62,10 +62,11 @@ fn alert_of(
     alert_type: &str,
     model_id: i64,
     threshold: f64,
-    entity_id: &str,
+    s: &SeriesRows,
     scored: &[Scored],
     english: bool,
 ) -> alerts::AlertWrite {
+    let entity_id = s.entity_id.as_str();
     let rows = &scored[ep.start..=ep.end];
     let peak = &scored[ep.peak];
     let dev = deviation_percent(peak.value, peak.expected);
@@ -79,6 +80,8 @@ fn alert_of(
             deviation_percent: dev,
             severity: sev.as_str(),
             reasons: &peak.top,
+            direction: peak.direction,
+            context: s.ts.binary_search(&peak.ts).map(|i| series_context(&s.ts, &s.value, i)).unwrap_or_else(|_| SeriesContext::default()),
         },
         english,
     );
