@@ -36,7 +36,7 @@ pub fn save(metric_type: &str, r: &RfeResult, decisions: &[(String, bool, Option
     exec("DELETE FROM ml_feature_sets WHERE metric_type = $1 AND method = 'rfe'", &[metric_type.into()])?;
     exec(
         "INSERT INTO ml_feature_sets (metric_type, feature, kept, score, reason, method)
-         SELECT $1, f, k, s, r, 'rfe' FROM pg_catalog.unnest($2::text[], $3::bool[], $4::float8[], $5::text[]) AS u(f, k, s, r)",
+         SELECT $1, f, k, s, r, 'rfe' FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::bool[]), pg_catalog.unnest($4::float8[]), pg_catalog.unnest($5::text[])) AS u(f, k, s, r)",
         &[
             metric_type.into(),
             decisions.iter().map(|d| d.0.clone()).collect::<Vec<_>>().into(),
