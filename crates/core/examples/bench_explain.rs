@@ -11,30 +11,15 @@
 
 use std::time::Instant;
 
-use pg_anomaly_core::demo::{generate_entity, DemoParams, EntitySeries, DAY_US, LOCAL_OFFSET_US, METRIC_TYPES};
+use pg_anomaly_core::demo::{generate_entity, DemoParams, EntitySeries, LOCAL_OFFSET_US, METRIC_TYPES};
 use pg_anomaly_core::detect::{episodes, rfe, Detector, DetectorParams, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow, Observation};
 
-const HOUR: i64 = 3_600_000_000;
 /// 2025-03-31T00:00:00Z.
 const END: i64 = 1_743_379_200_000_000;
 
 fn obs(ts: i64, value: f64) -> Observation {
-    let local = ts + LOCAL_OFFSET_US;
-    let days = local.div_euclid(DAY_US);
-    // civil-from-days (H. Hinnant), for the day of the month
-    let z = days + 719_468;
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    Observation {
-        ts,
-        value,
-        hour_of_day: (local.rem_euclid(DAY_US) / HOUR) as i16,
-        day_of_week: ((days + 3).rem_euclid(7) + 1) as i16,
-        day_of_month: (doy - (153 * mp + 2) / 5 + 1) as i16,
-    }
+    pg_anomaly_core::corpus::observation(ts, value, LOCAL_OFFSET_US)
 }
 
 fn rows(id: String, ts: &[i64], values: &[f64], aux: Option<&[f64]>) -> SeriesRows {

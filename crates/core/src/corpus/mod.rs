@@ -160,19 +160,13 @@ pub fn train_end_us(m: &Member, end_us: i64) -> i64 {
 pub fn observation(ts: i64, value: f64, offset_us: i64) -> Observation {
     let local = ts + offset_us;
     let days = local.div_euclid(DAY_US);
-    // civil-from-days (H. Hinnant)
-    let z = days + 719_468;
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dom = doy - (153 * mp + 2) / 5 + 1;
+    let (_, _, day_of_month) = crate::time::civil_from_days(days);
     Observation {
         ts,
         value,
-        hour_of_day: (local.rem_euclid(DAY_US) / 3_600_000_000) as i16,
+        hour_of_day: (local.rem_euclid(DAY_US) / crate::time::HOUR_US) as i16,
         day_of_week: ((days + 3).rem_euclid(7) + 1) as i16,
-        day_of_month: dom as i16,
+        day_of_month: day_of_month as i16,
     }
 }
 
