@@ -30,10 +30,12 @@
 
 mod error;
 mod grow;
+mod score;
 mod tree;
 
 pub use error::IsolationForestError;
 pub use grow::{estimation_rows, feature_medians, grow_tree, median_in_place};
+pub use score::{path_to_score, score_block, score_rows};
 pub use tree::{c_factor, height_limit, walk, Node, Tree, LEAF};
 
 use linfa::dataset::{DatasetBase, Records};
@@ -245,24 +247,12 @@ impl<F: Float> IsolationForest<F> {
 
     /// Anomaly score of one row, in (0, 1]; a forest fitted on one row scores 0.5.
     pub fn score_row(&self, row: &[F]) -> F {
-        let c = c_factor(self.psi);
-        if c <= 0.0 {
-            return F::cast(0.5);
-        }
-        F::cast((-self.mean_path_length(row).to_f64().unwrap_or(0.0) / c).exp2())
+        path_to_score(self.mean_path_length(row), self.psi)
     }
 
-    /// Scores every row of `records`.
+    /// Scores every row of `records` (in blocks of rows, tree by tree; see [`score_rows`]).
     pub fn score(&self, records: ArrayView2<F>) -> Array1<F> {
-        let mut row = Vec::with_capacity(records.ncols());
-        records
-            .outer_iter()
-            .map(|r| {
-                row.clear();
-                row.extend(r.iter().copied());
-                self.score_row(&row)
-            })
-            .collect()
+        score_rows(&self.trees, &self.medians, self.psi, records)
     }
 
     /// A predictor of labels: `true` where the score exceeds `threshold`.
