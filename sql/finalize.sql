@@ -114,7 +114,7 @@ BEGIN
     SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO allowed
       FROM pg_attribute a
      WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.atttypid IN ('float8'::regtype, 'int2'::regtype, 'bool'::regtype)
+       AND a.atttypid IN ('float8'::regtype, 'float4'::regtype, 'int2'::regtype, 'bool'::regtype)
        AND a.attname <> 'metric_value';
     IF wanted IS NULL THEN
         SELECT pg_catalog.array_agg(s.feature ORDER BY s.feature) INTO wanted
