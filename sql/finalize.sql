@@ -255,7 +255,7 @@ COMMENT ON FUNCTION ml_schedule(text, text, text, text, text) IS
     'Creates or updates the five pg_cron jobs pg_anomaly_<stage> (defaults: collection */15, features */30, detection hourly, training 00:00, cleanup 04:00)';
 COMMENT ON FUNCTION ml_unschedule() IS 'Removes the pg_anomaly jobs from pg_cron';
 COMMENT ON FUNCTION ml_cleanup() IS
-    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, creates the next 7 days of partitions';
+    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, rebuilds the indexes of the day partitions that closed a day ago, creates the next 7 days of partitions';
 
 -- Health KPIs of the old system, measured, side by side with their targets.
 CREATE VIEW ml_health AS
