@@ -114,7 +114,7 @@ BEGIN
     SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO allowed
       FROM pg_attribute a
      WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.atttypid IN ('float8'::regtype, 'int2'::regtype, 'bool'::regtype)
+       AND a.atttypid IN ('float8'::regtype, 'float4'::regtype, 'int2'::regtype, 'bool'::regtype)
        AND a.attname <> 'metric_value';
     IF wanted IS NULL THEN
         SELECT pg_catalog.array_agg(s.feature ORDER BY s.feature) INTO wanted
@@ -255,7 +255,7 @@ COMMENT ON FUNCTION ml_schedule(text, text, text, text, text) IS
     'Creates or updates the five pg_cron jobs pg_anomaly_<stage> (defaults: collection */15, features */30, detection hourly, training 00:00, cleanup 04:00)';
 COMMENT ON FUNCTION ml_unschedule() IS 'Removes the pg_anomaly jobs from pg_cron';
 COMMENT ON FUNCTION ml_cleanup() IS
-    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, creates the next 7 days of partitions';
+    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, rebuilds the indexes of the day partitions that closed a day ago, creates the next 7 days of partitions';
 
 -- Health KPIs of the old system, measured, side by side with their targets.
 CREATE VIEW ml_health AS
