@@ -8,6 +8,7 @@
 //! (`workers::parallel`, which calls [`run_job`] and [`report`]) and collects their reports.
 
 use super::stage::StageRun;
+use super::session::Caller;
 use super::{demo, detect, features};
 use crate::errors::{Error, Result};
 use crate::storage::{self, alerts, locks, parallel_results};
@@ -53,19 +54,22 @@ pub struct Job {
     pub until_us: Option<i64>,
     /// The demo run's (entities, days, seed, end_us).
     pub demo: Option<(u32, u32, u64, i64)>,
+    /// The role the leader acted as when it differs from its login role (the worker logs
+    /// in as the login role, passed in bgw_main_arg, and acts as this one).
+    pub acting: Option<u32>,
 }
 
-type JobWire = (JobKind, u32, u32, String, Option<String>, Option<i64>, Option<i64>, Option<(u32, u32, u64, i64)>);
+type JobWire = (JobKind, u32, u32, String, Option<String>, Option<i64>, Option<i64>, Option<(u32, u32, u64, i64)>, Option<u32>);
 
 impl From<JobWire> for Job {
-    fn from((kind, k, n, token, metric_type, since_us, until_us, demo): JobWire) -> Self {
-        Job { kind, k, n, token, metric_type, since_us, until_us, demo }
+    fn from((kind, k, n, token, metric_type, since_us, until_us, demo, acting): JobWire) -> Self {
+        Job { kind, k, n, token, metric_type, since_us, until_us, demo, acting }
     }
 }
 
 impl From<Job> for JobWire {
     fn from(j: Job) -> Self {
-        (j.kind, j.k, j.n, j.token, j.metric_type, j.since_us, j.until_us, j.demo)
+        (j.kind, j.k, j.n, j.token, j.metric_type, j.since_us, j.until_us, j.demo, j.acting)
     }
 }
 
@@ -74,7 +78,7 @@ const MAX_JOB_BYTES: usize = 127;
 
 impl Job {
     fn new(kind: JobKind, k: u32, n: u32, token: &str) -> Job {
-        Job { kind, k, n, token: token.to_string(), metric_type: None, since_us: None, until_us: None, demo: None }
+        Job { kind, k, n, token: token.to_string(), metric_type: None, since_us: None, until_us: None, demo: None, acting: None }
     }
 
     pub fn encode(&self) -> String {
@@ -95,14 +99,14 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 /// Starts one worker per job and waits for all of them.
 fn run_workers(jobs: &[Job]) -> Result<()> {
     let db = unsafe { pg_sys::MyDatabaseId };
-    let user = unsafe { pg_sys::GetUserId() };
-    let arg = ((u32::from(db) as u64) << 32) | u32::from(user) as u64;
+    let caller = Caller::current();
+    let arg = ((u32::from(db) as u64) << 32) | u32::from(caller.login) as u64;
     let pid = unsafe { pg_sys::MyProcPid };
     let mut handles = Vec::new();
     for job in jobs {
-        let extra = job.encode();
+        let extra = Job { acting: caller.acting_if_other(), ..job.clone() }.encode();
         if extra.len() > MAX_JOB_BYTES {
-            return Err(Error::Core(CoreError::invalid_param("metric_type", "(too long)", "a parallel run needs a metric type of at most 40 characters")));
+            return Err(Error::Core(CoreError::invalid_param("metric_type", "(too long)", "a parallel run hands each worker its job in 127 bytes: a metric type of at most 40 characters fits (29 when the caller acts through SET ROLE or a SECURITY DEFINER function); use parallel => 1 for longer ones")));
         }
         let h = BackgroundWorkerBuilder::new("pg_anomaly parallel")
             .set_type("pg_anomaly parallel")
@@ -306,7 +310,13 @@ mod tests {
         };
         let s = j.encode();
         assert!(s.len() <= MAX_JOB_BYTES, "{} bytes: {s}", s.len());
-        assert_eq!(Job::decode(&s), Some(j));
+        assert_eq!(Job::decode(&s), Some(j.clone()));
+        // the limits the error message states: 40 characters, 29 with an acting role
+        let long = |n: usize, acting: Option<u32>| Job { metric_type: Some("x".repeat(n)), acting, ..j.clone() }.encode().len();
+        assert!(long(40, None) <= MAX_JOB_BYTES, "{}", long(40, None));
+        assert!(long(29, Some(u32::MAX)) <= MAX_JOB_BYTES, "{}", long(29, Some(u32::MAX)));
+        let a = Job { acting: Some(16_384), ..j.clone() };
+        assert_eq!(Job::decode(&a.encode()), Some(a));
         let d = Job { demo: Some((1000, 30, 42, 1_790_000_000_000_000)), ..Job::new(JobKind::Demo, 0, 2, "1-2-1") };
         assert_eq!(Job::decode(&d.encode()), Some(d));
         assert_eq!(Job::decode("detect|0|2|t|*|-|-"), None);
