@@ -130,7 +130,7 @@ fn run_workers(jobs: &[Job]) -> Result<()> {
     let caller = Caller::current();
     let arg = ((u32::from(db) as u64) << 32) | u32::from(caller.login) as u64;
     let pid = unsafe { pg_sys::MyProcPid };
-    let mut handles = Vec::new();
+    let mut handles: Vec<pgrx::bgworkers::DynamicBackgroundWorker> = Vec::new();
     for job in jobs {
         let extra = Job { acting: caller.acting_if_other(), ..job.clone() }.encode();
         let too_long = extra.len() > MAX_JOB_BYTES;
