@@ -624,6 +624,27 @@ END
 $fn$;
 COMMENT ON FUNCTION ml_ensure_partitions(timestamptz, timestamptz) IS 'Creates the missing daily partitions of ml_metrics and ml_features covering [p_from, p_to] (UTC days), moving rows out of the default partitions; returns how many it created';
 
+-- The day partitions of ml_metrics or ml_features with the end of their range (the default
+-- partition has none and is never listed).
+CREATE FUNCTION ml_day_partitions(p_table text)
+RETURNS TABLE (rel regclass, day_end timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $fn$
+BEGIN
+    IF p_table IS NULL OR p_table NOT IN ('ml_metrics', 'ml_features') THEN
+        RAISE EXCEPTION 'not a table with day partitions: %', pg_catalog.left(COALESCE(p_table, 'NULL'), 64)
+            USING ERRCODE = '22023', HINT = 'Day partitions exist for ml_metrics and ml_features.';
+    END IF;
+    RETURN QUERY
+    SELECT c.oid::pg_catalog.regclass,
+           (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+     WHERE i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass(p_table)
+       AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) OPERATOR(pg_catalog.~~) 'FOR VALUES FROM%'
+     ORDER BY c.relname;
+END
+$fn$;
+COMMENT ON FUNCTION ml_day_partitions(text) IS 'The day partitions of ml_metrics or ml_features and the end of each one''s range';
+
 CREATE FUNCTION ml_drop_expired_partitions(p_table text, p_cutoff timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
@@ -632,21 +653,12 @@ DECLARE
     n bigint;
     removed bigint := 0;
 BEGIN
-    IF p_table IS NULL OR p_table NOT IN ('ml_metrics', 'ml_features') THEN
-        RAISE EXCEPTION 'not a table with day partitions: %', pg_catalog.left(COALESCE(p_table, 'NULL'), 64)
-            USING ERRCODE = '22023', HINT = 'Day partitions exist for ml_metrics and ml_features.';
-    END IF;
     IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
+        PERFORM @extschema@.ml_day_partitions(p_table);
         RETURN 0;
     END IF;
     FOR part IN
-        SELECT c.oid::pg_catalog.regclass AS rel
-          FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
-         WHERE i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass(p_table)
-           AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) OPERATOR(pg_catalog.~~) 'FOR VALUES FROM%'
-           AND (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz
-               OPERATOR(pg_catalog.<=) p_cutoff
-         ORDER BY c.relname
+        SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
     LOOP
         EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
         EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
@@ -656,6 +668,30 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
+
+CREATE FUNCTION ml_compact_closed_partitions(p_table text)
+RETURNS bigint[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    part record;
+    n bigint := 0;
+    before bigint := 0;
+    after bigint := 0;
+BEGIN
+    FOR part IN
+        SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p
+         WHERE p.day_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')
+           AND p.day_end OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
+    LOOP
+        before := before OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
+        EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+        after := after OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
+        n := n OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN ARRAY[n, before, after];
+END
+$fn$;
+COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after} (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
 
 -- Backups: an extension's tables are left out of pg_dump unless marked. Every table here
 -- holds data the business needs back after a restore, so all are marked. Daily partitions

@@ -42,38 +42,10 @@ pub fn drop_expired(table: Partitioned, days: i32) -> Result<i64> {
 /// partition's writes and its index's readers wait for the rebuild (about a second per
 /// 400,000 rows). Returns (partitions rebuilt, index bytes before, after).
 pub fn compact_closed_day(table: Partitioned) -> Result<(i64, i64, i64)> {
-    let parts: Vec<String> = Spi::connect(|client| -> Result<Vec<String>> {
-        let t = client.select(
-            "SELECT c.relname::text
-               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-              WHERE i.inhparent = pg_catalog.to_regclass($1)
-                AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%'
-                AND (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz
-                    OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')
-                AND (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz
-                    OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
-              ORDER BY 1",
-            None,
-            &[table.name().into()],
-        )?;
-        let mut out = Vec::new();
-        for r in t {
-            if let Some(n) = r.get::<String>(1)? {
-                out.push(n);
-            }
-        }
-        Ok(out)
-    })?;
-    let (mut before, mut after) = (0i64, 0i64);
-    for part in &parts {
-        // Partition names come from the catalog (ml_metrics_pYYYYMMDD), quoted anyway.
-        let q = one::<String>("SELECT pg_catalog.quote_ident($1)", &[part.as_str().into()])?.unwrap_or_default();
-        let size = || one::<i64>("SELECT pg_catalog.pg_indexes_size(pg_catalog.to_regclass($1))", &[q.as_str().into()]).map(|v| v.unwrap_or(0));
-        before += size()?;
-        exec(&format!("REINDEX TABLE {q}"), &[])?;
-        after += size()?;
-    }
-    Ok((parts.len() as i64, before, after))
+    // REINDEX needs ownership: ml_compact_closed_partitions runs as the extension's owner.
+    let r = one::<Vec<Option<i64>>>("SELECT ml_compact_closed_partitions($1)", &[table.name().into()])?.unwrap_or_default();
+    let at = |i: usize| r.get(i).copied().flatten().unwrap_or(0);
+    Ok((at(0), at(1), at(2)))
 }
 
 /// The tables whose old rows are deleted (not partitioned).
