@@ -137,17 +137,17 @@ impl<F: Float> ParamGuard for IsolationForestParams<F> {
         let p = &self.0;
         let bad = |name, value: String, why| Err(IsolationForestError::InvalidParameter { name, value, why });
         if !(1..=10_000).contains(&p.n_trees) {
-            return bad("n_trees", p.n_trees.to_string(), "must be between 1 and 10000");
+            return bad("n_trees", p.n_trees.to_string(), "n_trees must be between 1 and 10000");
         }
         if !(1..=10_000_000).contains(&p.max_samples) {
-            return bad("max_samples", p.max_samples.to_string(), "must be between 1 and 10000000");
+            return bad("max_samples", p.max_samples.to_string(), "max_samples must be between 1 and 10000000");
         }
         if !(p.max_features > 0.0 && p.max_features <= 1.0) {
-            return bad("max_features", p.max_features.to_string(), "must be in (0, 1]");
+            return bad("max_features", p.max_features.to_string(), "max_features is a fraction of the features and must be in (0, 1]");
         }
         if let Some(c) = p.contamination {
             if !(c > F::zero() && c <= F::cast(0.5)) {
-                return bad("contamination", format!("{c}"), "must be in (0, 0.5]");
+                return bad("contamination", format!("{c}"), "contamination is the expected share of anomalies and must be in (0, 0.5]");
             }
         }
         Ok(p)

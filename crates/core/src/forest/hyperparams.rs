@@ -32,65 +32,18 @@ pub const JSON_KEYS: [&str; 5] = [
     "contamination",
 ];
 
-/// Checked isolation-forest parameters; only [`ParamGuard::check`] builds them (no serde:
-/// a deserialized value would bypass the check).
-#[derive(Debug, Clone, PartialEq)]
-pub struct IsolationForestValidParams {
-    n_trees: usize,
-    max_samples: usize,
-    max_features: f64,
-    seed: u64,
-    contamination: Option<f64>,
-}
-
-impl IsolationForestValidParams {
-    /// Number of trees, in `1..=10_000`.
-    pub fn n_trees(&self) -> usize {
-        self.n_trees
-    }
-    /// Requested subsample size per tree; the effective psi is `min(max_samples, n_rows)`.
-    pub fn max_samples(&self) -> usize {
-        self.max_samples
-    }
-    /// Fraction of features, in `(0, 1]`, each tree may split on.
-    pub fn max_features(&self) -> f64 {
-        self.max_features
-    }
-    /// Master seed; tree `t` uses ChaCha8 stream `t` of this seed.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-    /// Expected share of anomalies, in `(0, 0.5]`, used to derive a score threshold at fit.
-    pub fn contamination(&self) -> Option<f64> {
-        self.contamination
-    }
-    /// Number of features a tree may split on: `ceil(max_features * n_features)`, at least 1,
-    /// so any positive fraction keeps at least one feature and 1.0 keeps all of them.
-    pub fn features_per_tree(&self, n_features: usize) -> usize {
-        let k = (self.max_features * n_features as f64).ceil() as usize;
-        k.clamp(1, n_features.max(1))
-    }
-}
+/// Checked isolation-forest parameters: the `linfa-isolation-forest` crate's, in `f64`
+/// (accessors `n_trees`, `max_samples`, `max_features`, `seed`, `contamination`,
+/// `features_per_tree`); only [`ParamGuard::check`] builds them.
+pub type IsolationForestValidParams = linfa_isolation_forest::IsolationForestValidParams<f64>;
 
 /// Unchecked isolation-forest parameters (Liu, Ting & Zhou 2008). Build with the setters,
 /// then [`ParamGuard::check`] (or fit directly: fitting checks first).
 ///
 /// Defaults: `n_trees` 100, `max_samples` 256, `max_features` 1.0, `seed` 42,
 /// `contamination` unset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IsolationForestParams(IsolationForestValidParams);
-
-impl Default for IsolationForestParams {
-    fn default() -> Self {
-        IsolationForestParams(IsolationForestValidParams {
-            n_trees: DEFAULT_N_TREES,
-            max_samples: DEFAULT_MAX_SAMPLES,
-            max_features: DEFAULT_MAX_FEATURES,
-            seed: DEFAULT_SEED,
-            contamination: None,
-        })
-    }
-}
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IsolationForestParams(linfa_isolation_forest::IsolationForestParams<f64>);
 
 impl IsolationForestParams {
     /// The defaults.
@@ -98,29 +51,24 @@ impl IsolationForestParams {
         Self::default()
     }
     /// Sets the number of trees.
-    pub fn n_trees(mut self, n_trees: usize) -> Self {
-        self.0.n_trees = n_trees;
-        self
+    pub fn n_trees(self, n_trees: usize) -> Self {
+        IsolationForestParams(self.0.n_trees(n_trees))
     }
     /// Sets the subsample size per tree.
-    pub fn max_samples(mut self, max_samples: usize) -> Self {
-        self.0.max_samples = max_samples;
-        self
+    pub fn max_samples(self, max_samples: usize) -> Self {
+        IsolationForestParams(self.0.max_samples(max_samples))
     }
     /// Sets the fraction of features each tree may split on.
-    pub fn max_features(mut self, max_features: f64) -> Self {
-        self.0.max_features = max_features;
-        self
+    pub fn max_features(self, max_features: f64) -> Self {
+        IsolationForestParams(self.0.max_features(max_features))
     }
     /// Sets the master seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.0.seed = seed;
-        self
+    pub fn seed(self, seed: u64) -> Self {
+        IsolationForestParams(self.0.seed(seed))
     }
     /// Sets (or clears) the expected share of anomalies.
-    pub fn contamination(mut self, contamination: Option<f64>) -> Self {
-        self.0.contamination = contamination;
-        self
+    pub fn contamination(self, contamination: Option<f64>) -> Self {
+        IsolationForestParams(self.0.contamination(contamination))
     }
 
     /// Reads a user's parameter object, e.g. `{"n_trees": 200, "contamination": 0.01}`.
@@ -149,44 +97,20 @@ impl IsolationForestParams {
 impl ParamGuard for IsolationForestParams {
     type Checked = IsolationForestValidParams;
 
+    /// The crate's checks (the domains above), its refusal as an `InvalidParameter` error
+    /// naming the parameter.
     fn check_ref(&self) -> CoreResult<&Self::Checked> {
-        let p = &self.0;
-        if p.n_trees == 0 || p.n_trees > MAX_TREES {
-            return Err(CoreError::invalid_param(
-                "n_trees",
-                p.n_trees,
-                "n_trees must be between 1 and 10000",
-            ));
-        }
-        if p.max_samples == 0 || p.max_samples > MAX_SAMPLES_LIMIT {
-            return Err(CoreError::invalid_param(
-                "max_samples",
-                p.max_samples,
-                "max_samples must be between 1 and 10000000",
-            ));
-        }
-        // written so that NaN fails too
-        if !(p.max_features > 0.0 && p.max_features <= 1.0) {
-            return Err(CoreError::invalid_param(
-                "max_features",
-                p.max_features,
-                "max_features is a fraction of the features and must be in (0, 1]",
-            ));
-        }
-        if let Some(c) = p.contamination {
-            if !(c > 0.0 && c <= MAX_CONTAMINATION) {
-                return Err(CoreError::invalid_param(
-                    "contamination",
-                    c,
-                    "contamination is the expected share of anomalies and must be in (0, 0.5]",
-                ));
-            }
-        }
-        Ok(p)
+        linfa::ParamGuard::check_ref(&self.0).map_err(refusal)
     }
 
     fn check(self) -> CoreResult<Self::Checked> {
-        self.check_ref()?;
-        Ok(self.0)
+        linfa::ParamGuard::check(self.0).map_err(refusal)
+    }
+}
+
+fn refusal(e: linfa_isolation_forest::IsolationForestError) -> CoreError {
+    match e {
+        linfa_isolation_forest::IsolationForestError::InvalidParameter { name, value, why } => CoreError::invalid_param(name, value, why),
+        other => CoreError::invalid_param("isolation forest", other.to_string(), "refused by the forest's parameter check"),
     }
 }
