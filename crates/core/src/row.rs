@@ -22,10 +22,12 @@ pub struct DetectRow {
 }
 
 /// How far `value` lies from `expected`, in percent of |expected|; None without an expected
-/// value or when it is (about) zero.
+/// value or when it is near zero: below 1e-9, or below 1 % of the deviation itself (a
+/// percentage beyond 10,000 % says only "expected about zero", e.g. an event-valued duration
+/// whose usual value between events is 0). The alert message then says so in words.
 pub fn deviation_percent(value: f64, expected: Option<f64>) -> Option<f64> {
     let e = expected?;
-    if e.abs() < 1e-9 {
+    if !e.is_finite() || !value.is_finite() || e.abs() < 1e-9 || 100.0 * e.abs() < (value - e).abs() {
         return None;
     }
     Some(100.0 * (value - e) / e.abs())
@@ -46,6 +48,11 @@ mod tests {
         assert_eq!(deviation_percent(50.0, Some(-100.0)), Some(150.0));
         assert_eq!(deviation_percent(1.0, Some(0.0)), None);
         assert_eq!(deviation_percent(1.0, None), None);
+        // near zero relative to the deviation: no percentage (it was "+2693371694875%")
+        assert_eq!(deviation_percent(27.0, Some(1.0e-8)), None);
+        assert_eq!(deviation_percent(27.0, Some(0.2)), None);
+        assert!(deviation_percent(27.0, Some(0.3)).is_some_and(|d| (d - 8900.0).abs() < 1e-6));
+        assert_eq!(deviation_percent(-5.0, Some(0.01)), None);
         let r = DetectRow {
             metric_type: "stok_miktar".into(),
             entity_id: "urun_1".into(),
