@@ -33,9 +33,12 @@ pub fn deviation_percent(value: f64, expected: Option<f64>) -> Option<f64> {
     Some(100.0 * (value - e) / e.abs())
 }
 
-/// The explanation of a scored row as JSON: `[{"feature": name, "share": share}, ...]`.
-pub fn explanation_json(top: &[(String, f64)]) -> serde_json::Value {
-    serde_json::Value::Array(top.iter().map(|(f, s)| serde_json::json!({"feature": f, "share": s})).collect())
+/// The explanation of a scored row as JSON: `[{"feature": name, "share": share,
+/// "neg_log10_p": x}, ...]`; `neg_log10_p` is the row's `-log10` tail probability (the same
+/// in every element; it keeps ranking where the score is within 1e-12 of 1).
+pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64) -> serde_json::Value {
+    let l = if neg_log10_p.is_finite() { (neg_log10_p.max(0.0) * 1000.0).round() / 1000.0 } else { f64::MAX };
+    serde_json::Value::Array(top.iter().map(|(f, s)| serde_json::json!({"feature": f, "share": s, "neg_log10_p": l})).collect())
 }
 
 #[cfg(test)]
@@ -63,10 +66,11 @@ mod tests {
             severity: Some(Severity::Yuksek),
             expected_value: Some(10.0),
             deviation_percent: Some(-70.0),
-            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)])),
+            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0)),
         };
         let back: DetectRow = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(serde_json::to_value(&r).unwrap()["severity"], "yuksek");
+        assert_eq!(r.explanation.as_ref().unwrap()[0]["neg_log10_p"], 3.0);
     }
 }

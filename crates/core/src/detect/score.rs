@@ -99,9 +99,17 @@ impl Detector {
         z.iter().zip(&self.feature_tails).zip(features(self.kind)).map(|((v, t), f)| t.surprise(if f.signed { v.abs() } else { v.max(0.0) }))
     }
 
-    /// Score of a row surprise: `1 - P(daily maximum >= t)`.
+    /// Score of a row surprise: `1 - P(daily maximum >= t)` down to `p = 1e-12`; beyond, a
+    /// mapping that stays strictly below 1 and strictly increasing in `-ln p` (see
+    /// [`score_from_ln_p`]), so scores still rank rows far into the tail.
     pub(crate) fn score_of(&self, t: f64) -> f64 {
-        1.0 - self.day_tail.ln_survival(t).exp()
+        score_from_ln_p(self.day_tail.ln_survival(t))
+    }
+
+    /// `-log10 P(daily maximum >= t)` of a row surprise `t` (0 for ordinary rows): the score's
+    /// tail probability on a scale that does not saturate, reported in explanations.
+    pub(crate) fn neg_log10_p(&self, t: f64) -> f64 {
+        -self.day_tail.ln_survival(t) / std::f64::consts::LN_10
     }
 
     pub(super) fn forest_scores(&self, rows: &[Row]) -> Vec<f64> {
@@ -141,7 +149,7 @@ impl Detector {
             return Ok(Vec::new());
         }
         let Some(em) = self.entity(&s.entity_id) else {
-            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new() };
+            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0 };
             return Ok((first..s.len()).map(unknown).collect());
         };
         let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(LOOKBACK_US));
@@ -174,7 +182,7 @@ impl Detector {
                 let value = view.value[i];
                 let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
                 let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
-                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top }
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: self.neg_log10_p(t) }
             })
             .collect();
         Ok(out)
@@ -185,6 +193,26 @@ impl Detector {
     fn explain(&self, z: &[f64], _ux: f64, _uf: f64) -> Vec<(String, f64)> {
         self.top_shares(z)
     }
+}
+
+/// `ln p` below which [`score_from_ln_p`] leaves `1 - p` (p = 1e-12): `1 - p` then has about
+/// four significant digits left in an f64 and would reach exactly 1.0 near p = 1e-16.
+const LN_P_FAR: f64 = -27.631_021_115_928_547;
+
+/// The score of tail probability `exp(ln_p)`: `1 - p` while `p >= 1e-12`; beyond,
+/// `1 - 1e-12 / (1 + ln(L / L0))` with `L = -ln p`, `L0 = -ln 1e-12`: continuous at the
+/// switch, strictly increasing in `L` and below 1 for every finite `L` (the step between
+/// `L` and `10 L` stays above the f64 resolution near 1 up to `L` around 1e40), so a score
+/// never saturates at 1.0 and more unusual rows keep ranking higher.
+pub(crate) fn score_from_ln_p(ln_p: f64) -> f64 {
+    if ln_p.is_nan() {
+        return 0.0;
+    }
+    if ln_p >= LN_P_FAR {
+        return 1.0 - ln_p.min(0.0).exp();
+    }
+    let l = -ln_p;
+    1.0 - 1e-12 / (1.0 + (l / -LN_P_FAR).ln())
 }
 
 /// Scales the features of each entity with a `normal` window so that the window's rows score
