@@ -220,9 +220,19 @@ pub(crate) fn score_from_ln_p(ln_p: f64) -> f64 {
 /// one normal row in a thousand reaches is divided down to that, tightening each round until
 /// the window is quiet. A later occurrence of the same pattern then stays quiet, while a
 /// larger deviation, or one in another feature, still alerts. Returns the windows applied.
-pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: &[Window]) -> usize {
+///
+/// Type-wide: a feature that feedback had to scale down on at least [`TYPE_FEEDBACK_ENTITIES`]
+/// entities (and at least 1 % of the type's entities) is scaled down on every other entity
+/// of the type too, by the median of those entities' factors: the same false pattern marked
+/// on several entities is a property of the metric type (a delivery day, a counting
+/// routine), not of one entity. One careless mark cannot silence a type, and a deviation
+/// larger than the marked ones still alerts. Returns the windows applied and, per feature
+/// quieted type-wide, (its name, the factor, the entities it was marked on).
+pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: &[Window]) -> (usize, Vec<(String, f64, usize)>) {
     let by_id: HashMap<&str, &SeriesRows> = series.iter().map(|s| (s.entity_id.as_str(), s)).collect();
     let nf = features(det.kind).len();
+    let before: Vec<Vec<f64>> = det.entities.iter().map(|e| e.scales.clone()).collect();
+    let mut marked: std::collections::BTreeSet<usize> = Default::default();
     let mut applied = 0;
     for w in normal {
         let (Some(s), Ok(e)) = (by_id.get(w.entity_id.as_str()), det.entities.binary_search_by(|m| m.id.as_str().cmp(&w.entity_id))) else { continue };
@@ -231,6 +241,7 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             continue;
         }
         applied += 1;
+        marked.insert(e);
         let info = features(det.kind);
         for round in 0..FEEDBACK_ROUNDS {
             let rows = det.derived(&det.entities[e], s, 0);
@@ -261,5 +272,30 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             }
         }
     }
-    applied
+    let need = TYPE_FEEDBACK_ENTITIES.max(det.entities.len().div_ceil(100));
+    let mut type_wide = Vec::new();
+    if marked.len() >= need {
+        let info = features(det.kind);
+        for j in 0..nf {
+            let mut factors: Vec<f64> = marked.iter().map(|&e| det.entities[e].scales[j] / before[e][j]).filter(|f| *f > 1.0 + 1e-9).collect();
+            if factors.len() < need {
+                continue;
+            }
+            let n = factors.len();
+            // the lower median: with an even count the smaller middle factor (conservative)
+            factors.sort_by(f64::total_cmp);
+            let factor = factors[(n - 1) / 2];
+            for (e, m) in det.entities.iter_mut().enumerate() {
+                if !marked.contains(&e) {
+                    m.scales[j] *= factor;
+                }
+            }
+            type_wide.push((info[j].name.to_string(), factor, n));
+        }
+    }
+    (applied, type_wide)
 }
+
+/// Fewest entities a false-positive pattern must be marked on before it is quieted for the
+/// whole metric type (see [`apply_feedback`]).
+pub(crate) const TYPE_FEEDBACK_ENTITIES: usize = 3;
