@@ -29,6 +29,11 @@ SELECT count(*) AS overlapping FROM ml_alerts a JOIN ml_alerts b ON a.metric_typ
 SELECT count(*) FILTER (WHERE jsonb_array_length(explanation) BETWEEN 1 AND 3) > 0 AS explained,
        bool_and((SELECT sum((e->>'share')::float8) FROM jsonb_array_elements(explanation) e) <= 1.000001) AS shares_ok
 FROM ml_alerts WHERE explanation IS NOT NULL AND jsonb_array_length(explanation) > 0;
+-- each explanation carries the peak's -log10 tail probability (an alert's peak has p <= 1e-3),
+-- and scores stay below 1 however unusual the row
+SELECT bool_and((explanation->0->>'neg_log10_p')::float8 > 2) AS tail_reported,
+       bool_and(peak_score < 1) AS no_saturation
+FROM ml_alerts WHERE jsonb_array_length(explanation) > 0;
 -- English messages on request
 SET pg_anomaly.language = 'en';
 SELECT ml_ingest('tuketim_miktar', 'urun_0001', 500, '2026-03-28 23:59+00');

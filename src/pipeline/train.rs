@@ -255,8 +255,8 @@ fn read_sample(
     Ok(Sample { data, rows, entities_total })
 }
 
-/// Fits the model on the sample (labelled windows excluded, false-positive spans learned
-/// as normal); returns its bytes, the model and the description stored with it.
+/// Fits the model on the sample (labelled windows and alerts not marked false positive
+/// excluded, false-positive spans learned as normal); returns its bytes, the model and the description stored with it.
 fn fit(
     metric_type: &str,
     kind: MetricKind,
@@ -266,7 +266,8 @@ fn fit(
     windows: &series::KnownWindows,
 ) -> Result<(Vec<u8>, Model, serde_json::Value)> {
     let to_window = |w: &LabelledSpan| Window { entity_id: w.entity_id.clone(), from_us: w.from_us, to_us: w.to_us };
-    let exclude: Vec<Window> = windows.labels.iter().map(to_window).collect();
+    // labelled and reviewed anomalies, and every alert not marked false positive (read or not)
+    let exclude: Vec<Window> = windows.labels.iter().chain(&windows.unreviewed).map(to_window).collect();
     let normal_w: Vec<Window> = windows.normal.iter().map(to_window).collect();
     let data = &sample.data;
     Ok(match parsed {
@@ -279,7 +280,8 @@ fn fit(
             let (d, report) = Detector::fit(kind, &p, data, &exclude, &normal_w)?;
             let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
             let info = json!({ "detector": p.to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
-                               "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total } });
+                               "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total,
+                                           "unreviewed_alerts_excluded": windows.unreviewed.len() } });
             (d.to_bytes()?, Model::Detector(d), info)
         }
         Params::ZScore(p) => {

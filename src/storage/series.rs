@@ -191,11 +191,16 @@ pub struct LabelledSpan {
 }
 
 /// The known windows of a metric type: anomalies (ml_labels, and alerts someone read
-/// without marking them false positives: confirmed anomalies) and false positives marked
-/// on alerts (their span counts as normal).
+/// without marking them false positives: confirmed anomalies), false positives marked
+/// on alerts (their span counts as normal), and alerts nobody reviewed yet.
 pub struct KnownWindows {
     pub labels: Vec<LabelledSpan>,
     pub normal: Vec<LabelledSpan>,
+    /// Alerts neither read nor marked false positive. An alert counts as an anomaly until it
+    /// is marked false positive: training leaves these spans out like the labels (otherwise
+    /// a retraining nobody reviewed learns the anomalies as normal), but quality is measured
+    /// on reviewed windows only (a model must not be graded on its own unconfirmed alerts).
+    pub unreviewed: Vec<LabelledSpan>,
 }
 
 pub fn known_windows(metric_type: &str) -> Result<KnownWindows> {
@@ -218,7 +223,11 @@ pub fn known_windows(metric_type: &str) -> Result<KnownWindows> {
               WHERE metric_type = $1 AND is_read AND NOT is_false_positive",
         )?;
         let normal = read("SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts WHERE metric_type = $1 AND is_false_positive")?;
-        Ok(KnownWindows { labels, normal })
+        let unreviewed = read(
+            "SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts
+              WHERE metric_type = $1 AND NOT is_read AND NOT is_false_positive",
+        )?;
+        Ok(KnownWindows { labels, normal, unreviewed })
     })
 }
 

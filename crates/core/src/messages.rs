@@ -238,7 +238,14 @@ fn headline(f: &AlertFacts, finding: Finding, english: bool) -> String {
     let e = f.entity_id;
     let value = u(f.value);
     let expected = f.expected.map(u);
-    let dev = f.deviation_percent.map(|d| format!(" ({}{:.0}%)", if d >= 0.0 { "+" } else { "" }, d)).unwrap_or_default();
+    // an expected value without a percentage is near zero (`row::deviation_percent`): say so
+    let near_zero = f.expected.is_some() && f.deviation_percent.is_none();
+    let dev = match f.deviation_percent {
+        Some(d) => format!(" ({}{:.0}%)", if d >= 0.0 { "+" } else { "" }, d),
+        None if near_zero && english => " (the expected value is near zero, so no percentage is given)".to_string(),
+        None if near_zero => " (beklenen değer sıfıra yakın, yüzde sapma verilmedi)".to_string(),
+        None => String::new(),
+    };
     let c = &f.context;
     match (finding, english) {
         (Finding::MissingRefill, false) => {
@@ -289,12 +296,14 @@ fn headline(f: &AlertFacts, finding: Finding, english: bool) -> String {
             Some(x) => format!("Stock gain nothing recorded explains at {e} ({sev}): stock {value}, consumption explains about {} ({} extra)", u(x), u(f.value - x)),
             None => format!("Stock gain nothing recorded explains at {e} ({sev}): stock {value}"),
         },
-        (Finding::SlowRefill, false) => match f.expected.filter(|x| *x > 0.0) {
+        (Finding::SlowRefill, false) => match f.expected.filter(|x| *x > 0.0 && !near_zero) {
             Some(x) => format!("{e} için dolum uzun sürdü ({sev}): {value}, olağan yaklaşık {} ({:.1} kat)", u(x), f.value / x),
+            None if near_zero => format!("{e} için dolum uzun sürdü ({sev}): {value}; olağan değer sıfıra yakın, kat ve yüzde verilmedi"),
             None => format!("{e} için dolum uzun sürdü ({sev}): {value}"),
         },
-        (Finding::SlowRefill, true) => match f.expected.filter(|x| *x > 0.0) {
+        (Finding::SlowRefill, true) => match f.expected.filter(|x| *x > 0.0 && !near_zero) {
             Some(x) => format!("Slow refill at {e} ({sev}): {value}, usually about {} ({:.1}x)", u(x), f.value / x),
+            None if near_zero => format!("Slow refill at {e} ({sev}): {value}; the usual value is near zero, so no ratio or percentage is given"),
             None => format!("Slow refill at {e} ({sev}): {value}"),
         },
         (Finding::RefillShortfall, false) => format!(
@@ -376,7 +385,7 @@ mod tests {
     use super::*;
 
     fn facts<'a>(metric_type: &'a str, value: f64, expected: Option<f64>, direction: i8, reasons: &'a [(String, f64)]) -> AlertFacts<'a> {
-        let deviation_percent = expected.filter(|e| e.abs() > 1e-9).map(|e| 100.0 * (value - e) / e.abs());
+        let deviation_percent = crate::row::deviation_percent(value, expected);
         AlertFacts {
             metric_type,
             entity_id: "urun_0042",
@@ -406,6 +415,27 @@ mod tests {
         assert!(en.starts_with("Drop in stock level of urun_0042 (Critical): 12 units, expected about 80 units (-85%)"), "{en}");
         assert!(en.contains("seasonal zscore (60%)"), "{en}");
         assert!(en_action.starts_with("Check the shelf"), "{en_action}");
+    }
+
+    /// An expected value near zero gives no percentage, and the message says why in words
+    /// (it read "27 dk, beklenen yaklaşık 0.0 dk (+2693371694875%)").
+    #[test]
+    fn expected_near_zero_says_so_instead_of_a_percentage() {
+        let reasons = r("count vs usual for this hour");
+        let f = facts("tuketim_miktar", 27.0, Some(1e-8), 1, &reasons);
+        assert_eq!(f.deviation_percent, None);
+        let (tr, _) = alert_text(&f, false);
+        let (en, _) = alert_text(&f, true);
+        assert!(tr.contains("beklenen değer sıfıra yakın, yüzde sapma verilmedi"), "{tr}");
+        assert!(!tr.contains("+2"), "{tr}");
+        assert!(en.contains("the expected value is near zero, so no percentage is given"), "{en}");
+        assert!(!en.contains("+2"), "{en}");
+        let reasons = r("refill duration vs usual for the amount");
+        let f = facts("dolum_sure", 27.0, Some(1e-8), 1, &reasons);
+        let (tr, _) = alert_text(&f, false);
+        let (en, _) = alert_text(&f, true);
+        assert!(tr.contains("olağan değer sıfıra yakın, kat ve yüzde verilmedi") && !tr.contains("kat)"), "{tr}");
+        assert!(en.contains("the usual value is near zero, so no ratio or percentage is given") && !en.contains("x)"), "{en}");
     }
 
     #[test]

@@ -22,18 +22,23 @@ pub struct DetectRow {
 }
 
 /// How far `value` lies from `expected`, in percent of |expected|; None without an expected
-/// value or when it is (about) zero.
+/// value or when it is near zero: below 1e-9, or below 1 % of the deviation itself (a
+/// percentage beyond 10,000 % says only "expected about zero", e.g. an event-valued duration
+/// whose usual value between events is 0). The alert message then says so in words.
 pub fn deviation_percent(value: f64, expected: Option<f64>) -> Option<f64> {
     let e = expected?;
-    if e.abs() < 1e-9 {
+    if !e.is_finite() || !value.is_finite() || e.abs() < 1e-9 || 100.0 * e.abs() < (value - e).abs() {
         return None;
     }
     Some(100.0 * (value - e) / e.abs())
 }
 
-/// The explanation of a scored row as JSON: `[{"feature": name, "share": share}, ...]`.
-pub fn explanation_json(top: &[(String, f64)]) -> serde_json::Value {
-    serde_json::Value::Array(top.iter().map(|(f, s)| serde_json::json!({"feature": f, "share": s})).collect())
+/// The explanation of a scored row as JSON: `[{"feature": name, "share": share,
+/// "neg_log10_p": x}, ...]`; `neg_log10_p` is the row's `-log10` tail probability (the same
+/// in every element; it keeps ranking where the score is within 1e-12 of 1).
+pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64) -> serde_json::Value {
+    let l = if neg_log10_p.is_finite() { (neg_log10_p.max(0.0) * 1000.0).round() / 1000.0 } else { f64::MAX };
+    serde_json::Value::Array(top.iter().map(|(f, s)| serde_json::json!({"feature": f, "share": s, "neg_log10_p": l})).collect())
 }
 
 #[cfg(test)]
@@ -46,6 +51,11 @@ mod tests {
         assert_eq!(deviation_percent(50.0, Some(-100.0)), Some(150.0));
         assert_eq!(deviation_percent(1.0, Some(0.0)), None);
         assert_eq!(deviation_percent(1.0, None), None);
+        // near zero relative to the deviation: no percentage (it was "+2693371694875%")
+        assert_eq!(deviation_percent(27.0, Some(1.0e-8)), None);
+        assert_eq!(deviation_percent(27.0, Some(0.2)), None);
+        assert!(deviation_percent(27.0, Some(0.3)).is_some_and(|d| (d - 8900.0).abs() < 1e-6));
+        assert_eq!(deviation_percent(-5.0, Some(0.01)), None);
         let r = DetectRow {
             metric_type: "stok_miktar".into(),
             entity_id: "urun_1".into(),
@@ -56,10 +66,11 @@ mod tests {
             severity: Some(Severity::Yuksek),
             expected_value: Some(10.0),
             deviation_percent: Some(-70.0),
-            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)])),
+            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0)),
         };
         let back: DetectRow = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(serde_json::to_value(&r).unwrap()["severity"], "yuksek");
+        assert_eq!(r.explanation.as_ref().unwrap()[0]["neg_log10_p"], 3.0);
     }
 }

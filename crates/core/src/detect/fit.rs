@@ -109,6 +109,9 @@ pub struct FitReport {
     /// Share of held-out calibration entity-days that would have raised an alert.
     pub held_out_alert_share: f64,
     pub normal_windows_applied: usize,
+    /// Derived features a false-positive pattern marked on several entities quieted for the
+    /// whole metric type: (feature, scale factor, entities marked).
+    pub type_feedback: Vec<(String, f64, usize)>,
     pub features: Vec<&'static str>,
     /// The degree-2 interactions the forest saw (`a_x_b`), if any.
     pub interactions: Vec<String>,
@@ -210,6 +213,7 @@ impl Detector {
             close: 0.0,
             held_out_alert_share: 0.0,
             normal_windows_applied: 0,
+            type_feedback: Vec::new(),
             features: features(kind).iter().map(|f| f.name).collect(),
             interactions: Vec::new(),
             shapes: Default::default(),
@@ -226,7 +230,12 @@ impl Detector {
             let (ex, no) = (excl.get(s.entity_id.as_str()).unwrap_or(&none), norm.get(s.entity_id.as_str()).unwrap_or(&none));
             let is_normal = |t: i64| no.iter().any(|w| w.covers(t, 0));
             let fit_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, 0))).collect();
-            let cal_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, LOOKBACK_US))).collect();
+            // calibration leaves out known anomalies and, for a day after them, the rows whose
+            // trailing sums still hold them; it also leaves out spans marked false positive
+            // (fitted on as normal): feedback quiets them explicitly (`apply_feedback`), and
+            // left in, a pattern marked on several entities would stretch the pooled tails and
+            // dull every entity's alerts instead
+            let cal_mask: Vec<bool> = s.ts.iter().map(|&t| !no.iter().any(|w| w.covers(t, LOOKBACK_US)) && !ex.iter().any(|w| w.covers(t, LOOKBACK_US))).collect();
             report.rows += s.len();
             report.rows_excluded += fit_mask.iter().filter(|m| !**m).count();
             report.rows_normal += s.ts.iter().filter(|&&t| is_normal(t)).count();
@@ -342,7 +351,7 @@ impl Detector {
             report.threshold = det.threshold;
             report.close = det.close;
         }
-        report.normal_windows_applied = super::score::apply_feedback(&mut det, series, normal);
+        (report.normal_windows_applied, report.type_feedback) = super::score::apply_feedback(&mut det, series, normal);
         Ok((det, report))
     }
 }

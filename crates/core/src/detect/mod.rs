@@ -54,6 +54,8 @@ mod tests_explain;
 #[cfg(test)]
 mod tests_fit;
 #[cfg(test)]
+mod tests_rank;
+#[cfg(test)]
 mod tests_robust;
 #[cfg(test)]
 mod tests_shape;
@@ -179,4 +181,7 @@ pub struct Scored {
     /// For rows at or above the model's close level: at most 3 (readable feature name, share)
     /// pairs, largest first; empty otherwise.
     pub top: Vec<(String, f64)>,
+    /// `-log10 p` of the score's tail probability (0 for ordinary rows): unlike `score` it
+    /// keeps its resolution far into the tail.
+    pub neg_log10_p: f64,
 }

@@ -89,8 +89,38 @@ fn aux_at(s: &SeriesRows, i: usize) -> Option<f64> {
     s.aux.as_ref().and_then(|a| a.get(i).copied().flatten()).filter(|v| v.is_finite())
 }
 
-/// Count: profile, dispersion (method of moments, clamped to [0, 5]) and day-level variance.
+/// Pearson residual beyond which a training row is left out of the count and generic fits'
+/// second pass: anomalies nobody labelled (a spike, an outage) must not move the profile or
+/// inflate the dispersion (a trimmed estimate; beyond 5 scales a normal row is rarer than
+/// one in 10^5 for a Gaussian and about one in 10^3 for the heaviest negative binomial the
+/// fit allows).
+const TRIM_Z: f64 = 5.0;
+
+/// Count: profile, dispersion (method of moments, clamped to [0, 5]) and day-level variance,
+/// fitted twice: the second time without the rows the first fit puts beyond [`TRIM_Z`].
 pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
+    let first = fit_count_once(s, cals, mask);
+    let Noise::Count { profile, alpha, .. } = &first else { return first };
+    let mut trimmed = mask.to_vec();
+    let mut dropped = 0usize;
+    for i in (0..s.len()).filter(|&i| mask[i]) {
+        let mu = profile_f64(profile, cals[i]).max(1e-3);
+        // +1: a count of 1 where 0.01 is usual is not a reason to trim
+        let sd = (mu + alpha * mu * mu).sqrt() + 1.0;
+        if (s.value[i] - mu).abs() > TRIM_Z * sd {
+            trimmed[i] = false;
+            dropped += 1;
+        }
+    }
+    let kept = trimmed.iter().filter(|m| **m).count();
+    // nothing to trim, or so much that the "outliers" are the series' own behaviour
+    if dropped == 0 || dropped * 50 > kept {
+        return first;
+    }
+    fit_count_once(s, cals, &trimmed)
+}
+
+fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
     let profile = fit_profile(idx().map(|i| (cals[i], s.value[i])), true);
     let (mut num, mut den) = (0.0, 0.0);
@@ -328,14 +358,38 @@ pub(crate) fn pool_durations(events: &[Vec<(f64, Option<f64>)>]) -> Pooled {
 }
 
 /// Generic: hourly offsets around `base` (the trailing median), residual and difference
-/// scales, and the 99th percentile of repeated-value run lengths.
+/// scales, and the 99th percentile of repeated-value run lengths. The profile is fitted
+/// again without rows beyond [`TRIM_Z`] residual scales (unlabelled anomalies).
+/// Degenerate spans (constant, two-valued, near-zero spread) get a floor scale: 5 % of the
+/// span's central range, or 0.1 % of its level when it never moved, so that the first small
+/// move of a flat series is not infinitely unusual (scores would saturate and rank nothing).
 pub(crate) fn fit_generic(s: &SeriesRows, cals: &[Cal], mask: &[bool], base: &[f64]) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
-    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i] - base[i])), false);
-    let mut e: Vec<f64> = idx().map(|i| s.value[i] - base[i] - profile_f64(&profile, cals[i])).collect();
-    let mut vals: Vec<f64> = idx().map(|i| s.value[i].abs()).collect();
-    let floor = 1e-6 * median(&mut vals).max(1e-3);
-    let unit = robust_sd(&mut e).max(floor);
+    let mut vals: Vec<f64> = idx().map(|i| s.value[i]).collect();
+    let (q01, q99) = (quantile(&mut vals, 0.01), quantile(&mut vals, 0.99));
+    let level = median(&mut vals.iter().map(|v| v.abs()).collect::<Vec<_>>()).max(1e-3);
+    let range = if (q99 - q01).is_finite() { (q99 - q01).abs() } else { 0.0 };
+    let floor = (1e-6 * level).max(0.05 * range).max(if range > 0.0 { 0.0 } else { 1e-3 * level });
+    let mut profile = fit_profile(idx().map(|i| (cals[i], s.value[i] - base[i])), false);
+    let resid = |p: &[f32], i: usize| s.value[i] - base[i] - profile_f64(p, cals[i]);
+    // the scale: the MAD-based one, but at least what covers 90 % of the residuals (a
+    // two-valued or mostly flat residual has MAD 0 or tiny while a tenth of its rows or more
+    // move by the series' full step; the same as the MAD for Gaussian residuals)
+    let scale = |e: &mut Vec<f64>| {
+        let mad = robust_sd(e);
+        let m = median(e);
+        let mut a: Vec<f64> = e.iter().map(|v| (v - m).abs()).collect();
+        mad.max(quantile(&mut a, 0.9) / 1.645).max(floor)
+    };
+    let mut e: Vec<f64> = idx().map(|i| resid(&profile, i)).collect();
+    let mut unit = scale(&mut e);
+    let keep: Vec<usize> = idx().filter(|&i| resid(&profile, i).abs() <= TRIM_Z * unit).collect();
+    let dropped = idx().count() - keep.len();
+    if dropped > 0 && dropped * 50 <= keep.len() {
+        profile = fit_profile(keep.iter().map(|&i| (cals[i], s.value[i] - base[i])), false);
+        let mut e: Vec<f64> = idx().map(|i| resid(&profile, i)).collect();
+        unit = scale(&mut e);
+    }
     let mut d: Vec<f64> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1]).map(|i| s.value[i] - s.value[i - 1]).collect();
     let diff_unit = robust_sd(&mut d).max(0.1 * unit).max(floor);
     let mut runs: Vec<f64> = Vec::new();

@@ -99,9 +99,17 @@ impl Detector {
         z.iter().zip(&self.feature_tails).zip(features(self.kind)).map(|((v, t), f)| t.surprise(if f.signed { v.abs() } else { v.max(0.0) }))
     }
 
-    /// Score of a row surprise: `1 - P(daily maximum >= t)`.
+    /// Score of a row surprise: `1 - P(daily maximum >= t)` down to `p = 1e-12`; beyond, a
+    /// mapping that stays strictly below 1 and strictly increasing in `-ln p` (see
+    /// [`score_from_ln_p`]), so scores still rank rows far into the tail.
     pub(crate) fn score_of(&self, t: f64) -> f64 {
-        1.0 - self.day_tail.ln_survival(t).exp()
+        score_from_ln_p(self.day_tail.ln_survival(t))
+    }
+
+    /// `-log10 P(daily maximum >= t)` of a row surprise `t` (0 for ordinary rows): the score's
+    /// tail probability on a scale that does not saturate, reported in explanations.
+    pub(crate) fn neg_log10_p(&self, t: f64) -> f64 {
+        -self.day_tail.ln_survival(t) / std::f64::consts::LN_10
     }
 
     pub(super) fn forest_scores(&self, rows: &[Row]) -> Vec<f64> {
@@ -141,7 +149,7 @@ impl Detector {
             return Ok(Vec::new());
         }
         let Some(em) = self.entity(&s.entity_id) else {
-            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new() };
+            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0 };
             return Ok((first..s.len()).map(unknown).collect());
         };
         let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(LOOKBACK_US));
@@ -174,7 +182,7 @@ impl Detector {
                 let value = view.value[i];
                 let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
                 let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
-                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top }
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: self.neg_log10_p(t) }
             })
             .collect();
         Ok(out)
@@ -187,14 +195,44 @@ impl Detector {
     }
 }
 
+/// `ln p` below which [`score_from_ln_p`] leaves `1 - p` (p = 1e-12): `1 - p` then has about
+/// four significant digits left in an f64 and would reach exactly 1.0 near p = 1e-16.
+const LN_P_FAR: f64 = -27.631_021_115_928_547;
+
+/// The score of tail probability `exp(ln_p)`: `1 - p` while `p >= 1e-12`; beyond,
+/// `1 - 1e-12 / (1 + ln(L / L0))` with `L = -ln p`, `L0 = -ln 1e-12`: continuous at the
+/// switch, strictly increasing in `L` and below 1 for every finite `L` (the step between
+/// `L` and `10 L` stays above the f64 resolution near 1 up to `L` around 1e40), so a score
+/// never saturates at 1.0 and more unusual rows keep ranking higher.
+pub(crate) fn score_from_ln_p(ln_p: f64) -> f64 {
+    if ln_p.is_nan() {
+        return 0.0;
+    }
+    if ln_p >= LN_P_FAR {
+        return 1.0 - ln_p.min(0.0).exp();
+    }
+    let l = -ln_p;
+    1.0 - 1e-12 / (1.0 + (l / -LN_P_FAR).ln())
+}
+
 /// Scales the features of each entity with a `normal` window so that the window's rows score
 /// below the close level: each feature whose largest value in the window exceeds what about
 /// one normal row in a thousand reaches is divided down to that, tightening each round until
 /// the window is quiet. A later occurrence of the same pattern then stays quiet, while a
 /// larger deviation, or one in another feature, still alerts. Returns the windows applied.
-pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: &[Window]) -> usize {
+///
+/// Type-wide: a feature that feedback had to scale down on at least [`TYPE_FEEDBACK_ENTITIES`]
+/// entities (and at least 1 % of the type's entities) is scaled down on every other entity
+/// of the type too, by the median of those entities' factors: the same false pattern marked
+/// on several entities is a property of the metric type (a delivery day, a counting
+/// routine), not of one entity. One careless mark cannot silence a type, and a deviation
+/// larger than the marked ones still alerts. Returns the windows applied and, per feature
+/// quieted type-wide, (its name, the factor, the entities it was marked on).
+pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: &[Window]) -> (usize, Vec<(String, f64, usize)>) {
     let by_id: HashMap<&str, &SeriesRows> = series.iter().map(|s| (s.entity_id.as_str(), s)).collect();
     let nf = features(det.kind).len();
+    let before: Vec<Vec<f64>> = det.entities.iter().map(|e| e.scales.clone()).collect();
+    let mut marked: std::collections::BTreeSet<usize> = Default::default();
     let mut applied = 0;
     for w in normal {
         let (Some(s), Ok(e)) = (by_id.get(w.entity_id.as_str()), det.entities.binary_search_by(|m| m.id.as_str().cmp(&w.entity_id))) else { continue };
@@ -203,6 +241,7 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             continue;
         }
         applied += 1;
+        marked.insert(e);
         let info = features(det.kind);
         for round in 0..FEEDBACK_ROUNDS {
             let rows = det.derived(&det.entities[e], s, 0);
@@ -233,5 +272,30 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             }
         }
     }
-    applied
+    let need = TYPE_FEEDBACK_ENTITIES.max(det.entities.len().div_ceil(100));
+    let mut type_wide = Vec::new();
+    if marked.len() >= need {
+        let info = features(det.kind);
+        for j in 0..nf {
+            let mut factors: Vec<f64> = marked.iter().map(|&e| det.entities[e].scales[j] / before[e][j]).filter(|f| *f > 1.0 + 1e-9).collect();
+            if factors.len() < need {
+                continue;
+            }
+            let n = factors.len();
+            // the lower median: with an even count the smaller middle factor (conservative)
+            factors.sort_by(f64::total_cmp);
+            let factor = factors[(n - 1) / 2];
+            for (e, m) in det.entities.iter_mut().enumerate() {
+                if !marked.contains(&e) {
+                    m.scales[j] *= factor;
+                }
+            }
+            type_wide.push((info[j].name.to_string(), factor, n));
+        }
+    }
+    (applied, type_wide)
 }
+
+/// Fewest entities a false-positive pattern must be marked on before it is quieted for the
+/// whole metric type (see [`apply_feedback`]).
+pub(crate) const TYPE_FEEDBACK_ENTITIES: usize = 3;

@@ -146,6 +146,53 @@ fn false_positive_feedback_silences_the_pattern_only() {
     assert!(alerts_in(&after, &all[1], first, day16(14), day16(16)), "other entities are not silenced");
 }
 
+/// The same false burst marked on three entities quiets it for every entity of the type; a
+/// genuine spike still alerts there; marked on two entities only (the guard), it does not.
+#[test]
+fn false_positive_feedback_on_several_entities_quiets_the_type() {
+    let mut all: Vec<SeriesRows> = (0..12).map(|k| count_series(&format!("e{k}"), 80 + k, 21, 6.0)).collect();
+    let burst = |s: &mut SeriesRows, day: i64| {
+        let i = at(s, day, 14);
+        for v in &mut s.value[i..i + 4] {
+            *v = (*v + 2.0 * rate(BASE + 14 * HOUR, 6.0)).round() + 4.0;
+        }
+    };
+    for s in all.iter_mut().take(3) {
+        burst(s, 9);
+    }
+    for s in all.iter_mut().skip(3).take(3) {
+        burst(s, 16);
+    }
+    let spike = at(&all[4], 16, 20);
+    all[4].value[spike] += 60.0;
+    let train: Vec<SeriesRows> = all.iter().map(|s| head(s, 14 * 96)).collect();
+    let window = |k: usize| Window { entity_id: format!("e{k}"), from_us: BASE + 9 * DAY + 14 * HOUR, to_us: BASE + 9 * DAY + 15 * HOUR };
+    let alerts_in = |det: &Detector, s: &SeriesRows, first: usize, from: i64, to: i64| {
+        det.score_series(s, first).expect("score").iter().any(|r| r.is_anomaly && r.ts >= from && r.ts <= to)
+    };
+    let first = 15 * 96;
+    let day16 = |h: i64| BASE + 16 * DAY + h * HOUR;
+    let bursts_alerting = |det: &Detector| (3..6).filter(|&k| alerts_in(det, &all[k], first, day16(14), day16(16))).count();
+
+    // before: the three bursts confirmed as anomalies (left out of training)
+    let all3: Vec<Window> = (0..3).map(window).collect();
+    let (before, _) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &all3, &[]).expect("fit");
+    assert_eq!(bursts_alerting(&before), 3, "the burst must alert on unmarked entities before feedback");
+
+    // two marked false positive, the third confirmed: the guard keeps the type alerting
+    let two: Vec<Window> = (0..2).map(window).collect();
+    let (guarded, report) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &all3[2..], &two).expect("fit");
+    assert!(report.type_feedback.is_empty(), "{:?}", report.type_feedback);
+    assert_eq!(bursts_alerting(&guarded), 3, "two marks must not quiet the type");
+
+    let three: Vec<Window> = (0..3).map(window).collect();
+    let (after, report) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], &three).expect("fit");
+    assert_eq!(report.normal_windows_applied, 3);
+    assert!(!report.type_feedback.is_empty() && report.type_feedback.iter().all(|t| t.1 > 1.0 && t.2 == 3), "{:?}", report.type_feedback);
+    assert_eq!(bursts_alerting(&after), 0, "the pattern marked on three entities must be quiet on the others");
+    assert!(alerts_in(&after, &all[4], first, day16(20), day16(21)), "a genuine spike must still alert");
+}
+
 #[test]
 fn attribution_points_at_the_perturbed_input() {
     // a count spike: the row's own deviation leads
