@@ -9,6 +9,8 @@
 //!
 //! It stops and starts the cluster it is given, so it is #[ignore]d in tier 4 and run by
 //! tier 5 with `-- --ignored faults`; it fails (never skips) when the cluster is not given.
+//!
+//! Over 400 lines on purpose: one function per fault scenario around one shared load generator and cluster helpers.
 
 use pg_anomaly_it::sqlstate;
 use postgres::{Client, NoTls};

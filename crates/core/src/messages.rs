@@ -1,6 +1,8 @@
 //! Alert texts a warehouse manager understands: what happened, to which entity, the value
 //! against what was expected, the main reasons, and what to check. Turkish by default,
 //! English on request.
+//!
+//! Over 400 lines on purpose: one text per kind of finding, in Turkish and English, side by side.
 
 /// Everything a message names.
 pub struct AlertFacts<'a> {

@@ -12,6 +12,8 @@
 //!   the amount); its scale is shrunk toward the metric type's pooled scale because an entity
 //!   refills only a few times in a training span.
 //! - `Generic`: an hourly offset around the trailing 1-day median and the residual's scale.
+//!
+//! Over 400 lines on purpose: one noise model per metric kind, sharing the residual-scale helpers below.
 
 use serde::{Deserialize, Serialize};
 

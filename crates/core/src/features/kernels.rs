@@ -4,6 +4,8 @@
 //! Per row the work is O(log w) for the sorted bags (plus a short `memmove`) and amortised
 //! O(1) for everything else; the float sums are re-summed once per period block (see
 //! `window.rs`), which costs about `(W + 37P) / P` additions per row, ~40 with 15-minute data.
+//!
+//! Over 400 lines on purpose: the one-pass kernel advances every window and cursor in one loop, which is what makes it one pass.
 
 use std::collections::VecDeque;
 

@@ -7,6 +7,8 @@
 //! window contents at the first row of each epoch-aligned block of `period_us` (the kernel
 //! decides when), and shifted by a reference value taken at that reset, which also avoids the
 //! cancellation of `sum(x^2) - sum(x)^2 / n` on large levels with small spread.
+//!
+//! Over 400 lines on purpose: each window structure sits next to the argument for why it is exact.
 
 use std::collections::VecDeque;
 

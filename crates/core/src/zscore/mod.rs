@@ -15,6 +15,8 @@
 //!
 //! Bytes: magic `PGAZ`, version 1, then the same bincode options, 64 MiB limit and
 //! validate-on-deserialize as the isolation forest (`crate::forest::serialize`).
+//!
+//! Over 400 lines on purpose: the model's fit, scoring, JSON parameters and bytes stay together so their invariants are checked in one place.
 
 use std::collections::BTreeMap;
 
