@@ -7,7 +7,7 @@ use crate::errors::{run, Result};
 use crate::gucs;
 use crate::storage::{alerts, locks, models, runs, series, to_unix_us};
 use pg_anomaly_core::detect::{severity, MetricKind, Scored, SeriesRows};
-use pg_anomaly_core::messages::{alert_text, AlertFacts};
+use pg_anomaly_core::messages::{alert_text, series_context, AlertFacts, SeriesContext};
 use pg_anomaly_core::CoreError;
 use pgrx::datum::{JsonB, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
@@ -366,6 +366,8 @@ fn write_alerts(
                 deviation_percent: dev,
                 severity: sev,
                 reasons: &peak.top,
+                direction: peak.direction,
+                context: s.ts.binary_search(&peak.ts).map(|i| series_context(&s.ts, &s.value, i)).unwrap_or_else(|_| SeriesContext::default()),
             },
             english,
         );

@@ -6,6 +6,7 @@ use crate::errors::{run, Result};
 use crate::storage::{models, one, series, to_unix_us};
 use pg_anomaly_core::detect::MetricKind;
 use pg_anomaly_core::features::col;
+use pg_anomaly_core::plot::band::{domain_floor, normal_band, BandRow};
 use pg_anomaly_core::plot::{render_svg, PlotAlert, PlotPoint, PlotSpec};
 use pg_anomaly_core::CoreError;
 use pgrx::datum::TimestampWithTimeZone;
@@ -47,18 +48,18 @@ fn plot(metric_type: &str, entity_id: &str, since: Option<TimestampWithTimeZone>
             Some(m) => m.score_series(s, first)?,
             None => Vec::new(),
         };
+        // The band is the range the detector treated as normal, in the metric's own domain
+        // (pg_anomaly_core::plot::band): never below the floor, and an alerted value outside it.
+        let floor = domain_floor(kind);
+        let mut rows = Vec::new();
         for i in first..s.len() {
-            let expected = scored.get(i - first).and_then(|r| r.expected).or(s.features[i][col::MEDIAN]);
+            let r = scored.get(i - first);
+            let expected = r.and_then(|r| r.expected).or(s.features[i][col::MEDIAN]).map(|e| floor.map_or(e, |f| e.max(f)));
             points.push(PlotPoint { ts: s.ts[i], value: s.value[i], expected, band: None });
+            rows.push(BandRow { value: s.value[i], expected, is_anomaly: r.is_some_and(|r| r.is_anomaly), direction: r.map_or(0, |r| r.direction) });
         }
-        // The band: the spread of the values around what was expected, over the window.
-        let mut dev: Vec<f64> = points.iter().filter_map(|p| p.expected.map(|e| (p.value - e).abs())).collect();
-        dev.sort_by(|a, b| a.total_cmp(b));
-        if !dev.is_empty() {
-            let half = dev[(dev.len() * 9 / 10).min(dev.len() - 1)].max(1e-9);
-            for p in &mut points {
-                p.band = p.expected.map(|e| (e - half, e + half));
-            }
+        for (p, b) in points.iter_mut().zip(normal_band(&rows, floor)) {
+            p.band = b;
         }
     }
     let alerts = Spi::connect(|client| -> Result<Vec<PlotAlert>> {

@@ -11,6 +11,7 @@
 //! and the SVG small. All text is XML-escaped (entity ids come from users).
 
 mod axis;
+pub mod band;
 mod render;
 #[cfg(test)]
 mod tests;
