@@ -6,6 +6,12 @@
 #   4. Rust integration tests in tests/ over a real connection to that cluster
 #   5. fault injection (tests/integration/faults.rs) against a cluster of its own (port
 #      55434, real-time worker on) that the test kills and restarts under load
+#   6. dump and restore (scripts/test_dump_restore.sh): pg_dump of a working pipeline
+#      restored into a fresh cluster works there (ports 55435, 55436)
+#   7. Debian package (scripts/test_package.sh): builds, inspects and installs the .deb,
+#      runs a smoke pipeline with it (port 55437)
+#   8. upgrade (scripts/test_upgrade.sh): 0.1.0 with data, ALTER EXTENSION UPDATE, the
+#      catalog compared with a fresh install, the pipeline after it (port 55438)
 # Installs what is missing first (scripts/setup.sh). Exits non-zero on the first failure.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -61,5 +67,14 @@ PGA_FAULT_PORT="$FAULT_PORT" PGA_FAULT_DB="$FAULT_DB" \
     | grep -vE '^\s*(Compiling|Finished|Running|Blocking|Downloaded|Downloading)|^$' ; test "${PIPESTATUS[0]}" -eq 0
 fault_cluster stop
 log "tier 5 took $((SECONDS - started_at)) s"
+
+log "tier 6: dump and restore"
+bash scripts/test_dump_restore.sh
+
+log "tier 7: Debian package"
+bash scripts/test_package.sh
+
+log "tier 8: upgrade from the released version"
+bash scripts/test_upgrade.sh
 
 log "all tiers passed"

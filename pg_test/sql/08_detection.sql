@@ -33,7 +33,7 @@ FROM ml_alerts WHERE explanation IS NOT NULL AND jsonb_array_length(explanation)
 SET pg_anomaly.language = 'en';
 SELECT ml_ingest('tuketim_miktar', 'urun_0001', 500, '2026-03-28 23:59+00');
 SELECT count(*) > 0 AS scored FROM ml_detect('tuketim_miktar', save => true);
-SELECT message LIKE '%anomaly in consumption of urun_0001: 500 units%' AS english_message FROM ml_alerts
+SELECT message LIKE 'Spike in consumption of urun_0001 (%): 500 units%' AS english_message FROM ml_alerts
 WHERE entity_id = 'urun_0001' AND metric_type = 'tuketim_miktar' ORDER BY last_seen DESC LIMIT 1;
 RESET pg_anomaly.language;
 -- event-level quality of the saved alerts in the scored period (days 15-28) against the

@@ -34,7 +34,7 @@ pub fn run_actions(alert_id: i64) -> Result<()> {
     let rules: Vec<(i64, String, pg_sys::Oid)> = Spi::connect(|client| -> Result<_> {
         let t = client.select(
             &format!(
-                "SELECT r.id, r.action::regproc::text, r.owner FROM ml_alerts a JOIN ml_action_rules r ON r.enabled
+                "SELECT r.id, r.action::regproc::text, r.owner::oid FROM ml_alerts a JOIN ml_action_rules r ON r.enabled
                   WHERE a.id = $1 AND {RANK}a.severity) >= {RANK}r.min_severity)
                     AND (r.alert_type IS NULL OR r.alert_type = a.alert_type)
                     AND (r.metric_type IS NULL OR r.metric_type = a.metric_type)
