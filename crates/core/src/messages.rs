@@ -31,6 +31,8 @@ pub enum Finding {
     MissingRefill,
     /// Stock falling faster than recorded consumption explains.
     Leak,
+    /// Stock rising without a refill or anything recorded to explain it.
+    UnexplainedGain,
     /// A refill that took far longer than usual for its amount.
     SlowRefill,
     /// A refill that landed below the usual level.
@@ -104,6 +106,9 @@ pub fn classify(metric_type: &str, direction: i8, value: f64, expected: Option<f
     }
     if (top.contains("not explained by consumption") || top == "stock_residual" || top == "drop_rate") && dir < 0 {
         return Finding::Leak;
+    }
+    if (top.contains("not explained by consumption") || top == "stock_residual") && dir > 0 {
+        return Finding::UnexplainedGain;
     }
     if top.contains("jump from the previous value") {
         return Finding::LevelShift;
@@ -276,6 +281,14 @@ fn headline(f: &AlertFacts, finding: Finding, english: bool) -> String {
             Some(x) => format!("Stock loss not explained by consumption at {e} ({sev}): stock {value}, consumption explains about {} ({} missing)", u(x), u(x - f.value)),
             None => format!("Stock loss not explained by consumption at {e} ({sev}): stock {value}"),
         },
+        (Finding::UnexplainedGain, false) => match f.expected {
+            Some(x) => format!("{e} stokunda açıklanamayan artış ({sev}): stok {value}, tüketime göre beklenen yaklaşık {} ({} fazla)", u(x), u(f.value - x)),
+            None => format!("{e} stokunda açıklanamayan artış ({sev}): stok {value}"),
+        },
+        (Finding::UnexplainedGain, true) => match f.expected {
+            Some(x) => format!("Stock gain nothing recorded explains at {e} ({sev}): stock {value}, consumption explains about {} ({} extra)", u(x), u(f.value - x)),
+            None => format!("Stock gain nothing recorded explains at {e} ({sev}): stock {value}"),
+        },
         (Finding::SlowRefill, false) => match f.expected.filter(|x| *x > 0.0) {
             Some(x) => format!("{e} için dolum uzun sürdü ({sev}): {value}, olağan yaklaşık {} ({:.1} kat)", u(x), f.value / x),
             None => format!("{e} için dolum uzun sürdü ({sev}): {value}"),
@@ -345,7 +358,7 @@ pub fn alert_text(f: &AlertFacts, english: bool) -> (String, String) {
     }
     let above = match finding {
         Finding::MissingRefill | Finding::Leak | Finding::Drop | Finding::RefillShortfall => false,
-        Finding::Spike | Finding::SlowRefill => true,
+        Finding::Spike | Finding::SlowRefill | Finding::UnexplainedGain => true,
         _ => f.deviation_percent.map(|d| d >= 0.0).unwrap_or(true),
     };
     let action = match (finding, english) {
@@ -430,6 +443,8 @@ mod tests {
              "zimmet kullanımı 30 saat boyunca değişmedi (Kritik): 3 adet", "custody usage of urun_0042 unchanged for 30 hours"),
             ("stok_seviye", 40.0, Some(75.0), -1, "stock change not explained by consumption, 4 hours", SeriesContext::default(),
              "stokunda tüketimle açıklanamayan kayıp (Kritik): stok 40 adet, tüketime göre beklenen yaklaşık 75 adet (35 adet eksik)", "(35 units missing)"),
+            ("stok_seviye", 34.0, Some(33.0), 1, "stock change not explained by consumption, 1 hour", SeriesContext::default(),
+             "stokunda açıklanamayan artış (Kritik): stok 34 adet, tüketime göre beklenen yaklaşık 33 adet (1 adet fazla)", "(1 units extra)"),
             ("dolum_sure", 377.0, Some(87.0), 1, "refill duration vs usual for the amount", SeriesContext::default(),
              "dolum uzun sürdü (Kritik): 377 dk, olağan yaklaşık 87 dk (4.3 kat)", "Slow refill at urun_0042 (Critical): 377 min, usually about 87 min (4.3x)"),
             ("stok_seviye", 40.0, Some(95.0), -1, "refill landed below the usual level", SeriesContext::default(),
