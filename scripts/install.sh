@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
-# Builds pg_anomaly in release mode and installs it into the system PostgreSQL 15.
-# Running clusters that have the library loaded are stopped first (overwriting a loaded
-# .so crashes their workers) and started again afterwards.
+# Builds pg_anomaly in release mode and installs it into PostgreSQL 15 ($PGA_PG_BIN).
+#
+# Every file is written under a temporary name in its destination directory and renamed
+# over the old one (scripts/install_files.sh; what install(1) and dpkg do). Writing the .so
+# in place, as `cargo pgrx install` does, crashed the workers of a running cluster with
+# SIGSEGV. Running servers keep the old code in processes already started: restart them to
+# run the new build everywhere (README, "Upgrading a running server").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-running=()
-for dir in "$ROOT"/.local/*/; do
-    [ -f "$dir/data/PG_VERSION" ] || continue
-    if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-        running+=("$dir")
-        as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
-    fi
-done
-log "cargo pgrx install --release"
-cargo pgrx install --release --pg-config "$PG_CONFIG" 2>&1 | grep -vE '^\s*(Compiling|Checking)' | tail -n 5
-for dir in "${running[@]}"; do
-    as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
-done
+stage="$ROOT/.local/package"
+rm -rf "$stage"
+log "cargo pgrx package (release)"
+cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$stage" 2>&1 | grep -vE '^\s*(Compiling|Checking)' | tail -n 5
+bash "$ROOT/scripts/install_files.sh" "$stage"

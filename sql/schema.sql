@@ -32,7 +32,7 @@ CREATE TABLE ml_settings (
     stat_window   interval NOT NULL DEFAULT '1 day' CHECK (stat_window >= '1 minute' AND stat_window <= '365 days'),
     episode_gap   interval NOT NULL DEFAULT '2 hours' CHECK (episode_gap >= '0'),
     enabled       boolean NOT NULL DEFAULT true,
-    params        jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(params) = 'object')
+    params        jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (pg_catalog.jsonb_typeof(params) = 'object')
 );
 COMMENT ON TABLE ml_settings IS 'Per metric type settings of pg_anomaly: feature windows, alert type, episode gap, default model params';
 COMMENT ON COLUMN ml_settings.metric_type IS 'Metric type these settings apply to (stok_seviye, tuketim_miktar, dolum_sure, zimmet_kullanim, or your own)';
@@ -54,14 +54,18 @@ SELECT pg_catalog.pg_extension_config_dump('ml_settings', '');
 -- still exactly the shipped default gives way to the incoming row. Any other duplicate
 -- fails as usual.
 CREATE FUNCTION ml_settings_replace_default() RETURNS trigger
-LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-    DELETE FROM ml_settings s
-     WHERE s.metric_type = NEW.metric_type
-       AND (s.metric_type, s.alert_type) IN (('stok_seviye', 'stok_anomali'), ('tuketim_miktar', 'tuketim_anomali'),
-                                             ('dolum_sure', 'dolum_gecikme'), ('zimmet_kullanim', 'zimmet_anomali'))
-       AND s.period = interval '1 day' AND s.stat_window = interval '1 day' AND s.episode_gap = interval '2 hours'
-       AND s.enabled AND s.params = '{}'::jsonb;
+    DELETE FROM @extschema@.ml_settings s
+     WHERE s.metric_type OPERATOR(pg_catalog.=) NEW.metric_type
+       AND ((s.metric_type OPERATOR(pg_catalog.=) 'stok_seviye' AND s.alert_type OPERATOR(pg_catalog.=) 'stok_anomali')
+         OR (s.metric_type OPERATOR(pg_catalog.=) 'tuketim_miktar' AND s.alert_type OPERATOR(pg_catalog.=) 'tuketim_anomali')
+         OR (s.metric_type OPERATOR(pg_catalog.=) 'dolum_sure' AND s.alert_type OPERATOR(pg_catalog.=) 'dolum_gecikme')
+         OR (s.metric_type OPERATOR(pg_catalog.=) 'zimmet_kullanim' AND s.alert_type OPERATOR(pg_catalog.=) 'zimmet_anomali'))
+       AND s.period OPERATOR(pg_catalog.=) '1 day'::pg_catalog.interval
+       AND s.stat_window OPERATOR(pg_catalog.=) '1 day'::pg_catalog.interval
+       AND s.episode_gap OPERATOR(pg_catalog.=) '2 hours'::pg_catalog.interval
+       AND s.enabled AND s.params OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb;
     RETURN NEW;
 END
 $fn$;
@@ -76,14 +80,18 @@ CREATE SEQUENCE ml_metrics_id_seq AS bigint;
 COMMENT ON SEQUENCE ml_metrics_id_seq IS 'ids of ml_metrics (partitioned tables of PostgreSQL 15 cannot have identity columns)';
 
 CREATE TABLE ml_metrics (
-    id             bigint NOT NULL DEFAULT nextval('ml_metrics_id_seq'),
-    metric_type    text NOT NULL CONSTRAINT ml_metrics_metric_type_not_empty CHECK (metric_type <> ''),
-    entity_id      text NOT NULL CONSTRAINT ml_metrics_entity_id_valid CHECK (entity_id <> '' AND length(entity_id) <= 200),
+    id             bigint NOT NULL DEFAULT pg_catalog.nextval('ml_metrics_id_seq'),
+    metric_type    text NOT NULL CONSTRAINT ml_metrics_metric_type_not_empty CHECK (metric_type <> '')
+                   CONSTRAINT ml_metrics_metric_type_length CHECK (pg_catalog.length(metric_type) <= 200),
+    entity_id      text NOT NULL CONSTRAINT ml_metrics_entity_id_valid CHECK (entity_id <> '' AND pg_catalog.length(entity_id) <= 200),
     metric_value   double precision NOT NULL
                    CONSTRAINT ml_metrics_metric_value_finite CHECK (metric_value > '-Infinity' AND metric_value < 'Infinity'),
-    "timestamp"    timestamptz NOT NULL,
+    -- Every path (ml_ingest, sources, COPY, a direct INSERT) is held to the same sane range:
+    -- infinite or year-294276 instants would overflow the stages' microsecond arithmetic.
+    "timestamp"    timestamptz NOT NULL
+                   CONSTRAINT ml_metrics_timestamp_range CHECK ("timestamp" >= '1900-01-01 00:00+00' AND "timestamp" < '2500-01-01 00:00+00'),
     extra_data     jsonb,
-    collected_at   timestamptz NOT NULL DEFAULT now(),
+    collected_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source         text,
     corrected_at   timestamptz,
     previous_value double precision,
@@ -112,7 +120,7 @@ CREATE TABLE ml_series_dirty (
     metric_type text NOT NULL,
     entity_id   text NOT NULL,
     dirty_from  timestamptz NOT NULL,
-    marked_at   timestamptz NOT NULL DEFAULT now(),
+    marked_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (metric_type, entity_id)
 );
 COMMENT ON TABLE ml_series_dirty IS 'Series with new, late or corrected metrics whose features must be (re)computed from dirty_from';
@@ -125,9 +133,9 @@ CREATE FUNCTION ml_metrics_mark_new() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
 BEGIN
     INSERT INTO ml_series_dirty AS d (metric_type, entity_id, dirty_from)
-    SELECT metric_type, entity_id, min("timestamp") FROM ml_new_rows GROUP BY 1, 2
+    SELECT metric_type, entity_id, pg_catalog.min("timestamp") FROM ml_new_rows GROUP BY 1, 2
     ON CONFLICT (metric_type, entity_id)
-    DO UPDATE SET dirty_from = least(d.dirty_from, excluded.dirty_from), marked_at = now();
+    DO UPDATE SET dirty_from = least(d.dirty_from, excluded.dirty_from), marked_at = pg_catalog.now();
     RETURN NULL;
 END
 $fn$;
@@ -137,9 +145,9 @@ CREATE FUNCTION ml_metrics_mark_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
 BEGIN
     INSERT INTO ml_series_dirty AS d (metric_type, entity_id, dirty_from)
-    SELECT metric_type, entity_id, min("timestamp") FROM ml_old_rows GROUP BY 1, 2
+    SELECT metric_type, entity_id, pg_catalog.min("timestamp") FROM ml_old_rows GROUP BY 1, 2
     ON CONFLICT (metric_type, entity_id)
-    DO UPDATE SET dirty_from = least(d.dirty_from, excluded.dirty_from), marked_at = now();
+    DO UPDATE SET dirty_from = least(d.dirty_from, excluded.dirty_from), marked_at = pg_catalog.now();
     RETURN NULL;
 END
 $fn$;
@@ -164,7 +172,7 @@ CREATE TABLE ml_series_state (
     entity_id        text NOT NULL,
     features_until   timestamptz,
     scored_until     timestamptz,
-    features_version bigint NOT NULL DEFAULT nextval('ml_features_version_seq'),
+    features_version bigint NOT NULL DEFAULT pg_catalog.nextval('ml_features_version_seq'),
     PRIMARY KEY (metric_type, entity_id)
 );
 COMMENT ON TABLE ml_series_state IS 'Watermarks per series: the last observation with features and the last one scored by a saving detection run';
@@ -180,7 +188,7 @@ COMMENT ON COLUMN ml_series_state.scored_until IS 'Observations up to here were 
 CREATE SEQUENCE ml_features_id_seq AS bigint;
 COMMENT ON SEQUENCE ml_features_id_seq IS 'ids of ml_features';
 CREATE TABLE ml_features (
-    id                bigint NOT NULL DEFAULT nextval('ml_features_id_seq'),
+    id                bigint NOT NULL DEFAULT pg_catalog.nextval('ml_features_id_seq'),
     metric_type       text NOT NULL,
     entity_id         text NOT NULL,
     "timestamp"       timestamptz NOT NULL,
@@ -216,7 +224,7 @@ CREATE TABLE ml_features (
     diff_lag_1        double precision,
     seasonal_zscore   double precision,
     extra_features    jsonb,
-    computed_at       timestamptz NOT NULL DEFAULT now(),
+    computed_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- the columns detection and training read ride in the key's index (index-only scans)
     CONSTRAINT ml_features_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp")
         INCLUDE (metric_value, hour_of_day, day_of_week, median_value)
@@ -273,7 +281,7 @@ CREATE TABLE ml_feature_sets (
     score       double precision,
     reason      text NOT NULL,
     method      text NOT NULL,
-    selected_at timestamptz NOT NULL DEFAULT now(),
+    selected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (metric_type, feature)
 );
 COMMENT ON TABLE ml_feature_sets IS 'The persisted feature selection per metric type: every feature, kept or dropped, with its score and reason';
@@ -285,6 +293,46 @@ COMMENT ON COLUMN ml_feature_sets.reason IS 'Why it was kept or dropped';
 COMMENT ON COLUMN ml_feature_sets.method IS 'Selection method that produced the set';
 COMMENT ON COLUMN ml_feature_sets.selected_at IS 'When the selection ran';
 
+-- Recursive feature elimination over the detector's inputs records every round here; its
+-- per-input decisions go to ml_feature_sets (method 'rfe'), and ml_train leaves out the
+-- inputs the chosen round does not have.
+CREATE TABLE ml_feature_set_rounds (
+    metric_type            text NOT NULL,
+    round                  integer NOT NULL CHECK (round >= 0),
+    method                 text NOT NULL DEFAULT 'rfe',
+    features               text[] NOT NULL CHECK (pg_catalog.cardinality(features) > 0),
+    dropped                text,
+    importance             double precision[] NOT NULL,
+    f1                     double precision,
+    "precision"            double precision,
+    recall                 double precision,
+    alerts                 integer NOT NULL,
+    alerts_per_series_week double precision NOT NULL,
+    agreement              double precision NOT NULL,
+    criterion              text NOT NULL,
+    chosen                 boolean NOT NULL,
+    seconds                double precision NOT NULL,
+    selected_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (metric_type, round)
+);
+COMMENT ON TABLE ml_feature_set_rounds IS 'Every round of the last recursive feature elimination per metric type (ml_select_features(..., ''rfe'')): the detector inputs, event F1, alerts per series-week';
+COMMENT ON COLUMN ml_feature_set_rounds.metric_type IS 'Metric type the elimination ran for';
+COMMENT ON COLUMN ml_feature_set_rounds.method IS 'Selection method (rfe)';
+COMMENT ON COLUMN ml_feature_set_rounds."precision" IS 'Event precision of the round''s alerts against ml_labels; NULL without labels';
+COMMENT ON COLUMN ml_feature_set_rounds.recall IS 'Event recall of the round''s alerts against ml_labels; NULL without labels';
+COMMENT ON COLUMN ml_feature_set_rounds.alerts IS 'Alert episodes the round''s detector raised on the training span';
+COMMENT ON COLUMN ml_feature_set_rounds.selected_at IS 'When the elimination ran';
+COMMENT ON COLUMN ml_feature_set_rounds.round IS 'Round number, 0 = all inputs; each later round has one input fewer';
+COMMENT ON COLUMN ml_feature_set_rounds.features IS 'The detector inputs of the round';
+COMMENT ON COLUMN ml_feature_set_rounds.dropped IS 'The least important input, left out in the next round (NULL in the last round)';
+COMMENT ON COLUMN ml_feature_set_rounds.importance IS 'Importance of each input of the round (mean |Shapley value| of the row surprise in nats, over alerted plus sampled rows), in the order of features';
+COMMENT ON COLUMN ml_feature_set_rounds.f1 IS 'Event F1 of the round''s alerts against ml_labels (alerts in spans marked false positive count as false); NULL without labels';
+COMMENT ON COLUMN ml_feature_set_rounds.alerts_per_series_week IS 'Alerts raised on the training span per series and week';
+COMMENT ON COLUMN ml_feature_set_rounds.agreement IS 'Event F1 of the round''s alerts against the all-input round''s alerts (1 for round 0)';
+COMMENT ON COLUMN ml_feature_set_rounds.criterion IS 'event_f1 (labels exist: the highest F1 wins, ties to fewer inputs) or alert_agreement (no labels: the fewest inputs with agreement >= 0.9)';
+COMMENT ON COLUMN ml_feature_set_rounds.chosen IS 'true for the round whose inputs training uses';
+COMMENT ON COLUMN ml_feature_set_rounds.seconds IS 'Time the round took (fit, scoring, importance)';
+
 CREATE TABLE ml_labels (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     metric_type text NOT NULL CHECK (metric_type <> ''),
@@ -294,7 +342,7 @@ CREATE TABLE ml_labels (
     kind        text NOT NULL DEFAULT 'incident',
     source      text NOT NULL DEFAULT 'user',
     note        text,
-    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CHECK (ends_at >= starts_at)
 );
 CREATE INDEX ml_labels_series_idx ON ml_labels (metric_type, entity_id, starts_at);
@@ -330,7 +378,7 @@ CREATE TABLE ml_models (
     trained_from  timestamptz,
     trained_until timestamptz,
     is_active    boolean NOT NULL DEFAULT false,
-    created_at   timestamptz NOT NULL DEFAULT now(),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     activated_at timestamptz,
     UNIQUE (metric_type, model_type, version)
 );
@@ -397,7 +445,7 @@ CREATE TABLE ml_alerts (
     suggested_action   text,
     is_read            boolean NOT NULL DEFAULT false,
     is_false_positive  boolean NOT NULL DEFAULT false,
-    created_at         timestamptz NOT NULL DEFAULT now(),
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     metric_type        text NOT NULL,
     "timestamp"        timestamptz NOT NULL,
     last_seen          timestamptz NOT NULL,
@@ -407,7 +455,7 @@ CREATE TABLE ml_alerts (
     model_id           bigint REFERENCES ml_models (id) ON DELETE SET NULL,
     explanation        jsonb,
     is_open            boolean NOT NULL DEFAULT true,
-    updated_at         timestamptz NOT NULL DEFAULT now()
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX ml_alerts_series_idx ON ml_alerts (metric_type, entity_id, "timestamp");
 CREATE INDEX ml_alerts_created_idx ON ml_alerts (created_at);
@@ -447,7 +495,7 @@ CREATE TABLE ml_sources (
     owner       regrole NOT NULL,
     watermark   timestamptz,
     enabled     boolean NOT NULL DEFAULT true,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE ml_sources IS 'Registered application queries that ml_collect runs to fill ml_metrics';
 COMMENT ON COLUMN ml_sources.name IS 'Source name';
@@ -459,6 +507,40 @@ COMMENT ON COLUMN ml_sources.watermark IS 'Newest timestamp collected so far (ev
 COMMENT ON COLUMN ml_sources.enabled IS 'false: ml_collect() skips it';
 COMMENT ON COLUMN ml_sources.created_at IS 'When it was registered';
 SELECT pg_catalog.pg_extension_config_dump('ml_sources', '');
+
+-- Owners are stamped by the extension, never taken from a table write. The owner's rights
+-- run the source query (and an action rule's function): whoever could write the column
+-- could choose whose rights (a superuser's) run the text they also write. anomaly_admin is
+-- granted no INSERT or UPDATE on the owner columns (sql/finalize.sql); this trigger, which
+-- belongs to the table owner and cannot be disabled by the admin, sets owner to the login
+-- role of the session (session_user) on insert and whenever what runs changes (the query,
+-- its kind or metric type; the action function). A write by a superuser keeps the owner it
+-- gives (a restore, a DBA handing a source over); a superuser owner is refused when the
+-- row runs all the same (ml_collect, actions: see README "Security").
+CREATE FUNCTION ml_sources_stamp_owner() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user AND r.rolsuper) THEN
+        IF NEW.owner IS NULL THEN
+            NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
+        END IF;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
+    ELSIF (NEW.name, NEW.metric_type, NEW.query, NEW.kind) IS DISTINCT FROM (OLD.name, OLD.metric_type, OLD.query, OLD.kind) THEN
+        NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
+    ELSE
+        NEW.owner := OLD.owner;
+    END IF;
+    IF pg_catalog.length(NEW.query) OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION 'source query is too long' USING ERRCODE = '54000',
+            DETAIL = pg_catalog.format('It has %s characters; at most 100000 are allowed.', pg_catalog.length(NEW.query)),
+            HINT = 'Keep the query in a view or function of the application and select from it.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION ml_sources_stamp_owner() IS 'Trigger: sets ml_sources.owner to the session''s login role on insert and when the query changes (owners never come from a table write)';
+CREATE TRIGGER ml_sources_stamp_owner BEFORE INSERT OR UPDATE ON ml_sources FOR EACH ROW EXECUTE FUNCTION ml_sources_stamp_owner();
 
 CREATE TABLE ml_job_runs (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -513,7 +595,7 @@ DECLARE
     lo timestamptz;
     hi timestamptz;
     moved bigint;
-    old_lock_timeout text := current_setting('lock_timeout');
+    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN
         RETURN 0;
@@ -523,13 +605,13 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Create at most 4000 daily partitions at a time.';
     END IF;
     -- One creator at a time: two sessions creating the same partition would deadlock.
-    PERFORM pg_advisory_xact_lock(1346457167, 100);
+    PERFORM pg_catalog.pg_advisory_xact_lock(1346457167, 100);
     d := (p_from AT TIME ZONE 'UTC')::date;
     last_day := (p_to AT TIME ZONE 'UTC')::date;
     WHILE d <= last_day LOOP
         FOREACH tbl IN ARRAY ARRAY['ml_metrics', 'ml_features'] LOOP
-            part := tbl || '_p' || to_char(d, 'YYYYMMDD');
-            IF to_regclass(quote_ident(part)) IS NULL THEN
+            part := tbl || '_p' || pg_catalog.to_char(d, 'YYYYMMDD');
+            IF pg_catalog.to_regclass(pg_catalog.quote_ident(part)) IS NULL THEN
                 lo := (d::timestamp AT TIME ZONE 'UTC');
                 hi := ((d + 1)::timestamp AT TIME ZONE 'UTC');
                 -- Rows already in the default partition for that day move to the new one.
@@ -537,15 +619,15 @@ BEGIN
                 -- it for more than a second, the day is left for the next call (its rows
                 -- stay in the default partition, where they are found all the same).
                 BEGIN
-                    PERFORM set_config('lock_timeout', '1s', true);
-                    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
-                    EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', tbl || '_default');
-                    EXECUTE format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
+                    PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+                    EXECUTE pg_catalog.format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
+                    EXECUTE pg_catalog.format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', tbl || '_default');
+                    EXECUTE pg_catalog.format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
                                    tbl || '_default', part) USING lo, hi;
-                    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
-                    PERFORM set_config('lock_timeout', old_lock_timeout, true);
+                    EXECUTE pg_catalog.format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
+                    PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
                 EXCEPTION WHEN lock_not_available THEN
-                    PERFORM set_config('lock_timeout', old_lock_timeout, true);
+                    PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
                     RAISE NOTICE 'pg_anomaly: partition % not created now (default partition busy); it will be next time', part;
                     CONTINUE;
                 END;
@@ -570,7 +652,7 @@ DECLARE
 BEGIN
     -- One call per statement: two calls in one command would update pg_extension twice.
     FOREACH rel IN ARRAY ARRAY['ml_metrics_default', 'ml_features_default', 'ml_series_dirty', 'ml_series_state',
-                               'ml_feature_sets', 'ml_models', 'ml_training_logs', 'ml_alerts', 'ml_job_runs',
+                               'ml_feature_sets', 'ml_feature_set_rounds', 'ml_models', 'ml_training_logs', 'ml_alerts', 'ml_job_runs',
                                'ml_metrics_id_seq', 'ml_features_id_seq', 'ml_labels_id_seq', 'ml_models_id_seq',
                                'ml_training_logs_id_seq', 'ml_alerts_id_seq', 'ml_job_runs_id_seq'] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(rel::regclass, '');
@@ -581,20 +663,22 @@ $dump$;
 -- ---------------------------------------------------------------------------
 -- NOTIFY: every new alert and every severity escalation, delivered at commit
 -- ---------------------------------------------------------------------------
+-- Any login may LISTEN on any channel (PostgreSQL has no privilege for it), so the payload
+-- carries only what every login may see: the alert id, its severity and the event. The
+-- application reads the rest from ml_alerts with its own grants.
 CREATE FUNCTION ml_alerts_notify() RETURNS trigger
-LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-    IF TG_OP = 'INSERT' OR array_position(ARRAY['dusuk','orta','yuksek','kritik'], NEW.severity)
-                           > array_position(ARRAY['dusuk','orta','yuksek','kritik'], OLD.severity) THEN
-        PERFORM pg_notify('pg_anomaly_alerts', json_build_object(
-            'id', NEW.id, 'alert_type', NEW.alert_type, 'severity', NEW.severity, 'entity_id', NEW.entity_id,
-            'metric_type', NEW.metric_type, 'timestamp', NEW."timestamp", 'event', lower(TG_OP),
-            'message', left(NEW.message, 300))::text);
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
+       OR pg_catalog.array_position(ARRAY['dusuk','orta','yuksek','kritik']::text[], NEW.severity::text)
+          OPERATOR(pg_catalog.>) pg_catalog.array_position(ARRAY['dusuk','orta','yuksek','kritik']::text[], OLD.severity::text) THEN
+        PERFORM pg_catalog.pg_notify('pg_anomaly_alerts', pg_catalog.json_build_object(
+            'id', NEW.id, 'severity', NEW.severity, 'event', pg_catalog.lower(TG_OP))::text);
     END IF;
     RETURN NULL;
 END
 $fn$;
-COMMENT ON FUNCTION ml_alerts_notify() IS 'Trigger: pg_notify(''pg_anomaly_alerts'', json) for each new alert and each severity escalation (sent at commit)';
+COMMENT ON FUNCTION ml_alerts_notify() IS 'Trigger: pg_notify(''pg_anomaly_alerts'', {"id", "severity", "event"}) for each new alert and each severity escalation (sent at commit; every login can LISTEN, so nothing else is sent)';
 CREATE TRIGGER ml_alerts_notify_insert AFTER INSERT ON ml_alerts FOR EACH ROW EXECUTE FUNCTION ml_alerts_notify();
 CREATE TRIGGER ml_alerts_notify_escalation AFTER UPDATE OF severity ON ml_alerts FOR EACH ROW
     WHEN (NEW.severity IS DISTINCT FROM OLD.severity) EXECUTE FUNCTION ml_alerts_notify();
@@ -606,9 +690,9 @@ CREATE TABLE ml_channels (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name       text NOT NULL UNIQUE CHECK (name <> ''),
     kind       text NOT NULL CHECK (kind IN ('email', 'sms', 'webhook')),
-    config     jsonb NOT NULL CHECK (jsonb_typeof(config) = 'object'),
+    config     jsonb NOT NULL CHECK (pg_catalog.jsonb_typeof(config) = 'object'),
     enabled    boolean NOT NULL DEFAULT true,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE ml_channels IS 'Where notifications go. config holds credentials: readable by anomaly_admin only (ml_channels_safe hides them)';
 COMMENT ON COLUMN ml_channels.id IS 'Channel id';
@@ -619,11 +703,17 @@ COMMENT ON COLUMN ml_channels.enabled IS 'false: nothing is queued for it';
 COMMENT ON COLUMN ml_channels.created_at IS 'When it was added';
 SELECT pg_catalog.pg_extension_config_dump('ml_channels', '');
 
+-- A URL carries credentials in its userinfo (user:password@), its query (?api_key=) and
+-- often its path (token-bearing webhook paths): readers see the scheme and host only.
 CREATE VIEW ml_channels_safe AS
 SELECT id, name, kind, enabled, created_at,
-       config - 'password' - 'username' - 'headers' - 'body_template' AS config_without_secrets
+       CASE WHEN pg_catalog.jsonb_typeof(config -> 'url') = 'string'
+            THEN pg_catalog.jsonb_set(config - 'password' - 'username' - 'headers' - 'body_template', '{url}',
+                           pg_catalog.to_jsonb(pg_catalog.regexp_replace(pg_catalog.regexp_replace(config ->> 'url', '^([^:/?#]+://)?[^/?#]*@', '\1'),
+                                                    '^(([^:/?#]+://)?[^/?#]*).*$', '\1/...')))
+            ELSE config - 'password' - 'username' - 'headers' - 'body_template' END AS config_without_secrets
 FROM ml_channels;
-COMMENT ON VIEW ml_channels_safe IS 'Channels without credentials, headers or templates';
+COMMENT ON VIEW ml_channels_safe IS 'Channels without credentials, headers or templates; URLs shown as scheme and host only';
 
 CREATE TABLE ml_notification_rules (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -631,8 +721,10 @@ CREATE TABLE ml_notification_rules (
     min_severity   text NOT NULL DEFAULT 'orta' CHECK (min_severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
     alert_type     text,
     metric_type    text,
-    entity_pattern text,
-    enabled        boolean NOT NULL DEFAULT true
+    entity_pattern text CHECK (pg_catalog.length(entity_pattern) <= 200),
+    enabled        boolean NOT NULL DEFAULT true,
+    last_error     text,
+    last_error_at  timestamptz
 );
 COMMENT ON TABLE ml_notification_rules IS 'Routes alerts to a channel: by minimum severity, alert type, metric type and entity pattern (NULL: any)';
 COMMENT ON COLUMN ml_notification_rules.id IS 'Rule id';
@@ -642,6 +734,44 @@ COMMENT ON COLUMN ml_notification_rules.alert_type IS 'Only this alert type (NUL
 COMMENT ON COLUMN ml_notification_rules.metric_type IS 'Only this metric type (NULL: any)';
 COMMENT ON COLUMN ml_notification_rules.entity_pattern IS 'Only entities matching this LIKE pattern (NULL: any)';
 COMMENT ON COLUMN ml_notification_rules.enabled IS 'false: rule ignored';
+COMMENT ON COLUMN ml_notification_rules.last_error IS 'Error of the last evaluation of the rule (it was skipped for that alert; the alert and the other rules went on)';
+COMMENT ON COLUMN ml_notification_rules.last_error_at IS 'When last_error happened';
+
+-- A stored LIKE pattern is evaluated once when it is stored: a malformed one (a trailing
+-- escape character, E'urun\\') would otherwise fail every later alert with 22025.
+CREATE FUNCTION ml_check_entity_pattern(pattern text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF pattern IS NULL THEN
+        RETURN;
+    END IF;
+    IF pg_catalog.length(pattern) OPERATOR(pg_catalog.>) 200 THEN
+        RAISE EXCEPTION 'entity_pattern is too long' USING ERRCODE = '22001',
+            DETAIL = pg_catalog.format('It has %s characters; at most 200 are allowed.', pg_catalog.length(pattern));
+    END IF;
+    -- The matcher only fails when it reaches a dangling escape, so a trial match against
+    -- one string proves nothing: drop every escaped pair and look for a lone backslash left
+    -- at the end, then match the pattern once for anything else it may raise.
+    IF pg_catalog.regexp_replace(pattern, '\\.', '', 'g') OPERATOR(pg_catalog.~~) '%\\' THEN
+        RAISE EXCEPTION 'invalid entity_pattern %', pg_catalog.quote_literal(pg_catalog."left"(pattern, 60)) USING ERRCODE = '22025',
+            DETAIL = 'A LIKE pattern must not end with the escape character (a backslash).',
+            HINT = 'Double a backslash meant literally; escape % and _ with a backslash to match them literally.';
+    END IF;
+    PERFORM pattern OPERATOR(pg_catalog.~~) pattern;
+END
+$fn$;
+COMMENT ON FUNCTION ml_check_entity_pattern(text) IS 'Refuses (22025) an entity LIKE pattern that cannot be evaluated';
+
+CREATE FUNCTION ml_notification_rules_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    PERFORM @extschema@.ml_check_entity_pattern(NEW.entity_pattern);
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION ml_notification_rules_check() IS 'Trigger: validates the entity pattern of a notification rule when it is stored';
+CREATE TRIGGER ml_notification_rules_check BEFORE INSERT OR UPDATE OF entity_pattern ON ml_notification_rules
+    FOR EACH ROW EXECUTE FUNCTION ml_notification_rules_check();
 SELECT pg_catalog.pg_extension_config_dump('ml_notification_rules', '');
 
 CREATE TABLE ml_notifications (
@@ -652,9 +782,9 @@ CREATE TABLE ml_notifications (
     status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts        integer NOT NULL DEFAULT 0,
     last_error      text,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     sent_at         timestamptz,
-    created_at      timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     idempotency_key text NOT NULL,
     UNIQUE (alert_id, channel_id, severity)
 );
@@ -679,7 +809,7 @@ CREATE TABLE ml_action_rules (
     min_severity   text NOT NULL DEFAULT 'orta' CHECK (min_severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
     alert_type     text,
     metric_type    text,
-    entity_pattern text,
+    entity_pattern text CHECK (pg_catalog.length(entity_pattern) <= 200),
     enabled        boolean NOT NULL DEFAULT true
 );
 COMMENT ON TABLE ml_action_rules IS 'Automatic actions: a function taking the alert id (bigint), called with its owner''s privileges when a matching alert is written';
@@ -693,13 +823,45 @@ COMMENT ON COLUMN ml_action_rules.entity_pattern IS 'Only entities matching this
 COMMENT ON COLUMN ml_action_rules.enabled IS 'false: rule ignored';
 SELECT pg_catalog.pg_extension_config_dump('ml_action_rules', '');
 
+-- The owner of an action rule is stamped like a source's (see ml_sources_stamp_owner); the
+-- action must take exactly one bigint (the alert id), and its pattern must evaluate.
+CREATE FUNCTION ml_action_rules_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    p record;
+BEGIN
+    SELECT f.pronargs, f.proargtypes, f.prokind, f.proretset INTO p FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) NEW.action::oid;
+    IF NOT FOUND OR p.prokind OPERATOR(pg_catalog.<>) 'f' OR p.pronargs OPERATOR(pg_catalog.<>) 1
+       OR p.proargtypes[0] OPERATOR(pg_catalog.<>) 'pg_catalog.int8'::pg_catalog.regtype THEN
+        RAISE EXCEPTION 'action % does not take exactly one bigint argument', NEW.action USING ERRCODE = '42883',
+            DETAIL = 'An action is called as action(alert_id bigint) for each new matching alert.',
+            HINT = 'Register a function whose only argument is the alert id, e.g. app.open_restock_task(bigint).';
+    END IF;
+    PERFORM @extschema@.ml_check_entity_pattern(NEW.entity_pattern);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user AND r.rolsuper) THEN
+        IF NEW.owner IS NULL THEN
+            NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
+        END IF;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
+    ELSIF NEW.action::pg_catalog.oid OPERATOR(pg_catalog.<>) OLD.action::pg_catalog.oid THEN
+        NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
+    ELSE
+        NEW.owner := OLD.owner;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION ml_action_rules_check() IS 'Trigger: validates an action rule (one bigint argument, a valid pattern) and stamps its owner with the session''s login role';
+CREATE TRIGGER ml_action_rules_check BEFORE INSERT OR UPDATE ON ml_action_rules FOR EACH ROW EXECUTE FUNCTION ml_action_rules_check();
+
 CREATE TABLE ml_action_runs (
     id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     alert_id bigint NOT NULL REFERENCES ml_alerts (id) ON DELETE CASCADE,
     rule_id  bigint REFERENCES ml_action_rules (id) ON DELETE SET NULL,
     success  boolean NOT NULL,
     error    text,
-    ran_at   timestamptz NOT NULL DEFAULT now()
+    ran_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE ml_action_runs IS 'Every automatic action run; a failed action is recorded here and never loses or blocks its alert';
 COMMENT ON COLUMN ml_action_runs.id IS 'Run id';
@@ -719,7 +881,7 @@ CREATE UNLOGGED TABLE ml_parallel_results (
     rows_out     bigint NOT NULL DEFAULT 0,
     error        text,
     anomalies    jsonb,
-    finished_at  timestamptz NOT NULL DEFAULT now()
+    finished_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE ml_parallel_results IS 'Results the dynamic workers of a parallel run hand back to their leader (transient)';
 COMMENT ON COLUMN ml_parallel_results.token IS 'The parallel run';

@@ -42,6 +42,7 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::NotFound => ERRCODE_UNDEFINED_OBJECT,                // 42704
         ErrorKind::Corrupt => ERRCODE_DATA_CORRUPTED,                   // XX001
         ErrorKind::NotReady => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, // 55000
+        ErrorKind::PermissionDenied => ERRCODE_INSUFFICIENT_PRIVILEGE,  // 42501
         ErrorKind::Internal => ERRCODE_INTERNAL_ERROR,                  // XX000
     }
 }
@@ -81,4 +82,14 @@ pub fn invalid(name: &str, value: impl std::fmt::Display, why: &str) -> Error {
 
 pub fn not_found(message: impl Into<String>, hint: impl Into<String>) -> Error {
     Error::Core(CoreError::not_found(message).with_hint(hint))
+}
+
+/// A NULL argument: 22004 naming it (pgrx's own check says XX000 and counts from 0).
+pub fn required<T>(name: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| {
+        Error::Core(
+            CoreError::new(pg_anomaly_core::ErrorKind::NullValue, format!("{name} must not be NULL"))
+                .with_hint(format!("Pass a value for {name}, or leave it out to use its default where it has one.")),
+        )
+    })
 }

@@ -32,7 +32,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"pg_anomaly.feature_state_cache_mb",
         c"Memory (MB) a process may keep for the feature kernels' state per series.",
-        c"With it an incremental feature build resumes each series from its kept state instead of re-reading a month of look-back; the real-time worker is the process that gains. 0 turns it off.",
+        c"0 to 1048576 MB. With it an incremental feature build resumes each series from its kept state instead of re-reading a month of look-back; the real-time worker is the process that gains. 0 turns it off.",
         &FEATURE_STATE_CACHE_MB,
         0,
         1_048_576,
@@ -58,7 +58,7 @@ pub fn init() {
     GucRegistry::define_float_guc(
         c"pg_anomaly.min_accuracy",
         c"Accuracy of the active model below which detection retrains it.",
-        c"Measured on ml_labels and alert feedback; 0 disables quality-driven retraining.",
+        c"0 to 1. Measured on ml_labels and alert feedback when a model is trained; the scheduled detection retrains when the active forest's accuracy is below it. 0 disables quality-driven retraining.",
         &MIN_ACCURACY,
         0.0,
         1.0,
@@ -76,7 +76,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"pg_anomaly.realtime_interval",
         c"Seconds between two micro-batches of the real-time worker.",
-        c"",
+        c"1 to 3600 s. A failed micro-batch doubles the wait, up to 60 times this (at most 600 s); a successful one resets it.",
         &REALTIME_INTERVAL,
         1,
         3600,
@@ -94,11 +94,18 @@ pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_anomaly.run_trigger",
         c"What started the current stage run: manual, cron or worker.",
-        c"Recorded in ml_job_runs.trigger; the scheduled jobs set it to cron.",
+        c"The trigger recorded in ml_job_runs.trigger by SQL calls in this session (any other value counts as manual); ml_run_stage records its own trigger argument (cron for the scheduled jobs, worker for the real-time worker).",
         &RUN_TRIGGER,
         GucContext::Userset,
         GucFlags::default(),
     );
+    define_retention();
+    // SAFETY: called once from _PG_init with a static C string.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_anomaly".as_ptr()) };
+}
+
+/// The retention settings of ml_cleanup, one per table.
+fn define_retention() {
     for (name, short, setting) in [
         (c"pg_anomaly.metrics_retention_days", c"Days of ml_metrics that ml_cleanup keeps.", &METRICS_RETENTION_DAYS),
         (c"pg_anomaly.features_retention_days", c"Days of ml_features that ml_cleanup keeps.", &FEATURES_RETENTION_DAYS),
@@ -106,10 +113,17 @@ pub fn init() {
         (c"pg_anomaly.training_logs_retention_days", c"Days of ml_training_logs that ml_cleanup keeps.", &TRAINING_LOGS_RETENTION_DAYS),
         (c"pg_anomaly.job_runs_retention_days", c"Days of ml_job_runs and cron.job_run_details that ml_cleanup keeps.", &JOB_RUNS_RETENTION_DAYS),
     ] {
-        GucRegistry::define_int_guc(name, short, c"", setting, 1, 36500, GucContext::Suset, GucFlags::default());
+        GucRegistry::define_int_guc(
+            name,
+            short,
+            c"1 to 36500 days. ml_cleanup (the nightly cleanup stage) removes what is older; metrics and features go by whole day partitions.",
+            setting,
+            1,
+            36500,
+            GucContext::Suset,
+            GucFlags::default(),
+        );
     }
-    // SAFETY: called once from _PG_init with a static C string.
-    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_anomaly".as_ptr()) };
 }
 
 fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {

@@ -1,8 +1,9 @@
 //! Stage 1, incremental collection from registered sources (DataCollectorV2):
 //! ml_add_source, ml_remove_source, ml_collect.
 
-use crate::errors::{invalid, run, Result};
-use crate::storage::{metrics, runs, sources, subxact};
+use crate::errors::{required, run};
+use crate::gucs;
+use crate::pipeline::collect;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -13,22 +14,15 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_add_source(
-    name: &str,
-    metric_type: &str,
-    query: &str,
-    kind: default!(&str, "'event'"),
+    name: Option<&str>,
+    metric_type: Option<&str>,
+    query: Option<&str>,
+    kind: default!(Option<&str>, "'event'"),
 ) -> std::result::Result<bool, ErrorReport> {
     run("ml_add_source", || {
-        if name.is_empty() {
-            return Err(invalid("name", "''", "a source needs a name"));
-        }
-        if metric_type.is_empty() {
-            return Err(invalid("metric_type", "''", "a source produces metrics of one non-empty type"));
-        }
-        if kind != "event" && kind != "snapshot" {
-            return Err(invalid("kind", kind, "kind is 'event' or 'snapshot'"));
-        }
-        sources::add(name, metric_type, query, kind)?;
+        let (name, metric_type, query, kind) =
+            (required("name", name)?, required("metric_type", metric_type)?, required("query", query)?, required("kind", kind)?);
+        collect::add_source(name, metric_type, query, kind)?;
         Ok(true)
     })
 }
@@ -37,9 +31,8 @@ pub fn ml_add_source(
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_remove_source(name: &str) -> std::result::Result<bool, ErrorReport> {
-    run("ml_remove_source", || sources::remove(name))
+    run("ml_remove_source", || collect::remove_source(name))
 }
-
 
 /// Runs one source (or every enabled one): reads rows newer than its watermark, stores
 /// them, advances the watermark in the same subtransaction, and records the run in
@@ -56,60 +49,8 @@ pub fn ml_collect(
     name!(success, bool),
     name!(error, Option<String>),
 )>, ErrorReport> {
-    run("ml_collect", || Ok(TableIterator::new(collect(source_name)?)))
-}
-
-/// Every enabled source, as the schedule runs them.
-pub fn collect_all() -> Result<Vec<(String, i64, i64, i64, bool, Option<String>)>> {
-    collect(None)
-}
-
-fn collect(source_name: Option<&str>) -> Result<Vec<(String, i64, i64, i64, bool, Option<String>)>> {
-    let mut out = Vec::new();
-    for src in sources::load(source_name)? {
-        let started = runs::now()?;
-        let outcome = subxact::run(|| -> Result<(i64, i64, i64)> {
-            let collected = sources::read(&src, started)?;
-            let newest = collected.timestamps.iter().copied().max();
-            if let (Some(lo), Some(hi)) = (collected.timestamps.iter().copied().min(), newest) {
-                metrics::ensure_partitions(lo, hi)?;
-            }
-            let inserted = metrics::insert_rows(
-                &src.metric_type,
-                Some(&src.name),
-                collected.entity_ids,
-                collected.values,
-                collected.timestamps,
-            )?;
-            if let Some(wm) = newest {
-                sources::advance_watermark(&src.name, wm)?;
-            }
-            Ok((collected.read, inserted, collected.rejected))
-        });
-        let (read, inserted, rejected, error) = match outcome {
-            Ok(Ok((r, i, j))) => (r, i, j, None),
-            Ok(Err(e)) => (0, 0, 0, Some(e.into_report("ml_collect").message().to_string())),
-            Err(f) => (0, 0, 0, Some(f.message)),
-        };
-        let note = match (&error, rejected) {
-            (None, 0) => None,
-            (None, n) => Some(format!("{n} rows rejected (NULL, empty or non-finite values, or not newer than the watermark)")),
-            (Some(e), _) => Some(e.clone()),
-        };
-        runs::record(&runs::RunRecord {
-            stage: "collection",
-            metric_type: Some(&src.metric_type),
-            source: Some(&src.name),
-            started,
-            rows_in: read,
-            rows_out: inserted,
-            success: error.is_none(),
-            error: note.as_deref(),
-        })?;
-        if let Some(e) = &error {
-            pgrx::warning!("pg_anomaly: source \"{}\" failed: {}", src.name, e);
-        }
-        out.push((src.name.clone(), read, inserted, rejected, error.is_none(), error));
-    }
-    Ok(out)
+    run("ml_collect", || {
+        let runs = collect::collect(source_name, gucs::run_trigger())?;
+        Ok(TableIterator::new(runs.into_iter().map(|r| (r.source, r.read, r.inserted, r.rejected, r.success, r.error))))
+    })
 }

@@ -1,15 +1,11 @@
-//! Demo data: ml_generate_demo_data writes the core generator's labelled series.
+//! Demo data: ml_generate_demo_data.
 
-use crate::errors::{invalid, run, Result};
+use crate::errors::{required, run};
+use crate::gucs;
+use crate::pipeline::demo;
 use pgrx::datum::TimestampWithTimeZone;
-use crate::storage::{labels, metrics, runs, from_unix_us};
-use pg_anomaly_core::demo::{self, DemoParams, METRIC_TYPES, STEPS_PER_DAY, STEP_US};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-
-/// Entities generated and written per COPY: bounds memory (about 40 MB of COPY data).
-const ENTITIES_PER_COPY: u32 = 25;
-
 
 /// Writes `days` days of 15-minute observations of the four metric types for `entities`
 /// entities (urun_0001, ...) ending now, with injected anomalies labelled in ml_labels
@@ -18,120 +14,33 @@ const ENTITIES_PER_COPY: u32 = 25;
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_generate_demo_data(
-    entities: default!(i32, 50),
-    days: default!(i32, 30),
-    seed: default!(i32, 42),
+    entities: default!(Option<i32>, 50),
+    days: default!(Option<i32>, 30),
+    seed: default!(Option<i32>, 42),
     end_at: default!(Option<TimestampWithTimeZone>, "now()"),
-    parallel: default!(i32, 1),
+    parallel: default!(Option<i32>, 1),
 ) -> std::result::Result<TableIterator<'static, (name!(metric_type, String), name!(rows, i64), name!(labels, i64))>, ErrorReport> {
-    run("ml_generate_demo_data", || Ok(TableIterator::new(generate(entities, days, seed, end_at, parallel)?)))
+    run("ml_generate_demo_data", || {
+        let (entities, days, seed) = (required("entities", entities)?, required("days", days)?, required("seed", seed)?);
+        let parallel = required("parallel", parallel)?;
+        Ok(TableIterator::new(demo::generate(entities, days, seed, end_at, parallel, gucs::run_trigger())?))
+    })
 }
 
-fn generate(entities: i32, days: i32, seed: i32, end_at: Option<TimestampWithTimeZone>, parallel: i32) -> Result<Vec<(String, i64, i64)>> {
-    let started = runs::now()?;
-    let end = match end_at {
-        Some(t) if t.is_finite() => t,
-        _ => return Err(invalid("end_at", "NULL or infinite", "the series end at a finite instant (default now())")),
-    };
-    let now_us = crate::storage::to_unix_us(end);
-    let params = DemoParams {
-        entities: u32::try_from(entities).unwrap_or(0),
-        days: u32::try_from(days).unwrap_or(0),
-        seed: seed as u32 as u64,
-        end_us: now_us - now_us.rem_euclid(STEP_US),
-    };
-    params.check()?;
-    let (rows, label_counts) = if parallel > 1 {
-        crate::workers::parallel::demo(&params, parallel)?
-    } else {
-        metrics::ensure_partitions(from_unix_us(params.start_us()), from_unix_us(params.end_us))?;
-        write_entities(&params, None)?
-    };
-    let total: i64 = rows.iter().sum();
-    runs::success("demo", None, Some("demo"), started, 0, total)?;
-    Ok(METRIC_TYPES
-        .iter()
-        .enumerate()
-        .map(|(m, t)| (t.to_string(), rows[m], label_counts[m]))
-        .collect())
-}
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
 
-/// The demo params as a worker job carries them (entities,days,seed,end_us).
-pub fn encode(p: &DemoParams) -> String {
-    format!("{},{},{},{}", p.entities, p.days, p.seed, p.end_us)
-}
-
-pub fn decode(s: &str) -> Option<DemoParams> {
-    let v: Vec<&str> = s.split(',').collect();
-    Some(DemoParams { entities: v.first()?.parse().ok()?, days: v.get(1)?.parse().ok()?, seed: v.get(2)?.parse().ok()?, end_us: v.get(3)?.parse().ok()? })
-}
-
-/// Generates and writes the entities of one partition (index modulo n equal to k), or all;
-/// returns the rows written and labels per metric type.
-pub fn write_entities(params: &DemoParams, part: Option<(u32, u32)>) -> Result<([i64; 4], [i64; 4])> {
-    let start = from_unix_us(params.start_us());
-    let mut rows = [0i64; 4];
-    let mut label_counts = [0i64; 4];
-    let mut all_labels = Vec::new();
-    let steps = params.n_steps();
-    let mut idx = 0;
-    while idx < params.entities {
-        pgrx::check_for_interrupts!();
-        let span = idx..(idx + ENTITIES_PER_COPY).min(params.entities);
-        idx = span.end;
-        let chunk: Vec<u32> = span.filter(|i| part.map(|(k, n)| i % n == k).unwrap_or(true)).collect();
-        if chunk.is_empty() {
-            continue;
-        }
-        let ids: Vec<String> = chunk.iter().map(|i| demo::entity_id(*i, params.entities)).collect();
-        // COPY cannot skip existing rows; when the span already has rows of these
-        // entities (a rerun), fall back to INSERT ... ON CONFLICT DO NOTHING.
-        let fresh = !metrics::any_rows(&ids, start, from_unix_us(params.end_aligned_us()))?;
-        let mut batch = metrics::MetricRows::new(chunk.len() * 4 * steps);
-        let mut generated = Vec::with_capacity(chunk.len());
-        for (i, entity) in chunk.iter().zip(&ids) {
-            let series = demo::generate_entity(&params, *i);
-            for l in &series.labels {
-                if let Some(m) = METRIC_TYPES.iter().position(|t| *t == l.metric_type) {
-                    label_counts[m] += 1;
-                }
-                all_labels.push(labels::Label {
-                    metric_type: l.metric_type.to_string(),
-                    entity_id: entity.clone(),
-                    starts_at: from_unix_us(l.starts_at_us),
-                    ends_at: from_unix_us(l.ends_at_us),
-                    kind: l.kind.to_string(),
-                });
-            }
-            generated.push((entity, series.values));
-        }
-        if fresh {
-            // Day by day: consecutive rows go to the same day partition, so COPY fills
-            // one partition's insert buffer at a time instead of hopping between them.
-            for day in 0..steps.div_ceil(STEPS_PER_DAY) {
-                let span = day * STEPS_PER_DAY..((day + 1) * STEPS_PER_DAY).min(steps);
-                for (entity, values) in &generated {
-                    for (m, v) in values.iter().enumerate() {
-                        for k in span.clone() {
-                            batch.push(METRIC_TYPES[m], entity, v[k], params.timestamp_us(k), "demo");
-                        }
-                    }
-                }
-            }
-            for (m, _) in METRIC_TYPES.iter().enumerate() {
-                rows[m] += (generated.len() * steps) as i64;
-            }
-        } else {
-            for (entity, values) in generated {
-                for (m, v) in values.into_iter().enumerate() {
-                    rows[m] += metrics::insert_regular_series(METRIC_TYPES[m], entity, start, STEP_US, v, "demo")?;
-                }
-            }
-        }
-        if fresh {
-            metrics::copy_rows(batch)?;
-        }
+    #[pg_test]
+    fn demo_data_is_deterministic_and_labelled() {
+        let q = "SELECT pg_catalog.sum(rows)::bigint FROM ml_generate_demo_data(2, 8, 5, '2026-02-01 00:00+00')";
+        assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
+        // Only this test's rows (the tests run concurrently; TRUNCATE would wait on them all).
+        let sum = "SELECT pg_catalog.sum(metric_value) FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'";
+        let sum1 = Spi::get_one::<f64>(sum).unwrap();
+        Spi::run("DELETE FROM ml_metrics WHERE \"timestamp\" <= '2026-02-01 00:00+00' AND \"timestamp\" > '2026-01-20'").unwrap();
+        assert_eq!(Spi::get_one::<i64>(q).unwrap(), Some(2 * 4 * 8 * 96));
+        assert_eq!(Spi::get_one::<f64>(sum).unwrap(), sum1);
     }
-    labels::replace_demo(&all_labels)?;
-    Ok((rows, label_counts))
 }

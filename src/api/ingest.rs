@@ -1,44 +1,9 @@
 //! Stage 1, single observations: ml_ingest.
 
-use crate::errors::{run, Result};
-use crate::storage::metrics;
-use pg_anomaly_core::{CoreError, ErrorKind};
+use crate::errors::run;
+use crate::pipeline::ingest;
 use pgrx::datum::{JsonB, TimestampWithTimeZone};
 use pgrx::prelude::*;
-
-/// Checks one observation the way ml_metrics' constraints do, but with messages that
-/// name the offending argument and say what to do.
-pub fn check_observation(metric_type: Option<&str>, entity_id: Option<&str>, value: Option<f64>) -> Result<(String, String, f64)> {
-    let text = |name: &str, v: Option<&str>| -> Result<String> {
-        match v {
-            None => Err(CoreError::new(ErrorKind::NullValue, format!("{name} must not be NULL")).into()),
-            Some("") => Err(CoreError::new(ErrorKind::EmptyValue, format!("{name} must not be empty"))
-                .with_hint(format!("Pass the {name} the observation belongs to."))
-                .into()),
-            Some(s) if s.chars().count() > 200 => Err(CoreError::new(ErrorKind::EmptyValue, format!("{name} is too long"))
-                .with_detail(format!("It has {} characters; at most 200 are allowed.", s.chars().count()))
-                .into()),
-            Some(s) => Ok(s.to_string()),
-        }
-    };
-    let mt = text("metric_type", metric_type)?;
-    let e = text("entity_id", entity_id)?;
-    let v = match value {
-        None => {
-            return Err(CoreError::new(ErrorKind::NullValue, "metric_value must not be NULL")
-                .with_hint("A missing observation is no row, not a NULL value.")
-                .into())
-        }
-        Some(v) if !v.is_finite() => {
-            return Err(CoreError::new(ErrorKind::NonFiniteValue, format!("metric_value must be finite, got {v}"))
-                .with_detail("NaN and infinite values would poison the statistics of every later stage.")
-                .with_hint("Send only measured, finite values.")
-                .into())
-        }
-        Some(v) => v,
-    };
-    Ok((mt, e, v))
-}
 
 /// Stores one observation: inserts it, or, when the series already has a value at that
 /// timestamp, replaces a different value (a correction) and leaves an identical one alone.
@@ -55,17 +20,32 @@ pub fn ml_ingest(
     timestamp: default!(Option<TimestampWithTimeZone>, "now()"),
     extra_data: default!(Option<JsonB>, "NULL"),
 ) -> std::result::Result<&'static str, pgrx::pg_sys::panic::ErrorReport> {
-    run("ml_ingest", || {
-        let (mt, e, v) = check_observation(metric_type, entity_id, metric_value)?;
-        let ts = match timestamp {
-            Some(t) if t.is_finite() => t,
-            Some(_) => {
-                return Err(CoreError::new(ErrorKind::InvalidParameter, "timestamp must be finite")
-                    .with_hint("Pass the instant the value was observed.")
-                    .into())
-            }
-            None => return Err(CoreError::new(ErrorKind::NullValue, "timestamp must not be NULL").into()),
-        };
-        Ok(metrics::upsert(&mt, &e, v, ts, extra_data)?.as_str())
-    })
+    run("ml_ingest", || ingest::ingest(metric_type, entity_id, metric_value, timestamp, extra_data))
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn ingest_inserts_then_ignores_then_corrects() {
+        let ts = "'2026-01-05 10:00+00'::timestamptz";
+        let q = |v: &str| format!("SELECT ml_ingest('tuketim_miktar', 'urun_1', {v}, {ts})");
+        assert_eq!(Spi::get_one::<String>(&q("5")).unwrap().as_deref(), Some("inserted"));
+        assert_eq!(Spi::get_one::<String>(&q("5")).unwrap().as_deref(), Some("unchanged"));
+        assert_eq!(Spi::get_one::<String>(&q("7")).unwrap().as_deref(), Some("corrected"));
+        let (v, prev) = Spi::get_two::<f64, f64>(
+            "SELECT metric_value, previous_value FROM ml_metrics WHERE entity_id = 'urun_1'",
+        )
+        .unwrap();
+        assert_eq!((v, prev), (Some(7.0), Some(5.0)));
+        let dirty = Spi::get_one::<i64>("SELECT pg_catalog.count(*) FROM ml_series_dirty WHERE entity_id = 'urun_1'").unwrap();
+        assert_eq!(dirty, Some(1));
+    }
+
+    #[pg_test(error = "metric_value must be finite, got NaN")]
+    fn ingest_rejects_nan() {
+        Spi::run("SELECT ml_ingest('tuketim_miktar', 'urun_1', 'NaN'::float8)").unwrap();
+    }
 }

@@ -1,101 +1,21 @@
-//! ml_plot: an SVG picture of one series for analysts: the values, what the active model
-//! expected with a band around it, and the alerts coloured by severity.
+//! ml_plot: an SVG picture of one series for analysts.
 
-use super::model::Model;
-use crate::errors::{run, Result};
-use crate::storage::{models, one, series, to_unix_us};
-use pg_anomaly_core::detect::MetricKind;
-use pg_anomaly_core::features::col;
-use pg_anomaly_core::plot::band::{domain_floor, normal_band, BandRow};
-use pg_anomaly_core::plot::{render_svg, PlotAlert, PlotPoint, PlotSpec};
-use pg_anomaly_core::CoreError;
+use crate::errors::{required, run};
+use crate::pipeline::plot;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 /// Renders the series of one entity between `since` and `until` (default: the last 7 days
-/// of its data) as an SVG document.
+/// of its data) as an SVG document: the values, what the active model expected with a band
+/// around it, and the alerts coloured by severity.
 #[pg_extern(volatile, parallel_safe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_plot(
-    metric_type: &str,
-    entity_id: &str,
+    metric_type: Option<&str>,
+    entity_id: Option<&str>,
     since: default!(Option<TimestampWithTimeZone>, "NULL"),
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<String, ErrorReport> {
-    run("ml_plot", || plot(metric_type, entity_id, since, until))
-}
-
-fn plot(metric_type: &str, entity_id: &str, since: Option<TimestampWithTimeZone>, until: Option<TimestampWithTimeZone>) -> Result<String> {
-    let last = one::<TimestampWithTimeZone>(
-        "SELECT features_until FROM ml_series_state WHERE metric_type = $1 AND entity_id = $2",
-        &[metric_type.into(), entity_id.into()],
-    )?
-    .ok_or_else(|| {
-        CoreError::not_found(format!("no stored features for {metric_type} of \"{entity_id}\""))
-            .with_hint("Check the names, and run ml_build_features() after loading metrics.")
-    })?;
-    let until_us = until.map(to_unix_us).unwrap_or(to_unix_us(last) + 1);
-    let since_us = since.map(to_unix_us).unwrap_or(until_us - 7 * 86_400_000_000);
-    let model = models::active_any(metric_type)?.map(|(id, _)| Model::load(id)).transpose()?;
-    let lookback = model.as_ref().map(|m| m.lookback_us()).unwrap_or(0);
-    let kind = MetricKind::from_metric_type(metric_type);
-    let data = series::read(metric_type, kind.aux_metric(), &[entity_id.to_string()], &[series::ts(since_us)], lookback, Some(series::ts(until_us)))?;
-    let mut points = Vec::new();
-    if let Some(s) = data.first() {
-        let first = s.ts.partition_point(|t| *t < since_us);
-        let scored = match &model {
-            Some(m) => m.score_series(s, first)?,
-            None => Vec::new(),
-        };
-        // The band is the range the detector treated as normal, in the metric's own domain
-        // (pg_anomaly_core::plot::band): never below the floor, and an alerted value outside it.
-        let floor = domain_floor(kind);
-        let mut rows = Vec::new();
-        for i in first..s.len() {
-            let r = scored.get(i - first);
-            let expected = r.and_then(|r| r.expected).or(s.features[i][col::MEDIAN]).map(|e| floor.map_or(e, |f| e.max(f)));
-            points.push(PlotPoint { ts: s.ts[i], value: s.value[i], expected, band: None });
-            rows.push(BandRow { value: s.value[i], expected, is_anomaly: r.is_some_and(|r| r.is_anomaly), direction: r.map_or(0, |r| r.direction) });
-        }
-        for (p, b) in points.iter_mut().zip(normal_band(&rows, floor)) {
-            p.band = b;
-        }
-    }
-    let alerts = Spi::connect(|client| -> Result<Vec<PlotAlert>> {
-        let t = client.select(
-            "SELECT \"timestamp\", last_seen, severity, '#' || id || ' ' || severity FROM ml_alerts
-              WHERE metric_type = $1 AND entity_id = $2 AND last_seen >= $3 AND \"timestamp\" <= $4 ORDER BY \"timestamp\"",
-            None,
-            &[metric_type.into(), entity_id.into(), series::ts(since_us).into(), series::ts(until_us).into()],
-        )?;
-        let mut v = Vec::new();
-        for r in t {
-            if let (Some(a), Some(b)) = (r.get::<TimestampWithTimeZone>(1)?, r.get::<TimestampWithTimeZone>(2)?) {
-                v.push(PlotAlert {
-                    from_us: to_unix_us(a),
-                    to_us: to_unix_us(b),
-                    severity: r.get(3)?.unwrap_or_default(),
-                    label: r.get(4)?.unwrap_or_default(),
-                });
-            }
-        }
-        Ok(v)
-    })?;
-    let offset = one::<f64>(
-        "SELECT extract(epoch FROM (now() AT TIME ZONE coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone')))
-                                  - (now() AT TIME ZONE 'UTC'))::float8 / 60",
-        &[],
-    )?
-    .unwrap_or(0.0);
-    Ok(render_svg(&PlotSpec {
-        title: format!("{metric_type} · {entity_id}"),
-        metric_type: metric_type.to_string(),
-        entity_id: entity_id.to_string(),
-        points,
-        alerts,
-        width: 1000,
-        height: 420,
-        utc_offset_minutes: offset as i32,
-    }))
+    run("ml_plot", || plot::plot(required("metric_type", metric_type)?, required("entity_id", entity_id)?, since, until))
 }

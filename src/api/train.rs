@@ -1,331 +1,35 @@
-//! Stage 6: training (ml_train), activation (ml_activate_model).
+//! Stage 6: ml_train, ml_activate_model.
 
-use super::features as feature_stage;
-use super::model::Model;
-use super::selection::select_and_save;
-use crate::errors::{invalid, not_found, run, Result};
-use crate::storage::{locks, models, runs, selection, series};
-use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
-use pg_anomaly_core::features::col;
-use pg_anomaly_core::quality::{evaluate, Quality, Span};
-use pg_anomaly_core::traits::{Fit, ParamGuard};
-use pg_anomaly_core::zscore::ZScoreParams;
-use pg_anomaly_core::CoreError;
+use crate::errors::{required, run};
+use crate::gucs;
+use crate::pipeline::train;
 use pgrx::datum::{JsonB, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use serde_json::json;
-
-/// Entities read per query while loading training data.
-const ENTITIES_PER_READ: usize = 64;
-/// Rows a forest detector reads for fitting unless `max_train_rows` says otherwise. The
-/// forest itself fits on max_samples rows per tree; this bounds the rows that calibrate the
-/// threshold and measure quality, and with them the training time.
-pub const DEFAULT_MAX_TRAIN_ROWS: usize = 400_000;
-/// Tolerance after a window's end within which an alert still counts as finding it.
-pub const FOUND_TOLERANCE_US: i64 = 2 * 3_600_000_000;
 
 /// Trains a model for a metric type from its stored features and returns the new model id.
 /// The model is activated when there is no active one or its quality is not worse.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_train(
-    metric_type: &str,
-    model_type: default!(&str, "'isolation_forest'"),
-    params: default!(JsonB, "'{}'"),
+    metric_type: Option<&str>,
+    model_type: default!(Option<&str>, "'isolation_forest'"),
+    params: default!(Option<JsonB>, "'{}'"),
     train_from: default!(Option<TimestampWithTimeZone>, "NULL"),
     train_until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> std::result::Result<i64, ErrorReport> {
-    run("ml_train", || train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual"))
-}
-
-/// Trains; a failed attempt leaves its log row (written autonomously: the error rolls
-/// back this transaction) and no model.
-pub fn train_logged(
-    metric_type: &str,
-    model_type: &str,
-    params: &serde_json::Value,
-    train_from: Option<TimestampWithTimeZone>,
-    train_until: Option<TimestampWithTimeZone>,
-    reason: &str,
-) -> Result<i64> {
-    let started = runs::now()?;
-    let outcome = train(metric_type, model_type, params, train_from, train_until, reason);
-    if let Err(e) = &outcome {
-        let message = match e {
-            crate::errors::Error::Core(c) => c.to_string(),
-            crate::errors::Error::Spi(s) => s.to_string(),
-        };
-        crate::workers::autonomous::insert(
-            "ml_training_logs",
-            json!({
-                "metric_type": metric_type, "model_type": model_type,
-                "training_start": started.to_iso_string(), "error_message": message, "reason": reason,
-                "metrics": { "params": params },
-            }),
-        );
-    }
-    outcome
+    run("ml_train", || {
+        let metric_type = required("metric_type", metric_type)?;
+        let model_type = required("model_type", model_type)?;
+        let params = required("params", params)?;
+        train::check_params_size(&params.0)?;
+        train::train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual", gucs::run_trigger())
+    })
 }
 
 /// Makes an earlier (or any) model version the active one of its metric and model type.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_activate_model(model_id: i64) -> std::result::Result<bool, ErrorReport> {
-    run("ml_activate_model", || {
-        if !models::activate(model_id)? {
-            return Err(not_found(format!("model {model_id} does not exist"), "SELECT id, metric_type, model_type, version FROM ml_models lists them."));
-        }
-        Ok(true)
-    })
-}
-
-/// The parsed params of a model type, or a clear error naming the bad key.
-enum Params {
-    /// The detector's params and the most rows to read (0: all).
-    Forest(DetectorParams, usize),
-    ZScore(ZScoreParams),
-}
-
-fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> {
-    match model_type {
-        "isolation_forest" => {
-            // max_train_rows is about reading, not the model: take it out before the
-            // detector's own keys are checked.
-            let mut rest = params.clone();
-            let cap = match rest.as_object_mut().and_then(|m| m.remove("max_train_rows")) {
-                None => DEFAULT_MAX_TRAIN_ROWS,
-                Some(v) => match v.as_u64() {
-                    Some(0) => 0,
-                    Some(n) if (10_000..=1_000_000_000).contains(&n) => n as usize,
-                    _ => return Err(invalid("max_train_rows", v, "must be 0 (read every row) or an integer between 10000 and 1000000000")),
-                },
-            };
-            let p = DetectorParams::from_json(&rest)?;
-            p.check()?;
-            Ok(Params::Forest(p, cap))
-        }
-        "z_score" => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
-        other => Err(invalid("model_type", other, "model_type is 'isolation_forest' or 'z_score'")),
-    }
-}
-
-pub fn train(
-    metric_type: &str,
-    model_type: &str,
-    params: &serde_json::Value,
-    train_from: Option<TimestampWithTimeZone>,
-    train_until: Option<TimestampWithTimeZone>,
-    reason: &str,
-) -> Result<i64> {
-    let parsed = parse_params(model_type, params)?;
-    if !locks::try_stage(locks::Stage::Training)? {
-        return Err(CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "another training is running")
-            .with_hint("Wait for it to finish; training runs one at a time.")
-            .into());
-    }
-    let started = runs::now()?;
-    feature_stage::build(Some(metric_type), false)?;
-    let entities = series::entities(metric_type)?;
-    if entities.is_empty() {
-        return Err(CoreError::insufficient(format!("no stored features for metric type \"{metric_type}\""))
-            .with_hint("Insert metrics of that type (ml_metrics, ml_ingest or ml_collect) and run ml_build_features().")
-            .into());
-    }
-    // The selected feature set is recorded with the model; selection runs when there is none.
-    let selected = match selection::kept(metric_type)? {
-        Some(k) => k,
-        None => select_and_save(metric_type, "all")?.into_iter().filter(|d| d.kept).map(|d| d.feature).collect(),
-    };
-    let kind = MetricKind::from_metric_type(metric_type);
-    let aux = kind.aux_metric();
-    let from = train_from.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
-    let (labels, normal) = series::windows(metric_type)?;
-    let (entities, cap) = match &parsed {
-        Params::Forest(p, cap) => (sample_order(entities, &normal, p.seed), *cap),
-        Params::ZScore(_) => (entities, 0),
-    };
-    let entities_total = entities.len();
-    let read_started = std::time::Instant::now();
-    let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
-    let mut rows = 0usize;
-    let mut next = 0usize;
-    while next < entities.len() && (cap == 0 || rows < cap) {
-        pgrx::check_for_interrupts!();
-        // With a cap, size each read from the rows per entity seen so far so the sample
-        // ends near the cap rather than up to a whole read past it.
-        let take = match (cap, next) {
-            (0, _) => ENTITIES_PER_READ,
-            (_, 0) => 4,
-            _ => ((cap - rows) * next).div_ceil(rows.max(1)).clamp(1, ENTITIES_PER_READ),
-        };
-        let chunk = &entities[next..(next + take).min(entities.len())];
-        next += chunk.len();
-        let froms = vec![from; chunk.len()];
-        let read = series::read(metric_type, aux, chunk, &froms, 0, train_until)?;
-        rows += read.iter().map(|s| s.len()).sum::<usize>();
-        data.extend(read);
-    }
-    let to_window = |(e, a, b): &(String, i64, i64)| Window { entity_id: e.clone(), from_us: *a, to_us: *b };
-    let exclude: Vec<Window> = labels.iter().map(to_window).collect();
-    let normal_w: Vec<Window> = normal.iter().map(to_window).collect();
-
-    let read_secs = read_started.elapsed().as_secs_f64();
-    let fit_started = std::time::Instant::now();
-    let (bytes, model, mut info) = match parsed {
-        Params::Forest(p, cap) => {
-            let (d, report) = Detector::fit(kind, &p, &data, &exclude, &normal_w)?;
-            let info = json!({ "detector": p.to_json(), "report": report.to_json(),
-                               "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": entities_total } });
-            (d.to_bytes()?, Model::Detector(d), info)
-        }
-        Params::ZScore(p) => {
-            let by_hour = p.check_ref()?.by_hour();
-            let exclude = &exclude;
-            let values = data.iter().flat_map(|s| {
-                (0..s.len()).filter_map(move |i| {
-                    let ts = s.ts[i];
-                    let labelled = exclude.iter().any(|w| w.entity_id == s.entity_id && ts >= w.from_us && ts <= w.to_us);
-                    let hour = if by_hour { s.features[i][col::HOUR_OF_DAY].map(|h| h as u8) } else { None };
-                    (!labelled).then(|| (s.entity_id.clone(), hour, s.value[i]))
-                })
-            });
-            let m = p.fit(values.collect::<Vec<_>>())?;
-            let info = json!({ "zscore": { "robust": m.params().robust(), "by_hour": m.params().by_hour(),
-                                          "threshold": m.params().threshold(), "min_points": m.params().min_points() } });
-            (m.to_bytes()?, Model::ZScore(m), info)
-        }
-    };
-    let fit_secs = fit_started.elapsed().as_secs_f64();
-    let threshold = model.threshold();
-    let (first_ts, last_ts) = data.iter().fold((i64::MAX, i64::MIN), |(a, b), s| {
-        (a.min(*s.ts.first().unwrap_or(&i64::MAX)), b.max(*s.ts.last().unwrap_or(&i64::MIN)))
-    });
-    let eval_started = std::time::Instant::now();
-    let q = evaluate_model(&model, &data, &labels, &normal, first_ts, last_ts)?;
-    let eval_secs = eval_started.elapsed().as_secs_f64();
-    if let Some(obj) = info.as_object_mut() {
-        obj.insert("model_type".into(), json!(model_type));
-        obj.insert("metric_type".into(), json!(metric_type));
-        obj.insert("features_selected".into(), json!(selected));
-        obj.insert("threshold".into(), json!(threshold));
-        obj.insert("format_version".into(), json!(1));
-        obj.insert("params".into(), params.clone());
-    }
-    let id = models::insert(models::NewModel {
-        model_type,
-        metric_type,
-        bytes,
-        parameters: info.clone(),
-        threshold: Some(threshold),
-        data_points: rows as i64,
-        trained_from: (first_ts != i64::MAX).then(|| series::ts(first_ts)),
-        trained_until: (last_ts != i64::MIN).then(|| series::ts(last_ts)),
-    })?;
-    models::set_quality(id, q.accuracy.filter(|_| q.windows > 0), q.precision, q.recall, q.f1)?;
-    let active = models::active(metric_type, model_type)?;
-    let activate = match active {
-        None => true,
-        // an active model this build cannot load (e.g. an older format) is replaced
-        Some((active_id, _, _)) if Model::load(active_id).is_err() => true,
-        Some((_, _, active_f1)) => match (q.f1, active_f1) {
-            (Some(new), Some(old)) => new >= old,
-            _ => true,
-        },
-    };
-    if activate {
-        models::activate(id)?;
-    }
-    let metrics = json!({
-        "read_seconds": read_secs,
-        "fit_seconds": fit_secs,
-        "evaluate_seconds": eval_secs,
-        "entities": data.len(),
-        "threshold": threshold,
-        "activated": activate,
-        "quality": { "windows": q.windows, "found": q.found, "alerts": q.alerts, "false_alerts": q.false_alerts,
-                     "precision": q.precision, "recall": q.recall, "f1": q.f1, "accuracy": q.accuracy },
-    });
-    models::log(models::TrainingLog {
-        model_id: Some(id),
-        metric_type,
-        model_type,
-        started,
-        data_points: Some(rows as i64),
-        success: true,
-        error: None,
-        reason,
-        metrics,
-    })?;
-    runs::success("training", Some(metric_type), None, started, rows as i64, 1)?;
-    Ok(id)
-}
-
-/// The order in which a forest's training reads entities until it has max_train_rows:
-/// first every entity with a span marked false positive (feedback is always learned), then
-/// the rest in an order fixed by the seed (FNV-1a of seed and entity), so the sample is a
-/// spread over the entities that the same seed repeats.
-fn sample_order(entities: Vec<String>, normal: &[(String, i64, i64)], seed: u64) -> Vec<String> {
-    let marked: std::collections::HashSet<&str> = normal.iter().map(|n| n.0.as_str()).collect();
-    let key = |e: &str| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in seed.to_le_bytes().iter().chain(e.as_bytes()) {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h
-    };
-    let mut keyed: Vec<(bool, u64, String)> = entities.into_iter().map(|e| (!marked.contains(e.as_str()), key(&e), e)).collect();
-    keyed.sort();
-    keyed.into_iter().map(|(_, _, e)| e).collect()
-}
-
-/// Scores the training span with the new model, forms episodes and compares them with the
-/// known windows (labels: anomalies; false positives: spans that must not alert).
-fn evaluate_model(
-    model: &Model,
-    data: &[SeriesRows],
-    labels: &[(String, i64, i64)],
-    normal: &[(String, i64, i64)],
-    from_us: i64,
-    to_us: i64,
-) -> Result<Quality> {
-    if labels.is_empty() && normal.is_empty() {
-        return Ok(Quality::default());
-    }
-    let gap = 2 * 3_600_000_000;
-    // Scoring is plain Rust (no SPI): split the series over the machine's cores.
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    let per = data.len().div_ceil(threads).max(1);
-    let spans: Vec<std::result::Result<Vec<Span>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = data
-            .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || -> std::result::Result<Vec<Span>, String> {
-                    let mut spans = Vec::new();
-                    for s in chunk {
-                        let scored = model.score_series(s, 0).map_err(|e| format!("{e:?}"))?;
-                        for ep in model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed) {
-                            spans.push(Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts });
-                        }
-                    }
-                    Ok(spans)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("scoring thread panicked".into()))).collect()
-    });
-    let mut alerts = Vec::new();
-    for r in spans {
-        alerts.extend(r.map_err(|e| CoreError::internal(format!("evaluating the new model failed: {e}")))?);
-    }
-    // Quality is measured on the entities read (the training sample): windows of others
-    // would count as missed without having been scored.
-    let read: std::collections::HashSet<&str> = data.iter().map(|s| s.entity_id.as_str()).collect();
-    let windows: Vec<Span> = labels
-        .iter()
-        .filter(|(e, _, _)| read.contains(e.as_str()))
-        .map(|(e, a, b)| Span { entity_id: e.clone(), from_us: *a, to_us: *b })
-        .collect();
-    Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
+    run("ml_activate_model", || train::activate(model_id))
 }

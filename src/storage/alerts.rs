@@ -26,7 +26,7 @@ pub fn known_alerts(
         let t = client.select(
             "SELECT entity_id, id, \"timestamp\", last_seen, is_open FROM ml_alerts
               WHERE metric_type = $1 AND entity_id = ANY($2)
-                AND (is_open OR last_seen >= $3::timestamptz - make_interval(secs => $4::float8 / 1e6))
+                AND (is_open OR last_seen >= $3::timestamptz - pg_catalog.make_interval(secs => $4::float8 / 1e6))
               ORDER BY \"timestamp\"",
             None,
             &[metric_type.into(), entities.to_vec().into(), since.into(), (gap_us as f64).into()],
@@ -51,7 +51,7 @@ pub fn known_alerts(
 /// One alert to write (a new episode) or to extend (an open one).
 pub struct AlertWrite {
     pub alert_type: String,
-    pub severity: String,
+    pub severity: pg_anomaly_core::Severity,
     pub entity_id: String,
     pub metric_type: String,
     pub first_us: i64,
@@ -101,11 +101,12 @@ pub fn insert(a: &AlertWrite) -> Result<i64> {
 /// whether the severity escalated.
 pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
     let before = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
+    let levels = pg_anomaly_core::Severity::sql_array();
     exec(
-        "UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), \"timestamp\" = least(\"timestamp\", $13), score = $3,
-                observation_count = observation_count + $4, updated_at = now(),
-                severity = CASE WHEN array_position(ARRAY['dusuk','orta','yuksek','kritik'], $5)
-                                   > array_position(ARRAY['dusuk','orta','yuksek','kritik'], severity) THEN $5 ELSE severity END,
+        &format!("UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), \"timestamp\" = least(\"timestamp\", $13), score = $3,
+                observation_count = observation_count + $4, updated_at = pg_catalog.now(),
+                severity = CASE WHEN pg_catalog.array_position({levels}, $5)
+                                   > pg_catalog.array_position({levels}, severity) THEN $5 ELSE severity END,
                 peak_score = greatest(coalesce(peak_score, 0), $6),
                 metric_value = CASE WHEN $6 > coalesce(peak_score, 0) THEN $7 ELSE metric_value END,
                 expected_value = CASE WHEN $6 > coalesce(peak_score, 0) THEN $8 ELSE expected_value END,
@@ -113,7 +114,7 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
                 message = CASE WHEN $6 > coalesce(peak_score, 0) THEN $10 ELSE message END,
                 suggested_action = CASE WHEN $6 > coalesce(peak_score, 0) THEN $11 ELSE suggested_action END,
                 explanation = CASE WHEN $6 > coalesce(peak_score, 0) THEN $12 ELSE explanation END
-          WHERE id = $1",
+          WHERE id = $1"),
         &[
             id.into(),
             from_unix_us(a.last_us).into(),
@@ -138,16 +139,16 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
 /// than the series' scored watermark minus the episode gap.
 pub fn close_stale(metric_type: &str, gap_us: i64) -> Result<i64> {
     exec(
-        "UPDATE ml_alerts a SET is_open = false, updated_at = now()
+        "UPDATE ml_alerts a SET is_open = false, updated_at = pg_catalog.now()
            FROM ml_series_state s
           WHERE a.metric_type = $1 AND a.is_open AND s.metric_type = a.metric_type AND s.entity_id = a.entity_id
-            AND s.scored_until IS NOT NULL AND a.last_seen < s.scored_until - make_interval(secs => $2::float8 / 1e6)",
+            AND s.scored_until IS NOT NULL AND a.last_seen < s.scored_until - pg_catalog.make_interval(secs => $2::float8 / 1e6)",
         &[metric_type.into(), gap_us.into()],
     )
 }
 
 pub fn close(id: i64) -> Result<()> {
-    exec("UPDATE ml_alerts SET is_open = false, updated_at = now() WHERE id = $1", &[id.into()])?;
+    exec("UPDATE ml_alerts SET is_open = false, updated_at = pg_catalog.now() WHERE id = $1", &[id.into()])?;
     Ok(())
 }
 
@@ -174,7 +175,7 @@ pub fn unscored(metric_type: &str) -> Result<Vec<(String, Option<TimestampWithTi
 pub fn advance_scored(metric_type: &str, entities: Vec<String>, until: Vec<TimestampWithTimeZone>) -> Result<()> {
     exec(
         "UPDATE ml_series_state s SET scored_until = greatest(coalesce(s.scored_until, '-infinity'), d.u)
-           FROM unnest($2::text[], $3::timestamptz[]) AS d(e, u)
+           FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(e, u)
           WHERE s.metric_type = $1 AND s.entity_id = d.e",
         &[metric_type.into(), entities.into(), until.into()],
     )?;
@@ -196,5 +197,38 @@ pub fn settings(metric_type: &str) -> Result<(String, i64)> {
             ),
             None => (format!("{metric_type}_anomali"), 7_200_000_000),
         })
+    })
+}
+
+/// An alert as a picture shows it.
+pub struct AlertSpan {
+    pub from_us: i64,
+    pub to_us: i64,
+    pub severity: String,
+    /// "#id severity".
+    pub label: String,
+}
+
+/// The alerts of one series overlapping [since, until], oldest first.
+pub fn in_span(metric_type: &str, entity_id: &str, since: TimestampWithTimeZone, until: TimestampWithTimeZone) -> Result<Vec<AlertSpan>> {
+    Spi::connect(|client| -> Result<Vec<AlertSpan>> {
+        let t = client.select(
+            "SELECT \"timestamp\", last_seen, severity, pg_catalog.concat('#', id, ' ', severity) FROM ml_alerts
+              WHERE metric_type = $1 AND entity_id = $2 AND last_seen >= $3 AND \"timestamp\" <= $4 ORDER BY \"timestamp\"",
+            None,
+            &[metric_type.into(), entity_id.into(), since.into(), until.into()],
+        )?;
+        let mut v = Vec::new();
+        for r in t {
+            if let (Some(a), Some(b)) = (r.get::<TimestampWithTimeZone>(1)?, r.get::<TimestampWithTimeZone>(2)?) {
+                v.push(AlertSpan {
+                    from_us: to_unix_us(a),
+                    to_us: to_unix_us(b),
+                    severity: r.get(3)?.unwrap_or_default(),
+                    label: r.get(4)?.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(v)
     })
 }

@@ -107,7 +107,7 @@ pub fn copy_into(table: &'static str, columns: &[&'static str], rows: BinaryRows
     if rows.rows() == 0 {
         return Ok(0);
     }
-    let relid = super::one::<pg_sys::Oid>("SELECT to_regclass($1)::oid", &[table.into()])?
+    let relid = super::one::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[table.into()])?
         .ok_or_else(|| Error::Core(CoreError::internal(format!("relation {table} not found"))))?;
     let data = rows.finish();
     SOURCE.with(|s| *s.borrow_mut() = (data, 0));

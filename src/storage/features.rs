@@ -6,6 +6,7 @@
 use super::{exec, to_unix_us};
 use crate::errors::Result;
 use pg_anomaly_core::features::{FeatureRow, Observation, FEATURE_NAMES, NUM_FEATURES};
+use pg_anomaly_core::time::{civil_from_days, DAY_US, HOUR_US};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use std::sync::OnceLock;
@@ -17,27 +18,6 @@ fn sql_type(name: &str) -> &'static str {
         "is_weekend" => "boolean",
         _ => "float8",
     }
-}
-
-/// Feature settings of a metric type (defaults when it has no ml_settings row).
-pub fn windows(metric_type: &str) -> Result<(i64, i64)> {
-    let row = Spi::connect(|client| -> Result<Option<(Option<Interval>, Option<Interval>)>> {
-        let t = client.select(
-            "SELECT period, stat_window FROM ml_settings WHERE metric_type = $1",
-            None,
-            &[metric_type.into()],
-        )?;
-        Ok(match t.into_iter().next() {
-            Some(r) => Some((r.get::<Interval>(1)?, r.get::<Interval>(2)?)),
-            None => None,
-        })
-    })?;
-    let us = |i: Option<Interval>| i.map(|i| i.as_micros().clamp(1, i64::MAX as i128) as i64);
-    let day = 86_400_000_000i64;
-    Ok(match row {
-        Some((p, w)) => (us(p).unwrap_or(day), us(w).unwrap_or(day)),
-        None => (day, day),
-    })
 }
 
 /// Takes the dirty marks of a metric type (or all): series whose features must be
@@ -105,20 +85,12 @@ pub struct SeriesData {
 
 /// Local calendar fields from a local wall-clock time in microseconds since 1970-01-01.
 fn calendar(local_us: i64) -> (i16, i16, i16) {
-    let day_us = 86_400_000_000i64;
-    let days = local_us.div_euclid(day_us);
-    let hour = (local_us.rem_euclid(day_us) / 3_600_000_000) as i16;
+    let days = local_us.div_euclid(DAY_US);
+    let hour = (local_us.rem_euclid(DAY_US) / HOUR_US) as i16;
     // 1970-01-01 was a Thursday (ISO 4).
     let dow = ((days + 3).rem_euclid(7) + 1) as i16;
-    // Civil date from days (Howard Hinnant's algorithm) for the day of month.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dom = (doy - (153 * mp + 2) / 5 + 1) as i16;
-    (hour, dow, dom)
+    let (_, _, dom) = civil_from_days(days);
+    (hour, dow, dom as i16)
 }
 
 /// Reads the look-back and new observations of several series of one metric type in one
@@ -135,11 +107,7 @@ pub fn read_series(
     let lookback = Interval::from_micros(lookback_us);
     let earliest = super::series::earliest(from);
     // The local time zone, looked up once rather than per row.
-    let tz: String = super::one::<String>(
-        "SELECT coalesce(nullif(current_setting('pg_anomaly.timezone', true), ''), current_setting('TimeZone'))",
-        &[],
-    )?
-    .unwrap_or_else(|| "UTC".to_string());
+    let tz = super::settings::feature_time_zone()?;
     Spi::connect(|client| -> Result<Vec<SeriesData>> {
         let t = client.select(
             &super::series::arrays_sql("ml_metrics", &["metric_value", "\"timestamp\" AT TIME ZONE $7::text"]),
@@ -190,7 +158,7 @@ pub fn read_series(
 /// corrected data recomputes them).
 pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWithTimeZone]) -> Result<i64> {
     exec(
-        "DELETE FROM ml_features f USING unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+        "DELETE FROM ml_features f USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
           WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts
             AND f.\"timestamp\" >= $4::timestamptz",
         &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()],
@@ -249,13 +217,13 @@ pub fn advance_state(
 ) -> Result<Vec<(String, i64)>> {
     Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
         let t = client.update(
-            "WITH d AS (SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(e, f, u)),
+            "WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[])) AS d(e, f, u)),
              upd AS (
                 UPDATE ml_series_state s
                    SET features_until = greatest(s.features_until, d.u),
                        scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
                                            THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
-                       features_version = nextval('ml_features_version_seq')
+                       features_version = pg_catalog.nextval('ml_features_version_seq')
                   FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
                 RETURNING s.entity_id, s.features_version),
              ins AS (

@@ -22,7 +22,7 @@ pub fn replace_demo(labels: &[Label]) -> Result<()> {
     )?;
     super::exec(
         "INSERT INTO ml_labels (metric_type, entity_id, starts_at, ends_at, kind, source)
-         SELECT m, e, s, t, k, 'demo' FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[]) AS u(m, e, s, t, k)",
+         SELECT m, e, s, t, k, 'demo' FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[]), pg_catalog.unnest($5::text[])) AS u(m, e, s, t, k)",
         &[
             labels.iter().map(|l| l.metric_type.clone()).collect::<Vec<_>>().into(),
             labels.iter().map(|l| l.entity_id.clone()).collect::<Vec<_>>().into(),

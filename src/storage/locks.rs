@@ -16,5 +16,5 @@ pub enum Stage {
 
 /// Tries to take the stage's transaction-level lock; false when another run holds it.
 pub fn try_stage(stage: Stage) -> Result<bool> {
-    Ok(one::<bool>("SELECT pg_try_advisory_xact_lock($1, $2)", &[EXTENSION_KEY.into(), (stage as i32).into()])?.unwrap_or(false))
+    Ok(one::<bool>("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", &[EXTENSION_KEY.into(), (stage as i32).into()])?.unwrap_or(false))
 }

@@ -23,7 +23,7 @@ fn features_array_sql() -> &'static str {
 pub struct StoredRow {
     pub features: [Option<f64>; NUM_FEATURES],
     /// true when the row lies in a known anomaly window of its series: ml_labels, and
-    /// alerts read and not marked false positive (`series::windows`).
+    /// alerts read and not marked false positive (`series::known_windows`).
     pub labelled: bool,
 }
 
@@ -46,10 +46,9 @@ pub fn read(
         arr = features_array_sql()
     );
     let percent = (fraction.clamp(1e-6, 1.0) * 100.0).min(100.0);
-    let (labels, _) = super::series::windows(metric_type)?;
     let mut windows: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    for (e, a, b) in labels {
-        windows.entry(e).or_default().push((a, b));
+    for w in super::series::known_windows(metric_type)?.labels {
+        windows.entry(w.entity_id).or_default().push((w.from_us, w.to_us));
     }
     let mut keyed: Vec<(String, i64, StoredRow)> = Spi::connect(|client| -> Result<Vec<_>> {
         let t = client.select(sql.as_str(), None, &[metric_type.into(), since.into(), until.into(), percent.into()])?;
@@ -75,5 +74,5 @@ pub fn read(
 
 /// Rows stored for a metric type (an estimate is enough for sampling decisions).
 pub fn count(metric_type: &str) -> Result<i64> {
-    Ok(super::one::<i64>("SELECT count(*) FROM ml_features WHERE metric_type = $1", &[metric_type.into()])?.unwrap_or(0))
+    Ok(super::one::<i64>("SELECT pg_catalog.count(*) FROM ml_features WHERE metric_type = $1", &[metric_type.into()])?.unwrap_or(0))
 }

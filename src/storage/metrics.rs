@@ -40,7 +40,7 @@ pub fn upsert(
             SET metric_value = excluded.metric_value,
                 extra_data = coalesce(excluded.extra_data, m.extra_data),
                 previous_value = m.metric_value,
-                corrected_at = now()
+                corrected_at = pg_catalog.now()
           WHERE m.metric_value IS DISTINCT FROM excluded.metric_value
              OR (excluded.extra_data IS NOT NULL AND m.extra_data IS DISTINCT FROM excluded.extra_data)
          RETURNING corrected_at IS NULL",
@@ -69,7 +69,7 @@ pub fn insert_rows(
         client
             .update(
                 "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\", source)
-                 SELECT $1, e, v, t, $2 FROM unnest($3::text[], $4::float8[], $5::timestamptz[]) AS u(e, v, t)
+                 SELECT $1, e, v, t, $2 FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::float8[]), pg_catalog.unnest($5::timestamptz[])) AS u(e, v, t)
                  ON CONFLICT (metric_type, entity_id, \"timestamp\") DO NOTHING",
                 None,
                 &[metric_type.into(), source.into(), entity_ids.into(), values.into(), timestamps.into()],
@@ -92,8 +92,8 @@ pub fn insert_regular_series(
 ) -> Result<i64> {
     super::exec(
         "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\", source)
-         SELECT $1, $2, v, $3 + (i - 1) * make_interval(secs => $4::float8 / 1e6), $6
-           FROM unnest($5::float8[]) WITH ORDINALITY AS u(v, i)
+         SELECT $1, $2, v, $3 + (i - 1) * pg_catalog.make_interval(secs => $4::float8 / 1e6), $6
+           FROM pg_catalog.unnest($5::float8[]) WITH ORDINALITY AS u(v, i)
          ON CONFLICT (metric_type, entity_id, \"timestamp\") DO NOTHING",
         &[metric_type.into(), entity_id.into(), start.into(), step_us.into(), values.into(), source.into()],
     )

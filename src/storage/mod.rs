@@ -2,17 +2,26 @@
 //! string with `$n` parameters; no user input is ever pasted into SQL text.
 
 pub mod alerts;
+pub mod autonomous;
+pub mod channels;
 pub mod copy;
+pub mod cron;
 pub mod features;
 pub mod labels;
 pub mod locks;
 pub mod matrix;
 pub mod metrics;
-pub mod outbox;
 pub mod models;
+pub mod outbox;
+pub mod owners;
+pub mod parallel_results;
+pub mod retention;
+pub mod rfe;
 pub mod runs;
+pub mod schema;
 pub mod selection;
 pub mod series;
+pub mod settings;
 pub mod sources;
 pub mod subxact;
 pub mod time;

@@ -24,7 +24,7 @@ pub struct NewModel<'a> {
 pub fn insert(m: NewModel) -> Result<i64> {
     let id = one::<i64>(
         "INSERT INTO ml_models (model_type, metric_type, version, model_data, parameters, threshold, data_points, trained_from, trained_until)
-         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8
+         SELECT $1, $2, coalesce(pg_catalog.max(version), 0) + 1, $3, $4, $5, $6, $7, $8
            FROM ml_models WHERE metric_type = $2 AND model_type = $1
          RETURNING id",
         &[
@@ -57,8 +57,8 @@ pub fn activate(id: i64) -> Result<bool> {
               off AS (UPDATE ml_models o SET is_active = false FROM m
                        WHERE o.metric_type = m.metric_type AND o.model_type = m.model_type AND o.is_active AND o.id <> $1
                       RETURNING o.id)
-         UPDATE ml_models SET is_active = true, activated_at = now()
-          WHERE id = $1 AND (SELECT count(*) FROM off) >= 0",
+         UPDATE ml_models SET is_active = true, activated_at = pg_catalog.now()
+          WHERE id = $1 AND (SELECT pg_catalog.count(*) FROM off) >= 0",
         &[id.into()],
     )?;
     Ok(n > 0)
@@ -141,7 +141,7 @@ pub struct TrainingLog<'a> {
 pub fn log(l: TrainingLog) -> Result<()> {
     exec(
         "INSERT INTO ml_training_logs (model_id, metric_type, model_type, training_start, training_end, data_points, success, error_message, reason, metrics)
-         VALUES ($1, $2, $3, $4, clock_timestamp(), $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp(), $5, $6, $7, $8, $9)",
         &[
             l.model_id.into(),
             l.metric_type.into(),
@@ -182,4 +182,21 @@ pub fn cached<T: 'static>(id: i64, decode: impl FnOnce(&[u8], &serde_json::Value
         c.insert(id, model.clone() as Rc<dyn std::any::Any>);
     });
     Ok(model)
+}
+
+/// The metric types with an active isolation-forest model (what the real-time worker scores).
+pub fn active_forest_types() -> Result<Vec<String>> {
+    Spi::connect(|client| -> Result<Vec<String>> {
+        let mut v = Vec::new();
+        for r in client.select(
+            "SELECT metric_type FROM ml_models WHERE is_active AND model_type = 'isolation_forest' ORDER BY metric_type",
+            None,
+            &[],
+        )? {
+            if let Some(m) = r.get::<String>(1)? {
+                v.push(m);
+            }
+        }
+        Ok(v)
+    })
 }

@@ -7,6 +7,8 @@ pub struct RunRecord<'a> {
     pub stage: &'a str,
     pub metric_type: Option<&'a str>,
     pub source: Option<&'a str>,
+    /// manual, cron or worker.
+    pub trigger: &'a str,
     pub started: TimestampWithTimeZone,
     pub rows_in: i64,
     pub rows_out: i64,
@@ -17,12 +19,12 @@ pub struct RunRecord<'a> {
 pub fn record(r: &RunRecord) -> Result<i64> {
     let id = super::one::<i64>(
         "INSERT INTO ml_job_runs (stage, metric_type, source, trigger, started, finished, rows_in, rows_out, success, error)
-         VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp(), $6, $7, $8, $9) RETURNING id",
         &[
             r.stage.into(),
             r.metric_type.into(),
             r.source.into(),
-            crate::gucs::run_trigger().into(),
+            r.trigger.into(),
             r.started.into(),
             r.rows_in.into(),
             r.rows_out.into(),
@@ -33,19 +35,7 @@ pub fn record(r: &RunRecord) -> Result<i64> {
     Ok(id.unwrap_or_default())
 }
 
-/// Records a successful run (trigger from pg_anomaly.run_trigger).
-pub fn success(
-    stage: &str,
-    metric_type: Option<&str>,
-    source: Option<&str>,
-    started: TimestampWithTimeZone,
-    rows_in: i64,
-    rows_out: i64,
-) -> Result<i64> {
-    record(&RunRecord { stage, metric_type, source, started, rows_in, rows_out, success: true, error: None })
-}
-
 pub fn now() -> Result<TimestampWithTimeZone> {
-    Ok(super::one::<TimestampWithTimeZone>("SELECT clock_timestamp()", &[])?
+    Ok(super::one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()", &[])?
         .unwrap_or_else(TimestampWithTimeZone::negative_infinity))
 }

@@ -6,10 +6,11 @@ use pg_anomaly_core::selection::FeatureDecision;
 use pgrx::prelude::*;
 
 pub fn save(metric_type: &str, method: &str, decisions: &[FeatureDecision]) -> Result<()> {
-    exec("DELETE FROM ml_feature_sets WHERE metric_type = $1", &[metric_type.into()])?;
+    // rows of method 'rfe' are detector inputs (storage::rfe), not ml_features columns
+    exec("DELETE FROM ml_feature_sets WHERE metric_type = $1 AND method <> 'rfe'", &[metric_type.into()])?;
     exec(
         "INSERT INTO ml_feature_sets (metric_type, feature, kept, score, reason, method)
-         SELECT $1, f, k, s, r, $2 FROM unnest($3::text[], $4::bool[], $5::float8[], $6::text[]) AS u(f, k, s, r)",
+         SELECT $1, f, k, s, r, $2 FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::bool[]), pg_catalog.unnest($5::float8[]), pg_catalog.unnest($6::text[])) AS u(f, k, s, r)",
         &[
             metric_type.into(),
             method.into(),
@@ -26,7 +27,7 @@ pub fn save(metric_type: &str, method: &str, decisions: &[FeatureDecision]) -> R
 pub fn kept(metric_type: &str) -> Result<Option<Vec<String>>> {
     Spi::connect(|client| -> Result<Option<Vec<String>>> {
         let t = client.select(
-            "SELECT feature, kept FROM ml_feature_sets WHERE metric_type = $1 ORDER BY feature",
+            "SELECT feature, kept FROM ml_feature_sets WHERE metric_type = $1 AND method <> 'rfe' ORDER BY feature",
             None,
             &[metric_type.into()],
         )?;

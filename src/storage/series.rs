@@ -92,13 +92,13 @@ fn sort_by_time(s: &mut SeriesRows) {
 /// arrays line up (readers restore time order). `table` and `columns` are constants of this
 /// crate (column names or expressions over them), never user input.
 pub(crate) fn arrays_sql(table: &str, columns: &[&str]) -> String {
-    let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("array_agg({c}) AS c{i}")).collect();
+    let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("pg_catalog.array_agg({c}) AS c{i}")).collect();
     let outs: Vec<String> = (0..columns.len()).map(|i| format!("x.c{i}")).collect();
     format!(
         "SELECT d.entity_id, d.from_ts, x.t, {}
-           FROM unnest($2::text[], $3::timestamptz[]) AS d(entity_id, from_ts)
+           FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
            CROSS JOIN LATERAL (
-                SELECT array_agg(\"timestamp\") AS t, {}
+                SELECT pg_catalog.array_agg(\"timestamp\") AS t, {}
                   FROM {table}
                  WHERE metric_type = $1 AND entity_id = d.entity_id
                    AND \"timestamp\" >= d.from_ts - $4::interval
@@ -183,42 +183,66 @@ pub fn entities(metric_type: &str) -> Result<Vec<String>> {
     })
 }
 
-/// Windows of a metric type: known anomalies (ml_labels, and alerts someone read without
-/// marking them false positives: confirmed anomalies) and false positives marked on alerts
-/// (their span counts as normal).
-pub fn windows(metric_type: &str) -> Result<(Vec<(String, i64, i64)>, Vec<(String, i64, i64)>)> {
+/// A span of one entity's series, in microseconds since the Unix epoch.
+pub struct LabelledSpan {
+    pub entity_id: String,
+    pub from_us: i64,
+    pub to_us: i64,
+}
+
+/// The known windows of a metric type: anomalies (ml_labels, and alerts someone read
+/// without marking them false positives: confirmed anomalies) and false positives marked
+/// on alerts (their span counts as normal).
+pub struct KnownWindows {
+    pub labels: Vec<LabelledSpan>,
+    pub normal: Vec<LabelledSpan>,
+}
+
+pub fn known_windows(metric_type: &str) -> Result<KnownWindows> {
     Spi::connect(|client| -> Result<_> {
-        let mut labels = Vec::new();
-        for r in client.select(
+        let read = |sql: &str| -> Result<Vec<LabelledSpan>> {
+            let mut out = Vec::new();
+            for r in client.select(sql, None, &[metric_type.into()])? {
+                if let (Some(e), Some(a), Some(b)) =
+                    (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?, r.get::<TimestampWithTimeZone>(3)?)
+                {
+                    out.push(LabelledSpan { entity_id: e, from_us: to_unix_us(a), to_us: to_unix_us(b) });
+                }
+            }
+            Ok(out)
+        };
+        let labels = read(
             "SELECT entity_id, starts_at, ends_at FROM ml_labels WHERE metric_type = $1
              UNION ALL
              SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts
               WHERE metric_type = $1 AND is_read AND NOT is_false_positive",
-            None,
-            &[metric_type.into()],
-        )? {
-            if let (Some(e), Some(a), Some(b)) =
-                (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?, r.get::<TimestampWithTimeZone>(3)?)
-            {
-                labels.push((e, to_unix_us(a), to_unix_us(b)));
-            }
-        }
-        let mut normal = Vec::new();
-        for r in client.select(
-            "SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts WHERE metric_type = $1 AND is_false_positive",
-            None,
-            &[metric_type.into()],
-        )? {
-            if let (Some(e), Some(a), Some(b)) =
-                (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?, r.get::<TimestampWithTimeZone>(3)?)
-            {
-                normal.push((e, to_unix_us(a), to_unix_us(b)));
-            }
-        }
-        Ok((labels, normal))
+        )?;
+        let normal = read("SELECT entity_id, \"timestamp\", last_seen FROM ml_alerts WHERE metric_type = $1 AND is_false_positive")?;
+        Ok(KnownWindows { labels, normal })
     })
 }
 
+
 pub fn ts(us: i64) -> TimestampWithTimeZone {
     from_unix_us(us)
+}
+
+/// Whether the real-time worker has anything to do: dirty series, or series of a metric
+/// type with an active model whose scored watermark lags their features.
+pub fn realtime_pending() -> Result<bool> {
+    Ok(super::one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM ml_series_dirty)
+             OR EXISTS (SELECT 1 FROM ml_series_state s JOIN ml_models m ON m.metric_type = s.metric_type AND m.is_active
+                         WHERE s.scored_until IS DISTINCT FROM s.features_until)",
+        &[],
+    )?
+    .unwrap_or(false))
+}
+
+/// The last timestamp with features of one series; None when it has none.
+pub fn features_until(metric_type: &str, entity_id: &str) -> Result<Option<TimestampWithTimeZone>> {
+    super::one::<TimestampWithTimeZone>(
+        "SELECT features_until FROM ml_series_state WHERE metric_type = $1 AND entity_id = $2",
+        &[metric_type.into(), entity_id.into()],
+    )
 }

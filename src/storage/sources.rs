@@ -80,16 +80,19 @@ pub fn validate(query: &str, kind: &str, owner: pg_sys::Oid) -> Result<()> {
     Ok(())
 }
 
+/// Registers a source. Its owner is the session's login role, stamped by the table's
+/// trigger (ml_sources_stamp_owner); the query is validated with that role's rights.
 pub fn add(name: &str, metric_type: &str, query: &str, kind: &str) -> Result<()> {
-    let owner = unsafe { pg_sys::GetUserId() };
+    let owner = super::owners::registering_role("a source")?;
     validate(query, kind, owner)?;
     super::exec(
-        "INSERT INTO ml_sources (name, metric_type, query, kind, owner) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO ml_sources (name, metric_type, query, kind) VALUES ($1, $2, $3, $4)
          ON CONFLICT (name) DO UPDATE SET metric_type = excluded.metric_type, query = excluded.query,
-             kind = excluded.kind, owner = excluded.owner,
-             watermark = CASE WHEN ml_sources.query = excluded.query AND ml_sources.kind = excluded.kind
+             kind = excluded.kind,
+             watermark = CASE WHEN ml_sources.query OPERATOR(pg_catalog.=) excluded.query
+                               AND ml_sources.kind OPERATOR(pg_catalog.=) excluded.kind
                               THEN ml_sources.watermark END",
-        &[name.into(), metric_type.into(), query.into(), kind.into(), owner.into()],
+        &[name.into(), metric_type.into(), query.into(), kind.into()],
     )?;
     Ok(())
 }
@@ -104,7 +107,7 @@ pub fn remove(name: &str) -> Result<bool> {
 pub fn load(name: Option<&str>) -> Result<Vec<Source>> {
     let sources = Spi::connect_mut(|client| -> Result<Vec<Source>> {
         let rows = client.update(
-            "SELECT name, metric_type, query, kind, owner::oid, watermark FROM ml_sources
+            "SELECT name, metric_type, query, kind, owner::pg_catalog.oid, watermark FROM ml_sources
               WHERE ($1::text IS NULL AND enabled) OR name = $1
               ORDER BY name FOR UPDATE",
             None,
@@ -147,7 +150,7 @@ pub fn read(src: &Source, now: TimestampWithTimeZone) -> std::result::Result<Col
                     if event { row.get_by_name("timestamp")? } else { Some(now) };
                 match (e, v, t) {
                     (Some(e), Some(v), Some(t))
-                        if !e.is_empty() && e.len() <= 200 && v.is_finite() && t.is_finite() && (!event || t > wm) =>
+                        if !e.is_empty() && e.chars().count() <= 200 && v.is_finite() && super::time::in_metric_range(t) && (!event || t > wm) =>
                     {
                         c.entity_ids.push(e);
                         c.values.push(v);

@@ -1,10 +1,11 @@
 //! The notifier worker: delivers the outbox every second (email, SMS gateway, webhook)
 //! with retries and backoff. It resumes after a restart from the table itself: a
 //! notification is pending until a delivery's transaction marks it sent. Each delivery
-//! commits on its own, durably (synchronous_commit on for it), so a crash or an immediate
-//! shutdown repeats at most the one in flight.
+//! commits on its own, durably, so a crash or an immediate shutdown repeats at most the one
+//! in flight (its receiver drops the repeat by its idempotency key).
 
 use crate::gucs;
+use crate::pipeline::{notify, session};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
 use pgrx::prelude::*;
 use std::time::Duration;
@@ -22,12 +23,11 @@ pub fn register() {
 /// Up to this many deliveries per wake-up.
 const PER_ROUND: usize = 50;
 
-/// One wake-up: deliveries one transaction each, so a crash repeats at most the one in
-/// flight (its receiver drops the repeat by its idempotency key).
+/// One wake-up: deliveries one transaction each.
 fn one_round() -> Result<(i64, i64, i64), String> {
     let (mut sent, mut retried, mut failed) = (0, 0, 0);
     for _ in 0..PER_ROUND {
-        let (s, r, f) = deliver_one()?;
+        let (s, r, f) = BackgroundWorker::transaction(|| session::guarded("notifier", notify::deliver_one_durably))?;
         if s + r + f == 0 {
             break;
         }
@@ -37,37 +37,13 @@ fn one_round() -> Result<(i64, i64, i64), String> {
     Ok((sent, retried, failed))
 }
 
-fn deliver_one() -> Result<(i64, i64, i64), String> {
-    BackgroundWorker::transaction(|| {
-        let schema = Spi::get_one::<String>(
-            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_anomaly'",
-        );
-        let Ok(Some(schema)) = schema else { return Ok((0, 0, 0)) };
-        PgTryBuilder::new(|| {
-            Spi::run_with_args("SELECT set_config('search_path', quote_ident($1) || ', pg_temp', true)", &[schema.as_str().into()])
-                .map_err(|e| e.to_string())?;
-            // A delivery is an outside effect: its "sent" mark must be durable when the commit
-            // returns, or a crash could lose it (synchronous_commit = off) and send it again.
-            Spi::run("SET LOCAL synchronous_commit = on").map_err(|e| e.to_string())?;
-            crate::api::notify::deliver_due(1).map_err(|e| e.into_report("notifier").message().to_string())
-        })
-        .catch_others(|e| Err(crate::storage::subxact::report_of(&e).message().to_string()))
-        .execute()
-    })
-}
-
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_anomaly_notifier_main(_arg: pg_sys::Datum) {
-    super::attach_signals();
-    BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
+    super::connect(super::Target::Named(&gucs::database()));
     let mut backoff = 1u64;
     loop {
-        BackgroundWorker::wait_latch(Some(Duration::from_secs(backoff)));
-        pgrx::check_for_interrupts!();
-        if BackgroundWorker::sighup_received() {
-            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
-        }
+        super::wait(backoff);
         match one_round() {
             Ok((sent, retried, failed)) => {
                 backoff = 1;

@@ -1,4 +1,4 @@
-use pg_anomaly_it::{connect, fresh_extension};
+use pg_anomaly_it::{as_login_admin, connect, fresh_extension};
 use std::thread;
 
 /// Two sessions collecting the same event source at the same moment store each row once:
@@ -11,11 +11,15 @@ fn concurrent_collections_do_not_duplicate() {
         "DROP SCHEMA IF EXISTS it_app CASCADE; CREATE SCHEMA it_app;
          CREATE TABLE it_app.moves (urun_id text, qty float8, at timestamptz);
          INSERT INTO it_app.moves SELECT 'urun_' || (i % 20), i, '2026-02-01'::timestamptz + i * interval '1 minute'
-           FROM generate_series(1, 5000) i;
-         SELECT ml_add_source('moves', 'tuketim_miktar',
-           'SELECT urun_id AS entity_id, qty AS metric_value, at AS \"timestamp\" FROM it_app.moves WHERE at > $1', 'event');",
+           FROM generate_series(1, 5000) i;",
     )
     .unwrap();
+    as_login_admin(
+        &mut c,
+        "it_app",
+        "SELECT ml_add_source('moves', 'tuketim_miktar',
+           'SELECT urun_id AS entity_id, qty AS metric_value, at AS \"timestamp\" FROM it_app.moves WHERE at > $1', 'event');",
+    );
     let handles: Vec<_> = (0..2)
         .map(|_| {
             thread::spawn(|| {
@@ -42,11 +46,15 @@ fn killed_collection_loses_nothing() {
         "DROP SCHEMA IF EXISTS it_slow CASCADE; CREATE SCHEMA it_slow;
          CREATE TABLE it_slow.moves (urun_id text, qty float8, at timestamptz);
          INSERT INTO it_slow.moves SELECT 'urun_1', i, '2026-02-01'::timestamptz + i * interval '1 minute' FROM generate_series(1, 100) i;
-         CREATE FUNCTION it_slow.slow(t timestamptz) RETURNS timestamptz LANGUAGE sql AS 'SELECT t FROM (SELECT pg_sleep(3)) s';
-         SELECT ml_add_source('slow', 'tuketim_miktar',
-           'SELECT urun_id AS entity_id, qty AS metric_value, it_slow.slow(at) AS \"timestamp\" FROM it_slow.moves WHERE at > $1 LIMIT 1', 'event');",
+         CREATE FUNCTION it_slow.slow(t timestamptz) RETURNS timestamptz LANGUAGE sql AS 'SELECT t FROM (SELECT pg_sleep(3)) s';",
     )
     .unwrap();
+    as_login_admin(
+        &mut c,
+        "it_slow",
+        "SELECT ml_add_source('slow', 'tuketim_miktar',
+           'SELECT urun_id AS entity_id, qty AS metric_value, it_slow.slow(at) AS \"timestamp\" FROM it_slow.moves WHERE at > $1 LIMIT 1', 'event');",
+    );
     let mut victim = connect();
     let pid: i32 = victim.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     let h = thread::spawn(move || victim.query("SELECT * FROM ml_collect('slow')", &[]).is_err());

@@ -6,4 +6,5 @@ mod collection;
 mod faults;
 mod notifications;
 mod pipeline;
+mod reinstall;
 mod roles;

@@ -42,8 +42,13 @@ fn scenario_2_alert_notify_deliver_feedback() {
     // NOTIFY reached the listening connection, with the JSON payload
     let got = listener.notifications().timeout_iter(Duration::from_secs(5)).next().unwrap().expect("a NOTIFY");
     assert_eq!(got.channel(), "pg_anomaly_alerts");
+    // every login may LISTEN: the payload is the alert id, severity and event, nothing else
     let payload: serde_json::Value = serde_json::from_str(got.payload()).unwrap();
-    assert!(payload["id"].as_i64().is_some() && payload["severity"].is_string() && payload["message"].is_string(), "{payload}");
+    assert!(payload["id"].as_i64().is_some() && payload["severity"].is_string(), "{payload}");
+    assert_eq!(payload["event"], "insert", "{payload}");
+    let mut keys: Vec<&String> = payload.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["event", "id", "severity"], "nothing readable only through grants: {payload}");
     // the outbox was filled in the alert's transaction, and is delivered (by the worker or now)
     let queued: i64 = c.query_one("SELECT count(*) FROM ml_notifications WHERE alert_id = $1", &[&alert_id]).unwrap().get(0);
     assert_eq!(queued, 3);
@@ -155,11 +160,15 @@ fn actions_run_and_failures_are_recorded() {
          CREATE FUNCTION it_act.open_task(alert bigint) RETURNS void LANGUAGE sql AS
            $$ INSERT INTO it_act.restock_tasks SELECT id, entity_id FROM public.ml_alerts WHERE id = alert $$;
          CREATE FUNCTION it_act.broken(alert bigint) RETURNS void LANGUAGE plpgsql AS
-           $$ BEGIN RAISE EXCEPTION 'ticket system down'; END $$;
-         SELECT ml_add_action('it_act.open_task(bigint)', 'dusuk');
-         SELECT ml_add_action('it_act.broken(bigint)', 'dusuk');",
+           $$ BEGIN RAISE EXCEPTION 'ticket system down'; END $$;",
     )
     .unwrap();
+    pg_anomaly_it::as_login_admin(
+        &mut c,
+        "it_act",
+        "SELECT ml_add_action('it_act.open_task(bigint)', 'dusuk');
+         SELECT ml_add_action('it_act.broken(bigint)', 'dusuk');",
+    );
     alerts_setup(&mut c);
     c.batch_execute("SELECT count(*) FROM ml_detect('stok_seviye', save => true)").unwrap();
     let alerts: i64 = c.query_one("SELECT count(*) FROM ml_alerts", &[]).unwrap().get(0);

@@ -157,11 +157,15 @@ fn scenario_1_new_product_flows_through_the_stages() {
          SELECT ml_run_stage('features', 'cron');
          SELECT ml_run_stage('training', 'cron');
          DROP SCHEMA IF EXISTS it_app1 CASCADE; CREATE SCHEMA it_app1;
-         CREATE TABLE it_app1.stock_levels (urun_id text, level float8, at timestamptz);
-         SELECT ml_add_source('levels', 'stok_seviye',
-           'SELECT urun_id AS entity_id, level AS metric_value, at AS \"timestamp\" FROM it_app1.stock_levels WHERE at > $1', 'event');",
+         CREATE TABLE it_app1.stock_levels (urun_id text, level float8, at timestamptz);",
     )
     .unwrap();
+    pg_anomaly_it::as_login_admin(
+        &mut c,
+        "it_app1",
+        "SELECT ml_add_source('levels', 'stok_seviye',
+           'SELECT urun_id AS entity_id, level AS metric_value, at AS \"timestamp\" FROM it_app1.stock_levels WHERE at > $1', 'event');",
+    );
     let entities_before: i64 = c
         .query_one("SELECT (parameters->'report'->>'entities')::bigint FROM ml_models WHERE is_active AND metric_type = 'stok_seviye'", &[])
         .unwrap()

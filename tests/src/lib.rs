@@ -41,3 +41,21 @@ pub fn fresh_extension(c: &mut Client) {
 pub fn sqlstate(e: &postgres::Error) -> String {
     e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no sqlstate: {e}"))
 }
+
+/// Runs `sql` as `it_collector`, a LOGIN member of anomaly_admin that may read `schema`:
+/// sources and actions run with the rights of the login role that registered them, and a
+/// superuser may not own one.
+pub fn as_login_admin(c: &mut Client, schema: &str, sql: &str) {
+    c.batch_execute(&format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'it_collector') THEN CREATE ROLE it_collector LOGIN; END IF; END $$;
+         GRANT anomaly_admin TO it_collector;
+         GRANT USAGE ON SCHEMA {schema} TO it_collector;
+         GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO it_collector;
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO it_collector;
+         SET SESSION AUTHORIZATION it_collector;"
+    ))
+    .expect("switch to the login admin role");
+    let outcome = c.batch_execute(sql);
+    c.batch_execute("RESET SESSION AUTHORIZATION").expect("back to the superuser");
+    outcome.expect("statements run as it_collector");
+}

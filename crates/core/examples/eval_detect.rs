@@ -30,22 +30,7 @@ const END: i64 = 1_743_379_200_000_000;
 
 /// ISO calendar fields of a local timestamp (proleptic Gregorian, days since 1970-01-01).
 fn obs(ts: i64, value: f64, offset: i64) -> Observation {
-    let local = ts + offset;
-    let days = local.div_euclid(DAY_US);
-    // civil-from-days (H. Hinnant)
-    let z = days + 719_468;
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dom = doy - (153 * mp + 2) / 5 + 1;
-    Observation {
-        ts,
-        value,
-        hour_of_day: (local.rem_euclid(DAY_US) / HOUR) as i16,
-        day_of_week: ((days + 3).rem_euclid(7) + 1) as i16,
-        day_of_month: dom as i16,
-    }
+    pg_anomaly_core::corpus::observation(ts, value, offset)
 }
 
 /// A series with its stored features, as the SQL layer reads it.

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Corrupt,
     /// Something must be set up first (an active model, a setting).
     NotReady,
+    /// A role may not do what was asked (a superuser or NOLOGIN role owning a source).
+    PermissionDenied,
     /// A bug: an invariant of ours did not hold.
     Internal,
 }
@@ -78,3 +80,63 @@ impl fmt::Display for CoreError {
 }
 
 impl std::error::Error for CoreError {}
+
+/// An error text with the values it quotes taken out, for tables that readers see: the
+/// message of a failed source query (run with its owner's rights) may quote the data it
+/// failed on (`invalid input syntax for type integer: "hunter2"`). Quoted runs ("..." and
+/// '...') become `"..."`, and the text is cut to `max_chars` characters.
+pub fn redact_values(message: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(message.len().min(max_chars + 8));
+    let mut quote: Option<char> = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push_str("...");
+                out.push(q);
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '"' || c == '\'' => {
+                out.push(c);
+                quote = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    if let Some(q) = quote {
+        out.push_str("...");
+        out.push(q);
+    }
+    truncate_chars(&out, max_chars)
+}
+
+/// At most `max_chars` characters of `s`, with an ellipsis when cut (error messages that
+/// echo a user value never echo a megabyte of it).
+pub fn truncate_chars(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}...", &s[..i]),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_removed() {
+        let m = r#"invalid input syntax for type integer: "hunter2""#;
+        assert_eq!(redact_values(m, 300), r#"invalid input syntax for type integer: "...""#);
+        assert_eq!(redact_values("relation \"app.secret\" does not exist", 300), "relation \"...\" does not exist");
+        assert_eq!(redact_values("value 'pw' and \"x", 300), "value '...' and \"...\"");
+        assert!(!redact_values("password=\"s3cr3t\"", 300).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn long_texts_are_cut() {
+        let long = "x".repeat(10_000);
+        assert_eq!(truncate_chars(&long, 5), "xxxxx...");
+        assert_eq!(truncate_chars("short", 5), "short");
+        assert_eq!(truncate_chars("çok güzel", 3), "çok...");
+    }
+}

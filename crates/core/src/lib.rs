@@ -8,6 +8,7 @@
 //! - `selection`: variance / correlation / mutual-information selection and interactions (stages 4-5)
 //! - `forest`, `zscore`: the models (stage 6)
 //! - `detect`: calibration, severity, episodes, explanations (stage 7)
+//! - `row`, `severity`: what detection returns; `time`, `codec`: shared helpers
 
 pub mod error;
 pub mod traits;
@@ -18,7 +19,15 @@ pub mod forest;
 pub mod zscore;
 pub mod messages;
 pub mod quality;
+pub mod corpus;
 pub mod plot;
 pub mod detect;
+pub mod codec;
+pub mod row;
+pub mod severity;
+pub mod stats;
+pub mod time;
 
-pub use error::{CoreError, CoreResult, ErrorKind};
+pub use error::{redact_values, truncate_chars, CoreError, CoreResult, ErrorKind};
+pub use row::DetectRow;
+pub use severity::Severity;

@@ -25,7 +25,7 @@ pub struct Quality {
     pub accuracy: Option<f64>,
 }
 
-const DAY_US: i64 = 86_400_000_000;
+use crate::time::DAY_US;
 
 fn overlaps(a: &Span, b: &Span, tolerance_us: i64) -> bool {
     a.entity_id == b.entity_id && a.from_us <= b.to_us.saturating_add(tolerance_us) && b.from_us <= a.to_us

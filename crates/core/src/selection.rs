@@ -61,7 +61,7 @@ impl FromStr for SelectionMethod {
             "mutual_info" | "mutual_information" => Ok(SelectionMethod::MutualInfo),
             "all" => Ok(SelectionMethod::All),
             _ => Err(CoreError::invalid_param("method", s, "unknown selection method")
-                .with_hint(format!("valid methods: {}", SelectionMethod::NAMES.join(", ")))),
+                .with_hint(format!("valid methods: {}, rfe (recursive feature elimination over the detector inputs)", SelectionMethod::NAMES.join(", ")))),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! detector is checked structurally before it exists: every scale positive and finite, every
 //! calibration table monotone, profile lengths right, the noise models of the right kind,
 //! entity ids sorted and unique, the forest as wide as the feature list plus its interactions.
-//! Version 2 added `interactions` to the parameters; version 1 bytes are refused (retrain).
+//! Version 2 added `interactions` to the parameters; version 3 the recognised shape of each
+//! entity and the measurement noise and drift of stock residuals; version 4 `exclude_inputs`;
+//! older bytes are refused (retrain).
 
 use serde::Deserialize;
 
@@ -91,6 +93,7 @@ impl TryFrom<DetectorWire> for Detector {
             (None, None) => {}
             _ => return Err(CoreError::corrupt("forest and its calibration do not match")),
         }
+        super::inputs::input_mask(w.kind, &w.params.exclude_inputs).map_err(|e| CoreError::corrupt("stored detector inputs are invalid").with_detail(e.message))?;
         w.day_tail.validate("the daily maximum")?;
         let unit = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
         if !(unit(w.threshold) && unit(w.close) && w.close <= w.threshold) {

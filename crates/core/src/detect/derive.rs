@@ -51,7 +51,7 @@ const LEVEL: [FeatureInfo; 5] = [
     fi("stock_unexplained_1h", "stock change not explained by consumption, 1 hour", true, true),
     fi("stock_unexplained_4h", "stock change not explained by consumption, 4 hours", true, true),
     fi("stock_unexplained_24h", "stock change not explained by consumption, 24 hours", true, true),
-    fi("stock_below_usual", "stock below its usual minimum", false, false),
+    fi("stock_below_usual", "stock below its usual minimum, or there longer than usual", false, false),
     fi("refill_shortfall", "refill landed below the usual level", false, false),
 ];
 const DURATION: [FeatureInfo; 1] = [fi("duration_vs_usual", "refill duration vs usual for the amount", true, false)];
@@ -177,41 +177,56 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 out.push(Row { z, expected: mu[i] });
             }
         }
-        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
+        Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift, low_hours } => {
             let mut e = vec![0.0; n];
             let mut v = vec![0.0; n];
             let mut refill = vec![false; n];
-            for i in 1..n {
+            let adjacent = super::noise::adjacent_rows(&s.ts);
+            for i in (1..n).filter(|&i| adjacent[i]) {
                 let c = aux_at(s, i).unwrap_or_else(|| profile_f64(profile, cals[i]));
                 let r = s.value[i] - s.value[i - 1] + c;
                 if r > *jump {
                     refill[i] = true;
                 } else {
-                    e[i] = r;
+                    e[i] = r - drift;
                     v[i] = unit * unit;
                 }
             }
             let mut h = Horizons::new(&e, &v);
-            #[allow(clippy::needless_range_loop)] // the index also reads parallel arrays
-            for i in from..n {
+            // start of the current stretch at or below the usual minimum
+            let mut low_since: Option<i64> = None;
+            for i in 0..n {
+                if s.value[i] <= *low {
+                    low_since.get_or_insert(s.ts[i]);
+                } else {
+                    low_since = None;
+                }
+                if i < from {
+                    continue;
+                }
                 let mut z = [0.0; MAX_NF];
                 let mut sums = [0.0; 3];
                 for k in 0..3 {
                     let (se, sv) = h.at(&s.ts, i, k);
                     sums[k] = se;
-                    z[k] = ratio(se, sv);
+                    // reading noise enters a horizon's sum once at each end
+                    z[k] = ratio(se, sv + 2.0 * meas * meas);
                 }
-                z[3] = ((low - s.value[i]) / depl_unit).max(0.0);
+                // how deep below the usual minimum, or how much longer than ever seen in
+                // training it lingers there, whichever is more unusual
+                let lingering = low_since.map_or(0.0, |a| (s.ts[i] - a) as f64 / 3.6e9 / low_hours);
+                z[3] = ((low - s.value[i]) / depl_unit).max(0.0).max(lingering);
                 z[4] = if refill[i] { ((land - s.value[i]) / land_unit).max(0.0) } else { 0.0 };
                 let k = (0..3).max_by(|&a, &b| z[a].abs().total_cmp(&z[b].abs())).unwrap_or(0);
                 let expected = if z[3] > z[k].abs() { *low } else { (s.value[i] - sums[k]).max(0.0) };
                 out.push(Row { z, expected });
             }
         }
-        Noise::Duration { center, amount_center, unit } => {
+        Noise::Duration { center, amount_center, unit, events } => {
             let mut la: Option<f64> = None;
             for i in 0..n {
-                if i == 0 || s.value[i] != s.value[i - 1] {
+                let event = if *events { s.value[i] > 0.0 } else { i == 0 || s.value[i] != s.value[i - 1] };
+                if event {
                     la = match (i > 0).then(|| (aux_at(s, i), aux_at(s, i - 1))) {
                         Some((Some(a), Some(b))) if a > b => Some((a - b).ln()),
                         _ => None,
@@ -222,6 +237,11 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 }
                 let mean = center + slope_term(pooled.dur_slope, la, *amount_center);
                 let mut z = [0.0; MAX_NF];
+                if *events && !event {
+                    // between events an event-valued series says nothing
+                    out.push(Row { z, expected: f64::NAN });
+                    continue;
+                }
                 z[0] = (s.value[i].max(1e-9).ln() - mean) / unit;
                 out.push(Row { z, expected: mean.exp() });
             }

@@ -13,10 +13,16 @@ use super::derive::{derive, features, generic_base, Row, LOOKBACK_US, MAX_NF};
 use super::mathx::{calendar, quantile, Cal, DAY_US};
 use super::noise::{duration_events, fit_count, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
 use super::params::DetectorParams;
+use super::shape::Shape;
 use super::{MetricKind, SeriesRows, Window};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::IsolationForest;
 use crate::traits::Fit;
+
+/// A training span of at least this many days (or [`WARM_UP_ROWS`] rows of one series) makes a
+/// warm-up model when `min_train_days` is not reached yet.
+pub(crate) const WARM_UP_DAYS: f64 = 1.0;
+pub(crate) const WARM_UP_ROWS: usize = 100;
 
 /// Fewest usable training rows for an entity to get its own model.
 const MIN_ENTITY_ROWS: usize = 24;
@@ -60,6 +66,8 @@ const MIN_BETA_NATS: f64 = 0.25;
 pub(crate) struct EntityModel {
     pub id: String,
     pub noise: Noise,
+    /// How the entity's rows are presented to the noise model (recognised in training).
+    pub shape: Shape,
     /// Divisor of each derived feature (>= 1): the held-out rescale times any allowance
     /// learned from false-positive feedback.
     pub scales: Vec<f64>,
@@ -104,6 +112,13 @@ pub struct FitReport {
     pub features: Vec<&'static str>,
     /// The degree-2 interactions the forest saw (`a_x_b`), if any.
     pub interactions: Vec<String>,
+    /// How many entities got each recognised shape (`shape.rs`): the noise model chosen.
+    pub shapes: std::collections::BTreeMap<String, usize>,
+    /// Training span / `min_train_days`, at most 1: below 1 the model is a warm-up model
+    /// (weekly patterns not learned yet; the caller should say so) whose alert probability is
+    /// scaled by `confidence^2` (wider bands: fewer alerts until a week has been seen).
+    pub confidence: f64,
+    pub warm_up: bool,
 }
 
 impl FitReport {
@@ -130,11 +145,12 @@ pub(crate) fn check_series(s: &SeriesRows) -> CoreResult<()> {
 }
 
 /// Fits one entity's noise model on `mask`.
-pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled) -> Noise {
+/// `warm`: the training span is a warm-up span (see [`WARM_UP_DAYS`]).
+pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool) -> Noise {
     match kind {
         MetricKind::Count => fit_count(s, cals, mask),
-        MetricKind::Level => fit_level(s, cals, mask),
-        MetricKind::Duration => fit_duration(s, mask, pooled),
+        MetricKind::Level => fit_level(s, cals, mask, if warm { 2 } else { 0 }),
+        MetricKind::Duration => fit_duration(s, mask, pooled, shape.events),
         MetricKind::Generic => fit_generic(s, cals, mask, &generic_base(s)),
     }
 }
@@ -170,6 +186,7 @@ impl Detector {
     /// normal, and the entity's features are scaled so the pattern no longer alerts.
     pub fn fit(kind: MetricKind, params: &DetectorParams, series: &[SeriesRows], exclude: &[Window], normal: &[Window]) -> CoreResult<(Detector, FitReport)> {
         params.check()?;
+        let mask = super::inputs::input_mask(kind, &params.exclude_inputs)?;
         let mut ids = HashSet::new();
         for s in series {
             check_series(s)?;
@@ -195,6 +212,9 @@ impl Detector {
             normal_windows_applied: 0,
             features: features(kind).iter().map(|f| f.name).collect(),
             interactions: Vec::new(),
+            shapes: Default::default(),
+            confidence: 1.0,
+            warm_up: false,
         };
 
         // masks and calendars
@@ -217,45 +237,63 @@ impl Detector {
             if s.len() >= 2 {
                 steps.push((s.ts[s.len() - 1] - s.ts[0]) as f64 / (s.len() - 1) as f64);
             }
-            prepared.push((cals, fit_mask, cal_mask));
+            let shape = Shape::recognise(kind, s, &fit_mask);
+            *report.shapes.entry(shape.name(kind).to_string()).or_insert(0) += 1;
+            let st = if shape.transforms() { std::borrow::Cow::Owned(shape.apply(s)) } else { std::borrow::Cow::Borrowed(s) };
+            prepared.push((cals, fit_mask, cal_mask, shape, st));
         }
         let step = if steps.is_empty() { 0.0 } else { quantile(&mut steps, 0.5) };
         report.train_days = if t_max >= t_min { ((t_max - t_min) as f64 + step) / DAY_US as f64 } else { 0.0 };
-        if report.rows == 0 || report.train_days < params.min_train_days {
-            return Err(CoreError::insufficient(format!("training rows span {:.1} days, at least {} are needed", report.train_days, params.min_train_days))
-                .with_hint("Collect a full weekly cycle before training: a model that never saw a weekend flags every quiet weekend."));
+        // `min_train_days` is the span for full confidence; from about a day (or 100 rows of
+        // one series) a warm-up model is made with a stricter threshold (`warm_up_p`)
+        let longest = series.iter().map(|s| s.len()).max().unwrap_or(0);
+        let enough = report.train_days >= params.min_train_days || report.train_days >= WARM_UP_DAYS || longest >= WARM_UP_ROWS;
+        if report.rows == 0 || !enough {
+            return Err(CoreError::insufficient(format!("training rows span {:.1} days, at least {} are needed", report.train_days, WARM_UP_DAYS.min(params.min_train_days)))
+                .with_hint(format!("A first model needs about a day of data or {WARM_UP_ROWS} observations of one series; weekly patterns are learned after {} days.", params.min_train_days)));
         }
+        report.confidence = if params.min_train_days > 0.0 { (report.train_days / params.min_train_days).min(1.0) } else { 1.0 };
+        report.warm_up = report.confidence < 1.0;
 
         let pooled = if kind == MetricKind::Duration {
-            let ev: Vec<_> = series.iter().zip(&prepared).map(|(s, p)| duration_events(s, &p.1)).collect();
+            let ev: Vec<_> = prepared.iter().map(|p| duration_events(&p.4, &p.1, p.3.events)).collect();
             pool_durations(&ev)
         } else {
             Pooled::default()
         };
 
-        let total_days: usize = prepared.iter().map(|(c, _, m)| c.iter().zip(m).filter(|(_, m)| **m).map(|(c, _)| c.day).collect::<HashSet<_>>().len()).sum();
+        let total_days: usize = prepared.iter().map(|(c, _, m, _, _)| c.iter().zip(m).filter(|(_, m)| **m).map(|(c, _)| c.day).collect::<HashSet<_>>().len()).sum();
         let rate = (params.calibration_blocks as f64 / total_days.max(1) as f64).min(1.0);
         let mut pool = Pool { z: Vec::new(), block: Vec::new(), blocks: 0 };
         let mut entities = Vec::new();
-        for (e, (s, (cals, fit_mask, cal_mask))) in series.iter().zip(&prepared).enumerate() {
+        for (e, (cals, fit_mask, cal_mask, shape, st)) in prepared.iter().enumerate() {
+            let s: &SeriesRows = st;
+            let shape = *shape;
             if fit_mask.iter().filter(|m| **m).count() < MIN_ENTITY_ROWS {
                 report.entities_skipped += 1;
                 continue;
             }
-            let all = fit_noise(kind, s, cals, fit_mask, &pooled);
-            let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && c.day.rem_euclid(2) == k).collect() };
+            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, report.warm_up);
+            // folds alternate by local day; a span of a few days alternates 3-hour blocks instead
+            // (each fold still sees every part of the day once the span reaches a day)
+            let short = report.train_days < 4.0;
+            let fold_of = |c: &Cal| if short { (c.day * 8 + (c.hour / 3.0).floor() as i64).rem_euclid(2) } else { c.day.rem_euclid(2) };
+            let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && fold_of(c) == k).collect() };
             let ones = vec![1.0; nf];
             let mut z: Vec<Row> = Vec::with_capacity(s.len());
             let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
             for k in 0..2 {
                 let m = fold_mask(1 - k);
-                let model = if m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS { fit_noise(kind, s, cals, &m, &pooled) } else { all.clone() };
+                // an event-valued series needs events in the fold, not just rows
+                let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
+                let model = if enough { fit_noise(kind, s, cals, &m, &pooled, shape, report.warm_up) } else { all.clone() };
                 let mut rows = Vec::with_capacity(s.len());
                 derive(&model, &pooled, &ones, s, cals, 0, &mut rows);
+                super::inputs::mask_rows(&mut rows, &mask);
                 folds.push(rows);
             }
             for i in 0..s.len() {
-                z.push(folds[cals[i].day.rem_euclid(2) as usize][i]);
+                z.push(folds[fold_of(&cals[i]) as usize][i]);
             }
             let scales: Vec<f64> = features(kind)
                 .iter()
@@ -283,7 +321,7 @@ impl Detector {
                 pool.z.push(row);
                 pool.block.push(b);
             }
-            entities.push(EntityModel { id: s.entity_id.clone(), noise: all, scales });
+            entities.push(EntityModel { id: s.entity_id.clone(), noise: all, shape, scales });
         }
         report.entities = entities.len();
         report.calibration_rows = pool.z.len();
@@ -295,6 +333,15 @@ impl Detector {
         entities.sort_by(|a, b| a.id.cmp(&b.id));
 
         let mut det = calibrate(kind, params, pooled, entities, &pool, &mut report)?;
+        if report.warm_up {
+            // a model that saw less than its full span calibrated on few, possibly unlike,
+            // days: demand rarer rows before alerting
+            let c2 = report.confidence * report.confidence;
+            det.threshold = 1.0 - (1.0 - det.threshold) * c2;
+            det.close = 1.0 - (1.0 - det.close) * c2;
+            report.threshold = det.threshold;
+            report.close = det.close;
+        }
         report.normal_windows_applied = super::score::apply_feedback(&mut det, series, normal);
         Ok((det, report))
     }

@@ -1,51 +1,10 @@
-//! Small numeric helpers of the detector: quantiles, robust scales, the negative-binomial
-//! log-probability and the local calendar of a row.
+//! Small numeric helpers of the detector: the negative-binomial log-probability and the
+//! local calendar of a row (quantiles and robust scales are in `crate::stats`).
 
 use crate::features::{col, NUM_FEATURES};
 
-pub(crate) const HOUR_US: i64 = 3_600_000_000;
-pub(crate) const DAY_US: i64 = 24 * HOUR_US;
-/// MAD -> standard deviation for normal data.
-const MAD_TO_SD: f64 = 1.4826;
-/// Mean absolute deviation -> standard deviation for normal data (sqrt(pi / 2)).
-const MEAN_AD_TO_SD: f64 = 1.2533;
-
-/// The `q` quantile (0..=1, linear interpolation) of `v`; reorders `v`; NaN for an empty slice.
-pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let (_, &mut a, upper) = v.select_nth_unstable_by(lo, f64::total_cmp);
-    if lo + 1 >= n {
-        return a;
-    }
-    let b = upper.iter().copied().fold(f64::INFINITY, f64::min);
-    a + (pos - lo as f64) * (b - a)
-}
-
-/// Median of `v` (reorders it); NaN when empty.
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    quantile(v, 0.5)
-}
-
-/// A robust standard deviation of `v` around its median: 1.4826 x MAD, or when more than half
-/// the values tie (MAD 0), 1.2533 x the mean absolute deviation; 0 when all values are equal
-/// or `v` is empty. Reorders `v`.
-pub(crate) fn robust_sd(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let m = median(v);
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    let mad = median(&mut dev);
-    if mad > 0.0 {
-        return MAD_TO_SD * mad;
-    }
-    MEAN_AD_TO_SD * dev.iter().sum::<f64>() / dev.len() as f64
-}
+pub(crate) use crate::stats::{median, quantile, robust_sd};
+pub(crate) use crate::time::{DAY_US, HOUR_US};
 
 /// ln Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15).
 pub(crate) fn ln_gamma(x: f64) -> f64 {

@@ -37,21 +37,32 @@ mod bytes;
 mod calib;
 mod derive;
 mod episodes;
+mod explain;
 mod fit;
+mod inputs;
 mod mathx;
 mod noise;
 mod params;
+pub mod rfe;
 mod score;
+mod shape;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_explain;
+#[cfg(test)]
 mod tests_fit;
 #[cfg(test)]
 mod tests_robust;
+#[cfg(test)]
+mod tests_shape;
 
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
+pub use explain::{Explanation, Importance, InputAttribution};
 pub use fit::{Detector, FitReport};
+pub use inputs::inputs_of;
+pub use rfe::{rfe, RfeResult, RfeRound};
 pub use params::{DetectorParams, JSON_KEYS};
 
 use crate::features::NUM_FEATURES;
@@ -59,7 +70,7 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 2;
+pub const DETECTOR_VERSION: u16 = 4;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.

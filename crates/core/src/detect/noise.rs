@@ -38,8 +38,8 @@ pub(crate) struct Pooled {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Noise {
     Count { profile: Vec<f32>, alpha: f64, rho2: f64 },
-    Level { profile: Vec<f32>, unit: f64, jump: f64, low: f64, depl_unit: f64, land: f64, land_unit: f64 },
-    Duration { center: f64, amount_center: Option<f64>, unit: f64 },
+    Level { profile: Vec<f32>, unit: f64, jump: f64, low: f64, depl_unit: f64, land: f64, land_unit: f64, meas: f64, drift: f64, low_hours: f64 },
+    Duration { center: f64, amount_center: Option<f64>, unit: f64, events: bool },
     Generic { profile: Vec<f32>, unit: f64, diff_unit: f64, run_q: f64 },
 }
 
@@ -122,8 +122,12 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
 
 /// Level (stock): see the module doc. `jump` separates refills from noise: 10 % of the
 /// stock's usual range, and at least 6 residual scales.
-pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
-    let rows: Vec<usize> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1]).collect();
+/// `min_landings`: refills that must have been seen before the usual minimum and landing level
+/// mean anything (2 for a warm-up span shorter than a refill cycle or two, else 0). It must be
+/// the same for the held-out folds and the final model, or calibration and scoring disagree.
+pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landings: usize) -> Noise {
+    let adjacent = adjacent_rows(&s.ts);
+    let rows: Vec<usize> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1] && adjacent[i]).collect();
     let mut levels: Vec<f64> = (0..s.len()).filter(|&i| mask[i]).map(|i| s.value[i]).collect();
     let q01 = quantile(&mut levels, 0.01);
     let q99 = quantile(&mut levels, 0.99);
@@ -137,34 +141,123 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     let profile = fit_profile(rows.iter().zip(&refill).filter(|(_, r)| !**r).map(|(&i, _)| (cals[i], cons(i))), true);
     let consumption_of = |i: usize| aux_at(s, i).unwrap_or_else(|| profile_f64(&profile, cals[i]));
     let mut resid: Vec<f64> = Vec::with_capacity(rows.len());
+    let mut at: Vec<usize> = Vec::with_capacity(rows.len());
     let mut mean_cons = 0.0;
     for (&i, &r) in rows.iter().zip(&refill) {
         let c = consumption_of(i);
         mean_cons += c.max(0.0);
         if !r {
             resid.push(s.value[i] - s.value[i - 1] + c);
+            at.push(i);
         }
     }
     mean_cons /= rows.len().max(1) as f64;
-    let unit = robust_sd(&mut resid).max(0.1 * mean_cons).max(1e-6 * range).max(tiny);
+    let (drift, meas) = residual_structure(&resid, &at);
+    let rs = robust_sd(&mut resid);
+    // the per-row scale of the part that accumulates (consumption not recorded one for one);
+    // the counting noise of the readings is `meas` and does not accumulate over a horizon
+    let walk = (rs * rs - 2.0 * meas * meas).max(0.0).sqrt().max(0.25 * rs);
+    let unit = walk.max(0.1 * mean_cons).max(1e-6 * range).max(tiny);
     let mut landings: Vec<f64> = rows.iter().zip(&refill).filter(|(_, r)| **r).map(|(&i, _)| s.value[i]).collect();
-    let (land, land_sd) = if landings.is_empty() { (q99, 0.0) } else { (median(&mut landings.clone()), robust_sd(&mut landings)) };
+    // the usual minimum means something only after full refill cycles were seen: before that
+    // (a warm-up span), only an empty stock counts as low
+    let low = if landings.len() >= min_landings { q01 } else { q01.min(0.0) };
+    // where refills land is known after two of them; before, a landing is never called short
+    let (land, land_sd) = if landings.len() < min_landings {
+        (low.min(q01), 0.0)
+    } else if landings.is_empty() {
+        (q99, 0.0)
+    } else { (median(&mut landings.clone()), robust_sd(&mut landings)) };
     Noise::Level {
         profile,
         unit,
         jump: jump0.max(6.0 * unit),
-        low: q01,
+        low,
+        low_hours: low_run_hours(s, mask, low).max(MIN_LOW_HOURS),
         depl_unit: (16.0 * mean_cons).max(0.01 * range).max(unit),
         land,
         land_unit: land_sd.max(0.02 * land.abs()).max(unit),
+        meas,
+        drift,
     }
+}
+
+/// Shortest "longest time at or below the usual minimum" a stock model accepts: a training
+/// span whose stock never lingered low must not make one low hour alarming.
+const MIN_LOW_HOURS: f64 = 2.0;
+
+/// The longest time (hours) the masked stock stayed at or below `low` in one stretch. A
+/// skipped refill shows as stock lingering at its floor (often 0) far longer than normal
+/// operation ever leaves it there, even when consumption stops with it and explains the
+/// flat stock.
+pub(crate) fn low_run_hours(s: &SeriesRows, mask: &[bool], low: f64) -> f64 {
+    let mut best = 0.0f64;
+    let mut start: Option<i64> = None;
+    for i in 0..s.len() {
+        if mask[i] && s.value[i] <= low {
+            let a = *start.get_or_insert(s.ts[i]);
+            best = best.max((s.ts[i] - a) as f64 / 3.6e9);
+        } else {
+            start = None;
+        }
+    }
+    best
+}
+
+/// Whether each row follows its predecessor by about the series' usual step (at most 1.5
+/// median steps). After a recording gap the stock change spans consumption nobody recorded in
+/// the rows at hand: such a row says nothing about unexplained movements.
+pub(crate) fn adjacent_rows(ts: &[i64]) -> Vec<bool> {
+    let mut d: Vec<f64> = ts.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+    if d.is_empty() {
+        return vec![false; ts.len()];
+    }
+    let step = median(&mut d);
+    let mut out = vec![false; ts.len()];
+    for i in 1..ts.len() {
+        out[i] = ((ts[i] - ts[i - 1]) as f64) <= 1.5 * step;
+    }
+    out
+}
+
+/// Structure of a stock's residuals (stock change plus consumption, refills left out):
+/// their drift (trimmed mean: shrinkage the records do not show) and the scale of counting
+/// noise in the readings. Reading noise `m` makes consecutive residuals anti-correlated
+/// (`r_i = w_i + m_i - m_(i-1)`: lag-1 covariance `-sd_m^2`), while real unrecorded movements
+/// `w` accumulate. Values beyond 6 robust scales of the median are trimmed (anomalies nobody
+/// labelled must not shift the fit). `at` holds the row index of each residual.
+fn residual_structure(resid: &[f64], at: &[usize]) -> (f64, f64) {
+    if resid.len() < 8 {
+        return (0.0, 0.0);
+    }
+    let mut tmp = resid.to_vec();
+    let med = median(&mut tmp);
+    let rs = robust_sd(&mut tmp);
+    if rs <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let keep = |r: f64| (r - med).abs() <= 6.0 * rs;
+    let kept: Vec<f64> = resid.iter().copied().filter(|r| keep(*r)).collect();
+    let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
+    let var = kept.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / kept.len().max(1) as f64;
+    let (mut c, mut n) = (0.0, 0usize);
+    for k in 1..resid.len() {
+        if at[k] == at[k - 1] + 1 && keep(resid[k]) && keep(resid[k - 1]) {
+            c += (resid[k] - mean) * (resid[k - 1] - mean);
+            n += 1;
+        }
+    }
+    let cov1 = if n > 0 { c / n as f64 } else { 0.0 };
+    let meas2 = (-cov1).clamp(0.0, var / 2.0);
+    (mean, meas2.sqrt())
 }
 
 /// Log duration and log amount at each change of a duration series (a new refill), over the
 /// masked rows. The amount is the aux (stock) jump at the same row, when positive.
-pub(crate) fn duration_events(s: &SeriesRows, mask: &[bool]) -> Vec<(f64, Option<f64>)> {
+/// With `events` (an event-valued series) every non-zero row is an event.
+pub(crate) fn duration_events(s: &SeriesRows, mask: &[bool], events: bool) -> Vec<(f64, Option<f64>)> {
     (0..s.len())
-        .filter(|&i| mask[i] && (i == 0 || s.value[i] != s.value[i - 1]))
+        .filter(|&i| mask[i] && if events { s.value[i] > 0.0 } else { i == 0 || s.value[i] != s.value[i - 1] })
         .map(|i| {
             let amount = match (i > 0).then(|| (aux_at(s, i), aux_at(s, i - 1))) {
                 Some((Some(a), Some(b))) if a > b => Some((a - b).ln()),
@@ -176,10 +269,10 @@ pub(crate) fn duration_events(s: &SeriesRows, mask: &[bool]) -> Vec<(f64, Option
 }
 
 /// Duration: centre of log duration and log amount; scale shrunk toward the pooled one.
-pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled) -> Noise {
-    let ev = duration_events(s, mask);
+pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled, events: bool) -> Noise {
+    let ev = duration_events(s, mask, events);
     let mut ld: Vec<f64> = ev.iter().map(|e| e.0).collect();
-    if ld.is_empty() {
+    if ld.is_empty() && !events {
         // no refill inside the mask: the durations still in force there
         ld = (0..s.len()).filter(|&i| mask[i]).map(|i| s.value[i].max(1e-9).ln()).collect();
     }
@@ -191,7 +284,7 @@ pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled) -> No
     let own = robust_sd(&mut res);
     let sigma = pooled.dur_sigma.max(0.02);
     let unit = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
-    Noise::Duration { center, amount_center, unit }
+    Noise::Duration { center, amount_center, unit, events }
 }
 
 /// `b (ln a - centre)` when both are known, else 0.
@@ -265,10 +358,10 @@ impl Noise {
         let pos = |v: f64| v.is_finite() && v > 0.0;
         match self {
             Noise::Count { profile, alpha, rho2 } => prof(profile) && alpha.is_finite() && *alpha >= 0.0 && rho2.is_finite() && *rho2 >= 0.0,
-            Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit } => {
-                prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit)
+            Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift, low_hours } => {
+                prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit) && meas.is_finite() && *meas >= 0.0 && drift.is_finite() && pos(*low_hours)
             }
-            Noise::Duration { center, amount_center, unit } => center.is_finite() && amount_center.is_none_or(f64::is_finite) && pos(*unit),
+            Noise::Duration { center, amount_center, unit, .. } => center.is_finite() && amount_center.is_none_or(f64::is_finite) && pos(*unit),
             Noise::Generic { profile, unit, diff_unit, run_q } => prof(profile) && pos(*unit) && pos(*diff_unit) && pos(*run_q),
         }
     }

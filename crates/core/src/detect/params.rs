@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
 
 /// The keys [`DetectorParams::from_json`] accepts.
-pub const JSON_KEYS: [&str; 13] = [
+pub const JSON_KEYS: [&str; 14] = [
     "n_trees",
     "max_samples",
     "seed",
@@ -21,6 +21,7 @@ pub const JSON_KEYS: [&str; 13] = [
     "min_train_days",
     "use_forest",
     "interactions",
+    "exclude_inputs",
 ];
 
 /// Most degree-2 interactions a detector's forest may add.
@@ -65,6 +66,11 @@ pub struct DetectorParams {
     /// pairs of them, computed on the fly in fitting and scoring (never stored), pairs taken
     /// in the kind's feature order (`selection::interaction_pairs`), at most 10.
     pub interactions: usize,
+    /// Derived inputs the detector leaves out ([] = none), by name (`count_1h`, ...): set by
+    /// recursive feature elimination (`detect::rfe`). A left-out input is zero in every row,
+    /// so neither the forest nor the per-input path sees it; checked against the kind at fit
+    /// (`inputs.rs`).
+    pub exclude_inputs: Vec<String>,
 }
 
 impl Default for DetectorParams {
@@ -83,6 +89,7 @@ impl Default for DetectorParams {
             min_train_days: 7.0,
             use_forest: true,
             interactions: 0,
+            exclude_inputs: Vec::new(),
         }
     }
 }
@@ -109,6 +116,7 @@ impl DetectorParams {
                     "min_train_days" => p.min_train_days = json::as_f64(key, v)?,
                     "use_forest" => p.use_forest = json::as_bool(key, v)?,
                     "interactions" => p.interactions = json::as_usize(key, v)?,
+                    "exclude_inputs" => p.exclude_inputs = super::inputs::names_from_json(key, v)?,
                     // json::object already rejected every other key
                     _ => {}
                 }
@@ -156,6 +164,7 @@ impl DetectorParams {
         if self.interactions > MAX_INTERACTIONS {
             return Err(CoreError::invalid_param("interactions", self.interactions, "must be between 0 and 10"));
         }
+        super::inputs::check_shape(&self.exclude_inputs)?;
         if !(100..=1_000_000).contains(&self.calibration_blocks) {
             return Err(CoreError::invalid_param("calibration_blocks", self.calibration_blocks, "must be between 100 and 1000000"));
         }

@@ -33,6 +33,11 @@ impl Detector {
     pub fn n_entities(&self) -> usize {
         self.entities.len()
     }
+    /// The recognised shape (noise model) of `entity_id`, e.g. `counts`, `event_valued`,
+    /// `cumulative_counter`; None for an entity the model does not know.
+    pub fn shape_of(&self, entity_id: &str) -> Option<&'static str> {
+        self.entity(entity_id).map(|e| e.shape.name(self.kind))
+    }
     /// Whether `entity_id` has its own noise model (unknown entities score 0 until retrained).
     pub fn knows(&self, entity_id: &str) -> bool {
         self.entity(entity_id).is_some()
@@ -99,7 +104,7 @@ impl Detector {
         1.0 - self.day_tail.ln_survival(t).exp()
     }
 
-    fn forest_scores(&self, rows: &[Row]) -> Vec<f64> {
+    pub(super) fn forest_scores(&self, rows: &[Row]) -> Vec<f64> {
         let nf = features(self.kind).len();
         match &self.forest {
             Some(f) => {
@@ -112,10 +117,18 @@ impl Detector {
     }
 
     /// Derived rows `from..` of `s` under entity model `em`.
-    fn derived(&self, em: &EntityModel, s: &SeriesRows, from: usize) -> Vec<Row> {
+    pub(super) fn derived(&self, em: &EntityModel, s: &SeriesRows, from: usize) -> Vec<Row> {
+        let owned;
+        let s = if em.shape.transforms() {
+            owned = em.shape.apply(s);
+            &owned
+        } else {
+            s
+        };
         let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
         let mut rows = Vec::with_capacity(s.len() - from);
         derive(&em.noise, &self.pooled, &em.scales, s, &cals, from, &mut rows);
+        super::inputs::mask_rows(&mut rows, &self.used_inputs());
         rows
     }
 
@@ -167,43 +180,10 @@ impl Detector {
         Ok(out)
     }
 
-    /// Top 3 (label, share): the forest's path attribution and the per-feature surprises,
-    /// weighted by how much each path contributed to the row's surprise.
-    fn explain(&self, z: &[f64], ux: f64, uf: f64) -> Vec<(String, f64)> {
-        let info = features(self.kind);
-        let u: Vec<f64> = self.feature_surprises(z).collect();
-        let su: f64 = u.iter().sum();
-        // An interaction's share of the forest attribution goes half to each of its features.
-        let pairs = forest_pairs(self.kind, self.params.interactions);
-        let attr = self.forest.as_ref().map(|f| {
-            let x = forest_matrix(1, |_| &z[..info.len()], info.len(), &pairs);
-            let mut a = f.attribution(x.row(0).as_slice().unwrap_or(&[]));
-            for (k, &(i, j)) in pairs.iter().enumerate() {
-                let share = a.get(info.len() + k).copied().unwrap_or(0.0) / 2.0;
-                for f in [i, j] {
-                    if let Some(v) = a.get_mut(f) {
-                        *v += share;
-                    }
-                }
-            }
-            a.truncate(info.len());
-            a
-        });
-        let wf = match &attr {
-            Some(_) if ux + uf > 0.0 => uf / (ux + uf),
-            _ => 0.0,
-        };
-        let mut shares: Vec<(usize, f64)> = (0..info.len())
-            .map(|j| {
-                let own = if su > 0.0 { u[j] / su } else { 0.0 };
-                let forest = attr.as_ref().and_then(|a| a.get(j).copied()).unwrap_or(0.0);
-                (j, wf * forest + (1.0 - wf) * own)
-            })
-            .filter(|(_, s)| *s > 0.0)
-            .collect();
-        shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        shares.truncate(3);
-        shares.into_iter().map(|(j, s)| (info[j].label.to_string(), s)).collect()
+    /// Top 3 (label, share): exact Shapley values of the row surprise (`explain.rs`). `ux`
+    /// and `uf` (the two paths' surprises) are implied by them and no longer weighed here.
+    fn explain(&self, z: &[f64], _ux: f64, _uf: f64) -> Vec<(String, f64)> {
+        self.top_shares(z)
     }
 }
 

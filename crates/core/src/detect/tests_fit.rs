@@ -218,8 +218,14 @@ fn bytes_round_trip_and_hostile_bytes() {
 
 #[test]
 fn input_errors_and_unknown_entities() {
+    // five days: a warm-up model (weekly patterns not seen) with a stricter threshold
     let short: Vec<SeriesRows> = (0..3).map(|k| count_series(&format!("e{k}"), k, 5, 3.0)).collect();
-    let e = Detector::fit(MetricKind::Count, &DetectorParams::default(), &short, &[], &[]).unwrap_err();
+    let (warm, rep) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &short, &[], &[]).expect("warm-up model");
+    assert!(rep.warm_up && (rep.confidence - 5.0 / 7.0).abs() < 1e-9);
+    assert!(1.0 - warm.threshold() < DetectorParams::default().alert_p);
+    // less than a day and fewer than 100 rows per series: refused
+    let tiny: Vec<SeriesRows> = (0..3).map(|k| crate::corpus::head(&count_series(&format!("e{k}"), k, 1, 3.0), 80)).collect();
+    let e = Detector::fit(MetricKind::Count, &DetectorParams::default(), &tiny, &[], &[]).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InsufficientData);
     let mut bad = count_series("x", 1, 8, 3.0);
     bad.ts[5] = bad.ts[4];

@@ -30,14 +30,7 @@ const END: i64 = 1_743_379_200_000_000;
 
 /// Observation with the UTC calendar fields (civil-from-days, H. Hinnant).
 fn obs(ts: i64, value: f64) -> Observation {
-    let days = ts.div_euclid(DAY);
-    let z = days + 719_468;
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dom = doy - (153 * mp + 2) / 5 + 1;
-    Observation { ts, value, hour_of_day: (ts.rem_euclid(DAY) / HOUR) as i16, day_of_week: ((days + 3).rem_euclid(7) + 1) as i16, day_of_month: dom as i16 }
+    crate::corpus::observation(ts, value, 0)
 }
 
 /// A series with its stored features, as the SQL layer reads it.

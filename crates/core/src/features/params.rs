@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CoreError, CoreResult};
 
 /// Microseconds in a day.
-pub const US_PER_DAY: i64 = 86_400_000_000;
+pub const US_PER_DAY: i64 = crate::time::DAY_US;
 /// Microseconds in an hour.
-pub const US_PER_HOUR: i64 = 3_600_000_000;
+pub const US_PER_HOUR: i64 = crate::time::HOUR_US;
 /// Longest accepted period or statistics window: ten years. Keeps every look-back
 /// computation far from `i64` overflow.
 pub const MAX_SPAN_US: i64 = 3_660 * US_PER_DAY;

@@ -17,9 +17,9 @@
 //!
 //! Files: `hyperparams.rs` (parameters, checks, JSON), `tree.rs` (flat node arena, growing,
 //! c(n)), `algorithm.rs` (fit), `score.rs` (scoring, thresholds), `attribution.rs`
-//! (DIFFI-style attribution), `serialize.rs` (bytes and their validation), `json.rs` (strict
-//! parameter objects, shared with the z-score model). `tests_zscore.rs` holds the z-score
-//! model's tests (included from `crate::zscore` by path).
+//! (DIFFI-style attribution), `shap.rs` (exact TreeSHAP of the path length), `serialize.rs`
+//! (bytes and their validation), `json.rs` (strict parameter objects, shared with the z-score
+//! model).
 
 mod algorithm;
 mod attribution;
@@ -27,6 +27,7 @@ mod hyperparams;
 pub(crate) mod json;
 mod score;
 pub(crate) mod serialize;
+mod shap;
 mod tree;
 
 #[cfg(test)]
@@ -35,6 +36,8 @@ mod tests;
 mod tests_attribution;
 #[cfg(test)]
 mod tests_bytes;
+#[cfg(test)]
+mod tests_shap;
 
 pub(crate) use algorithm::median_in_place as median_of;
 pub use algorithm::{IsolationForest, ESTIMATION_ROWS, MAX_FEATURES, MAX_TOTAL_NODES};
@@ -43,5 +46,6 @@ pub use hyperparams::{
     DEFAULT_N_TREES, DEFAULT_SEED, JSON_KEYS, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES,
 };
 pub use score::threshold_from_contamination;
+pub use shap::ShapValues;
 pub use serialize::{FOREST_MAGIC, FOREST_VERSION, MODEL_BYTES_LIMIT};
 pub use tree::{c_factor, height_limit};

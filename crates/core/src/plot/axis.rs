@@ -3,9 +3,7 @@
 //! months, years beyond), with their labels.
 
 pub(crate) const SECOND_US: i64 = 1_000_000;
-pub(crate) const MINUTE_US: i64 = 60 * SECOND_US;
-pub(crate) const HOUR_US: i64 = 60 * MINUTE_US;
-pub(crate) const DAY_US: i64 = 24 * HOUR_US;
+pub(crate) use crate::time::{DAY_US, HOUR_US, MINUTE_US};
 
 /// Ticks of the value axis: the axis runs from `min` to `max` (covering the data with a
 /// little padding; usually multiples of `step`); `ticks` are the multiples of `step` in it.
@@ -95,29 +93,7 @@ pub struct Civil {
     pub second: u32,
 }
 
-/// Days since 1970-01-01 to (year, month, day) (proleptic Gregorian; H. Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// (year, month, day) to days since 1970-01-01.
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub(crate) use crate::time::{civil_from_days, days_from_civil};
 
 /// The calendar time of `local_us` (µs since the epoch, already shifted into the offset).
 pub fn civil(local_us: i128) -> Civil {

@@ -1,5 +1,5 @@
-//! Tests of the z-score model (`crate::zscore`); kept beside the forest's tests, whose
-//! serialization helpers the model shares, so `zscore.rs` stays one readable file.
+//! Tests of the z-score model (`crate::zscore`), beside it so `mod.rs` stays one readable
+//! file.
 
 use proptest::prelude::*;
 use serde_json::json;

@@ -25,10 +25,7 @@ use crate::error::{CoreError, CoreResult, ErrorKind};
 use crate::forest::{json, serialize};
 use crate::traits::{Fit, ParamGuard};
 
-/// MAD → standard deviation for normal data.
-const MAD_TO_SD: f64 = 1.4826;
-/// Mean absolute deviation → standard deviation for normal data (sqrt(pi/2)).
-const MEAN_AD_TO_SD: f64 = 1.2533;
+use crate::stats::{MAD_TO_SD, MEAN_AD_TO_SD};
 /// Relative floor on the scale.
 pub const SCALE_FLOOR_REL: f64 = 1e-9;
 /// Largest accepted `min_points`.
@@ -414,5 +411,4 @@ impl TryFrom<ZScoreWire> for ZScoreModel {
 }
 
 #[cfg(test)]
-#[path = "forest/tests_zscore.rs"]
 mod tests;

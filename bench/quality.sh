@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Detection quality on the robustness corpus (crates/core/src/corpus): per corpus member and
+# metric type, event precision, recall, F1, false alerts per series-week and row-score ROC AUC,
+# on a TUNE split and a separate REPORT split (other seeds and entities; quote only REPORT).
+# The demo's own figures come from bench/detect_quality.sh.
+# Arguments: [--entities N (40)] [--split tune|report|both] [--member NAME] [--metric NAME] [--verbose]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+exec cargo run --release -p pg_anomaly_core --example eval_quality -- "$@"

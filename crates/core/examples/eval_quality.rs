@@ -1,0 +1,180 @@
+//! Detection quality on the robustness corpus (`pg_anomaly_core::corpus`): per corpus member
+//! and metric type, event precision, recall, F1, false alerts per series-week and the ROC AUC
+//! of row scores, on a TUNE split and a separate REPORT split (other seeds, other entities).
+//! Parameters may be chosen on TUNE; only REPORT figures are quoted.
+//!
+//! Protocol (what the SQL layer does): per metric type, features from `compute_series` with
+//! the corpus' local calendar; train with default parameters on the rows before the member's
+//! training end (anomaly-free); score the rest with the earlier rows as look-back; every
+//! non-suppressed episode is an alert.
+//! - A label is found when an alert of its metric overlaps `[from, to + 2 h]`.
+//! - An alert is false when it overlaps no label (any metric, neutral spans included) of its
+//!   entity, with the same tolerance: a consumption alert during a stock-out is a real event.
+//! - AUC: scored rows inside a label of the metric are positive; rows of other labels of the
+//!   entity and the 2 h after a label are left out; all other rows are negative.
+//!
+//! Run with `bench/quality.sh`. Arguments: `--entities N` (40), `--split tune|report|both`
+//! (both), `--member NAME` (all), `--metric NAME` (all), `--verbose` (misses per kind).
+
+use std::time::Instant;
+
+use pg_anomaly_core::corpus::{generate, members, roc_auc, series_rows, train_end_us, CorpusEntity, LOCAL_OFFSET_US, METRIC_TYPES};
+use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows};
+
+const HOUR: i64 = 3_600_000_000;
+const TOLERANCE: i64 = 2 * HOUR;
+const WEEK: f64 = 7.0 * 24.0 * 3600e6;
+/// 2025-03-31T00:00:00Z.
+const END: i64 = 1_743_379_200_000_000;
+
+#[derive(Default, Clone)]
+struct Tally {
+    labels: usize,
+    found: usize,
+    alerts: usize,
+    fp: usize,
+    series_weeks: f64,
+    scores: Vec<f64>,
+    pos: Vec<bool>,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.labels += o.labels;
+        self.found += o.found;
+        self.alerts += o.alerts;
+        self.fp += o.fp;
+        self.series_weeks += o.series_weeks;
+    }
+    fn line(&self, split: &str, member: &str, metric: &str, auc: Option<f64>) -> String {
+        let p = if self.alerts > 0 { (self.alerts - self.fp) as f64 / self.alerts as f64 } else { 0.0 };
+        let r = if self.labels > 0 { self.found as f64 / self.labels as f64 } else { 0.0 };
+        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        let fa = if self.series_weeks > 0.0 { self.fp as f64 / self.series_weeks } else { 0.0 };
+        let auc = auc.map_or("   -".to_string(), |a| format!("{a:.3}"));
+        format!("{split:<6} {member:<11} {metric:<16} {:>6} {:>5} {:>6} {:>4} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>6}", self.labels, self.found, self.alerts, self.fp, p, r, f1, fa, auc)
+    }
+}
+
+fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
+    a.0 <= b.1 + TOLERANCE && b.0 <= a.1
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opt = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
+    let entities: u32 = opt("--entities").and_then(|v| v.parse().ok()).unwrap_or(40);
+    let split = opt("--split").unwrap_or_else(|| "both".into());
+    let only_member = opt("--member");
+    let only_metric = opt("--metric");
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let splits: Vec<(&str, u64, &str)> = [("TUNE", 101u64, "tune"), ("REPORT", 202u64, "rep")]
+        .into_iter()
+        .filter(|s| split == "both" || s.0.eq_ignore_ascii_case(&split))
+        .collect();
+    let params = DetectorParams::default();
+    println!("{:<6} {:<11} {:<16} {:>6} {:>5} {:>6} {:>4} {:>6} {:>6} {:>6} {:>7} {:>6}", "split", "member", "metric", "labels", "found", "alerts", "FP", "prec", "recall", "F1", "FA/s-wk", "AUC");
+    for (sname, seed, prefix) in &splits {
+        let mut grand = Tally::default();
+        let mut grand_f1: Vec<f64> = Vec::new();
+        for m in members().into_iter().filter(|m| only_member.as_deref().is_none_or(|x| x == m.name)) {
+            let t0 = Instant::now();
+            let ents: Vec<CorpusEntity> = (0..entities).map(|i| generate(&m, *seed, prefix, i, END)).collect();
+            let te = train_end_us(&m, END);
+            let mut member_total = Tally::default();
+            let mut kinds: Vec<(String, usize, usize)> = Vec::new();
+            for (mi, name) in METRIC_TYPES.iter().enumerate() {
+                if only_metric.as_deref().is_some_and(|x| x != *name) {
+                    continue;
+                }
+                let kind = MetricKind::from_metric_type(name);
+                let aux = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
+                let series: Vec<SeriesRows> = ents
+                    .iter()
+                    .map(|e| {
+                        let s = &e.series[mi];
+                        series_rows(&e.id, &s.ts, &s.value, aux.map(|a| (e.series[a].ts.as_slice(), e.series[a].value.as_slice())), LOCAL_OFFSET_US)
+                    })
+                    .collect();
+                let splits_at: Vec<usize> = series.iter().map(|s| s.ts.partition_point(|&t| t < te)).collect();
+                let train: Vec<SeriesRows> = series.iter().zip(&splits_at).filter(|(_, &n)| n > 0).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
+                let fitted = Detector::fit(kind, &params, &train, &[], &[]);
+                let mut t = Tally::default();
+                if let (true, Ok((det, rep))) = (std::env::var("SHOW_CAL").is_ok(), &fitted) {
+                    println!("  calibration {} shapes {:?}", det.calibration_summary(), rep.shapes);
+                }
+                if let Err(e) = &fitted {
+                    println!("{sname:<6} {:<11} {name:<16} fit failed: {}", m.name, e.message);
+                }
+                for ((e, s), &first) in ents.iter().zip(&series).zip(&splits_at) {
+                    if first >= s.len() {
+                        continue;
+                    }
+                    t.series_weeks += (s.ts[s.len() - 1] - s.ts[first].max(te)) as f64 / WEEK;
+                    let own: Vec<(i64, i64, &str)> = e.labels.iter().filter(|l| l.metric_type == *name && !l.neutral()).map(|l| (l.from_us, l.to_us, l.kind)).collect();
+                    let scored = match &fitted {
+                        Ok((det, _)) => det.score_series(s, first).unwrap_or_default(),
+                        Err(_) => Vec::new(),
+                    };
+                    let al: Vec<(i64, i64)> = match &fitted {
+                        Ok((det, _)) => episodes(&scored, &det.episode_params()).iter().filter(|x| !x.suppressed).map(|x| (x.start_ts, x.end_ts)).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    for l in &own {
+                        let f = al.iter().any(|&a| overlaps(a, (l.0, l.1)));
+                        if verbose && !f {
+                            let peak = scored.iter().filter(|r| r.ts >= l.0 && r.ts <= l.1).max_by(|x, y| x.score.total_cmp(&y.score));
+                            if let Some(r) = peak {
+                                println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}", e.id, l.2, r.score, r.value, r.expected);
+                            }
+                        }
+                        t.labels += 1;
+                        t.found += usize::from(f);
+                        let key = format!("{}/{}", name.split('_').next().unwrap_or(name), l.2);
+                        match kinds.iter_mut().find(|x| x.0 == key) {
+                            Some(x) => {
+                                x.1 += 1;
+                                x.2 += usize::from(f);
+                            }
+                            None => kinds.push((key, 1, usize::from(f))),
+                        }
+                    }
+                    t.alerts += al.len();
+                    let fp: Vec<&(i64, i64)> = al.iter().filter(|&&a| !e.labels.iter().any(|l| overlaps(a, (l.from_us, l.to_us)))).collect();
+                    t.fp += fp.len();
+                    if verbose {
+                        for a in &fp {
+                            let peak = scored.iter().filter(|r| r.ts >= a.0 && r.ts <= a.1).max_by(|x, y| x.score.total_cmp(&y.score));
+                            if let Some(r) = peak {
+                                println!("  FP {} {name} {:.1}h: v {:.2} e {:?} {:?}", e.id, (a.1 - a.0) as f64 / HOUR as f64, r.value, r.expected, r.top);
+                            }
+                        }
+                    }
+                    for r in &scored {
+                        let pos = own.iter().any(|l| r.ts >= l.0 && r.ts <= l.1);
+                        let other = !pos && e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE);
+                        if !other {
+                            t.scores.push(r.score);
+                            t.pos.push(pos);
+                        }
+                    }
+                }
+                let auc = roc_auc(&t.scores, &t.pos);
+                println!("{}", t.line(sname, m.name, name, auc));
+                member_total.add(&t);
+            }
+            let p = if member_total.alerts > 0 { (member_total.alerts - member_total.fp) as f64 / member_total.alerts as f64 } else { 0.0 };
+            let r = if member_total.labels > 0 { member_total.found as f64 / member_total.labels as f64 } else { 0.0 };
+            grand_f1.push(if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 });
+            println!("{}   ({:.1} s)", member_total.line(sname, m.name, "ALL", None), t0.elapsed().as_secs_f64());
+            if verbose {
+                kinds.sort();
+                println!("  recall per kind: {}", kinds.iter().map(|(k, n, f)| format!("{k} {f}/{n}")).collect::<Vec<_>>().join(", "));
+            }
+            grand.add(&member_total);
+        }
+        println!("{}", grand.line(sname, "ALL", "ALL", None));
+        let worst = grand_f1.iter().copied().fold(f64::INFINITY, f64::min);
+        println!("{sname}: lowest member F1 {worst:.3}\n");
+    }
+}

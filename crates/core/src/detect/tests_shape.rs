@@ -1,0 +1,90 @@
+//! Shape recognition on corpus members recorded unlike the demo, and the stock residual's
+//! learned counting noise.
+
+use super::noise::{fit_level, Noise};
+use super::shape::Shape;
+use super::*;
+use crate::corpus::{generate, members, series_rows, train_end_us, LOCAL_OFFSET_US, METRIC_TYPES};
+
+const END: i64 = 1_743_379_200_000_000;
+
+fn member(name: &str) -> crate::corpus::Member {
+    members().into_iter().find(|m| m.name == name).expect("member")
+}
+
+fn rows_of(name: &str, metric: usize, aux: Option<usize>, k: u32) -> (SeriesRows, i64) {
+    let m = member(name);
+    let e = generate(&m, 77, "t", k, END);
+    let s = &e.series[metric];
+    let a = aux.map(|a| (e.series[a].ts.as_slice(), e.series[a].value.as_slice()));
+    (series_rows(&e.id, &s.ts, &s.value, a, LOCAL_OFFSET_US), train_end_us(&m, END))
+}
+
+#[test]
+fn recognises_cumulative_event_valued_and_plain_series() {
+    let all = |s: &SeriesRows| vec![true; s.len()];
+    let (cum, _) = rows_of("cumulative", 1, None, 0);
+    assert_eq!(Shape::recognise(MetricKind::Count, &cum, &all(&cum)).name(MetricKind::Count), "cumulative_counter");
+    let (plain, _) = rows_of("other15", 1, None, 0);
+    assert_eq!(Shape::recognise(MetricKind::Count, &plain, &all(&plain)).name(MetricKind::Count), "counts");
+    let (stock, _) = rows_of("cumulative", 0, Some(1), 0);
+    assert_eq!(Shape::recognise(MetricKind::Level, &stock, &all(&stock)).name(MetricKind::Level), "sawtooth_stock_vs_counter");
+    let (ev, _) = rows_of("event_dur", 2, Some(0), 0);
+    assert_eq!(Shape::recognise(MetricKind::Duration, &ev, &all(&ev)).name(MetricKind::Duration), "event_valued");
+    let (held, _) = rows_of("other15", 2, Some(0), 0);
+    assert_eq!(Shape::recognise(MetricKind::Duration, &held, &all(&held)).name(MetricKind::Duration), "held_duration");
+}
+
+#[test]
+fn increments_of_a_counter_equal_the_counts() {
+    let (cum, _) = rows_of("cumulative", 1, None, 3);
+    let sh = Shape { cumulative: true, ..Shape::default() };
+    let inc = sh.apply(&cum);
+    for i in 1..cum.len() {
+        assert_eq!(inc.value[i], cum.value[i] - cum.value[i - 1]);
+    }
+}
+
+#[test]
+fn event_valued_durations_alert_on_slow_refills_only() {
+    let m = member("event_dur");
+    let te = train_end_us(&m, END);
+    let ents: Vec<_> = (0..30).map(|k| generate(&m, 5, "t", k, END)).collect();
+    let series: Vec<SeriesRows> = ents.iter().map(|e| series_rows(&e.id, &e.series[2].ts, &e.series[2].value, Some((&e.series[0].ts, &e.series[0].value)), LOCAL_OFFSET_US)).collect();
+    let train: Vec<SeriesRows> = series.iter().map(|s| crate::corpus::head(s, s.ts.partition_point(|&t| t < te))).collect();
+    let (det, rep) = Detector::fit(MetricKind::Duration, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    assert_eq!(rep.shapes.get("event_valued"), Some(&30));
+    assert_eq!(det.shape_of(&ents[0].id), Some("event_valued"));
+    let (mut labels, mut found, mut alerts) = (0, 0, 0);
+    for (e, s) in ents.iter().zip(&series) {
+        let first = s.ts.partition_point(|&t| t < te);
+        let sc = det.score_series(s, first).expect("score");
+        // rows between events carry no information
+        assert!(sc.iter().filter(|r| r.value == 0.0).all(|r| r.score == 0.0 || !r.is_anomaly));
+        let eps: Vec<_> = episodes(&sc, &det.episode_params()).into_iter().filter(|x| !x.suppressed).collect();
+        alerts += eps.len();
+        for l in e.labels.iter().filter(|l| l.metric_type == METRIC_TYPES[2]) {
+            labels += 1;
+            found += usize::from(eps.iter().any(|x| x.start_ts <= l.to_us && x.end_ts >= l.from_us));
+        }
+    }
+    assert!(labels >= 3, "{labels} labels");
+    assert!(found * 10 >= labels * 7, "found {found} of {labels}");
+    assert!(alerts <= found + 4, "{alerts} alerts for {found} found");
+}
+
+#[test]
+fn stock_counting_noise_is_learned_not_accumulated() {
+    let (s, te) = rows_of("shrink", 0, Some(1), 4);
+    let n = s.ts.partition_point(|&t| t < te);
+    let train = crate::corpus::head(&s, n);
+    let cals: Vec<_> = (0..n).map(|i| super::mathx::calendar(train.ts[i], &train.features[i])).collect();
+    let Noise::Level { meas, unit, .. } = fit_level(&train, &cals, &vec![true; n], 0) else { panic!("level") };
+    assert!(meas > 0.5, "counting noise found: {meas}");
+    assert!(unit < 2.0 * meas, "walk scale {unit} below the reading noise {meas}");
+    let (plain, te) = rows_of("other15", 0, Some(1), 4);
+    let n = plain.ts.partition_point(|&t| t < te);
+    let cals: Vec<_> = (0..n).map(|i| super::mathx::calendar(plain.ts[i], &plain.features[i])).collect();
+    let Noise::Level { meas, .. } = fit_level(&crate::corpus::head(&plain, n), &cals, &vec![true; n], 0) else { panic!("level") };
+    assert!(meas < 1e-9, "no counting noise in exact records: {meas}");
+}

@@ -1,0 +1,40 @@
+//! ml_explain: Shapley attributions of a stored row's score (pipeline::explain). Importance
+//! is stored at training (pipeline/train.rs) and read back by the SQL function
+//! ml_feature_importance (sql/finalize.sql); elimination runs from ml_select_features.
+
+use crate::errors::run;
+use crate::pipeline::explain::explain;
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+/// Shapley attributions of one stored row's score to the active detector's inputs: per input
+/// its value (a dimensionless deviation), its exact Shapley value of the row surprise in nats
+/// (they add up to surprise - base_surprise), its share of that difference, and the forest's
+/// TreeSHAP value of log2 of its score (interactions folded).
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_explain(
+    metric_type: &str,
+    entity_id: &str,
+    timestamp: TimestampWithTimeZone,
+) -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(input, String),
+            name!(label, String),
+            name!(value, f64),
+            name!(attribution, f64),
+            name!(share, Option<f64>),
+            name!(forest_attribution, Option<f64>),
+            name!(score, f64),
+            name!(surprise, f64),
+            name!(base_surprise, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    run("ml_explain", || Ok(TableIterator::new(explain(metric_type, entity_id, timestamp)?)))
+}
+

@@ -1,0 +1,33 @@
+//! Retention: drops whole day partitions of ml_metrics and ml_features past their
+//! retention (no mass DELETE), deletes old rows elsewhere, and creates the partitions of
+//! the coming days.
+
+use super::stage::StageRun;
+use crate::errors::Result;
+use crate::gucs;
+use crate::storage::retention::{self, Expiring, Partitioned};
+use crate::storage::{locks, metrics, settings};
+
+/// Applies retention; returns the rows removed per table.
+pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
+    if !StageRun::lock(locks::Stage::Cleanup, "another cleanup is running; skipping this one")? {
+        return Ok(Vec::new());
+    }
+    let run = StageRun::start("cleanup", None, trigger)?;
+    let r = gucs::retention();
+    let mut out = Vec::new();
+    for (t, days) in [(Partitioned::Metrics, r.metrics_days), (Partitioned::Features, r.features_days)] {
+        out.push((t.name().to_string(), retention::drop_expired(t, days)?));
+    }
+    let mut expiring = vec![(Expiring::Alerts, r.alerts_days), (Expiring::TrainingLogs, r.training_logs_days), (Expiring::JobRuns, r.job_runs_days)];
+    if retention::cron_history_deletable()? {
+        expiring.push((Expiring::CronRunDetails, r.job_runs_days));
+    }
+    for (t, days) in expiring {
+        out.push((t.name().to_string(), retention::delete_expired(t, days)?));
+    }
+    retention::forget_empty_series()?;
+    metrics::ensure_partitions(settings::now_plus_days(-1)?, settings::now_plus_days(7)?)?;
+    run.success(None, 0, out.iter().map(|(_, n)| n).sum())?;
+    Ok(out)
+}

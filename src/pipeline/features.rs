@@ -1,0 +1,231 @@
+//! Stages 2-3: feature engineering into the feature store, incremental (new, late and
+//! corrected metrics) or a full rebuild, serial or one partition of a parallel rebuild.
+
+use super::stage::StageRun;
+use super::state_cache;
+use crate::errors::Result;
+use crate::storage::{features as store, from_unix_us, locks, settings, to_unix_us};
+use pg_anomaly_core::codec::partition_of;
+use pg_anomaly_core::features::{FeatureParams, FeatureRow, SeriesState};
+use pgrx::datum::TimestampWithTimeZone;
+use std::collections::HashMap;
+
+/// Series per read query: bounds the backend's memory (one chunk of look-back and rows at
+/// a time) whatever the number of series.
+const SERIES_PER_CHUNK: usize = 64;
+
+/// The feature stage, callable from other stages (detection builds missing features first).
+pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Result<i64> {
+    if !StageRun::lock(locks::Stage::Features, BUSY)? {
+        return Ok(0);
+    }
+    let run = StageRun::start("features", metric_type, trigger)?;
+    state_cache::begin_build();
+    let (rows_in, rows_out) = build_locked(metric_type, full_rebuild, None)?;
+    run.success(None, rows_in, rows_out)?;
+    Ok(rows_out)
+}
+
+/// The NOTICE of a feature build that finds another one running.
+pub const BUSY: &str = "another feature build is running; skipping this one";
+
+/// Work list: (metric_type, entity_id, first timestamp to compute).
+fn work_list(metric_type: Option<&str>, full_rebuild: bool) -> Result<Vec<(String, String, TimestampWithTimeZone)>> {
+    if full_rebuild {
+        state_cache::forget(metric_type);
+        store::clear(metric_type)?;
+        Ok(store::all_series(metric_type)?
+            .into_iter()
+            .map(|(m, e)| (m, e, TimestampWithTimeZone::negative_infinity()))
+            .collect())
+    } else {
+        store::take_dirty(metric_type)
+    }
+}
+
+/// Builds the features of one partition of the series (entity hash modulo `n` equal to
+/// `k`) from scratch, without clearing (a parallel rebuild clears first, separately):
+/// what each worker of a parallel full rebuild does. Returns (rows read, rows written).
+pub fn build_partition(metric_type: Option<&str>, k: u32, n: u32) -> Result<(i64, i64)> {
+    build_locked(metric_type, true, Some((k, n)))
+}
+
+fn build_locked(metric_type: Option<&str>, full_rebuild: bool, partition: Option<(u32, u32)>) -> Result<(i64, i64)> {
+    let mut work = match partition {
+        None => work_list(metric_type, full_rebuild)?,
+        Some(_) => store::all_series(metric_type)?
+            .into_iter()
+            .map(|(m, e)| (m, e, TimestampWithTimeZone::negative_infinity()))
+            .collect(),
+    };
+    if let Some((k, n)) = partition {
+        work.retain(|w| partition_of(&w.1, n) == k);
+    }
+    let (mut rows_in, mut rows_out) = (0i64, 0i64);
+    let mut i = 0;
+    while i < work.len() {
+        let mt = work[i].0.clone();
+        let mut j = i;
+        while j < work.len() && work[j].0 == mt {
+            j += 1;
+        }
+        let (period_us, stat_window_us) = settings::feature_windows(&mt)?;
+        let params = FeatureParams { period_us, stat_window_us, ..FeatureParams::default() };
+        params.check()?;
+        for chunk in work[i..j].chunks(SERIES_PER_CHUNK) {
+            pgrx::check_for_interrupts!();
+            let (r, w) = build_chunk(&mt, chunk, &params, full_rebuild && partition.is_none())?;
+            rows_in += r;
+            rows_out += w;
+        }
+        i = j;
+    }
+    Ok((rows_in, rows_out))
+}
+
+/// Builds the features of one chunk of series of a metric type and writes them; returns
+/// (rows read, rows written). Series this process kept the kernel state of resume from it
+/// and read only rows after their last one; the others read their look-back
+/// (`state_cache`).
+fn build_chunk(
+    metric_type: &str,
+    chunk: &[(String, String, TimestampWithTimeZone)],
+    params: &FeatureParams,
+    full_rebuild: bool,
+) -> Result<(i64, i64)> {
+    let entities: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
+    let from: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.2).collect();
+    if !full_rebuild {
+        store::delete_from(metric_type, &entities, &from)?;
+    }
+    let t0 = std::time::Instant::now();
+    let mut kept = if state_cache::holds_any() && !full_rebuild { kept_states(metric_type, chunk, params)? } else { HashMap::new() };
+    let (series, resumed, cold) = read_chunk(metric_type, chunk, params, &kept)?;
+    let t1 = t0.elapsed();
+    let Computed { batch, read, entities, firsts, lasts, mut states } = compute(metric_type, &series, params, &mut kept)?;
+    let t2 = t0.elapsed();
+    let written = store::insert(batch)?;
+    let t3 = t0.elapsed();
+    if !entities.is_empty() {
+        for (e, version) in store::advance_state(metric_type, entities, firsts, lasts)? {
+            // a full rebuild (often a one-off in a session, or a parallel worker about to
+            // exit) keeps nothing; incremental builds, the real-time worker's, do
+            if let Some(st) = states.remove(&e).filter(|_| !full_rebuild) {
+                state_cache::put(metric_type, &e, version, st);
+            }
+        }
+    }
+    let (cached, cached_bytes) = state_cache::stats();
+    pgrx::debug1!(
+        "pg_anomaly features chunk: {} series resumed, {} from the look-back ({} states, {} kB kept); read {:?} compute {:?} insert {:?} state {:?}",
+        resumed,
+        cold,
+        cached,
+        cached_bytes >> 10,
+        t1,
+        t2 - t1,
+        t3 - t2,
+        t0.elapsed() - t3
+    );
+    Ok((read, written))
+}
+
+/// The kept kernel states this chunk can resume from: only series whose new rows all come
+/// after the kept state's last row (late or corrected rows recompute from the look-back).
+fn kept_states(
+    metric_type: &str,
+    chunk: &[(String, String, TimestampWithTimeZone)],
+    params: &FeatureParams,
+) -> Result<HashMap<String, SeriesState>> {
+    let mut kept = HashMap::new();
+    let stored = store::versions(metric_type, &chunk.iter().map(|c| c.1.clone()).collect::<Vec<_>>())?;
+    for c in chunk {
+        let Some(&(until, version)) = stored.get(&c.1) else { continue };
+        if to_unix_us(c.2) <= until {
+            continue;
+        }
+        if let Some(st) = state_cache::take(metric_type, &c.1, version, until, params) {
+            kept.insert(c.1.clone(), st);
+        }
+    }
+    Ok(kept)
+}
+
+/// Reads the chunk's series: from just after the kept state's last row for resumed ones
+/// (no look-back), with the look-back for the others. Returns the series and how many
+/// were resumed and read cold.
+fn read_chunk(
+    metric_type: &str,
+    chunk: &[(String, String, TimestampWithTimeZone)],
+    params: &FeatureParams,
+    kept: &HashMap<String, SeriesState>,
+) -> Result<(Vec<store::SeriesData>, usize, usize)> {
+    let (mut cold_e, mut cold_f, mut warm_e, mut warm_f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for c in chunk {
+        match kept.get(&c.1).and_then(|st| st.last_ts()) {
+            Some(last) => {
+                warm_e.push(c.1.clone());
+                warm_f.push(from_unix_us(last + 1));
+            }
+            None => {
+                cold_e.push(c.1.clone());
+                cold_f.push(c.2);
+            }
+        }
+    }
+    let mut series = store::read_series(metric_type, &cold_e, &cold_f, params.lookback_us())?;
+    if !warm_e.is_empty() {
+        // look-back 0 from just after the kept state's last row
+        series.extend(store::read_series(metric_type, &warm_e, &warm_f, 0)?);
+    }
+    Ok((series, warm_e.len(), cold_e.len()))
+}
+
+/// The feature rows of a chunk, ready to write, and the kernels' state after each series.
+struct Computed {
+    batch: store::FeatureBatch,
+    read: i64,
+    entities: Vec<String>,
+    firsts: Vec<TimestampWithTimeZone>,
+    lasts: Vec<TimestampWithTimeZone>,
+    states: HashMap<String, SeriesState>,
+}
+
+/// Feeds each series through the feature kernels (resuming a kept state, or warming a new
+/// one on the look-back first).
+fn compute(
+    metric_type: &str,
+    series: &[store::SeriesData],
+    params: &FeatureParams,
+    kept: &mut HashMap<String, SeriesState>,
+) -> Result<Computed> {
+    let mut batch = store::FeatureBatch::new(series.iter().map(|s| s.obs.len() - s.first_out.min(s.obs.len())).sum());
+    let mut rows: Vec<FeatureRow> = Vec::new();
+    let (mut st_e, mut st_f, mut st_u) = (Vec::new(), Vec::new(), Vec::new());
+    let mut states: HashMap<String, SeriesState> = HashMap::new();
+    let mut read = 0i64;
+    for s in series {
+        read += s.obs.len() as i64;
+        if s.first_out >= s.obs.len() {
+            continue;
+        }
+        rows.clear();
+        let mut st = match kept.remove(&s.entity_id) {
+            Some(st) => st,
+            None => {
+                let mut st = SeriesState::new(params);
+                st.feed(&s.obs[..s.first_out], false, &mut rows)?;
+                st
+            }
+        };
+        st.feed(&s.obs[s.first_out..], true, &mut rows)?;
+        for (row, o) in rows.iter().zip(&s.obs[s.first_out..]) {
+            batch.push(metric_type, &s.entity_id, o.value, row);
+        }
+        st_e.push(s.entity_id.clone());
+        st_f.push(from_unix_us(s.obs[s.first_out].ts));
+        st_u.push(from_unix_us(s.obs.last().map(|o| o.ts).unwrap_or(s.obs[s.first_out].ts)));
+        states.insert(s.entity_id.clone(), st);
+    }
+    Ok(Computed { batch, read, entities: st_e, firsts: st_f, lasts: st_u, states })
+}

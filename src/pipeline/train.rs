@@ -1,0 +1,393 @@
+//! Stage 6: training a model of a metric type from its stored features, measuring its
+//! quality on the labelled windows, and activating it when it is not worse.
+
+use super::features as feature_stage;
+use super::model::Model;
+use super::selection::select_and_save;
+use super::stage::StageRun;
+use crate::errors::{invalid, not_found, Result};
+use crate::storage::{locks, models, selection, series};
+use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::features::col;
+use pg_anomaly_core::quality::{evaluate, Quality, Span};
+use pg_anomaly_core::traits::{Fit, ParamGuard};
+use pg_anomaly_core::zscore::ZScoreParams;
+use pg_anomaly_core::time::HOUR_US;
+use pg_anomaly_core::CoreError;
+use series::LabelledSpan;
+use pgrx::datum::TimestampWithTimeZone;
+use serde_json::json;
+
+/// Entities read per query while loading training data.
+const ENTITIES_PER_READ: usize = 64;
+/// Rows a forest detector reads for fitting unless `max_train_rows` says otherwise. The
+/// forest itself fits on max_samples rows per tree; this bounds the rows that calibrate the
+/// threshold and measure quality, and with them the training time.
+pub const DEFAULT_MAX_TRAIN_ROWS: usize = 400_000;
+/// Tolerance after a window's end within which an alert still counts as finding it.
+pub const FOUND_TOLERANCE_US: i64 = 2 * HOUR_US;
+/// Episode gap with which a new model's alerts are formed when its quality is measured.
+const EVALUATION_GAP_US: i64 = 2 * HOUR_US;
+
+/// Trains; a failed attempt leaves its log row (written autonomously: the error rolls
+/// back this transaction) and no model.
+pub fn train_logged(
+    metric_type: &str,
+    model_type: &str,
+    params: &serde_json::Value,
+    train_from: Option<TimestampWithTimeZone>,
+    train_until: Option<TimestampWithTimeZone>,
+    reason: &str,
+    trigger: &str,
+) -> Result<i64> {
+    let started = crate::storage::runs::now()?;
+    let outcome = train(metric_type, model_type, params, train_from, train_until, reason, trigger);
+    if let Err(e) = &outcome {
+        super::autonomous::record_failed_training(metric_type, model_type, started, &super::stage::error_text(e), reason, params);
+    }
+    outcome
+}
+
+/// Makes model `model_id` the active one of its metric and model type.
+pub fn activate(model_id: i64) -> Result<bool> {
+    if !models::activate(model_id)? {
+        let hint = "SELECT id, metric_type, model_type, version FROM ml_models lists them."; // hint
+        return Err(not_found(format!("model {model_id} does not exist"), hint));
+    }
+    Ok(true)
+}
+
+/// The parsed params of a model type, or a clear error naming the bad key.
+enum Params {
+    /// The detector's params and the most rows to read (0: all).
+    Forest(DetectorParams, usize),
+    ZScore(ZScoreParams),
+}
+
+fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> {
+    match model_type {
+        "isolation_forest" => {
+            // max_train_rows is about reading, not the model: take it out before the
+            // detector's own keys are checked.
+            let mut rest = params.clone();
+            let cap = match rest.as_object_mut().and_then(|m| m.remove("max_train_rows")) {
+                None => DEFAULT_MAX_TRAIN_ROWS,
+                Some(v) => match v.as_u64() {
+                    Some(0) => 0,
+                    Some(n) if (10_000..=1_000_000_000).contains(&n) => n as usize,
+                    _ => return Err(invalid("max_train_rows", v, "must be 0 (read every row) or an integer between 10000 and 1000000000")),
+                },
+            };
+            let p = DetectorParams::from_json(&rest)?;
+            p.check()?;
+            Ok(Params::Forest(p, cap))
+        }
+        "z_score" => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
+        other => Err(invalid("model_type", other, "model_type is 'isolation_forest' or 'z_score'")),
+    }
+}
+
+/// Trains a model of `model_type` for a metric type from its stored features (building
+/// missing features and running selection first when there is none) and returns the new
+/// model id; the model is activated when there is no active one or its quality is not worse.
+pub fn train(
+    metric_type: &str,
+    model_type: &str,
+    params: &serde_json::Value,
+    train_from: Option<TimestampWithTimeZone>,
+    train_until: Option<TimestampWithTimeZone>,
+    reason: &str,
+    trigger: &str,
+) -> Result<i64> {
+    let parsed = parse_params(model_type, params)?;
+    if !locks::try_stage(locks::Stage::Training)? {
+        return Err(CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "another training is running")
+            .with_hint("Wait for it to finish; training runs one at a time.")
+            .into());
+    }
+    let run = StageRun::start("training", Some(metric_type), trigger)?;
+    // Training needs fresh features and a selected feature set: it asks for both here.
+    feature_stage::build(Some(metric_type), false, trigger)?;
+    let entities = series::entities(metric_type)?;
+    if entities.is_empty() {
+        return Err(CoreError::insufficient(format!("no stored features for metric type \"{metric_type}\""))
+            .with_hint("Insert metrics of that type (ml_metrics, ml_ingest or ml_collect) and run ml_build_features().")
+            .into());
+    }
+    // The selected feature set is recorded with the model; selection runs when there is none.
+    let selected = match selection::kept(metric_type)? {
+        Some(k) => k,
+        None => select_and_save(metric_type, "all", trigger)?.into_iter().filter(|d| d.kept).map(|d| d.feature).collect(),
+    };
+    let kind = MetricKind::from_metric_type(metric_type);
+    let windows = series::known_windows(metric_type)?;
+    let read_started = std::time::Instant::now();
+    let sample = read_sample(metric_type, kind, entities, &parsed, &windows.normal, train_from, train_until)?;
+    let read_secs = read_started.elapsed().as_secs_f64();
+    let fit_started = std::time::Instant::now();
+    let (bytes, model, mut info) = fit(metric_type, kind, parsed, params.get("exclude_inputs").is_some(), &sample, &windows)?;
+    let fit_secs = fit_started.elapsed().as_secs_f64();
+    let threshold = model.threshold();
+    let data = &sample.data;
+    let (first_ts, last_ts) = data.iter().fold((i64::MAX, i64::MIN), |(a, b), s| {
+        (a.min(*s.ts.first().unwrap_or(&i64::MAX)), b.max(*s.ts.last().unwrap_or(&i64::MIN)))
+    });
+    let eval_started = std::time::Instant::now();
+    let q = evaluate_model(&model, data, &windows.labels, &windows.normal, first_ts, last_ts)?;
+    let eval_secs = eval_started.elapsed().as_secs_f64();
+    describe(&mut info, model_type, metric_type, &selected, threshold, params);
+    let rows = sample.rows as i64;
+    let id = models::insert(models::NewModel {
+        model_type,
+        metric_type,
+        bytes,
+        parameters: info.clone(),
+        threshold: Some(threshold),
+        data_points: rows,
+        trained_from: (first_ts != i64::MAX).then(|| series::ts(first_ts)),
+        trained_until: (last_ts != i64::MIN).then(|| series::ts(last_ts)),
+    })?;
+    models::set_quality(id, q.accuracy.filter(|_| q.windows > 0), q.precision, q.recall, q.f1)?;
+    let activate = replaces_active(metric_type, model_type, &q)?;
+    if activate {
+        models::activate(id)?;
+    }
+    let metrics = training_metrics([read_secs, fit_secs, eval_secs], data.len(), threshold, activate, &q);
+    models::log(models::TrainingLog {
+        model_id: Some(id),
+        metric_type,
+        model_type,
+        started: run.started,
+        data_points: Some(rows),
+        success: true,
+        error: None,
+        reason,
+        metrics,
+    })?;
+    run.success(None, rows, 1)?;
+    Ok(id)
+}
+
+/// Completes the description stored with a model (ml_models.parameters).
+fn describe(info: &mut serde_json::Value, model_type: &str, metric_type: &str, selected: &[String], threshold: f64, params: &serde_json::Value) {
+    if let Some(obj) = info.as_object_mut() {
+        obj.insert("model_type".into(), json!(model_type));
+        obj.insert("metric_type".into(), json!(metric_type));
+        obj.insert("features_selected".into(), json!(selected));
+        obj.insert("threshold".into(), json!(threshold));
+        obj.insert("format_version".into(), json!(1));
+        obj.insert("params".into(), params.clone());
+    }
+}
+
+/// What the training log records: timings (read, fit, evaluate seconds), size and quality.
+fn training_metrics(seconds: [f64; 3], entities: usize, threshold: f64, activated: bool, q: &Quality) -> serde_json::Value {
+    json!({
+        "read_seconds": seconds[0],
+        "fit_seconds": seconds[1],
+        "evaluate_seconds": seconds[2],
+        "entities": entities,
+        "threshold": threshold,
+        "activated": activated,
+        "quality": { "windows": q.windows, "found": q.found, "alerts": q.alerts, "false_alerts": q.false_alerts,
+                     "precision": q.precision, "recall": q.recall, "f1": q.f1, "accuracy": q.accuracy },
+    })
+}
+
+/// Whether a new model of this quality becomes the active one: when there is none, when
+/// the active one cannot be loaded by this build (e.g. an older format), or when its F1 is
+/// not better.
+fn replaces_active(metric_type: &str, model_type: &str, q: &Quality) -> Result<bool> {
+    Ok(match models::active(metric_type, model_type)? {
+        None => true,
+        Some((active_id, _, _)) if Model::load(active_id).is_err() => true,
+        Some((_, _, active_f1)) => match (q.f1, active_f1) {
+            (Some(new), Some(old)) => new >= old,
+            _ => true,
+        },
+    })
+}
+
+/// The training data as read: the series, their row count, and how many entities there
+/// were to read from.
+struct Sample {
+    data: Vec<SeriesRows>,
+    rows: usize,
+    entities_total: usize,
+}
+
+/// Reads the training series: every entity for a z-score model; for a forest, entities in
+/// the seeded sample order until about max_train_rows rows.
+fn read_sample(
+    metric_type: &str,
+    kind: MetricKind,
+    entities: Vec<String>,
+    parsed: &Params,
+    normal: &[LabelledSpan],
+    train_from: Option<TimestampWithTimeZone>,
+    train_until: Option<TimestampWithTimeZone>,
+) -> Result<Sample> {
+    let from = train_from.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
+    let (entities, cap) = match parsed {
+        Params::Forest(p, cap) => (sample_order(entities, normal, p.seed), *cap),
+        Params::ZScore(_) => (entities, 0),
+    };
+    let entities_total = entities.len();
+    let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
+    let mut rows = 0usize;
+    let mut next = 0usize;
+    while next < entities.len() && (cap == 0 || rows < cap) {
+        pgrx::check_for_interrupts!();
+        // With a cap, size each read from the rows per entity seen so far so the sample
+        // ends near the cap rather than up to a whole read past it.
+        let take = match (cap, next) {
+            (0, _) => ENTITIES_PER_READ,
+            (_, 0) => 4,
+            _ => ((cap - rows) * next).div_ceil(rows.max(1)).clamp(1, ENTITIES_PER_READ),
+        };
+        let chunk = &entities[next..(next + take).min(entities.len())];
+        next += chunk.len();
+        let froms = vec![from; chunk.len()];
+        let read = series::read(metric_type, kind.aux_metric(), chunk, &froms, 0, train_until)?;
+        rows += read.iter().map(|s| s.len()).sum::<usize>();
+        data.extend(read);
+    }
+    Ok(Sample { data, rows, entities_total })
+}
+
+/// Fits the model on the sample (labelled windows excluded, false-positive spans learned
+/// as normal); returns its bytes, the model and the description stored with it.
+fn fit(
+    metric_type: &str,
+    kind: MetricKind,
+    parsed: Params,
+    explicit_inputs: bool,
+    sample: &Sample,
+    windows: &series::KnownWindows,
+) -> Result<(Vec<u8>, Model, serde_json::Value)> {
+    let to_window = |w: &LabelledSpan| Window { entity_id: w.entity_id.clone(), from_us: w.from_us, to_us: w.to_us };
+    let exclude: Vec<Window> = windows.labels.iter().map(to_window).collect();
+    let normal_w: Vec<Window> = windows.normal.iter().map(to_window).collect();
+    let data = &sample.data;
+    Ok(match parsed {
+        Params::Forest(mut p, cap) => {
+            // inputs left out by the last recursive feature elimination, unless the
+            // parameters name their own
+            if !explicit_inputs {
+                p.exclude_inputs = rfe_excluded(metric_type, kind)?;
+            }
+            let (d, report) = Detector::fit(kind, &p, data, &exclude, &normal_w)?;
+            let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
+            let info = json!({ "detector": p.to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
+                               "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total } });
+            (d.to_bytes()?, Model::Detector(d), info)
+        }
+        Params::ZScore(p) => {
+            let by_hour = p.check_ref()?.by_hour();
+            let exclude = &exclude;
+            let values = data.iter().flat_map(|s| {
+                (0..s.len()).filter_map(move |i| {
+                    let ts = s.ts[i];
+                    let labelled = exclude.iter().any(|w| w.entity_id == s.entity_id && ts >= w.from_us && ts <= w.to_us);
+                    let hour = if by_hour { s.features[i][col::HOUR_OF_DAY].map(|h| h as u8) } else { None };
+                    (!labelled).then(|| (s.entity_id.clone(), hour, s.value[i]))
+                })
+            });
+            let m = p.fit(values.collect::<Vec<_>>())?;
+            let info = json!({ "zscore": { "robust": m.params().robust(), "by_hour": m.params().by_hour(),
+                                          "threshold": m.params().threshold(), "min_points": m.params().min_points() } });
+            (m.to_bytes()?, Model::ZScore(m), info)
+        }
+    })
+}
+
+/// Rows per set (sampled, alerted) whose Shapley values give the importance stored with a
+/// model (about 1-5 s on 144,000 rows, bench/explain.sh).
+const IMPORTANCE_ROWS: usize = 300;
+
+/// The inputs the chosen round of the last elimination (ml_feature_set_rounds) leaves out.
+/// Names the kind does not have are ignored, and a record that would leave no input is
+/// ignored: the table is writable by admins and must not break training.
+fn rfe_excluded(metric_type: &str, kind: MetricKind) -> Result<Vec<String>> {
+    let Some(kept) = crate::storage::rfe::chosen(metric_type)? else { return Ok(Vec::new()) };
+    let all = pg_anomaly_core::detect::inputs_of(kind);
+    if !kept.iter().any(|k| all.contains(&k.as_str())) {
+        return Ok(Vec::new());
+    }
+    Ok(all.into_iter().filter(|n| !kept.iter().any(|k| k == n)).map(str::to_string).collect())
+}
+
+/// The order in which a forest's training reads entities until it has max_train_rows:
+/// first every entity with a span marked false positive (feedback is always learned), then
+/// the rest in an order fixed by the seed (FNV-1a of seed and entity), so the sample is a
+/// spread over the entities that the same seed repeats.
+fn sample_order(entities: Vec<String>, normal: &[LabelledSpan], seed: u64) -> Vec<String> {
+    let marked: std::collections::HashSet<&str> = normal.iter().map(|n| n.entity_id.as_str()).collect();
+    let key = |e: &str| pg_anomaly_core::codec::fnv1a64(seed.to_le_bytes().iter().chain(e.as_bytes()).copied());
+    let mut keyed: Vec<(bool, u64, String)> = entities.into_iter().map(|e| (!marked.contains(e.as_str()), key(&e), e)).collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// Scores the training span with the new model, forms episodes and compares them with the
+/// known windows (labels: anomalies; false positives: spans that must not alert).
+fn evaluate_model(
+    model: &Model,
+    data: &[SeriesRows],
+    labels: &[LabelledSpan],
+    normal: &[LabelledSpan],
+    from_us: i64,
+    to_us: i64,
+) -> Result<Quality> {
+    if labels.is_empty() && normal.is_empty() {
+        return Ok(Quality::default());
+    }
+    // The episode gap used to measure quality: the default pg_anomaly episode_gap.
+    let gap = EVALUATION_GAP_US;
+    // Scoring is plain Rust (no SPI): split the series over the machine's cores.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let per = data.len().div_ceil(threads).max(1);
+    let spans: Vec<std::result::Result<Vec<Span>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || -> std::result::Result<Vec<Span>, String> {
+                    let mut spans = Vec::new();
+                    for s in chunk {
+                        let scored = model.score_series(s, 0).map_err(|e| format!("{e:?}"))?;
+                        for ep in model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed) {
+                            spans.push(Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts });
+                        }
+                    }
+                    Ok(spans)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("scoring thread panicked".into()))).collect()
+    });
+    let mut alerts = Vec::new();
+    for r in spans {
+        alerts.extend(r.map_err(|e| CoreError::internal(format!("evaluating the new model failed: {e}")))?);
+    }
+    // Quality is measured on the entities read (the training sample): windows of others
+    // would count as missed without having been scored.
+    let read: std::collections::HashSet<&str> = data.iter().map(|s| s.entity_id.as_str()).collect();
+    let windows: Vec<Span> = labels
+        .iter()
+        .filter(|w| read.contains(w.entity_id.as_str()))
+        .map(|w| Span { entity_id: w.entity_id.clone(), from_us: w.from_us, to_us: w.to_us })
+        .collect();
+    Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
+}
+
+/// Params are a handful of numbers: a megabyte of JSON is refused before anything echoes it.
+pub fn check_params_size(params: &serde_json::Value) -> Result<()> {
+    let len = params.to_string().len();
+    if len > 10_000 {
+        return Err(pg_anomaly_core::CoreError::new(pg_anomaly_core::ErrorKind::InvalidParameter, "params is too large")
+            .with_detail(format!("It has {len} bytes of JSON; at most 10000 are allowed."))
+            .with_hint("Pass only the parameters to change (n_trees, max_samples, alert_p, seed, ...).")
+            .into());
+    }
+    Ok(())
+}

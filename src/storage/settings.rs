@@ -1,0 +1,120 @@
+//! Settings as the database holds them: ml_settings per metric type, the metric-type lists
+//! the stages walk, and the server settings the extension reads or sets through SQL.
+
+use super::one;
+use crate::errors::Result;
+use pg_anomaly_core::time::DAY_US;
+use pgrx::datum::Interval;
+use pgrx::Spi;
+
+fn metric_type_list(sql: &str) -> Result<Vec<String>> {
+    Spi::connect(|client| -> Result<Vec<String>> {
+        let mut v = Vec::new();
+        for r in client.select(sql, None, &[])? {
+            if let Some(m) = r.get::<String>(1)? {
+                v.push(m);
+            }
+        }
+        Ok(v)
+    })
+}
+
+/// The metric types an analyst's or a manual detection pass over every type covers: every
+/// enabled type and every type with stored series (a disabled type with series included).
+pub fn detected_metric_types() -> Result<Vec<String>> {
+    metric_type_list(
+        "SELECT metric_type FROM ml_settings WHERE enabled
+          UNION SELECT DISTINCT metric_type FROM ml_series_state ORDER BY 1",
+    )
+}
+
+/// The metric types the schedule (ml_run_stage) detects and trains: every enabled type and
+/// every type with stored series, except the types ml_settings disables.
+pub fn scheduled_metric_types() -> Result<Vec<String>> {
+    metric_type_list(
+        "SELECT metric_type FROM ml_settings WHERE enabled
+          UNION SELECT DISTINCT metric_type FROM ml_series_state
+         EXCEPT SELECT metric_type FROM ml_settings WHERE NOT enabled ORDER BY 1",
+    )
+}
+
+/// Feature windows of a metric type in microseconds, (period, stat_window); one day each
+/// when it has no ml_settings row or leaves them NULL.
+pub fn feature_windows(metric_type: &str) -> Result<(i64, i64)> {
+    let row = Spi::connect(|client| -> Result<Option<(Option<Interval>, Option<Interval>)>> {
+        let t = client.select("SELECT period, stat_window FROM ml_settings WHERE metric_type = $1", None, &[metric_type.into()])?;
+        Ok(match t.into_iter().next() {
+            Some(r) => Some((r.get::<Interval>(1)?, r.get::<Interval>(2)?)),
+            None => None,
+        })
+    })?;
+    let us = |i: Option<Interval>| i.map(|i| i.as_micros().clamp(1, i64::MAX as i128) as i64);
+    Ok(match row {
+        Some((p, w)) => (us(p).unwrap_or(DAY_US), us(w).unwrap_or(DAY_US)),
+        None => (DAY_US, DAY_US),
+    })
+}
+
+/// The time zone of the time features and plots: pg_anomaly.timezone, or the session's
+/// TimeZone when it is empty.
+const TIME_ZONE_SQL: &str = "coalesce(nullif(pg_catalog.current_setting('pg_anomaly.timezone', true), ''), pg_catalog.current_setting('TimeZone'))";
+
+/// The time zone of the time features (looked up once per read, not per row).
+pub fn feature_time_zone() -> Result<String> {
+    Ok(one::<String>(&format!("SELECT {TIME_ZONE_SQL}"), &[])?.unwrap_or_else(|| "UTC".to_string()))
+}
+
+/// The offset of that time zone from UTC now, in minutes.
+pub fn feature_time_zone_offset_minutes() -> Result<f64> {
+    Ok(one::<f64>(
+        &format!("SELECT extract(epoch FROM (pg_catalog.now() AT TIME ZONE {TIME_ZONE_SQL}) - (pg_catalog.now() AT TIME ZONE 'UTC'))::float8 / 60"),
+        &[],
+    )?
+    .unwrap_or(0.0))
+}
+
+/// Whether the current role may write the feature store (readers score without building).
+pub fn may_write_features() -> Result<bool> {
+    Ok(one::<bool>("SELECT pg_catalog.has_table_privilege('ml_features', 'INSERT')", &[])?.unwrap_or(false))
+}
+
+/// No parallel query plans for the rest of the transaction.
+pub fn no_parallel_plans() -> Result<()> {
+    one::<String>("SELECT pg_catalog.set_config('max_parallel_workers_per_gather', '0', true)", &[])?;
+    Ok(())
+}
+
+/// Whether the library was preloaded, asked after start-up (the postmaster's setting as the
+/// backend inherited it).
+pub fn preloaded_now() -> bool {
+    one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'", &[])
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// The current database's name.
+pub fn current_database() -> Result<String> {
+    Ok(one::<String>("SELECT pg_catalog.current_database()::text", &[])?.unwrap_or_default())
+}
+
+/// now() moved by `days` days (negative: back).
+pub fn now_plus_days(days: i32) -> Result<pgrx::datum::TimestampWithTimeZone> {
+    Ok(one::<pgrx::datum::TimestampWithTimeZone>("SELECT pg_catalog.now() + pg_catalog.make_interval(days => $1)", &[days.into()])?
+        .unwrap_or_else(pgrx::datum::TimestampWithTimeZone::negative_infinity))
+}
+
+/// Whether a metric type without a model may get its first scheduled training now: it is
+/// configured (enabled) in ml_settings (a writer's INSERT alone does not start training),
+/// it has features, and its first training has not failed today already (one failure
+/// record per type per day, not per run).
+pub fn first_training_allowed(metric_type: &str) -> Result<bool> {
+    Ok(one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM ml_settings s WHERE s.metric_type OPERATOR(pg_catalog.=) $1 AND s.enabled)
+            AND EXISTS (SELECT 1 FROM ml_series_state st WHERE st.metric_type OPERATOR(pg_catalog.=) $1 AND st.features_until IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM ml_training_logs l WHERE l.metric_type OPERATOR(pg_catalog.=) $1 AND NOT l.success
+                               AND l.training_start OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now()))",
+        &[metric_type.into()],
+    )?
+    .unwrap_or(false))
+}
