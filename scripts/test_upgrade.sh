@@ -52,10 +52,14 @@ INSERT INTO app.moves SELECT 'urun_' || (i % 4), 5 + i % 3, now() - interval '2 
 CREATE TABLE app.tasks (alert_id bigint PRIMARY KEY, opened_by text NOT NULL DEFAULT current_user);
 CREATE FUNCTION app.open_task(alert bigint) RETURNS void LANGUAGE sql
   AS 'INSERT INTO app.tasks (alert_id) VALUES (alert) ON CONFLICT DO NOTHING';
-SELECT ml_add_source('moves', 'tuketim_miktar',
-  'SELECT urun_id AS entity_id, qty AS metric_value, at AS "timestamp" FROM app.moves WHERE at > \$1', 'event');
-SELECT ml_add_action('app.open_task(bigint)', 'yuksek');
 RESET ROLE;
+-- The rows 0.1.0's ml_add_source and ml_add_action stored (owner: the registering role's
+-- OID). The library installed is already the new one, whose registration writes the 0.2.0
+-- columns, as on a server where the package was upgraded before ALTER EXTENSION UPDATE.
+INSERT INTO ml_sources (name, metric_type, query, kind, owner) VALUES ('moves', 'tuketim_miktar',
+  'SELECT urun_id AS entity_id, qty AS metric_value, at AS "timestamp" FROM app.moves WHERE at > \$1', 'event',
+  'upg_app'::regrole::oid);
+INSERT INTO ml_action_rules (action, owner, min_severity) VALUES ('app.open_task(bigint)', 'upg_app'::regrole::oid, 'yuksek');
 UPDATE ml_settings SET episode_gap = '3 hours' WHERE metric_type = 'dolum_sure';
 SELECT ml_add_channel('ops', 'webhook', '{"url": "http://127.0.0.1:9/alerts", "headers": {"X-Env": "test"}}');
 SELECT ml_add_notification_rule('ops', 'orta');

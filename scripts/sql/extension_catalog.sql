@@ -1,6 +1,7 @@
 -- Describes every object of the pg_anomaly extension, one fact per line, free of OIDs and of
 -- anything that differs between two databases holding the same schema: used by
--- scripts/test_upgrade.sh to compare an upgraded installation with a fresh one.
+-- scripts/test_upgrade.sh to compare an upgraded installation with a fresh one. Access lists
+-- are sorted (their order is the order of the GRANTs, not a difference in rights).
 WITH ext AS (SELECT oid, extconfig, extcondition FROM pg_catalog.pg_extension WHERE extname = 'pg_anomaly'),
 members AS (
     SELECT d.classid, d.objid FROM pg_catalog.pg_depend d, ext
@@ -13,7 +14,7 @@ facts(line) AS (
     -- every member, by its description
     SELECT 'member ' || pg_catalog.pg_describe_object(m.classid, m.objid, 0) FROM members m
     UNION ALL
-    SELECT 'relation ' || r.relname || ' kind ' || r.relkind::text || coalesce(' acl ' || c.relacl::text, '')
+    SELECT 'relation ' || r.relname || ' kind ' || r.relkind::text || coalesce(' acl ' || (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(c.relacl) x), '')
            || coalesce(' options ' || c.reloptions::text, '') || ' persistence ' || c.relpersistence::text
            || coalesce(' bound ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid), '')
            || coalesce(' partitioned by ' || pg_catalog.pg_get_partkeydef(c.oid), '')
@@ -24,7 +25,7 @@ facts(line) AS (
            || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
            || coalesce(' default ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), '')
            || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
-           || coalesce(' acl ' || a.attacl::text, '')
+           || coalesce(' acl ' || (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(a.attacl) x), '')
            || coalesce(' comment ' || pg_catalog.col_description(r.oid, a.attnum), '')
       FROM rels r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = r.oid AND ad.adnum = a.attnum
@@ -48,7 +49,7 @@ facts(line) AS (
     SELECT 'function ' || p.oid::pg_catalog.regprocedure::text || ' returns ' || pg_catalog.pg_get_function_result(p.oid)
            || ' args ' || pg_catalog.pg_get_function_arguments(p.oid)
            || ' ' || p.provolatile::text || p.proisstrict::text || p.prosecdef::text || p.proparallel::text || ' ' || p.prolang::pg_catalog.regproc::text
-           || coalesce(' acl ' || p.proacl::text, '') || coalesce(' config ' || p.proconfig::text, '')
+           || coalesce(' acl ' || (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(p.proacl) x), '') || coalesce(' config ' || p.proconfig::text, '')
            || ' body ' || pg_catalog.md5(coalesce(p.prosrc, '') || '|' || coalesce(p.probin, ''))
            || coalesce(' comment ' || pg_catalog.obj_description(p.oid, 'pg_proc'), '')
       FROM members m JOIN pg_catalog.pg_proc p ON m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND m.objid = p.oid

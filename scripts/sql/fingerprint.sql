@@ -16,7 +16,7 @@ WITH t(name, q) AS (VALUES
   ('ml_sources', 'SELECT (name, metric_type, query, kind, owner::regrole::text, watermark, enabled, created_at)::text FROM ml_sources'),
   ('ml_job_runs', 'SELECT x::text FROM ml_job_runs x WHERE stage <> ''notification'''),
   ('ml_channels', 'SELECT x::text FROM ml_channels x'),
-  ('ml_notification_rules', 'SELECT x::text FROM ml_notification_rules x'),
+  ('ml_notification_rules', 'SELECT (id, channel_id, min_severity, alert_type, metric_type, entity_pattern, enabled)::text FROM ml_notification_rules'),
   ('ml_notifications', 'SELECT (id, alert_id, channel_id, severity, created_at, idempotency_key)::text FROM ml_notifications'),
   ('ml_action_rules', 'SELECT (id, action::text, owner::regrole::text, min_severity, alert_type, metric_type, entity_pattern, enabled)::text FROM ml_action_rules'),
   ('ml_action_runs', 'SELECT x::text FROM ml_action_runs x'),
