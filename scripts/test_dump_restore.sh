@@ -44,7 +44,8 @@ CREATE EXTENSION pg_anomaly;
 CREATE ROLE dump_app LOGIN;
 GRANT anomaly_admin TO dump_app;
 CREATE SCHEMA app AUTHORIZATION dump_app;
-SET ROLE dump_app;
+-- Sources and actions are owned by the session's login role (stamped by the tables' triggers).
+SET SESSION AUTHORIZATION dump_app;
 CREATE TABLE app.moves (urun_id text, qty float8, at timestamptz);
 INSERT INTO app.moves SELECT 'urun_' || (i % 5), 10 + i % 7, now() - interval '3 days' + i * interval '20 minutes'
   FROM generate_series(1, 150) i;
@@ -54,7 +55,7 @@ CREATE FUNCTION app.open_task(alert bigint) RETURNS void LANGUAGE sql
 SELECT ml_add_source('moves', 'tuketim_miktar',
   'SELECT urun_id AS entity_id, qty AS metric_value, at AS "timestamp" FROM app.moves WHERE at > $1', 'event');
 SELECT ml_add_action('app.open_task(bigint)', 'yuksek');
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 -- Settings differing from the defaults, including a changed default row.
 UPDATE ml_settings SET episode_gap = '3 hours', params = '{"trees": 64}' WHERE metric_type = 'dolum_sure';
 -- (disabled: no data of it here, and an enabled type without data is reported by each stage)
@@ -168,5 +169,19 @@ check "training after the restore makes the next version" "t" \
     "$(dst -c "SELECT version > 1 FROM ml_models WHERE id = $new_model")"
 check "no failed stage run after the restore" "0" "$(dst -c "SELECT count(*) FROM ml_job_runs WHERE NOT success AND started >= '$restored_at'")"
 [ "$(dst -c "SELECT count(*) FROM ml_metrics")" -gt "$old_metrics" ] || fail "no new metrics stored"
+check "importance stored with a restored model" "t" "$(dst -c "SELECT count(*) > 0 FROM ml_feature_importance('stok_seviye')")"
+# The restore (a superuser's COPY) kept the dumped owners; the owner triggers and column
+# privileges came back with CREATE EXTENSION and still refuse everyone else.
+check "owner triggers enabled after the restore" "3" \
+    "$(dst -c "SELECT count(*) FROM pg_trigger WHERE tgname IN ('ml_sources_stamp_owner', 'ml_action_rules_check', 'ml_settings_replace_default') AND tgenabled = 'O'")"
+dst -c "CREATE ROLE dump_other LOGIN; GRANT anomaly_admin TO dump_other" >/dev/null
+for stmt in "UPDATE ml_sources SET owner = 'dump_other'::regrole WHERE name = 'moves'" \
+            "INSERT INTO ml_action_rules (action, owner) VALUES ('app.open_task(bigint)', 'dump_other'::regrole)"; do
+    out=$(dst -c "SET SESSION AUTHORIZATION dump_other; $stmt" 2>&1) && fail "an admin wrote an owner after the restore: $stmt"
+    echo "$out" | grep -q "permission denied" || fail "unexpected error for [$stmt]: $out"
+done
+pass "an admin cannot write the owner columns after the restore"
+dst -c "SET SESSION AUTHORIZATION dump_other; UPDATE ml_sources SET query = query || ' ' WHERE name = 'moves'" >/dev/null
+check "a changed query is stamped with the login role that changed it" "dump_other" "$(dst -c "SELECT owner FROM ml_sources WHERE name = 'moves'")"
 dst_cluster stop >/dev/null
 echo "dump and restore: $passed passed, 0 failed"

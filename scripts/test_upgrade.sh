@@ -123,6 +123,12 @@ SQL
     pass "detection after the upgrade: $new_alerts new alerts"
     check "action ran as its owner after the upgrade" "upg_app" "$(sql -d pga_upg -c "SELECT DISTINCT opened_by FROM app.tasks WHERE alert_id > $old_max")"
     check "no failed run after the upgrade" "0" "$(sql -d pga_upg -c "SELECT count(*) FROM ml_job_runs WHERE NOT success AND started >= '$since'")"
+    out=$(sql -d pga_upg -c "SET SESSION AUTHORIZATION upg_app; UPDATE ml_sources SET owner = 'anomaly_admin'::regrole" 2>&1) \
+        && fail "an admin wrote an owner after the upgrade"
+    echo "$out" | grep -q "permission denied" || fail "unexpected error writing an owner: $out"
+    pass "an admin cannot write the owner column after the upgrade"
+    check "owners kept by the upgrade, stamped by the trigger from now on" "upg_app" \
+        "$(sql -d pga_upg -c "SET SESSION AUTHORIZATION upg_app; UPDATE ml_sources SET query = query || ' ' RETURNING owner")"
     new_model=$(sql -d pga_upg -c "SELECT ml_train('stok_seviye')")
     check "training after the upgrade" "t" "$(sql -d pga_upg -c "SELECT version > 1 FROM ml_models WHERE id = $new_model")"
     bash scripts/cluster.sh stop >/dev/null
