@@ -2,8 +2,9 @@
 # Test tier "Debian package": builds the .deb (scripts/package.sh), inspects it (dpkg-deb -I
 # and -c: name, version, architecture, dependencies, file paths), removes the pg_anomaly files
 # scripts/install.sh put into the PostgreSQL installation of PGA_PG_BIN and installs the
-# package's files there with `dpkg -x` (for a relocated copy under /opt/X that is /opt/X, for
-# the system PostgreSQL it is /), checks them against the package's md5sums, then in a fresh
+# package: with `apt-get install ./<file>.deb` for the system PostgreSQL (CI), with
+# `dpkg --root` for a relocated copy under /opt/X; checks the files against the package's
+# md5sums, then in a fresh
 # cluster (port PGA_FAULT_PORT_BASE+3, default 55437) creates the extension and runs a smoke
 # pipeline: demo data, features, training, detection, schedule. Finally it installs the
 # package again under the running server (as an upgrade does) and checks that the server
@@ -43,7 +44,10 @@ for f in /usr/lib/postgresql/15/lib/pg_anomaly.so /usr/share/postgresql/15/exten
          "/usr/share/postgresql/15/extension/pg_anomaly--$VERSION.sql" /usr/share/doc/postgresql-15-pg-anomaly/copyright; do
     echo "$files" | grep -qx "$f" || fail "the package lacks $f"
 done
-pass "the .so, control file and install script are at Debian's pg_config paths"
+for f in sql/pg_anomaly--*--*.sql; do
+    echo "$files" | grep -qx "/usr/share/postgresql/15/extension/$(basename "$f")" || fail "the package lacks the upgrade script $(basename "$f")"
+done
+pass "the .so, control file, install and upgrade scripts are at Debian's pg_config paths"
 outside=$(echo "$files" | grep -vE '^/usr/(lib/postgresql/15/lib|share/postgresql/15/extension|share/doc/postgresql-15-pg-anomaly)/' || true)
 [ -z "$outside" ] || fail "files outside the PostgreSQL and doc directories: $outside"
 awk '$2 != "root/root" {exit 1}' "$ROOT/.local/package/contents.txt" || fail "files not owned by root"
@@ -59,14 +63,29 @@ case "$PG_BIN" in
     *) fail "PG_BIN $PG_BIN is not laid out like Debian's postgresql-15" ;;
 esac
 install_package() {
-    # Removing first, then extracting, creates new files: a running server keeps the old
-    # .so it has mapped (what dpkg does too), instead of seeing it rewritten in place.
-    rm -f "$PG_ROOT/usr/lib/postgresql/15/lib/pg_anomaly.so" "$PG_ROOT/usr/share/postgresql/15/extension/pg_anomaly"*
-    dpkg -x "$DEB" "${PG_ROOT:-/}"
+    if [ -z "$PG_ROOT" ]; then
+        # The system's PostgreSQL (CI): the package manager itself, as a DBA would.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "$DEB" >/dev/null 2>"$ROOT/.local/package/apt.log" \
+            || { cat "$ROOT/.local/package/apt.log"; fail "apt-get install $DEB failed"; }
+        check "dpkg knows the package" "install ok installed $VERSION" "$(dpkg-query -W -f='${Status} ${Version}' postgresql-15-pg-anomaly)"
+    else
+        # A relocated copy of PostgreSQL 15 under $PG_ROOT: dpkg installs into that root with
+        # a package database of its own there (the copy's dependencies are not registered in
+        # it, hence --force-depends). dpkg unpacks each file under a temporary name and renames
+        # it over the old one, so a running server keeps the .so it has mapped.
+        mkdir -p "$PG_ROOT/var/lib/dpkg/info" "$PG_ROOT/var/lib/dpkg/updates"
+        touch "$PG_ROOT/var/lib/dpkg/status"
+        dpkg --root="$PG_ROOT" --force-depends --force-script-chrootless -i "$DEB" >/dev/null 2>"$ROOT/.local/package/dpkg.log" \
+            || { cat "$ROOT/.local/package/dpkg.log"; fail "dpkg -i $DEB failed"; }
+        check "dpkg knows the package" "install ok installed $VERSION" \
+            "$(dpkg-query --admindir="$PG_ROOT/var/lib/dpkg" -W -f='${Status} ${Version}' postgresql-15-pg-anomaly)"
+    fi
     (cd "${PG_ROOT:-/}" && dpkg-deb -e "$DEB" "$ROOT/.local/package/control" && md5sum --quiet -c "$ROOT/.local/package/control/md5sums") \
         || fail "installed files differ from the package"
 }
-log "installing the package into ${PG_ROOT:-/} (dpkg -x)"
+# What scripts/install.sh put in place goes first: the package's files are the only ones.
+rm -f "$PG_ROOT/usr/lib/postgresql/15/lib/pg_anomaly.so" "$PG_ROOT/usr/share/postgresql/15/extension/pg_anomaly"*
+log "installing the package into ${PG_ROOT:-/}"
 install_package
 [ -f "$PG_ROOT/usr/lib/postgresql/15/lib/pg_anomaly.so" ] || fail "pg_anomaly.so not installed"
 pass "installed files match the package's md5sums"
