@@ -24,8 +24,8 @@ mkdir -p "$ROOT/.local"
 log "layers: scripts/check_layers.sh"
 bash scripts/check_layers.sh
 
-log "tier 1: core unit tests"
-if ! cargo test -p pg_anomaly_core --release > "$ROOT/.local/core-tests.log" 2>&1; then
+log "tier 1: core and forest-crate unit tests"
+if ! cargo test -p pg_anomaly_core -p linfa-isolation-forest --release > "$ROOT/.local/core-tests.log" 2>&1; then
     tail -n 60 "$ROOT/.local/core-tests.log"; exit 1
 fi
 grep -E '^test result' "$ROOT/.local/core-tests.log"

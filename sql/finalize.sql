@@ -114,7 +114,7 @@ BEGIN
     SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO allowed
       FROM pg_attribute a
      WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.atttypid IN ('float8'::regtype, 'int2'::regtype, 'bool'::regtype)
+       AND a.atttypid IN ('float8'::regtype, 'float4'::regtype, 'int2'::regtype, 'bool'::regtype)
        AND a.attname <> 'metric_value';
     IF wanted IS NULL THEN
         SELECT pg_catalog.array_agg(s.feature ORDER BY s.feature) INTO wanted
@@ -255,7 +255,7 @@ COMMENT ON FUNCTION ml_schedule(text, text, text, text, text) IS
     'Creates or updates the five pg_cron jobs pg_anomaly_<stage> (defaults: collection */15, features */30, detection hourly, training 00:00, cleanup 04:00)';
 COMMENT ON FUNCTION ml_unschedule() IS 'Removes the pg_anomaly jobs from pg_cron';
 COMMENT ON FUNCTION ml_cleanup() IS
-    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, creates the next 7 days of partitions';
+    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, rebuilds the indexes of the day partitions that closed a day ago, creates the next 7 days of partitions';
 
 -- Health KPIs of the old system, measured, side by side with their targets.
 CREATE VIEW ml_health AS
@@ -292,8 +292,14 @@ SELECT 'duplicate_rate_percent', (SELECT 100.0 * (pg_catalog.count(*) - pg_catal
 UNION ALL
 SELECT 'null_rate_percent', (SELECT pg_catalog.avg(null_rate_percent) FROM ml_feature_quality)::float8, 5, '<='
 UNION ALL
-SELECT 'feature_coverage_percent', (SELECT pg_catalog.avg(coverage_percent) FROM ml_feature_quality)::float8, 80, '>=';
-COMMENT ON VIEW ml_health IS 'Health KPIs (success rates, durations, freshness, duplicate and null rates, coverage) next to the old system''s targets';
+SELECT 'feature_coverage_percent', (SELECT pg_catalog.avg(coverage_percent) FROM ml_feature_quality)::float8, 80, '>='
+UNION ALL
+-- Roles that could shadow the extension's functions: non-superusers allowed to create
+-- objects in its schema (see the install warning below and README, "Security").
+SELECT 'schema_creators_not_superuser', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles r
+        WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.!~~) 'pg\_%'
+          AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE'))::float8, 0, '<=';
+COMMENT ON VIEW ml_health IS 'Health KPIs (success rates, durations, freshness, duplicate and null rates, coverage, roles that may create objects in the extension''s schema) next to targets';
 GRANT SELECT ON ml_health TO anomaly_reader, anomaly_admin;
 COMMENT ON FUNCTION ml_deliver_notifications(integer) IS
     'Delivers the due notifications of the outbox now (the notifier worker does it every second); returns sent, retried, failed';
@@ -316,3 +322,24 @@ GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text
     ml_detect(text, timestamptz, timestamptz, boolean, integer), ml_plot(text, text, timestamptz, timestamptz) TO anomaly_reader;
 GRANT EXECUTE ON FUNCTION ml_ingest(text, text, double precision, timestamptz, jsonb) TO anomaly_writer;
 REVOKE ALL ON FUNCTION ml_revoke_public() FROM anomaly_admin;
+
+-- The extension's schema should be writable only by superusers: a role that may create
+-- objects there could create a function or operator that extension code resolves by name.
+-- Extension SQL qualifies every catalog function and operator, but a dedicated schema is
+-- the safe default; the install warns rather than refuses (existing setups keep working).
+DO $writable$
+DECLARE
+    creators text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname) INTO creators
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.!~~) 'pg\_%'
+       AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE');
+    IF creators IS NOT NULL THEN
+        RAISE WARNING 'pg_anomaly is installed in schema %, where roles that are not superusers may create objects: %',
+            '@extschema@'::pg_catalog.regnamespace, pg_catalog.left(creators, 200)
+            USING DETAIL = 'The extension''s background workers and scheduled jobs run as a superuser; an object created in its schema could be resolved in place of one the extension expects.',
+                  HINT = 'Install into a dedicated schema: CREATE SCHEMA anomaly; CREATE EXTENSION pg_anomaly SCHEMA anomaly CASCADE; (or revoke CREATE on this schema from those roles). ml_health reports the count as schema_creators_not_superuser.';
+    END IF;
+END
+$writable$;

@@ -193,39 +193,42 @@ CREATE TABLE ml_features (
     entity_id         text NOT NULL,
     "timestamp"       timestamptz NOT NULL,
     metric_value      double precision NOT NULL,
-    mean_value        double precision,
-    std_value         double precision,
-    min_value         double precision,
-    max_value         double precision,
+    mean_value        real,
+    std_value         real,
+    min_value         real,
+    max_value         real,
     median_value      double precision,
-    q25_value         double precision,
-    q75_value         double precision,
-    trend_slope       double precision,
+    q25_value         real,
+    q75_value         real,
+    trend_slope       real,
     trend_direction   smallint,
-    volatility        double precision,
-    momentum          double precision,
+    volatility        real,
+    momentum          real,
     hour_of_day       smallint,
     day_of_week       smallint,
     is_weekend        boolean,
     day_of_month      smallint,
-    days_since_change double precision,
-    change_frequency  double precision,
-    run_length        double precision,
-    hours_since_jump  double precision,
-    drop_rate         double precision,
-    lag_1             double precision,
-    lag_7             double precision,
-    lag_30            double precision,
-    rolling_mean_7    double precision,
-    rolling_std_7     double precision,
-    rolling_mean_30   double precision,
-    rolling_std_30    double precision,
-    zscore_7          double precision,
-    diff_lag_1        double precision,
-    seasonal_zscore   double precision,
+    days_since_change real,
+    change_frequency  real,
+    run_length        real,
+    hours_since_jump  real,
+    drop_rate         real,
+    lag_1             real,
+    lag_7             real,
+    lag_30            real,
+    rolling_mean_7    real,
+    rolling_std_7     real,
+    rolling_mean_30   real,
+    rolling_std_30    real,
+    zscore_7          real,
+    diff_lag_1        real,
+    seasonal_zscore   real,
     extra_features    jsonb,
     computed_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- the columns detection and training read ride in the key's index (index-only scans)
+    -- Features are stored as real (float4): 4 bytes instead of 8, a relative rounding of at
+    -- most 6e-8 that no consumer of them notices. metric_value and median_value, the
+    -- detector's inputs, stay double precision so detection reads exactly what the kernels
+    -- computed. The columns detection reads ride in the key's index (index-only scans).
     CONSTRAINT ml_features_series_timestamp_key UNIQUE (metric_type, entity_id, "timestamp")
         INCLUDE (metric_value, hour_of_day, day_of_week, median_value)
 ) PARTITION BY RANGE ("timestamp");
@@ -583,9 +586,13 @@ COMMENT ON VIEW ml_sources_status IS 'Registered sources with their watermark an
 -- ---------------------------------------------------------------------------
 -- Partitions: one per day for ml_metrics and ml_features
 -- ---------------------------------------------------------------------------
+-- Partition maintenance needs ownership of the partitioned tables (CREATE TABLE, ATTACH,
+-- DROP). The admin role owns nothing, so the two maintenance functions run as the
+-- extension's owner (SECURITY DEFINER, pinned search_path, fixed table names, bounded
+-- ranges): an admin creates or drops day partitions through them and nothing else.
 CREATE FUNCTION ml_ensure_partitions(p_from timestamptz, p_to timestamptz)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
 DECLARE
     d date;
     last_day date;
@@ -640,6 +647,75 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ml_ensure_partitions(timestamptz, timestamptz) IS 'Creates the missing daily partitions of ml_metrics and ml_features covering [p_from, p_to] (UTC days), moving rows out of the default partitions; returns how many it created';
+
+-- The day partitions of ml_metrics or ml_features with the end of their range (the default
+-- partition has none and is never listed).
+CREATE FUNCTION ml_day_partitions(p_table text)
+RETURNS TABLE (rel regclass, day_end timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $fn$
+BEGIN
+    IF p_table IS NULL OR p_table NOT IN ('ml_metrics', 'ml_features') THEN
+        RAISE EXCEPTION 'not a table with day partitions: %', pg_catalog.left(COALESCE(p_table, 'NULL'), 64)
+            USING ERRCODE = '22023', HINT = 'Day partitions exist for ml_metrics and ml_features.';
+    END IF;
+    RETURN QUERY
+    SELECT c.oid::pg_catalog.regclass,
+           (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+     WHERE i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass(p_table)
+       AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) OPERATOR(pg_catalog.~~) 'FOR VALUES FROM%'
+     ORDER BY c.relname;
+END
+$fn$;
+COMMENT ON FUNCTION ml_day_partitions(text) IS 'The day partitions of ml_metrics or ml_features and the end of each one''s range';
+
+CREATE FUNCTION ml_drop_expired_partitions(p_table text, p_cutoff timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    part record;
+    n bigint;
+    removed bigint := 0;
+BEGIN
+    IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
+        PERFORM @extschema@.ml_day_partitions(p_table);
+        RETURN 0;
+    END IF;
+    FOR part IN
+        SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
+    LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
+        EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
+        removed := removed OPERATOR(pg_catalog.+) n;
+    END LOOP;
+    RETURN removed;
+END
+$fn$;
+COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
+
+CREATE FUNCTION ml_compact_closed_partitions(p_table text)
+RETURNS bigint[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    part record;
+    n bigint := 0;
+    before bigint := 0;
+    after bigint := 0;
+BEGIN
+    FOR part IN
+        SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p
+         WHERE p.day_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')
+           AND p.day_end OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
+    LOOP
+        before := before OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
+        EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+        after := after OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
+        n := n OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN ARRAY[n, before, after];
+END
+$fn$;
+COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after} (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
 
 -- Backups: an extension's tables are left out of pg_dump unless marked. Every table here
 -- holds data the business needs back after a restore, so all are marked. Daily partitions
@@ -854,6 +930,40 @@ END
 $fn$;
 COMMENT ON FUNCTION ml_action_rules_check() IS 'Trigger: validates an action rule (one bigint argument, a valid pattern) and stamps its owner with the session''s login role';
 CREATE TRIGGER ml_action_rules_check BEFORE INSERT OR UPDATE ON ml_action_rules FOR EACH ROW EXECUTE FUNCTION ml_action_rules_check();
+
+-- A role that owns sources or action rules must not vanish silently (its queries and actions
+-- would stop with "owner no longer exists"). PostgreSQL refuses DROP ROLE while a role holds
+-- a privilege on an object, so each owner holds REFERENCES on this empty table (a privilege
+-- that allows nothing here) while it owns anything; DROP ROLE then names the table, and the
+-- DBA hands the sources over or runs DROP OWNED BY first.
+CREATE TABLE ml_owner_pins ();
+COMMENT ON TABLE ml_owner_pins IS 'Holds no rows: every role that owns a source or an action rule holds REFERENCES on it, so DROP ROLE refuses that role until its sources and rules are removed, handed over or released with DROP OWNED BY';
+
+CREATE FUNCTION ml_pin_owners() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    role_name text;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+        SELECT r.rolname INTO role_name FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) NEW.owner::pg_catalog.oid;
+        IF role_name IS NOT NULL THEN
+            EXECUTE pg_catalog.format('GRANT REFERENCES ON TABLE @extschema@.ml_owner_pins TO %I', role_name);
+        END IF;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.owner::pg_catalog.oid OPERATOR(pg_catalog.<>) OLD.owner::pg_catalog.oid) THEN
+        SELECT r.rolname INTO role_name FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) OLD.owner::pg_catalog.oid;
+        IF role_name IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.ml_sources s WHERE s.owner::pg_catalog.oid OPERATOR(pg_catalog.=) OLD.owner::pg_catalog.oid)
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.ml_action_rules a WHERE a.owner::pg_catalog.oid OPERATOR(pg_catalog.=) OLD.owner::pg_catalog.oid) THEN
+            EXECUTE pg_catalog.format('REVOKE REFERENCES ON TABLE @extschema@.ml_owner_pins FROM %I', role_name);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION ml_pin_owners() IS 'Trigger: the owner of a source or action rule holds REFERENCES on ml_owner_pins while it owns one, so DROP ROLE cannot drop it silently';
+CREATE TRIGGER ml_sources_pin_owner AFTER INSERT OR UPDATE OR DELETE ON ml_sources FOR EACH ROW EXECUTE FUNCTION ml_pin_owners();
+CREATE TRIGGER ml_action_rules_pin_owner AFTER INSERT OR UPDATE OR DELETE ON ml_action_rules FOR EACH ROW EXECUTE FUNCTION ml_pin_owners();
 
 CREATE TABLE ml_action_runs (
     id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

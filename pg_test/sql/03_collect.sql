@@ -67,4 +67,6 @@ SELECT ml_remove_source('secret'), ml_remove_source('secret');
 SELECT * FROM ml_collect('no_such_source');
 DROP SCHEMA app CASCADE;
 REVOKE anomaly_admin FROM pga_test_clerk, pga_test_collector;
+-- the collector still owns sources: DROP OWNED BY releases its pin (README, "Security")
+DROP OWNED BY pga_test_clerk, pga_test_collector;
 DROP ROLE pga_test_clerk, pga_test_collector;

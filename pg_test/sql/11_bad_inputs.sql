@@ -15,6 +15,11 @@ SELECT ml_ingest('big', 'e1', 1e300, '2026-05-01 00:00+00'), ml_ingest('big', 'e
        ml_ingest('big', 'e1', 1e300, '2026-05-01 00:30+00');
 SELECT ml_build_features('big') AS big_rows;
 SELECT count(*) FILTER (WHERE std_value = 'NaN' OR mean_value = 'NaN' OR trend_slope = 'NaN') AS nan_features FROM ml_features WHERE metric_type = 'big';
+-- beyond real's range (3.4e38) a stored feature is NULL, never an infinity
+SELECT count(*) FILTER (WHERE abs(mean_value) = 'Infinity' OR abs(max_value) = 'Infinity' OR abs(lag_1) = 'Infinity'
+                           OR abs(std_value) = 'Infinity' OR abs(trend_slope) = 'Infinity') AS infinite_features,
+       count(*) FILTER (WHERE max_value IS NULL) AS unrepresentable_max, count(*) AS big_rows
+  FROM ml_features WHERE metric_type = 'big';
 DELETE FROM ml_metrics WHERE metric_type = 'big';
 -- timestamps: out of order and late data are accepted (features recompute); far future is accepted too
 SELECT ml_ingest('order', 'e1', 1, '2026-05-03 00:00+00'), ml_ingest('order', 'e1', 2, '2026-05-01 00:00+00'),

@@ -58,6 +58,13 @@ UPDATE ml_sources SET owner = 'anomaly_admin'::regrole WHERE name = 's_admin';
 SELECT source, success, error FROM ml_collect('s_admin');
 CREATE ROLE pga_sec_gone LOGIN;
 UPDATE ml_sources SET owner = 'pga_sec_gone'::regrole WHERE name = 's_admin';
+-- a role that owns a source cannot be dropped silently: DROP ROLE names the pin it holds
+\set VERBOSITY default
+DROP ROLE pga_sec_gone;
+\set VERBOSITY sqlstate
+SELECT has_table_privilege('pga_sec_gone', 'ml_owner_pins', 'REFERENCES') AS pinned;
+-- DROP OWNED BY releases it; the source then refers to a role that no longer exists
+DROP OWNED BY pga_sec_gone;
 DROP ROLE pga_sec_gone;
 SELECT source, success, error ~ 'no longer exists' AS gone FROM ml_collect('s_admin');
 SELECT count(*) AS probe_runs FROM sec_app.ran;
@@ -170,9 +177,53 @@ SET SESSION AUTHORIZATION pga_sec_reader;
 SELECT last_run_success, last_run_error, last_run_error LIKE '%hunter2%' AS leaks FROM ml_sources_status WHERE name = 's_typed';
 RESET SESSION AUTHORIZATION;
 
+-- a non-superuser allowed to create objects in the extension's schema (public here) is
+-- counted by ml_health; CREATE EXTENSION warns about the same roles
+SELECT measured FROM ml_health WHERE kpi = 'schema_creators_not_superuser';
+GRANT CREATE ON SCHEMA public TO pga_sec_reader;
+SELECT measured FROM ml_health WHERE kpi = 'schema_creators_not_superuser';
+REVOKE CREATE ON SCHEMA public FROM pga_sec_reader;
+
+-- 9. the admin role does its documented job, logged in as a member and acting through
+-- SET ROLE: day partitions are created and expired through functions that run as the
+-- extension's owner; parallel workers and the worker that records a failed training log
+-- in as the login role and act as anomaly_admin (a NOLOGIN role could not log them in)
+SET pg_anomaly.metrics_retention_days = 1000;
+SET pg_anomaly.features_retention_days = 1000;
+SET pg_anomaly.alerts_retention_days = 3650;
+SET pg_anomaly.training_logs_retention_days = 3650;
+SET pg_anomaly.job_runs_retention_days = 3650;
+SET SESSION AUTHORIZATION pga_sec_admin;
+SET ROLE anomaly_admin;
+SELECT ml_ensure_partitions('2020-01-01 00:00+00', '2020-01-02 00:00+00') AS old_partitions_created;
+SELECT ml_ensure_partitions('2031-01-01 00:00+00', '2031-01-01 00:00+00') AS future_partitions_created;
+SELECT ml_build_features('tuketim_miktar', true, 2) > 0 AS parallel_build;
+SELECT ml_train('sec_never_seen');
+SELECT table_name, removed FROM ml_cleanup() WHERE table_name IN ('ml_metrics', 'ml_features') ORDER BY 1;
+-- nothing else: the maintenance functions take only their two tables
+SELECT ml_drop_expired_partitions('ml_alerts', now());
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+RESET pg_anomaly.metrics_retention_days;
+RESET pg_anomaly.features_retention_days;
+RESET pg_anomaly.alerts_retention_days;
+RESET pg_anomaly.training_logs_retention_days;
+RESET pg_anomaly.job_runs_retention_days;
+SELECT relname FROM pg_class WHERE relname ~ '^ml_(metrics|features)_p20(20|31)' ORDER BY 1;
+SELECT count(*) AS failed_training_logged FROM ml_training_logs WHERE metric_type = 'sec_never_seen' AND NOT success;
+SELECT pg_catalog.count(*) > 0 AS features_rebuilt FROM ml_features WHERE metric_type = 'tuketim_miktar';
+DROP TABLE ml_metrics_p20310101, ml_features_p20310101;
+
+-- the admin still owns its sources: DROP ROLE is refused until they are gone
+SET SESSION AUTHORIZATION pga_sec_admin;
+SELECT ml_add_source('s_last', 'stok_seviye', $q$SELECT urun_id AS entity_id, on_hand AS metric_value FROM sec_app.stock$q$, 'snapshot');
+RESET SESSION AUTHORIZATION;
+DROP ROLE pga_sec_admin;
+
 DELETE FROM ml_sources;
 DELETE FROM ml_action_rules;
 DELETE FROM ml_channels;
+SELECT count(*) AS pins_left FROM aclexplode((SELECT relacl FROM pg_class WHERE relname = 'ml_owner_pins')) a WHERE a.privilege_type = 'REFERENCES';
 DROP SCHEMA sec_app CASCADE;
 REVOKE anomaly_admin FROM pga_sec_admin;
 DROP ROLE pga_sec_admin, pga_sec_reader;

@@ -200,7 +200,10 @@ INSERT INTO cases VALUES
     (148, $c$ml_generate_demo_data: 0 entities$c$, '22023', $c$SELECT * FROM ml_generate_demo_data(0)$c$),
     (149, $c$ml_generate_demo_data: -5 days$c$, '22023', $c$SELECT * FROM ml_generate_demo_data(1, -5)$c$),
     (150, $c$ml_generate_demo_data: 10 million entities$c$, '22023', $c$SELECT * FROM ml_generate_demo_data(10000000, 1)$c$),
-    (151, $c$ml_deliver_notifications: NULL$c$, '--', $c$SELECT count(*) FROM ml_deliver_notifications(NULL)$c$);
+    (151, $c$ml_deliver_notifications: NULL$c$, '--', $c$SELECT count(*) FROM ml_deliver_notifications(NULL)$c$),
+    (152, $c$ml_build_features: parallel 1000 (more than the worker slots)$c$, '22023', $c$SELECT ml_build_features('tuketim_miktar', true, 1000)$c$),
+    (153, $c$ml_detect: parallel 1000 (more than the worker slots)$c$, '22023', $c$SELECT count(*) FROM ml_detect('tuketim_miktar', save => true, parallel => 1000)$c$),
+    (154, $c$ml_drop_expired_partitions: another table$c$, '22023', $c$SELECT ml_drop_expired_partitions('ml_alerts', now())$c$);
 CREATE TEMP TABLE results AS SELECT n, input, expected, pg_temp.try_case(stmt) AS got FROM cases ORDER BY n;
 SELECT n, input, got, got = expected AS ok FROM results ORDER BY n;
 SELECT count(*) AS cases, count(*) FILTER (WHERE got = expected) AS as_expected,

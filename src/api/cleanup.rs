@@ -8,7 +8,8 @@ use pgrx::prelude::*;
 
 /// Applies retention (pg_anomaly.*_retention_days): drops expired day partitions of
 /// ml_metrics and ml_features, deletes expired closed alerts, training logs, job runs and
-/// pg_cron's job_run_details, creates the partitions of the next 7 days. Returns the rows
+/// pg_cron's job_run_details, rebuilds the indexes of the day partitions that closed a day
+/// ago, creates the partitions of the next 7 days. Returns the rows
 /// removed per table.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]

@@ -66,13 +66,13 @@ fn try_insert(table: Table, row: Value) -> Result<(), String> {
     let payload = serde_json::to_string(&Record { table, row }).map_err(|e| e.to_string())?;
     std::fs::write(d.join(&name), payload).map_err(|e| e.to_string())?;
     let db = unsafe { pg_sys::MyDatabaseId };
-    let user = unsafe { pg_sys::GetUserId() };
+    let caller = super::session::Caller::current();
     let worker = BackgroundWorkerBuilder::new("pg_anomaly autonomous record")
         .set_type("pg_anomaly autonomous record")
         .set_library("pg_anomaly")
         .set_function("pg_anomaly_autonomous_main")
         .set_argument(Some(pg_sys::Datum::from(u32::from(db))))
-        .set_extra(&format!("{}:{}", u32::from(user), name))
+        .set_extra(&format!("{}:{}:{}", u32::from(caller.login), u32::from(caller.acting), name))
         .enable_spi_access()
         .set_notify_pid(pid)
         .load_dynamic()

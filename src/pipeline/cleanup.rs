@@ -26,6 +26,12 @@ pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
     for (t, days) in expiring {
         out.push((t.name().to_string(), retention::delete_expired(t, days)?));
     }
+    for t in [Partitioned::Metrics, Partitioned::Features] {
+        let (n, before, after) = retention::compact_closed_day(t)?;
+        if n > 0 {
+            pgrx::debug1!("pg_anomaly cleanup: rebuilt the indexes of {n} closed day partition(s) of {}: {before} -> {after} bytes", t.name());
+        }
+    }
     retention::forget_empty_series()?;
     metrics::ensure_partitions(settings::now_plus_days(-1)?, settings::now_plus_days(7)?)?;
     run.success(None, 0, out.iter().map(|(_, n)| n).sum())?;

@@ -8,6 +8,7 @@
 //! (`workers::parallel`, which calls [`run_job`] and [`report`]) and collects their reports.
 
 use super::stage::StageRun;
+use super::session::Caller;
 use super::{demo, detect, features};
 use crate::errors::{Error, Result};
 use crate::storage::{self, alerts, locks, parallel_results};
@@ -53,19 +54,22 @@ pub struct Job {
     pub until_us: Option<i64>,
     /// The demo run's (entities, days, seed, end_us).
     pub demo: Option<(u32, u32, u64, i64)>,
+    /// The role the leader acted as when it differs from its login role (the worker logs
+    /// in as the login role, passed in bgw_main_arg, and acts as this one).
+    pub acting: Option<u32>,
 }
 
-type JobWire = (JobKind, u32, u32, String, Option<String>, Option<i64>, Option<i64>, Option<(u32, u32, u64, i64)>);
+type JobWire = (JobKind, u32, u32, String, Option<String>, Option<i64>, Option<i64>, Option<(u32, u32, u64, i64)>, Option<u32>);
 
 impl From<JobWire> for Job {
-    fn from((kind, k, n, token, metric_type, since_us, until_us, demo): JobWire) -> Self {
-        Job { kind, k, n, token, metric_type, since_us, until_us, demo }
+    fn from((kind, k, n, token, metric_type, since_us, until_us, demo, acting): JobWire) -> Self {
+        Job { kind, k, n, token, metric_type, since_us, until_us, demo, acting }
     }
 }
 
 impl From<Job> for JobWire {
     fn from(j: Job) -> Self {
-        (j.kind, j.k, j.n, j.token, j.metric_type, j.since_us, j.until_us, j.demo)
+        (j.kind, j.k, j.n, j.token, j.metric_type, j.since_us, j.until_us, j.demo, j.acting)
     }
 }
 
@@ -74,7 +78,7 @@ const MAX_JOB_BYTES: usize = 127;
 
 impl Job {
     fn new(kind: JobKind, k: u32, n: u32, token: &str) -> Job {
-        Job { kind, k, n, token: token.to_string(), metric_type: None, since_us: None, until_us: None, demo: None }
+        Job { kind, k, n, token: token.to_string(), metric_type: None, since_us: None, until_us: None, demo: None, acting: None }
     }
 
     pub fn encode(&self) -> String {
@@ -92,33 +96,71 @@ impl Job {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// Starts one worker per job and waits for all of them.
+/// Background-worker slots a parallel run leaves to others: the real-time and notifier
+/// workers, pg_cron's launcher.
+const RESERVED_SLOTS: i32 = 3;
+
+/// The number of workers a run asked for (at least 2), refused before anything starts or
+/// changes when it exceeds the background worker slots left for it.
+fn workers_for(n: i32) -> Result<u32> {
+    let n = n.max(2);
+    let slots = unsafe { pg_sys::max_worker_processes } - RESERVED_SLOTS;
+    if n > slots.max(1) {
+        return Err(Error::Core(
+            CoreError::new(pg_anomaly_core::ErrorKind::InvalidParameter, format!("parallel => {n} asks for more background workers than are left for it"))
+                .with_detail(format!(
+                    "max_worker_processes is {}; {RESERVED_SLOTS} slots stay for the real-time and notifier workers and pg_cron.",
+                    unsafe { pg_sys::max_worker_processes }
+                ))
+                .with_hint(format!("Use parallel => {} or fewer, or raise max_worker_processes (needs a restart).", slots.max(1))),
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// Starts one worker per job and waits for all of them. A run asks for no more workers
+/// than max_worker_processes leaves after the reserved slots; when a slot is missing all
+/// the same (other extensions, parallel query), the workers already started are
+/// terminated and waited for and their reports discarded before the error is raised, so
+/// the caller's error is the whole outcome (a worker that finished and committed before
+/// the failure keeps what it wrote, which the next run redoes or repairs).
 fn run_workers(jobs: &[Job]) -> Result<()> {
+    workers_for(jobs.len() as i32)?;
     let db = unsafe { pg_sys::MyDatabaseId };
-    let user = unsafe { pg_sys::GetUserId() };
-    let arg = ((u32::from(db) as u64) << 32) | u32::from(user) as u64;
+    let caller = Caller::current();
+    let arg = ((u32::from(db) as u64) << 32) | u32::from(caller.login) as u64;
     let pid = unsafe { pg_sys::MyProcPid };
-    let mut handles = Vec::new();
+    let mut handles: Vec<pgrx::bgworkers::DynamicBackgroundWorker> = Vec::new();
     for job in jobs {
-        let extra = job.encode();
-        if extra.len() > MAX_JOB_BYTES {
-            return Err(Error::Core(CoreError::invalid_param("metric_type", "(too long)", "a parallel run needs a metric type of at most 40 characters")));
-        }
-        let h = BackgroundWorkerBuilder::new("pg_anomaly parallel")
-            .set_type("pg_anomaly parallel")
-            .set_library("pg_anomaly")
-            .set_function("pg_anomaly_parallel_main")
-            .set_argument(Some(pg_sys::Datum::from(arg as i64)))
-            .set_extra(&extra)
-            .enable_spi_access()
-            .set_notify_pid(pid)
-            .load_dynamic()
-            .map_err(|_| {
-                Error::Core(
-                    CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "no background worker slot free for a parallel run")
-                        .with_hint("Raise max_worker_processes or use fewer parallel workers."),
-                )
-            })?;
+        let extra = Job { acting: caller.acting_if_other(), ..job.clone() }.encode();
+        let too_long = extra.len() > MAX_JOB_BYTES;
+        let started = if too_long {
+            None
+        } else {
+            BackgroundWorkerBuilder::new("pg_anomaly parallel")
+                .set_type("pg_anomaly parallel")
+                .set_library("pg_anomaly")
+                .set_function("pg_anomaly_parallel_main")
+                .set_argument(Some(pg_sys::Datum::from(arg as i64)))
+                .set_extra(&extra)
+                .enable_spi_access()
+                .set_notify_pid(pid)
+                .load_dynamic()
+                .ok()
+        };
+        let Some(h) = started else {
+            for h in handles {
+                let _ = h.terminate().wait_for_shutdown();
+            }
+            parallel_results::take(&job.token)?;
+            return Err(Error::Core(if too_long {
+                CoreError::invalid_param("metric_type", "(too long)", "a parallel run hands each worker its job in 127 bytes: a metric type of at most 40 characters fits (29 when the caller acts through SET ROLE or a SECURITY DEFINER function); use parallel => 1 for longer ones")
+            } else {
+                CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "no background worker slot free for a parallel run")
+                    .with_detail("The workers already started were stopped and their reports discarded.")
+                    .with_hint("Raise max_worker_processes or use fewer parallel workers.")
+            }));
+        };
         handles.push(h);
     }
     for h in handles {
@@ -162,7 +204,7 @@ fn run_and_collect(jobs: &[Job]) -> Result<(i64, i64, Vec<Value>)> {
 
 /// A full feature rebuild with `n` workers. Returns the feature rows written.
 pub fn features(metric_type: Option<&str>, n: i32, trigger: &str) -> Result<i64> {
-    let n = n.clamp(2, 32) as u32;
+    let n = workers_for(n)?;
     if !StageRun::lock(locks::Stage::Features, features::BUSY)? {
         return Ok(0);
     }
@@ -186,7 +228,7 @@ pub fn detection(
     n: i32,
     trigger: &str,
 ) -> Result<Vec<DetectRow>> {
-    let n = n.clamp(2, 32) as u32;
+    let n = workers_for(n)?;
     if !StageRun::lock(locks::Stage::Detection, detect::BUSY)? {
         return Ok(Vec::new());
     }
@@ -217,7 +259,7 @@ pub fn detection(
 /// type. Partitions are created first and committed by a worker of their own, so the
 /// writers find them.
 pub fn demo(params: &DemoParams, n: i32) -> Result<([i64; 4], [i64; 4])> {
-    let n = n.clamp(2, 32) as u32;
+    let n = workers_for(n)?;
     let t = token();
     let p = Some((params.entities, params.days, params.seed, params.end_us));
     run_and_collect(&split(JobKind::Partitions, 1, &t, |j| Job { demo: p, ..j }))?;
@@ -306,7 +348,13 @@ mod tests {
         };
         let s = j.encode();
         assert!(s.len() <= MAX_JOB_BYTES, "{} bytes: {s}", s.len());
-        assert_eq!(Job::decode(&s), Some(j));
+        assert_eq!(Job::decode(&s), Some(j.clone()));
+        // the limits the error message states: 40 characters, 29 with an acting role
+        let long = |n: usize, acting: Option<u32>| Job { metric_type: Some("x".repeat(n)), acting, ..j.clone() }.encode().len();
+        assert!(long(40, None) <= MAX_JOB_BYTES, "{}", long(40, None));
+        assert!(long(29, Some(u32::MAX)) <= MAX_JOB_BYTES, "{}", long(29, Some(u32::MAX)));
+        let a = Job { acting: Some(16_384), ..j.clone() };
+        assert_eq!(Job::decode(&a.encode()), Some(a));
         let d = Job { demo: Some((1000, 30, 42, 1_790_000_000_000_000)), ..Job::new(JobKind::Demo, 0, 2, "1-2-1") };
         assert_eq!(Job::decode(&d.encode()), Some(d));
         assert_eq!(Job::decode("detect|0|2|t|*|-|-"), None);

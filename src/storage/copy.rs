@@ -54,6 +54,18 @@ impl BinaryRows {
             None => self.null(),
         }
     }
+    /// A real (float4) column: the value rounded to the nearest float4. A finite value
+    /// beyond float4's range (about 3.4e38) has no float4 and is written as NULL, never as
+    /// an infinity.
+    pub fn opt_f32(&mut self, v: Option<f64>) {
+        match v.map(|v| v as f32).filter(|v| v.is_finite()) {
+            Some(v) => {
+                self.buf.extend_from_slice(&4i32.to_be_bytes());
+                self.buf.extend_from_slice(&v.to_bits().to_be_bytes());
+            }
+            None => self.null(),
+        }
+    }
     pub fn opt_i16(&mut self, v: Option<f64>) {
         match v {
             Some(v) => {

@@ -9,8 +9,7 @@ pub fn location() -> Result<Option<bool>> {
     if one::<bool>("SELECT pg_catalog.to_regnamespace('cron') IS NOT NULL", &[])?.unwrap_or(false) {
         return Ok(Some(true));
     }
-    let preloaded = one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ 'pg_cron'", &[])?.unwrap_or(false);
-    Ok(preloaded.then_some(false))
+    Ok(super::settings::preloaded("pg_cron").then_some(false))
 }
 
 /// The database pg_cron runs its jobs in (cron.database_name; empty when unset).

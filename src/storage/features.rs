@@ -11,12 +11,14 @@ use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use std::sync::OnceLock;
 
-/// SQL type of each ml_features column (the schema in sql/schema.sql).
+/// SQL type of each ml_features column (the schema in sql/schema.sql): the detector's
+/// input median_value stays float8, the other features are stored as real.
 fn sql_type(name: &str) -> &'static str {
     match name {
         "trend_direction" | "hour_of_day" | "day_of_week" | "day_of_month" => "smallint",
         "is_weekend" => "boolean",
-        _ => "float8",
+        "median_value" => "float8",
+        _ => "real",
     }
 }
 
@@ -195,6 +197,7 @@ impl FeatureBatch {
             match sql_type(name) {
                 "smallint" => r.opt_i16(*v),
                 "boolean" => r.opt_bool(*v),
+                "real" => r.opt_f32(*v),
                 _ => r.opt_f64(*v),
             }
         }

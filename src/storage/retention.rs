@@ -3,30 +3,6 @@
 use super::{exec, one};
 use crate::errors::Result;
 use pgrx::datum::TimestampWithTimeZone;
-use pgrx::Spi;
-
-/// Day partitions of `table` whose whole range ends at or before `cutoff`.
-fn expired_partitions(table: &str, cutoff: TimestampWithTimeZone) -> Result<Vec<(String, i64)>> {
-    Spi::connect(|client| -> Result<Vec<(String, i64)>> {
-        let t = client.select(
-            "SELECT c.relname::text, c.reltuples::bigint
-               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-              WHERE i.inhparent = pg_catalog.to_regclass($1)
-                AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%'
-                AND (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= $2
-              ORDER BY 1",
-            None,
-            &[table.into(), cutoff.into()],
-        )?;
-        let mut out = Vec::new();
-        for r in t {
-            if let Some(n) = r.get::<String>(1)? {
-                out.push((n, r.get::<i64>(2)?.unwrap_or(0)));
-            }
-        }
-        Ok(out)
-    })
-}
 
 /// The partitioned tables whose day partitions expire.
 #[derive(Clone, Copy)]
@@ -50,16 +26,26 @@ pub fn drop_expired(table: Partitioned, days: i32) -> Result<i64> {
     let table = table.name();
     let cutoff = one::<TimestampWithTimeZone>("SELECT pg_catalog.now() - pg_catalog.make_interval(days => $1)", &[days.into()])?
         .unwrap_or_else(TimestampWithTimeZone::negative_infinity);
-    let mut removed = 0;
-    for (part, _) in expired_partitions(table, cutoff)? {
-        // Partition names come from the catalog (ml_metrics_pYYYYMMDD), quoted anyway.
-        let q = one::<String>("SELECT pg_catalog.quote_ident($1)", &[part.as_str().into()])?.unwrap_or_default();
-        removed += one::<i64>(&format!("SELECT pg_catalog.count(*) FROM {q}"), &[])?.unwrap_or(0);
-        exec(&format!("DROP TABLE {q}"), &[])?;
-    }
+    // Dropping a partition needs ownership: ml_drop_expired_partitions runs as the
+    // extension's owner, so the admin role can expire data too.
+    let mut removed = one::<i64>("SELECT ml_drop_expired_partitions($1, $2)", &[table.into(), cutoff.into()])?.unwrap_or(0);
     let default = format!("{table}_default");
     removed += exec(&format!("DELETE FROM {default} WHERE \"timestamp\" < $1"), &[cutoff.into()])?;
     Ok(removed)
+}
+
+/// Rebuilds the indexes of the day partitions of `table` whose day ended between two days
+/// and one day ago (one partition per daily run; a day's grace for late rows). Observations
+/// arrive time-major (every series gets a row per collection), so each insert lands in the
+/// middle of the (metric_type, entity_id, timestamp) key and leaf pages split half full; the
+/// rebuilt index is packed (measured on a day of 4,000 series: 34.3 MB to 24.4 MB). The
+/// partition's writes and its index's readers wait for the rebuild (about a second per
+/// 400,000 rows). Returns (partitions rebuilt, index bytes before, after).
+pub fn compact_closed_day(table: Partitioned) -> Result<(i64, i64, i64)> {
+    // REINDEX needs ownership: ml_compact_closed_partitions runs as the extension's owner.
+    let r = one::<Vec<Option<i64>>>("SELECT ml_compact_closed_partitions($1)", &[table.name().into()])?.unwrap_or_default();
+    let at = |i: usize| r.get(i).copied().flatten().unwrap_or(0);
+    Ok((at(0), at(1), at(2)))
 }
 
 /// The tables whose old rows are deleted (not partitioned).
@@ -84,9 +70,11 @@ impl Expiring {
     }
 }
 
-/// Whether pg_cron's job_run_details exists here and this role may delete from it.
+/// Whether pg_cron's job_run_details exists here and this role may delete from it (the
+/// schema is checked first: naming a table in a schema without USAGE is an error).
 pub fn cron_history_deletable() -> Result<bool> {
-    Ok(one::<bool>("SELECT pg_catalog.to_regclass('cron.job_run_details') IS NOT NULL AND pg_catalog.has_table_privilege('cron.job_run_details', 'DELETE')", &[])?
+    Ok(one::<bool>("SELECT CASE WHEN pg_catalog.to_regnamespace('cron') IS NULL OR NOT pg_catalog.has_schema_privilege('cron', 'USAGE') THEN false
+                 ELSE pg_catalog.to_regclass('cron.job_run_details') IS NOT NULL AND pg_catalog.has_table_privilege('cron.job_run_details', 'DELETE') END", &[])?
         .unwrap_or(false))
 }
 

@@ -87,10 +87,41 @@ pub fn no_parallel_plans() -> Result<()> {
 /// Whether the library was preloaded, asked after start-up (the postmaster's setting as the
 /// backend inherited it).
 pub fn preloaded_now() -> bool {
-    one::<bool>("SELECT pg_catalog.current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_anomaly([ ,]|$)'", &[])
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+    preloaded("pg_anomaly")
+}
+
+/// Whether `library` is listed in shared_preload_libraries. Read through GetConfigOption
+/// without the privilege check: SQL's current_setting hides this setting from roles
+/// without pg_read_all_settings (the admin role), and only this yes/no leaves here.
+pub fn preloaded(library: &str) -> bool {
+    let v = unsafe { pgrx::pg_sys::GetConfigOption(c"shared_preload_libraries".as_ptr(), true, false) };
+    if v.is_null() {
+        return false;
+    }
+    let list = unsafe { std::ffi::CStr::from_ptr(v) }.to_string_lossy().into_owned();
+    preload_list_has(&list, library)
+}
+
+/// Whether a shared_preload_libraries value lists `library` (entries separated by commas,
+/// optionally quoted, possibly given as a path or with a file suffix).
+fn preload_list_has(list: &str, library: &str) -> bool {
+    list.split(',').map(|e| e.trim().trim_matches('"')).any(|e| {
+        let base = e.rsplit('/').next().unwrap_or(e);
+        base == library || base.strip_suffix(".so") == Some(library)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn preload_list_entries() {
+        use super::preload_list_has as has;
+        assert!(has("pg_cron,pg_anomaly", "pg_anomaly"));
+        assert!(has(" pg_cron , \"pg_anomaly\"", "pg_cron"));
+        assert!(has("$libdir/pg_anomaly.so", "pg_anomaly"));
+        assert!(!has("pg_anomaly_extra", "pg_anomaly"));
+        assert!(!has("", "pg_cron"));
+    }
 }
 
 /// The current database's name.

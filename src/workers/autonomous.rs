@@ -10,8 +10,12 @@ use pgrx::prelude::*;
 pub extern "C-unwind" fn pg_anomaly_autonomous_main(arg: pg_sys::Datum) {
     let db = pg_sys::Oid::from(arg.value() as u32);
     let extra = BackgroundWorker::get_extra().to_string();
-    let (user, name) = extra.split_once(':').unwrap_or(("0", ""));
-    let user = pg_sys::Oid::from(user.parse::<u32>().unwrap_or(0));
-    super::connect(super::Target::Backend { database: db, user });
+    // "login:acting:name" (see pipeline::autonomous)
+    let mut parts = extra.splitn(3, ':');
+    let login = parts.next().and_then(|u| u.parse::<u32>().ok()).unwrap_or(0);
+    let acting = parts.next().and_then(|u| u.parse::<u32>().ok());
+    let name = parts.next().unwrap_or("");
+    let caller = crate::pipeline::session::Caller::from_parts(login, acting);
+    super::connect(super::Target::Backend { database: db, caller });
     autonomous::insert_from_file(name);
 }

@@ -10,6 +10,7 @@ pub mod parallel;
 pub mod realtime;
 
 use pgrx::bgworkers::BackgroundWorker;
+use crate::pipeline::session::Caller;
 use pgrx::pg_sys;
 
 unsafe extern "C-unwind" {
@@ -21,10 +22,11 @@ unsafe extern "C-unwind" {
 }
 
 /// Where a worker connects: the database named by pg_anomaly.database (static workers),
-/// or the database and role of the backend that started it (dynamic workers).
+/// or the database of the backend that started it (dynamic workers), logged in as that
+/// backend's login role and acting as the role the backend acted as (see [`Caller`]).
 pub enum Target<'a> {
     Named(&'a str),
-    Backend { database: pg_sys::Oid, user: pg_sys::Oid },
+    Backend { database: pg_sys::Oid, caller: Caller },
 }
 
 /// The one start-up of every worker: signal handling (SIGHUP through pgrx for a reload,
@@ -37,7 +39,12 @@ pub fn connect(target: Target) {
     }
     match target {
         Target::Named(db) => BackgroundWorker::connect_worker_to_spi(Some(db), None),
-        Target::Backend { database, user } => BackgroundWorker::connect_worker_to_spi_by_oid(Some(database), Some(user)),
+        Target::Backend { database, caller } => {
+            BackgroundWorker::connect_worker_to_spi_by_oid(Some(database), Some(caller.login));
+            if caller.acting != caller.login {
+                unsafe { pg_sys::SetUserIdAndSecContext(caller.acting, pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32) };
+            }
+        }
     }
 }
 

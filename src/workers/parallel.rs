@@ -10,9 +10,10 @@ use pgrx::prelude::*;
 pub extern "C-unwind" fn pg_anomaly_parallel_main(arg: pg_sys::Datum) {
     let a = arg.value() as u64;
     let database = pg_sys::Oid::from((a >> 32) as u32);
-    let user = pg_sys::Oid::from((a & 0xffff_ffff) as u32);
+    let login = (a & 0xffff_ffff) as u32;
     let Some(job) = parallel::Job::decode(BackgroundWorker::get_extra()) else { return };
-    super::connect(super::Target::Backend { database, user });
+    let caller = session::Caller::from_parts(login, job.acting);
+    super::connect(super::Target::Backend { database, caller });
     let outcome = BackgroundWorker::transaction(|| {
         session::guarded("parallel", || {
             parallel::enter_job()?;

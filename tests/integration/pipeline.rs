@@ -265,7 +265,7 @@ fn kept_kernel_state_is_never_stale() {
     // the correction reached the new rows' 7-period window
     let seen: f64 = a
         .query_one(
-            "SELECT max(max_value) FROM ml_features WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0001'
+            "SELECT max(max_value)::float8 FROM ml_features WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0001'
                 AND \"timestamp\" > (SELECT max(\"timestamp\") - interval '1 hour' FROM ml_metrics)",
             &[],
         )
@@ -273,7 +273,7 @@ fn kept_kernel_state_is_never_stale() {
         .get(0);
     let rolling: f64 = a
         .query_one(
-            "SELECT rolling_mean_7 FROM ml_features WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0001'
+            "SELECT rolling_mean_7::float8 FROM ml_features WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0001'
               ORDER BY \"timestamp\" DESC LIMIT 1",
             &[],
         )

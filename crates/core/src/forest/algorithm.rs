@@ -6,15 +6,13 @@
 //! replacement, so fitting costs O(n_trees · psi · log psi) plus one pass over the data to
 //! reject non-finite values.
 
+use linfa_isolation_forest::{feature_medians, grow_tree};
 use ndarray::{ArrayView2, Axis};
-use rand::seq::index;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::hyperparams::IsolationForestValidParams;
 use super::threshold_from_contamination;
-use super::tree::{height_limit, Tree, TreeBuilder};
+use super::tree::{height_limit, Tree};
 use crate::error::{CoreError, CoreResult, ErrorKind};
 use crate::traits::Fit;
 
@@ -28,8 +26,6 @@ pub const MAX_TOTAL_NODES: usize = 3_000_000;
 /// At most this many rows (a seeded subsample) estimate the per-feature medians and the
 /// contamination threshold, so fit stays cheap on millions of rows.
 pub const ESTIMATION_ROWS: usize = 65_536;
-/// ChaCha stream used for the estimation subsample; trees use streams 0..n_trees.
-const ESTIMATION_STREAM: u64 = u64::MAX;
 
 /// A fitted isolation forest. Immutable and `Sync`: any number of threads may score with it.
 ///
@@ -90,7 +86,7 @@ impl<'a> Fit<ArrayView2<'a, f64>> for IsolationForestValidParams {
             .with_hint("Use fewer trees or a smaller max_samples."));
         }
 
-        let estimation_rows = estimation_rows(n_rows, self.seed());
+        let estimation_rows = linfa_isolation_forest::estimation_rows(n_rows, ESTIMATION_ROWS, self.seed());
         let medians = feature_medians(&records, &estimation_rows);
         let k = self.features_per_tree(n_features);
         let limit = height_limit(psi);
@@ -132,75 +128,7 @@ fn check_finite(records: &ArrayView2<f64>) -> CoreResult<()> {
     Ok(())
 }
 
-/// All rows when there are few, else a seeded subsample of [`ESTIMATION_ROWS`] rows.
-fn estimation_rows(n_rows: usize, seed: u64) -> Vec<usize> {
-    if n_rows <= ESTIMATION_ROWS {
-        return (0..n_rows).collect();
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(ESTIMATION_STREAM);
-    let mut rows = index::sample(&mut rng, n_rows, ESTIMATION_ROWS).into_vec();
-    rows.sort_unstable();
-    rows
-}
-
-/// Median of each feature over `rows` (mean of the two middle values for an even count).
-fn feature_medians(records: &ArrayView2<f64>, rows: &[usize]) -> Vec<f64> {
-    let mut column = Vec::with_capacity(rows.len());
-    (0..records.ncols())
-        .map(|j| {
-            column.clear();
-            column.extend(rows.iter().map(|&r| records[[r, j]]));
-            median_in_place(&mut column)
-        })
-        .collect()
-}
-
-/// Median of finite values (reorders them); 0 for an empty slice.
+/// Median of finite values (reorders them); 0 for an empty slice (the crate's, in `f64`).
 pub(crate) fn median_in_place(values: &mut [f64]) -> f64 {
-    let n = values.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let (_, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
-    if n % 2 == 1 {
-        return upper;
-    }
-    let lower = values[..n / 2]
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
-    // halves first: lower + upper may overflow
-    lower / 2.0 + upper / 2.0
-}
-
-/// Grows tree `t`. Its RNG is ChaCha8 stream `t` of the master seed, so a tree depends only on
-/// (seed, t) and never on the order trees are built in.
-fn grow_tree(
-    records: &ArrayView2<f64>,
-    psi: usize,
-    k: usize,
-    limit: u32,
-    seed: u64,
-    t: u64,
-) -> Tree {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(t);
-    let n_features = records.ncols();
-    let features: Vec<u32> = if k >= n_features {
-        (0..n_features as u32).collect()
-    } else {
-        let mut f: Vec<u32> = index::sample(&mut rng, n_features, k)
-            .iter()
-            .map(|i| i as u32)
-            .collect();
-        f.sort_unstable();
-        f
-    };
-    let rows = index::sample(&mut rng, records.nrows(), psi);
-    let mut sample = Vec::with_capacity(psi * n_features);
-    for r in rows.iter() {
-        sample.extend(records.row(r).iter().copied());
-    }
-    TreeBuilder::new(&sample, n_features, features, limit, &mut rng).grow()
+    linfa_isolation_forest::median_in_place(values)
 }

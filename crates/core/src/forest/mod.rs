@@ -38,6 +38,8 @@ mod tests_attribution;
 mod tests_bytes;
 #[cfg(test)]
 mod tests_shap;
+#[cfg(test)]
+mod tests_pinned;
 
 pub(crate) use algorithm::median_in_place as median_of;
 pub use algorithm::{IsolationForest, ESTIMATION_ROWS, MAX_FEATURES, MAX_TOTAL_NODES};

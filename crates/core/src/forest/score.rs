@@ -12,12 +12,9 @@
 use ndarray::{Array1, ArrayView2};
 
 use super::algorithm::IsolationForest;
-use super::tree::{c_factor, height_limit, walk, Node, LEAF};
+use super::tree::walk;
 use crate::error::{CoreError, CoreResult};
 
-/// Rows scored together, tree by tree: a tree stays in L1 cache while it scores the whole
-/// block, instead of all trees cycling through the cache for every row.
-const BLOCK_ROWS: usize = 128;
 
 impl IsolationForest {
     /// Number of feature columns the model was fitted on.
@@ -71,39 +68,10 @@ impl IsolationForest {
     }
 
     /// Scores every row of `records` (rows × features); see the module doc for NaN handling
-    /// and width mismatches. Allocates the output and one block buffer, nothing per row, and
-    /// accepts any memory layout.
+    /// and width mismatches. Rows go in blocks, tree by tree, several rows walking a tree in
+    /// lockstep (`linfa_isolation_forest::score_rows`).
     pub fn score(&self, records: ArrayView2<f64>) -> Array1<f64> {
-        let n_rows = records.nrows();
-        let d = self.n_features;
-        let mut out = Array1::<f64>::zeros(n_rows);
-        let max_depth = height_limit(self.psi);
-        let n_trees = self.trees.len().max(1) as f64;
-        // rows of the current block, NaN (and missing features) imputed once per row, so the
-        // hot loop reads plain finite-or-inf values of exactly n_features per row
-        let mut block = vec![0.0; BLOCK_ROWS * d];
-        let mut acc = [0.0f64; BLOCK_ROWS];
-        let mut first = 0;
-        while first < n_rows {
-            let m = BLOCK_ROWS.min(n_rows - first);
-            for (r, dst) in block.chunks_exact_mut(d).take(m).enumerate() {
-                let row = records.row(first + r);
-                for (j, v) in dst.iter_mut().enumerate() {
-                    let x = row.get(j).copied().unwrap_or(f64::NAN);
-                    *v = if x.is_nan() { self.medians[j] } else { x };
-                }
-            }
-            let acc = &mut acc[..m];
-            acc.fill(0.0);
-            for tree in &self.trees {
-                score_block(&tree.nodes, max_depth, &block, d, acc);
-            }
-            for (r, a) in acc.iter().enumerate() {
-                out[first + r] = self.path_to_score(*a / n_trees);
-            }
-            first += m;
-        }
-        out
+        linfa_isolation_forest::score_rows(&self.trees, &self.medians, self.psi, records)
     }
 
     /// [`score_row`](Self::score_row), but a row whose length differs from
@@ -139,47 +107,7 @@ impl IsolationForest {
     }
 
     fn path_to_score(&self, mean_path: f64) -> f64 {
-        let c = c_factor(self.psi);
-        if c <= 0.0 {
-            return 0.5;
-        }
-        (-mean_path / c).exp2()
-    }
-}
-
-/// Adds one tree's path length of the first `acc.len()` rows of `block` (rows of `d`
-/// values, NaN already imputed) to `acc`.
-///
-/// Why lanes: walking one row is a chain of dependent loads (node -> feature -> next node),
-/// so a CPU walking rows one after another mostly waits. Here `LANES` rows walk in lockstep
-/// for `max_depth` steps, a row that reached its leaf simply staying there, so the chains are
-/// independent and overlap; the step has no data-dependent branch. `max_depth` is the height
-/// limit, which every built or validated tree respects, so every lane ends on a leaf.
-#[inline]
-fn score_block(tree: &[Node], max_depth: u32, block: &[f64], d: usize, acc: &mut [f64]) {
-    const LANES: usize = 8;
-    let mut rows = block.chunks_exact(d.max(1));
-    let mut lanes_acc = acc.chunks_exact_mut(LANES);
-    for lanes in &mut lanes_acc {
-        let row: [&[f64]; LANES] = std::array::from_fn(|_| rows.next().unwrap_or(&[]));
-        let mut idx = [0usize; LANES];
-        for _ in 0..max_depth {
-            for (i, row) in idx.iter_mut().zip(&row) {
-                let Some(node) = tree.get(*i) else { continue };
-                let leaf = node.feature == LEAF;
-                let f = if leaf { 0 } else { node.feature as usize };
-                let x = row.get(f).copied().unwrap_or(0.0);
-                let next = node.left as usize + usize::from(x > node.value);
-                *i = if leaf { *i } else { next };
-            }
-        }
-        for (a, &i) in lanes.iter_mut().zip(&idx) {
-            *a += tree.get(i).map_or(0.0, |n| n.value);
-        }
-    }
-    for a in lanes_acc.into_remainder() {
-        let row = rows.next().unwrap_or(&[]);
-        *a += walk(tree, row, &[], |_, _, _| {});
+        linfa_isolation_forest::path_to_score(mean_path, self.psi)
     }
 }
 
