@@ -70,7 +70,7 @@ SELECT ml_run_stage('features');
 SELECT metric_type, ml_train(metric_type, train_until => (SELECT max("timestamp") - interval '4 days' FROM ml_metrics))
   FROM ml_settings ORDER BY 1;
 SELECT ml_run_stage('detection');
-SELECT * FROM ml_cleanup();
+-- (no ml_cleanup here: the new library's cleanup calls the 0.2.0 partition functions)
 UPDATE ml_channels SET enabled = false;
 SQL
     check "installed version" "$OLD" "$(sql -d pga_upg -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_anomaly'")"
@@ -129,6 +129,11 @@ SQL
     pass "an admin cannot write the owner column after the upgrade"
     check "owners kept by the upgrade, stamped by the trigger from now on" "upg_app" \
         "$(sql -d pga_upg -c "SET SESSION AUTHORIZATION upg_app; UPDATE ml_sources SET query = query || ' ' RETURNING owner")"
+    out=$(sql -d pga_upg -c "DROP ROLE upg_app" 2>&1) && fail "the owner of a 0.1.0 source could be dropped after the upgrade"
+    echo "$out" | grep -q "ml_owner_pins" || fail "unexpected error dropping an owner: $out"
+    pass "the owners of 0.1.0's sources and actions are pinned (DROP ROLE refused)"
+    sql -d pga_upg -c "SELECT count(*) FROM ml_cleanup()" >/dev/null || fail "cleanup after the upgrade"
+    pass "cleanup after the upgrade"
     new_model=$(sql -d pga_upg -c "SELECT ml_train('stok_seviye')")
     check "training after the upgrade" "t" "$(sql -d pga_upg -c "SELECT version > 1 FROM ml_models WHERE id = $new_model")"
     bash scripts/cluster.sh stop >/dev/null

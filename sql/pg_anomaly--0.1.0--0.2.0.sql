@@ -13,7 +13,9 @@
 --     are validated, PUBLIC holds nothing, column privileges keep the owner columns out of
 --     reach, catalog functions are called schema-qualified, NOTIFY carries no alert text;
 --   * explanations: ml_explain, ml_feature_importance and ml_feature_set_rounds;
---   * bounds on stored metrics (metric_type length, a sane timestamp range).
+--   * bounds on stored metrics (metric_type length, a sane timestamp range);
+--   * size and maintenance: features stored as real, day partitions dropped and compacted by
+--     SECURITY DEFINER functions the admin role may call, owners pinned against DROP ROLE.
 -- The new shared library refits, on first use and with a NOTICE, a model stored in a format
 -- it no longer reads.
 \echo Use "ALTER EXTENSION pg_anomaly UPDATE TO '0.2.0'" to load this file. \quit
@@ -238,7 +240,7 @@ $fn$;
 COMMENT ON FUNCTION ml_metrics_mark_changed() IS 'Trigger: marks the series of updated or deleted metrics dirty from the old timestamp';
 CREATE OR REPLACE FUNCTION ml_ensure_partitions(p_from timestamptz, p_to timestamptz)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
 DECLARE
     d date;
     last_day date;
@@ -336,7 +338,7 @@ BEGIN
     SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO allowed
       FROM pg_attribute a
      WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.atttypid IN ('float8'::regtype, 'int2'::regtype, 'bool'::regtype)
+       AND a.atttypid IN ('float8'::regtype, 'float4'::regtype, 'int2'::regtype, 'bool'::regtype)
        AND a.attname <> 'metric_value';
     IF wanted IS NULL THEN
         SELECT pg_catalog.array_agg(s.feature ORDER BY s.feature) INTO wanted
@@ -359,6 +361,215 @@ END
 $fn$;
 COMMENT ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]) IS
     'The stored features of a metric type as (entity_id, timestamp, metric_value, feature_values[]), in the order of the features asked (default: the selected set, else all)';
+
+-- The two views over ml_features are rebuilt around the column types.
+DROP VIEW ml_health;
+DROP VIEW ml_feature_quality;
+
+-- Features stored as real (float4) except metric_value and median_value, the detector's
+-- inputs: one rewrite of ml_features. A value beyond float4's range becomes NULL (as the
+-- feature stage stores it), one too small for it 0.
+ALTER TABLE ml_features
+    ALTER COLUMN change_frequency TYPE real USING CASE WHEN pg_catalog.abs(change_frequency) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(change_frequency) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE change_frequency END)::real END,
+    ALTER COLUMN days_since_change TYPE real USING CASE WHEN pg_catalog.abs(days_since_change) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(days_since_change) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE days_since_change END)::real END,
+    ALTER COLUMN diff_lag_1 TYPE real USING CASE WHEN pg_catalog.abs(diff_lag_1) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(diff_lag_1) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE diff_lag_1 END)::real END,
+    ALTER COLUMN drop_rate TYPE real USING CASE WHEN pg_catalog.abs(drop_rate) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(drop_rate) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE drop_rate END)::real END,
+    ALTER COLUMN hours_since_jump TYPE real USING CASE WHEN pg_catalog.abs(hours_since_jump) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(hours_since_jump) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE hours_since_jump END)::real END,
+    ALTER COLUMN lag_1 TYPE real USING CASE WHEN pg_catalog.abs(lag_1) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(lag_1) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE lag_1 END)::real END,
+    ALTER COLUMN lag_30 TYPE real USING CASE WHEN pg_catalog.abs(lag_30) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(lag_30) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE lag_30 END)::real END,
+    ALTER COLUMN lag_7 TYPE real USING CASE WHEN pg_catalog.abs(lag_7) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(lag_7) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE lag_7 END)::real END,
+    ALTER COLUMN max_value TYPE real USING CASE WHEN pg_catalog.abs(max_value) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(max_value) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE max_value END)::real END,
+    ALTER COLUMN mean_value TYPE real USING CASE WHEN pg_catalog.abs(mean_value) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(mean_value) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE mean_value END)::real END,
+    ALTER COLUMN min_value TYPE real USING CASE WHEN pg_catalog.abs(min_value) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(min_value) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE min_value END)::real END,
+    ALTER COLUMN momentum TYPE real USING CASE WHEN pg_catalog.abs(momentum) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(momentum) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE momentum END)::real END,
+    ALTER COLUMN q25_value TYPE real USING CASE WHEN pg_catalog.abs(q25_value) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(q25_value) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE q25_value END)::real END,
+    ALTER COLUMN q75_value TYPE real USING CASE WHEN pg_catalog.abs(q75_value) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(q75_value) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE q75_value END)::real END,
+    ALTER COLUMN rolling_mean_30 TYPE real USING CASE WHEN pg_catalog.abs(rolling_mean_30) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(rolling_mean_30) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE rolling_mean_30 END)::real END,
+    ALTER COLUMN rolling_mean_7 TYPE real USING CASE WHEN pg_catalog.abs(rolling_mean_7) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(rolling_mean_7) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE rolling_mean_7 END)::real END,
+    ALTER COLUMN rolling_std_30 TYPE real USING CASE WHEN pg_catalog.abs(rolling_std_30) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(rolling_std_30) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE rolling_std_30 END)::real END,
+    ALTER COLUMN rolling_std_7 TYPE real USING CASE WHEN pg_catalog.abs(rolling_std_7) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(rolling_std_7) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE rolling_std_7 END)::real END,
+    ALTER COLUMN run_length TYPE real USING CASE WHEN pg_catalog.abs(run_length) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(run_length) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE run_length END)::real END,
+    ALTER COLUMN seasonal_zscore TYPE real USING CASE WHEN pg_catalog.abs(seasonal_zscore) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(seasonal_zscore) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE seasonal_zscore END)::real END,
+    ALTER COLUMN std_value TYPE real USING CASE WHEN pg_catalog.abs(std_value) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(std_value) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE std_value END)::real END,
+    ALTER COLUMN trend_slope TYPE real USING CASE WHEN pg_catalog.abs(trend_slope) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(trend_slope) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE trend_slope END)::real END,
+    ALTER COLUMN volatility TYPE real USING CASE WHEN pg_catalog.abs(volatility) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(volatility) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE volatility END)::real END,
+    ALTER COLUMN zscore_7 TYPE real USING CASE WHEN pg_catalog.abs(zscore_7) OPERATOR(pg_catalog.<=) 3.4e38 THEN (CASE WHEN pg_catalog.abs(zscore_7) OPERATOR(pg_catalog.<) 1e-37 THEN 0 ELSE zscore_7 END)::real END;
+
+-- Day partitions maintained by the admin role through SECURITY DEFINER functions.
+CREATE FUNCTION ml_day_partitions(p_table text)
+RETURNS TABLE (rel regclass, day_end timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $fn$
+BEGIN
+    IF p_table IS NULL OR p_table NOT IN ('ml_metrics', 'ml_features') THEN
+        RAISE EXCEPTION 'not a table with day partitions: %', pg_catalog.left(COALESCE(p_table, 'NULL'), 64)
+            USING ERRCODE = '22023', HINT = 'Day partitions exist for ml_metrics and ml_features.';
+    END IF;
+    RETURN QUERY
+    SELECT c.oid::pg_catalog.regclass,
+           (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+     WHERE i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass(p_table)
+       AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) OPERATOR(pg_catalog.~~) 'FOR VALUES FROM%'
+     ORDER BY c.relname;
+END
+$fn$;
+COMMENT ON FUNCTION ml_day_partitions(text) IS 'The day partitions of ml_metrics or ml_features and the end of each one''s range';
+CREATE FUNCTION ml_drop_expired_partitions(p_table text, p_cutoff timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    part record;
+    n bigint;
+    removed bigint := 0;
+BEGIN
+    IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
+        PERFORM @extschema@.ml_day_partitions(p_table);
+        RETURN 0;
+    END IF;
+    FOR part IN
+        SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
+    LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
+        EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
+        removed := removed OPERATOR(pg_catalog.+) n;
+    END LOOP;
+    RETURN removed;
+END
+$fn$;
+COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
+CREATE FUNCTION ml_compact_closed_partitions(p_table text)
+RETURNS bigint[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    part record;
+    n bigint := 0;
+    before bigint := 0;
+    after bigint := 0;
+BEGIN
+    FOR part IN
+        SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p
+         WHERE p.day_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')
+           AND p.day_end OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
+    LOOP
+        before := before OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
+        EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+        after := after OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
+        n := n OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN ARRAY[n, before, after];
+END
+$fn$;
+COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after} (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
+COMMENT ON FUNCTION ml_cleanup() IS
+    'Applies retention: drops expired day partitions of ml_metrics and ml_features, deletes old closed alerts, training logs, job runs and cron.job_run_details, rebuilds the indexes of the day partitions that closed a day ago, creates the next 7 days of partitions';
+CREATE VIEW ml_feature_quality AS
+SELECT f.metric_type, c.feature,
+       pg_catalog.count(*) AS rows,
+       pg_catalog.round((1 - pg_catalog.count(c.value)::numeric / greatest(pg_catalog.count(*), 1)) * 100, 2) AS null_rate_percent,
+       pg_catalog.round(pg_catalog.count(c.value)::numeric / greatest(pg_catalog.count(*), 1) * 100, 2) AS coverage_percent,
+       pg_catalog.min(c.value) AS min, pg_catalog.max(c.value) AS max, pg_catalog.avg(c.value) AS mean
+FROM ml_features f
+CROSS JOIN LATERAL (VALUES
+    ('mean_value', f.mean_value), ('std_value', f.std_value), ('min_value', f.min_value), ('max_value', f.max_value),
+    ('median_value', f.median_value), ('q25_value', f.q25_value), ('q75_value', f.q75_value),
+    ('trend_slope', f.trend_slope), ('trend_direction', f.trend_direction::float8), ('volatility', f.volatility),
+    ('momentum', f.momentum), ('hour_of_day', f.hour_of_day::float8), ('day_of_week', f.day_of_week::float8),
+    ('is_weekend', f.is_weekend::int::float8), ('day_of_month', f.day_of_month::float8),
+    ('days_since_change', f.days_since_change), ('change_frequency', f.change_frequency), ('run_length', f.run_length),
+    ('hours_since_jump', f.hours_since_jump), ('drop_rate', f.drop_rate), ('lag_1', f.lag_1), ('lag_7', f.lag_7),
+    ('lag_30', f.lag_30), ('rolling_mean_7', f.rolling_mean_7), ('rolling_std_7', f.rolling_std_7),
+    ('rolling_mean_30', f.rolling_mean_30), ('rolling_std_30', f.rolling_std_30), ('zscore_7', f.zscore_7),
+    ('diff_lag_1', f.diff_lag_1), ('seasonal_zscore', f.seasonal_zscore)) AS c(feature, value)
+GROUP BY f.metric_type, c.feature;
+COMMENT ON VIEW ml_feature_quality IS 'Per metric type and feature: rows, null rate, coverage, min, max, mean (scans ml_features: filter by metric_type)';
+GRANT SELECT ON ml_feature_quality TO anomaly_reader, anomaly_admin;
+CREATE VIEW ml_health AS
+WITH stage_runs AS (
+    SELECT stage, success, extract(epoch FROM finished - started) AS secs, started FROM ml_job_runs
+    WHERE started > pg_catalog.now() - interval '7 days' AND finished IS NOT NULL
+), targets(stage, success_target, duration_target) AS (
+    VALUES ('collection', 95.0, 1.0), ('features', 90.0, 5.0), ('training', NULL::float8, 30.0), ('detection', NULL, 10.0))
+SELECT 'success_rate_24h_percent:' || t.stage AS kpi,
+       pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE r.success AND r.started > pg_catalog.now() - interval '24 hours')
+             / nullif(pg_catalog.count(*) FILTER (WHERE r.started > pg_catalog.now() - interval '24 hours'), 0), 2)::float8 AS measured,
+       t.success_target AS target, '>=' AS goal
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage GROUP BY t.stage, t.success_target
+UNION ALL
+SELECT 'success_rate_7d_percent:' || t.stage, pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE r.success) / nullif(pg_catalog.count(r.*), 0), 2)::float8,
+       t.success_target, '>='
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage GROUP BY t.stage, t.success_target
+UNION ALL
+SELECT 'duration_p50_seconds:' || t.stage, pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.secs), t.duration_target, '<='
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage AND r.success GROUP BY t.stage, t.duration_target
+UNION ALL
+SELECT 'duration_p95_seconds:' || t.stage, pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY r.secs), t.duration_target, '<='
+FROM targets t LEFT JOIN stage_runs r ON r.stage = t.stage AND r.success GROUP BY t.stage, t.duration_target
+UNION ALL
+SELECT 'freshness_seconds:metrics', extract(epoch FROM pg_catalog.now() - (SELECT pg_catalog.max(collected_at) FROM ml_metrics))::float8, 3600, '<='
+UNION ALL
+SELECT 'freshness_seconds:features', extract(epoch FROM pg_catalog.now() - (SELECT pg_catalog.max(computed_at) FROM ml_features))::float8, 3600, '<='
+UNION ALL
+SELECT 'freshness_seconds:scored', extract(epoch FROM pg_catalog.now() - (SELECT pg_catalog.max(finished) FROM ml_job_runs WHERE stage = 'detection' AND success))::float8, 3600, '<='
+UNION ALL
+-- The unique key makes duplicates impossible; the figure is measured, not assumed.
+SELECT 'duplicate_rate_percent', (SELECT 100.0 * (pg_catalog.count(*) - pg_catalog.count(DISTINCT (metric_type, entity_id, "timestamp"))) / nullif(pg_catalog.count(*), 0)
+                                    FROM ml_metrics WHERE "timestamp" > pg_catalog.now() - interval '1 day')::float8, 0, '<='
+UNION ALL
+SELECT 'null_rate_percent', (SELECT pg_catalog.avg(null_rate_percent) FROM ml_feature_quality)::float8, 5, '<='
+UNION ALL
+SELECT 'feature_coverage_percent', (SELECT pg_catalog.avg(coverage_percent) FROM ml_feature_quality)::float8, 80, '>='
+UNION ALL
+-- Roles that could shadow the extension's functions: non-superusers allowed to create
+-- objects in its schema (see the install warning below and README, "Security").
+SELECT 'schema_creators_not_superuser', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles r
+        WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.!~~) 'pg\_%'
+          AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE'))::float8, 0, '<=';
+COMMENT ON VIEW ml_health IS 'Health KPIs (success rates, durations, freshness, duplicate and null rates, coverage, roles that may create objects in the extension''s schema) next to targets';
+GRANT SELECT ON ml_health TO anomaly_reader, anomaly_admin;
+
+-- Owners cannot vanish: each owner of a source or action rule holds REFERENCES on the empty
+-- ml_owner_pins, so DROP ROLE refuses it (the owners of 0.1.0's rows get theirs here).
+CREATE TABLE ml_owner_pins ();
+COMMENT ON TABLE ml_owner_pins IS 'Holds no rows: every role that owns a source or an action rule holds REFERENCES on it, so DROP ROLE refuses that role until its sources and rules are removed, handed over or released with DROP OWNED BY';
+GRANT SELECT, INSERT, UPDATE, DELETE ON ml_owner_pins TO anomaly_admin;
+CREATE FUNCTION ml_pin_owners() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    role_name text;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+        SELECT r.rolname INTO role_name FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) NEW.owner::pg_catalog.oid;
+        IF role_name IS NOT NULL THEN
+            EXECUTE pg_catalog.format('GRANT REFERENCES ON TABLE @extschema@.ml_owner_pins TO %I', role_name);
+        END IF;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.owner::pg_catalog.oid OPERATOR(pg_catalog.<>) OLD.owner::pg_catalog.oid) THEN
+        SELECT r.rolname INTO role_name FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) OLD.owner::pg_catalog.oid;
+        IF role_name IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.ml_sources s WHERE s.owner::pg_catalog.oid OPERATOR(pg_catalog.=) OLD.owner::pg_catalog.oid)
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.ml_action_rules a WHERE a.owner::pg_catalog.oid OPERATOR(pg_catalog.=) OLD.owner::pg_catalog.oid) THEN
+            EXECUTE pg_catalog.format('REVOKE REFERENCES ON TABLE @extschema@.ml_owner_pins FROM %I', role_name);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION ml_pin_owners() IS 'Trigger: the owner of a source or action rule holds REFERENCES on ml_owner_pins while it owns one, so DROP ROLE cannot drop it silently';
+CREATE TRIGGER ml_sources_pin_owner AFTER INSERT OR UPDATE OR DELETE ON ml_sources FOR EACH ROW EXECUTE FUNCTION ml_pin_owners();
+CREATE TRIGGER ml_action_rules_pin_owner AFTER INSERT OR UPDATE OR DELETE ON ml_action_rules FOR EACH ROW EXECUTE FUNCTION ml_pin_owners();
+DO $pins$
+DECLARE
+    role_name text;
+BEGIN
+    FOR role_name IN
+        SELECT DISTINCT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) ANY (SELECT s.owner::pg_catalog.oid FROM @extschema@.ml_sources s
+                                                 UNION SELECT a.owner::pg_catalog.oid FROM @extschema@.ml_action_rules a)
+    LOOP
+        EXECUTE pg_catalog.format('GRANT REFERENCES ON TABLE @extschema@.ml_owner_pins TO %I', role_name);
+    END LOOP;
+END
+$pins$;
 
 -- Explanations and feature importance.
 CREATE FUNCTION "ml_explain"(

@@ -14,7 +14,9 @@ facts(line) AS (
     -- every member, by its description
     SELECT 'member ' || pg_catalog.pg_describe_object(m.classid, m.objid, 0) FROM members m
     UNION ALL
-    SELECT 'relation ' || r.relname || ' kind ' || r.relkind::text || coalesce(' acl ' || (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(c.relacl) x), '')
+    -- (the REFERENCES grants on ml_owner_pins are data: one per role owning a source or action)
+    SELECT 'relation ' || r.relname || ' kind ' || r.relkind::text || coalesce(' acl ' || (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(c.relacl) x
+                                                                                      WHERE r.relname <> 'ml_owner_pins' OR x::text !~ '^[^=]*=x/'), '')
            || coalesce(' options ' || c.reloptions::text, '') || ' persistence ' || c.relpersistence::text
            || coalesce(' bound ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid), '')
            || coalesce(' partitioned by ' || pg_catalog.pg_get_partkeydef(c.oid), '')

@@ -5,7 +5,12 @@
 WITH t(name, q) AS (VALUES
   ('ml_settings', 'SELECT x::text FROM ml_settings x'),
   ('ml_metrics', 'SELECT x::text FROM ml_metrics x'),
-  ('ml_features', 'SELECT x::text FROM ml_features x'),
+  -- features as stored by 0.2.0 (real), so a 0.1.0 database's float8 features compare equal
+  ('ml_features', (SELECT 'SELECT (' || string_agg(CASE WHEN a.atttypid IN ('float4'::regtype, 'float8'::regtype)
+                                                         AND a.attname NOT IN ('metric_value', 'median_value')
+                                                        THEN quote_ident(a.attname) || '::real' ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
+                          || ')::text FROM ml_features'
+                     FROM pg_attribute a WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped)),
   ('ml_series_state', 'SELECT x::text FROM ml_series_state x'),
   ('ml_series_dirty', 'SELECT x::text FROM ml_series_dirty x'),
   ('ml_feature_sets', 'SELECT x::text FROM ml_feature_sets x'),
