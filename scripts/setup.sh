@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing pg_anomaly needs on Debian 12, skipping what is
 # already there: PostgreSQL 15 dev files (pinned to the installed server), pg_cron,
-# clang, cargo-pgrx =0.18.1, and pgrx's configuration for PostgreSQL 15.
+# clang, dpkg-dev (the Debian package), cargo-pgrx =0.18.1, and pgrx's configuration for PostgreSQL 15.
 source "$(dirname "$0")/common.sh"
 
 need_apt=()
 server_version=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
-for pkg in postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-cron libclang-dev clang sudo pkg-config libssl-dev librsvg2-bin; do
+for pkg in postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-cron libclang-dev clang sudo pkg-config libssl-dev librsvg2-bin dpkg-dev binutils bc; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

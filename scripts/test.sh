@@ -6,10 +6,19 @@
 #   4. Rust integration tests in tests/ over a real connection to that cluster
 #   5. fault injection (tests/integration/faults.rs) against a cluster of its own (port
 #      55434, real-time worker on) that the test kills and restarts under load
+#   6. dump and restore (scripts/test_dump_restore.sh): pg_dump of a working pipeline
+#      restored into a fresh cluster works there (ports 55435, 55436)
+#   7. Debian package (scripts/test_package.sh): builds, inspects and installs the .deb,
+#      runs a smoke pipeline with it (port 55437)
+#   8. upgrade (scripts/test_upgrade.sh): 0.1.0 with data, ALTER EXTENSION UPDATE, the
+#      catalog compared with a fresh install, the pipeline after it (port 55439)
 # Installs what is missing first (scripts/setup.sh). Exits non-zero on the first failure.
+# Prints the time each tier took.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 bash scripts/setup.sh
+tier_start=$SECONDS
+took() { log "$1 took $((SECONDS - tier_start)) s"; tier_start=$SECONDS; }
 
 mkdir -p "$ROOT/.local"
 log "layers: scripts/check_layers.sh"
@@ -20,14 +29,17 @@ if ! cargo test -p pg_anomaly_core -p linfa-isolation-forest --release > "$ROOT/
     tail -n 60 "$ROOT/.local/core-tests.log"; exit 1
 fi
 grep -E '^test result' "$ROOT/.local/core-tests.log"
+took "tier 1"
 
 log "tier 2: #[pg_test] (cargo pgrx test)"
 PGRX_TEST_DIR="${PGA_PGRX_TEST_DIR:-/tmp/pga-pgrx-test}"
 rm -rf "$PGRX_TEST_DIR"; mkdir -p "$PGRX_TEST_DIR"; chown postgres:postgres "$PGRX_TEST_DIR"
 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DIR" 2>&1 | grep -E '^test |test result|panicked|error(\[|:)' ; test "${PIPESTATUS[0]}" -eq 0
+took "tier 2"
 
 log "installing the release build"
 bash scripts/install.sh
+took "release build and install"
 
 export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT="${PGA_TEST_PORT:-55433}" PGA_DB=pga_test PGA_REALTIME=off
 bash scripts/cluster.sh remove >/dev/null 2>&1 || true
@@ -46,16 +58,17 @@ if ! as_pg "$REGRESS" --inputdir="$ROOT/pg_test" --outputdir="$OUT" --use-existi
     cat "$OUT/regression.diffs" 2>/dev/null | head -n 200
     exit 1
 fi
+took "tier 3"
 
 log "tier 4: integration tests (tests/)"
 export PGA_TEST_URL="host=127.0.0.1 port=$PGA_PORT user=postgres dbname=$PGA_DB"
 export PGA_TEST_DIR="$PGA_DIR"
 cargo test -p pg_anomaly_it --release -- --test-threads=1 2>&1 | grep -E '^test |test result|panicked|FAILED' ; test "${PIPESTATUS[0]}" -eq 0
+took "tier 4"
 
 log "tier 5: fault injection under load (tests/integration/faults.rs, cluster on port $FAULT_PORT)"
 # The test SIGKILLs backends and stops this cluster with -m immediate, so it gets a fresh
 # cluster of its own; it is #[ignore]d in tier 4 and run here explicitly.
-started_at=$SECONDS
 fault_cluster remove >/dev/null 2>&1 || true
 fault_cluster start
 PGA_FAULT_URL="host=127.0.0.1 port=$FAULT_PORT user=postgres dbname=$FAULT_DB" PGA_FAULT_DIR="$FAULT_DIR" \
@@ -63,6 +76,18 @@ PGA_FAULT_PORT="$FAULT_PORT" PGA_FAULT_DB="$FAULT_DB" \
     cargo test -p pg_anomaly_it --release --test integration faults -- --ignored --nocapture --test-threads=1 2>&1 \
     | grep -vE '^\s*(Compiling|Finished|Running|Blocking|Downloaded|Downloading)|^$' ; test "${PIPESTATUS[0]}" -eq 0
 fault_cluster stop
-log "tier 5 took $((SECONDS - started_at)) s"
+took "tier 5"
+
+log "tier 6: dump and restore"
+bash scripts/test_dump_restore.sh
+took "tier 6"
+
+log "tier 7: Debian package"
+bash scripts/test_package.sh
+took "tier 7"
+
+log "tier 8: upgrade from the released version"
+bash scripts/test_upgrade.sh
+took "tier 8"
 
 log "all tiers passed"

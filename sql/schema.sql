@@ -49,6 +49,30 @@ INSERT INTO ml_settings (metric_type, alert_type) VALUES
     ('zimmet_kullanim', 'zimmet_anomali');
 SELECT pg_catalog.pg_extension_config_dump('ml_settings', '');
 
+-- A restore (pg_restore's COPY of this configuration table into a database where CREATE
+-- EXTENSION has just inserted the rows above) would fail on the primary key: a row that is
+-- still exactly the shipped default gives way to the incoming row. Any other duplicate
+-- fails as usual.
+CREATE FUNCTION ml_settings_replace_default() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    DELETE FROM @extschema@.ml_settings s
+     WHERE s.metric_type OPERATOR(pg_catalog.=) NEW.metric_type
+       AND ((s.metric_type OPERATOR(pg_catalog.=) 'stok_seviye' AND s.alert_type OPERATOR(pg_catalog.=) 'stok_anomali')
+         OR (s.metric_type OPERATOR(pg_catalog.=) 'tuketim_miktar' AND s.alert_type OPERATOR(pg_catalog.=) 'tuketim_anomali')
+         OR (s.metric_type OPERATOR(pg_catalog.=) 'dolum_sure' AND s.alert_type OPERATOR(pg_catalog.=) 'dolum_gecikme')
+         OR (s.metric_type OPERATOR(pg_catalog.=) 'zimmet_kullanim' AND s.alert_type OPERATOR(pg_catalog.=) 'zimmet_anomali'))
+       AND s.period OPERATOR(pg_catalog.=) '1 day'::pg_catalog.interval
+       AND s.stat_window OPERATOR(pg_catalog.=) '1 day'::pg_catalog.interval
+       AND s.episode_gap OPERATOR(pg_catalog.=) '2 hours'::pg_catalog.interval
+       AND s.enabled AND s.params OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION ml_settings_replace_default() IS 'Trigger: an inserted row replaces the untouched shipped default of its metric type (so restoring a dump works)';
+CREATE TRIGGER ml_settings_replace_default BEFORE INSERT ON ml_settings
+    FOR EACH ROW EXECUTE FUNCTION ml_settings_replace_default();
+
 -- ---------------------------------------------------------------------------
 -- Raw metrics: range-partitioned by day on "timestamp"
 -- ---------------------------------------------------------------------------
@@ -471,7 +495,7 @@ CREATE TABLE ml_sources (
     metric_type text NOT NULL CHECK (metric_type <> ''),
     query       text NOT NULL CHECK (query <> ''),
     kind        text NOT NULL CHECK (kind IN ('event', 'snapshot')),
-    owner       oid NOT NULL,
+    owner       regrole NOT NULL,
     watermark   timestamptz,
     enabled     boolean NOT NULL DEFAULT true,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -549,7 +573,7 @@ COMMENT ON COLUMN ml_job_runs.success IS 'Whether the run succeeded';
 COMMENT ON COLUMN ml_job_runs.error IS 'Error message of a failed run';
 
 CREATE VIEW ml_sources_status AS
-SELECT s.name, s.metric_type, s.kind, s.owner::regrole AS owner, s.enabled, s.watermark,
+SELECT s.name, s.metric_type, s.kind, s.owner, s.enabled, s.watermark,
        r.started AS last_run_started, r.finished AS last_run_finished,
        r.rows_out AS last_run_rows, r.success AS last_run_success, r.error AS last_run_error
 FROM ml_sources s
@@ -857,7 +881,7 @@ COMMENT ON COLUMN ml_notifications.idempotency_key IS 'Sent with every attempt (
 CREATE TABLE ml_action_rules (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     action         regprocedure NOT NULL,
-    owner          oid NOT NULL,
+    owner          regrole NOT NULL,
     min_severity   text NOT NULL DEFAULT 'orta' CHECK (min_severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
     alert_type     text,
     metric_type    text,
@@ -978,3 +1002,16 @@ COMMENT ON COLUMN ml_parallel_results.rows_out IS 'Rows (features) or alerts it 
 COMMENT ON COLUMN ml_parallel_results.error IS 'Its error';
 COMMENT ON COLUMN ml_parallel_results.anomalies IS 'Detection: the anomalous rows it scored';
 COMMENT ON COLUMN ml_parallel_results.finished_at IS 'When it finished';
+
+-- Identity and version sequences: a restored database continues them instead of handing out
+-- ids that the restored rows already have.
+DO $dump_seq$
+DECLARE
+    rel text;
+BEGIN
+    FOREACH rel IN ARRAY ARRAY['ml_features_version_seq', 'ml_channels_id_seq', 'ml_notification_rules_id_seq',
+                               'ml_notifications_id_seq', 'ml_action_rules_id_seq', 'ml_action_runs_id_seq'] LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(rel::regclass, '');
+    END LOOP;
+END
+$dump_seq$;

@@ -96,7 +96,7 @@ INSERT INTO cases VALUES
     (44, $c$ml_settings: params an array$c$, '23514', $c$INSERT INTO ml_settings (metric_type, alert_type, params) VALUES ('m', 'a', '[1]')$c$),
     (45, $c$ml_settings: empty metric_type$c$, '23514', $c$INSERT INTO ml_settings (metric_type, alert_type) VALUES ('', 'a')$c$),
     (46, $c$ml_settings: empty alert_type$c$, '23514', $c$INSERT INTO ml_settings (metric_type, alert_type) VALUES ('m', '')$c$),
-    (47, $c$ml_settings: duplicate$c$, '23505', $c$INSERT INTO ml_settings (metric_type, alert_type) VALUES ('stok_seviye', 'a')$c$),
+    (47, $c$ml_settings: duplicate of a configured row$c$, '23505', $c$DO $d$ BEGIN UPDATE ml_settings SET episode_gap = '3 hours' WHERE metric_type = 'stok_seviye'; INSERT INTO ml_settings (metric_type, alert_type) VALUES ('stok_seviye', 'a'); END $d$$c$),
     (48, $c$ml_train: NULL metric_type$c$, '22004', $c$SELECT ml_train(NULL)$c$),
     (49, $c$ml_train: NULL model_type$c$, '22004', $c$SELECT ml_train('tuketim_miktar', NULL)$c$),
     (50, $c$ml_train: NULL params$c$, '22004', $c$SELECT ml_train('tuketim_miktar', params => NULL)$c$),

@@ -241,8 +241,20 @@ impl Iterator for Streamed {
 /// The active model of a metric type; with none, trains one when the caller may and there
 /// is data (saying so), else fails with a hint.
 pub fn active_or_train(metric_type: &str, writer: bool, asked: bool, trigger: &str) -> Result<Option<(i64, String)>> {
-    if let Some(m) = models::active_any(metric_type)? {
-        return Ok(Some(m));
+    if let Some((id, model_type)) = models::active_any(metric_type)? {
+        // A model in a format this build does not read (an older one, after an upgrade) is
+        // refitted on first use by a caller who may train, saying so; anyone else gets the
+        // load error with its hint. Damaged bytes stay an error.
+        match Model::load(id) {
+            Err(crate::errors::Error::Core(e))
+                if writer && e.kind == pg_anomaly_core::ErrorKind::Corrupt && e.message.starts_with("unsupported ") && e.message.contains(" format version ") =>
+            {
+                pgrx::notice!("pg_anomaly: the active {} model {} of \"{}\" cannot be loaded ({}); refitting it now", model_type, id, metric_type, e.message);
+                let new_id = train::train_logged(metric_type, &model_type, &json!({}), None, None, "model format upgrade", trigger)?;
+                return Ok(Some((new_id, model_type)));
+            }
+            _ => return Ok(Some((id, model_type))),
+        }
     }
     if series::entities(metric_type)?.is_empty() {
         if asked {

@@ -170,6 +170,22 @@ pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWith
 /// A batch of computed rows in COPY format, ready for one bulk write.
 pub struct FeatureBatch {
     rows: super::copy::BinaryRows,
+    /// The features are stored as real (false: float8, a 0.1.0 schema not yet updated).
+    real: bool,
+}
+
+/// Whether ml_features stores the features as real. A 0.1.0 schema stores them as float8
+/// until ALTER EXTENSION pg_anomaly UPDATE: a package upgrade installs this library first,
+/// and the feature stage keeps writing meanwhile.
+fn stored_as_real() -> bool {
+    super::one::<bool>(
+        "SELECT a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.float4'::pg_catalog.regtype FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid OPERATOR(pg_catalog.=) 'ml_features'::pg_catalog.regclass AND a.attname OPERATOR(pg_catalog.=) 'lag_1'",
+        &[],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(true)
 }
 
 /// Columns of a feature batch, in the order FeatureBatch::push writes them.
@@ -184,7 +200,7 @@ fn batch_columns() -> &'static [&'static str] {
 
 impl FeatureBatch {
     pub fn new(capacity_rows: usize) -> Self {
-        FeatureBatch { rows: super::copy::BinaryRows::new(4 + NUM_FEATURES, capacity_rows) }
+        FeatureBatch { rows: super::copy::BinaryRows::new(4 + NUM_FEATURES, capacity_rows), real: stored_as_real() }
     }
     pub fn push(&mut self, metric_type: &str, entity_id: &str, value: f64, row: &FeatureRow) {
         let r = &mut self.rows;
@@ -197,7 +213,7 @@ impl FeatureBatch {
             match sql_type(name) {
                 "smallint" => r.opt_i16(*v),
                 "boolean" => r.opt_bool(*v),
-                "real" => r.opt_f32(*v),
+                "real" if self.real => r.opt_f32(*v),
                 _ => r.opt_f64(*v),
             }
         }

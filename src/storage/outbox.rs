@@ -74,7 +74,7 @@ pub fn run_actions(alert_id: i64) -> Result<()> {
     let rules: Vec<(i64, String, pg_sys::Oid, Option<String>, String)> = Spi::connect(|client| -> Result<_> {
         let t = client.select(
             &format!(
-                "SELECT r.id, r.action::pg_catalog.regproc::text, r.owner, r.entity_pattern, a.entity_id
+                "SELECT r.id, r.action::pg_catalog.regproc::text, r.owner::pg_catalog.oid, r.entity_pattern, a.entity_id
                    FROM ml_alerts a JOIN ml_action_rules r ON r.enabled
                   WHERE a.id OPERATOR(pg_catalog.=) $1 AND {rank}a.severity) OPERATOR(pg_catalog.>=) {rank}r.min_severity)
                     AND (r.alert_type IS NULL OR r.alert_type OPERATOR(pg_catalog.=) a.alert_type)

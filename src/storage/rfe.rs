@@ -49,7 +49,13 @@ pub fn save(metric_type: &str, r: &RfeResult, decisions: &[(String, bool, Option
 }
 
 /// The inputs of the chosen round of the metric type's last elimination, if any.
+/// None as well on a 0.1.0 schema, which has no ml_feature_set_rounds: a package upgrade
+/// installs this library before the DBA runs ALTER EXTENSION pg_anomaly UPDATE, and
+/// training goes on meanwhile.
 pub fn chosen(metric_type: &str) -> Result<Option<Vec<String>>> {
+    if !super::one::<bool>("SELECT pg_catalog.to_regclass('ml_feature_set_rounds') IS NOT NULL", &[])?.unwrap_or(false) {
+        return Ok(None);
+    }
     Spi::connect(|client| -> Result<Option<Vec<String>>> {
         let t = client.select(
             "SELECT features FROM ml_feature_set_rounds WHERE metric_type = $1 AND chosen ORDER BY round LIMIT 1",

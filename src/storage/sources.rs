@@ -107,7 +107,7 @@ pub fn remove(name: &str) -> Result<bool> {
 pub fn load(name: Option<&str>) -> Result<Vec<Source>> {
     let sources = Spi::connect_mut(|client| -> Result<Vec<Source>> {
         let rows = client.update(
-            "SELECT name, metric_type, query, kind, owner, watermark FROM ml_sources
+            "SELECT name, metric_type, query, kind, owner::pg_catalog.oid, watermark FROM ml_sources
               WHERE ($1::text IS NULL AND enabled) OR name = $1
               ORDER BY name FOR UPDATE",
             None,

@@ -1,49 +1,23 @@
-//! Small numeric helpers of the detector: the negative-binomial log-probability and the
-//! local calendar of a row (quantiles and robust scales are in `crate::stats`).
+//! Small numeric helpers of the detector: the negative-binomial log-probability (statrs) and
+//! the local calendar of a row (quantiles and robust scales are in `crate::stats`).
 
 use crate::features::{col, NUM_FEATURES};
 
 pub(crate) use crate::stats::{median, quantile, robust_sd};
 pub(crate) use crate::time::{DAY_US, HOUR_US};
 
-/// ln Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15).
-pub(crate) fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x)
-        let s = (std::f64::consts::PI * x).sin().abs().max(f64::MIN_POSITIVE);
-        return std::f64::consts::PI.ln() - s.ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = C[0];
-    let t = x + G + 0.5;
-    for (i, c) in C.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
 /// ln P(X = k) for a negative binomial with mean `mu` and variance `mu + alpha mu^2`
-/// (Poisson when alpha is 0). `k` is rounded and clamped at 0.
+/// (Poisson when alpha is 0), from statrs' distributions. `k` is rounded and clamped at 0.
 pub(crate) fn nb_log_pmf(k: f64, mu: f64, alpha: f64) -> f64 {
-    let k = k.round().max(0.0);
+    use statrs::distribution::{Discrete, NegativeBinomial, Poisson};
+    let k = k.round().max(0.0) as u64;
     let mu = mu.max(1e-9);
     if alpha < 1e-8 {
-        return k * mu.ln() - mu - ln_gamma(k + 1.0);
+        return Poisson::new(mu).map(|d| d.ln_pmf(k)).unwrap_or(f64::NAN);
     }
+    // statrs' parameters: r successes with success probability p, mean r (1 - p) / p.
     let r = 1.0 / alpha;
-    ln_gamma(k + r) - ln_gamma(r) - ln_gamma(k + 1.0) + r * (r / (r + mu)).ln() + k * (mu / (r + mu)).ln()
+    NegativeBinomial::new(r, r / (r + mu)).map(|d| d.ln_pmf(k)).unwrap_or(f64::NAN)
 }
 
 /// Local calendar position of a row: fractional local hour (0..24), weekend flag, local day.
