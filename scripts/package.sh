@@ -4,8 +4,8 @@
 #
 # The files go where Debian's postgresql-15 looks for them (its pg_config --pkglibdir and
 # --sharedir): /usr/lib/postgresql/15/lib/pg_anomaly.so and /usr/share/postgresql/15/extension/.
-# Depends: postgresql-15, postgresql-15-cron (the schedule runs through pg_cron) and the C
-# libraries the .so links (dpkg-shlibdeps). Prints the package's path on its last line.
+# Depends: postgresql-15 and the C libraries the .so links (dpkg-shlibdeps); Recommends:
+# postgresql-15-cron (the schedule runs through pg_cron, which may live in another database). Prints the package's path on its last line.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 OUT_DIR="${1:-$ROOT/.local/package}"
@@ -62,7 +62,8 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: pg_anomaly maintainers <maintainers@pg-anomaly.invalid>
 Installed-Size: $installed_kb
-Depends: postgresql-15, postgresql-15-cron, $shlibs
+Depends: postgresql-15, $shlibs
+Recommends: postgresql-15-cron
 Section: database
 Priority: optional
 Description: in-database anomaly detection for PostgreSQL 15

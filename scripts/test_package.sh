@@ -33,10 +33,11 @@ check "Version" "$VERSION" "$(dpkg-deb -f "$DEB" Version)"
 check "Architecture" "$ARCH" "$(dpkg-deb -f "$DEB" Architecture)"
 depends=$(dpkg-deb -f "$DEB" Depends)
 echo "Depends: $depends"
-for dep in postgresql-15 postgresql-15-cron libc6; do
+for dep in postgresql-15 libc6; do
     echo "$depends" | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -qx "$dep" || fail "Depends lacks $dep"
 done
-pass "Depends names postgresql-15, postgresql-15-cron and libc6"
+pass "Depends names postgresql-15 and libc6"
+check "Recommends" "postgresql-15-cron" "$(dpkg-deb -f "$DEB" Recommends)"
 info=$(dpkg-deb -I "$DEB"); grep -q "Description: in-database anomaly detection" <<< "$info" || fail "no description"
 dpkg-deb -c "$DEB" | awk '{print $1, $2, $6}' > "$ROOT/.local/package/contents.txt"
 files=$(awk '$1 !~ /^d/ {print $3}' "$ROOT/.local/package/contents.txt" | sed 's|^\./|/|' | sort)
