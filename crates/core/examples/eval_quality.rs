@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use pg_anomaly_core::corpus::{generate, members, roc_auc, series_rows, train_end_us, CorpusEntity, LOCAL_OFFSET_US, METRIC_TYPES};
+use pg_anomaly_core::corpus::{generate, members, metric_series, roc_auc, train_end_us, CorpusEntity, METRIC_TYPES};
 use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows};
 
 const HOUR: i64 = 3_600_000_000;
@@ -88,14 +88,7 @@ fn main() {
                     continue;
                 }
                 let kind = MetricKind::from_metric_type(name);
-                let aux = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
-                let series: Vec<SeriesRows> = ents
-                    .iter()
-                    .map(|e| {
-                        let s = &e.series[mi];
-                        series_rows(&e.id, &s.ts, &s.value, aux.map(|a| (e.series[a].ts.as_slice(), e.series[a].value.as_slice())), LOCAL_OFFSET_US)
-                    })
-                    .collect();
+                let series = metric_series(&ents, mi);
                 let splits_at: Vec<usize> = series.iter().map(|s| s.ts.partition_point(|&t| t < te)).collect();
                 let train: Vec<SeriesRows> = series.iter().zip(&splits_at).filter(|(_, &n)| n > 0).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
                 let fitted = Detector::fit(kind, &params, &train, &[], &[]);

@@ -20,7 +20,7 @@
 
 use std::time::Instant;
 
-use pg_anomaly_core::corpus::{generate, head, members, series_rows, train_end_us, CorpusEntity, DAY_US, LOCAL_OFFSET_US, METRIC_TYPES};
+use pg_anomaly_core::corpus::{generate, head, members, metric_series, train_end_us, CorpusEntity, DAY_US, METRIC_TYPES};
 use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows, Window};
 
 const HOUR: i64 = 3_600_000_000;
@@ -81,14 +81,7 @@ fn main() {
     let mut totals = [Tally::default(); 3];
     for (mi, name) in METRIC_TYPES.iter().enumerate() {
         let kind = MetricKind::from_metric_type(name);
-        let aux = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
-        let series: Vec<SeriesRows> = ents
-            .iter()
-            .map(|e| {
-                let s = &e.series[mi];
-                series_rows(&e.id, &s.ts, &s.value, aux.map(|a| (e.series[a].ts.as_slice(), e.series[a].value.as_slice())), LOCAL_OFFSET_US)
-            })
-            .collect();
+        let series = metric_series(&ents, mi);
         let upto = |t: i64| -> Vec<SeriesRows> {
             series.iter().map(|s| head(s, s.ts.partition_point(|&x| x < t))).filter(|s| !s.is_empty()).collect()
         };

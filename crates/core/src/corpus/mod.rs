@@ -191,6 +191,19 @@ pub fn series_rows(id: &str, ts: &[i64], values: &[f64], aux: Option<(&[i64], &[
     SeriesRows { entity_id: id.to_string(), ts: ts.to_vec(), value: values.to_vec(), features: f.into_iter().map(|r| r.values).collect(), aux }
 }
 
+/// The series of metric type `METRIC_TYPES[mi]` of every entity, each with its features and,
+/// for a metric type that reads another (`MetricKind::aux_metric`), that series aligned.
+pub fn metric_series(ents: &[CorpusEntity], mi: usize) -> Vec<SeriesRows> {
+    let kind = crate::detect::MetricKind::from_metric_type(METRIC_TYPES[mi]);
+    let aux = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
+    ents.iter()
+        .map(|e| {
+            let s = &e.series[mi];
+            series_rows(&e.id, &s.ts, &s.value, aux.map(|a| (e.series[a].ts.as_slice(), e.series[a].value.as_slice())), LOCAL_OFFSET_US)
+        })
+        .collect()
+}
+
 /// The first `n` rows of `s`.
 pub fn head(s: &SeriesRows, n: usize) -> SeriesRows {
     SeriesRows {
