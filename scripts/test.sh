@@ -34,7 +34,8 @@ took "tier 1"
 log "tier 2: #[pg_test] (cargo pgrx test)"
 PGRX_TEST_DIR="${PGA_PGRX_TEST_DIR:-/tmp/pga-pgrx-test}"
 rm -rf "$PGRX_TEST_DIR"; mkdir -p "$PGRX_TEST_DIR"; chown postgres:postgres "$PGRX_TEST_DIR"
-cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DIR" 2>&1 | grep -E '^test |test result|panicked|error(\[|:)' ; test "${PIPESTATUS[0]}" -eq 0
+# cargo pgrx test listens on a fixed port: checkouts testing side by side name a common lock.
+${PGA_TIER2_LOCK:+flock "$PGA_TIER2_LOCK"} cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DIR" 2>&1 | grep -E '^test |test result|panicked|error(\[|:)' ; test "${PIPESTATUS[0]}" -eq 0
 took "tier 2"
 
 log "installing the release build"
