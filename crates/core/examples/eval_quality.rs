@@ -14,12 +14,21 @@
 //!   entity and the 2 h after a label are left out; all other rows are negative.
 //!
 //! Run with `bench/quality.sh`. Arguments: `--entities N` (40), `--split tune|report|both`
-//! (both), `--member NAME` (all), `--metric NAME` (all), `--verbose` (misses per kind).
+//! (both), `--member NAME` (all), `--metric NAME` (all), `--verbose` (misses per kind),
+//! `--tune SECONDS` (see [`tune_mode`]).
+//!
+//! With `--tune SECONDS`, per member and metric type the scored span is cut in two halves:
+//! the tuner (`detect::tune::search`, at most SECONDS of search) fits on the training rows and
+//! measures each configuration on the first half against the labels of the first half only;
+//! then the defaults and the winner are each fitted on the training rows and measured on the
+//! second half, which the tuner never saw.
 
 use std::time::Instant;
 
 use pg_anomaly_core::corpus::{generate, members, metric_series, roc_auc, train_end_us, CorpusEntity, METRIC_TYPES};
+use pg_anomaly_core::detect::tune::{search, Budget, Candidate, Fitter, Objective, DEFAULT_ALERT_BUDGET};
 use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows};
+use pg_anomaly_core::quality::Span;
 
 const HOUR: i64 = 3_600_000_000;
 const TOLERANCE: i64 = 2 * HOUR;
@@ -72,6 +81,9 @@ fn main() {
         .into_iter()
         .filter(|s| split == "both" || s.0.eq_ignore_ascii_case(&split))
         .collect();
+    if let Some(secs) = opt("--tune").and_then(|v| v.parse::<f64>().ok()) {
+        return tune_mode(entities, &splits, only_member.as_deref(), only_metric.as_deref(), secs);
+    }
     let params = DetectorParams::default();
     println!("{:<6} {:<11} {:<16} {:>6} {:>5} {:>6} {:>4} {:>6} {:>6} {:>6} {:>7} {:>6}", "split", "member", "metric", "labels", "found", "alerts", "FP", "prec", "recall", "F1", "FA/s-wk", "AUC");
     for (sname, seed, prefix) in &splits {
@@ -169,5 +181,99 @@ fn main() {
         println!("{}", grand.line(sname, "ALL", "ALL", None));
         let worst = grand_f1.iter().copied().fold(f64::INFINITY, f64::min);
         println!("{sname}: lowest member F1 {worst:.3}\n");
+    }
+}
+
+/// Alerts, found labels and row scores of `cand` fitted on `train` over rows from `first[k]`
+/// of each series: labels of the metric starting at or after `from` count (FP as in `main`).
+fn measure(cand: &Candidate, name: &str, ents: &[CorpusEntity], series: &[SeriesRows], train: &[SeriesRows], first: &[usize], from: i64) -> Tally {
+    let mut t = Tally::default();
+    let Ok((det, _)) = Detector::fit(cand.family, &cand.params, train, &[], &[]) else { return t };
+    for ((e, s), &f) in ents.iter().zip(series).zip(first) {
+        if f >= s.len() {
+            continue;
+        }
+        t.series_weeks += (s.ts[s.len() - 1] - s.ts[f]) as f64 / WEEK;
+        let own: Vec<(i64, i64)> = e.labels.iter().filter(|l| l.metric_type == name && !l.neutral() && l.from_us >= from).map(|l| (l.from_us, l.to_us)).collect();
+        let scored = det.score_series(s, f).unwrap_or_default();
+        let al: Vec<(i64, i64)> = episodes(&scored, &det.episode_params()).iter().filter(|x| !x.suppressed).map(|x| (x.start_ts, x.end_ts)).collect();
+        t.labels += own.len();
+        t.found += own.iter().filter(|l| al.iter().any(|&a| overlaps(a, **l))).count();
+        t.alerts += al.len();
+        t.fp += al.iter().filter(|&&a| !e.labels.iter().any(|l| overlaps(a, (l.from_us, l.to_us)))).count();
+        for r in &scored {
+            let pos = own.iter().any(|l| r.ts >= l.0 && r.ts <= l.1);
+            let other = !pos && e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE);
+            if !other {
+                t.scores.push(r.score);
+                t.pos.push(pos);
+            }
+        }
+    }
+    t
+}
+
+/// `--tune SECONDS`: defaults against the tuned configuration on the later half of the scored
+/// span, the tuner having seen only the earlier half and its labels.
+fn tune_mode(entities: u32, splits: &[(&str, u64, &str)], only_member: Option<&str>, only_metric: Option<&str>, secs: f64) {
+    println!("{:<6} {:<11} {:<16} {:>6} {:>5} {:>6} {:>4} {:>6} {:>6} {:>6} {:>7} {:>6}  config", "split", "member", "metric", "labels", "found", "alerts", "FP", "prec", "recall", "F1", "FA/s-wk", "AUC");
+    for (sname, seed, prefix) in splits {
+        let (mut grand_d, mut grand_t) = (Tally::default(), Tally::default());
+        let mut tune_secs: Vec<(String, f64)> = Vec::new();
+        for m in members().into_iter().filter(|m| only_member.is_none_or(|x| x == m.name)) {
+            let ents: Vec<CorpusEntity> = (0..entities).map(|i| generate(&m, *seed, prefix, i, END)).collect();
+            let te = train_end_us(&m, END);
+            let mid = te + (END - te) / 2;
+            let (mut md, mut mt) = (Tally::default(), Tally::default());
+            for (mi, name) in METRIC_TYPES.iter().enumerate() {
+                if only_metric.is_some_and(|x| x != *name) {
+                    continue;
+                }
+                let kind = MetricKind::from_metric_type(name);
+                let series = metric_series(&ents, mi);
+                let at = |t: i64| -> Vec<usize> { series.iter().map(|s| s.ts.partition_point(|&x| x < t)).collect() };
+                let (n_te, n_mid) = (at(te), at(mid));
+                let train: Vec<SeriesRows> = series.iter().zip(&n_te).filter(|(_, &n)| n > 0).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
+                // the tuner's view: rows before mid, labels that start before mid
+                let early: Vec<SeriesRows> = series.iter().zip(&n_mid).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
+                let eval: Vec<(&SeriesRows, usize)> = early.iter().zip(&n_te).filter(|(s, &f)| f < s.len()).map(|(s, &f)| (s, f)).collect();
+                let windows: Vec<Span> = ents
+                    .iter()
+                    .flat_map(|e| e.labels.iter().filter(|l| l.metric_type == *name && !l.neutral() && l.from_us < mid).map(|l| Span { entity_id: e.id.clone(), from_us: l.from_us, to_us: l.to_us }))
+                    .collect();
+                let mut fitter = Fitter::split(&train, eval, windows, te, mid - 1);
+                let objective = if fitter.labelled() { Objective::EventF1 } else { Objective::AlertBudget(DEFAULT_ALERT_BUDGET) };
+                let base = Candidate { family: kind, params: DetectorParams::default() };
+                let r = search(base.clone(), kind, objective, Budget { seconds: secs, max_trials: 10_000 }, &mut fitter);
+                tune_secs.push((format!("{}/{name}", m.name), r.seconds));
+                let d = measure(&base, name, &ents, &series, &train, &n_mid, mid);
+                let t = measure(r.winner(), name, &ents, &series, &train, &n_mid, mid);
+                println!("{}  defaults", d.line(sname, m.name, name, roc_auc(&d.scores, &d.pos)));
+                println!(
+                    "{}  tuned {:.1} s, {} trials ({}), {}: {}",
+                    t.line(sname, m.name, name, roc_auc(&t.scores, &t.pos)),
+                    r.seconds,
+                    r.trials.len(),
+                    r.stopped,
+                    objective.name(),
+                    r.winner().train_params(kind)
+                );
+                md.add(&d);
+                mt.add(&t);
+            }
+            println!("{}  defaults", md.line(sname, m.name, "ALL", None));
+            println!("{}  tuned", mt.line(sname, m.name, "ALL", None));
+            grand_d.add(&md);
+            grand_t.add(&mt);
+        }
+        println!("{}  defaults", grand_d.line(sname, "ALL", "ALL", None));
+        println!("{}  tuned", grand_t.line(sname, "ALL", "ALL", None));
+        for mt in METRIC_TYPES {
+            let v: Vec<f64> = tune_secs.iter().filter(|(k, _)| k.ends_with(&format!("/{mt}"))).map(|x| x.1).collect();
+            if !v.is_empty() {
+                println!("{sname}: tuning seconds {mt}: mean {:.1}, max {:.1}", v.iter().sum::<f64>() / v.len() as f64, v.iter().copied().fold(0.0, f64::max));
+            }
+        }
+        println!();
     }
 }

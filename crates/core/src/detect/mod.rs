@@ -46,6 +46,7 @@ mod params;
 pub mod rfe;
 mod score;
 mod shape;
+pub mod tune;
 
 #[cfg(test)]
 mod tests;
@@ -59,6 +60,8 @@ mod tests_rank;
 mod tests_robust;
 #[cfg(test)]
 mod tests_shape;
+#[cfg(test)]
+mod tests_tune;
 
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
