@@ -43,7 +43,7 @@ GRANT USAGE ON SCHEMA @extschema@ TO anomaly_reader, anomaly_writer, anomaly_adm
 -- The reader (analysts): read everything but the model bytes (they encode training data
 -- and are of no use outside the extension), run ml_detect without saving.
 GRANT SELECT ON ml_metrics, ml_features, ml_labels, ml_alerts, ml_training_logs, ml_settings,
-      ml_feature_sets, ml_feature_set_rounds, ml_job_runs, ml_sources_status, ml_series_state TO anomaly_reader;
+      ml_feature_sets, ml_feature_set_rounds, ml_tuning_trials, ml_job_runs, ml_sources_status, ml_series_state TO anomaly_reader;
 GRANT SELECT (id, model_type, metric_type, version, parameters, threshold, accuracy, "precision", recall, f1,
               data_points, trained_from, trained_until, is_active, created_at, activated_at)
       ON ml_models TO anomaly_reader;
@@ -246,6 +246,8 @@ GRANT SELECT ON ml_dashboard, ml_alert_stats, ml_model_performance TO anomaly_re
 
 COMMENT ON FUNCTION ml_train(text, text, jsonb, timestamptz, timestamptz) IS
     'Trains a model (isolation_forest: the calibrated detector; z_score) for a metric type from its stored features, measures it against ml_labels, activates it when not worse, logs every attempt; returns the model id';
+COMMENT ON FUNCTION ml_tune(text, double precision, integer) IS
+    'Self-tuning: searches noise-model families and detector parameters for a metric type within budget seconds (and max_trials), against ml_labels and reviewed alerts (or, without labels, a false-alert budget per series-week and stability across seeds); every trial in ml_tuning_trials; trains the winner when it beats the active model''s parameters and activates it only when its F1 is not worse; returns a summary';
 COMMENT ON FUNCTION ml_activate_model(bigint) IS 'Makes a model version the active one of its metric type and model type (rollback)';
 COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean, integer) IS
     'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode; parallel > 1 (with save) splits the entities across background workers and returns the anomalous rows';

@@ -13,6 +13,7 @@
 --     are validated, PUBLIC holds nothing, column privileges keep the owner columns out of
 --     reach, catalog functions are called schema-qualified, NOTIFY carries no alert text;
 --   * explanations: ml_explain, ml_feature_importance and ml_feature_set_rounds;
+--   * self-tuning: ml_tune and ml_tuning_trials;
 --   * bounds on stored metrics (metric_type length, a sane timestamp range);
 --   * size and maintenance: features stored as real, day partitions dropped and compacted by
 --     SECURITY DEFINER functions the admin role may call, owners pinned against DROP ROLE.
@@ -214,6 +215,78 @@ COMMENT ON COLUMN ml_feature_set_rounds.seconds IS 'Time the round took (fit, sc
 SELECT pg_catalog.pg_extension_config_dump('ml_feature_set_rounds', '');
 GRANT SELECT ON ml_feature_set_rounds TO anomaly_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ml_feature_set_rounds TO anomaly_admin;
+
+-- Self-tuning (ml_tune, and the nightly training with pg_anomaly.nightly_tuning): every
+-- trial of every run; the chosen row of a run says why, whether its model was activated and
+-- how far the search got. The nightly training retrains with the last activated winner's
+-- train_params.
+CREATE TABLE ml_tuning_trials (
+    id                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id                 bigint NOT NULL,
+    metric_type            text NOT NULL,
+    tuned_at               timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    trial                  integer NOT NULL CHECK (trial >= 0),
+    knob                   text NOT NULL,
+    params                 jsonb NOT NULL,
+    objective              text NOT NULL CHECK (objective IN ('event_f1', 'alert_budget')),
+    score                  double precision,
+    "precision"            double precision,
+    recall                 double precision,
+    f1                     double precision,
+    windows                integer,
+    alerts                 integer,
+    false_alerts           integer,
+    alerts_per_series_week double precision,
+    stability              double precision,
+    seconds                double precision NOT NULL,
+    chosen                 boolean NOT NULL,
+    activated              boolean NOT NULL,
+    model_id               bigint,
+    train_params           jsonb,
+    why                    text NOT NULL,
+    UNIQUE (run_id, trial)
+);
+CREATE INDEX ml_tuning_trials_metric_type_idx ON ml_tuning_trials (metric_type, id);
+COMMENT ON TABLE ml_tuning_trials IS 'Every trial of self-tuning (ml_tune and the nightly training): the configuration tried, its event precision, recall and F1 against ml_labels and reviewed alerts (or its alerts per series-week without labels), seconds, and which one was chosen and activated';
+COMMENT ON COLUMN ml_tuning_trials.id IS 'Trial row id';
+COMMENT ON COLUMN ml_tuning_trials.run_id IS 'The tuning run (one ml_tune call); increases by one per run';
+COMMENT ON COLUMN ml_tuning_trials.metric_type IS 'Metric type tuned';
+COMMENT ON COLUMN ml_tuning_trials.tuned_at IS 'When the run ran (its transaction''s start)';
+COMMENT ON COLUMN ml_tuning_trials.trial IS 'Trial number in the run; 0 is the base (the active model''s parameters, else the defaults)';
+COMMENT ON COLUMN ml_tuning_trials.knob IS 'The knob this trial changed from the best configuration so far (base for trial 0)';
+COMMENT ON COLUMN ml_tuning_trials.params IS 'The full configuration tried: the noise-model family and every detector parameter';
+COMMENT ON COLUMN ml_tuning_trials.objective IS 'event_f1 (labelled windows exist: the highest event F1 wins, ties to fewer alerts) or alert_budget (no labels: the most alerts within pg_anomaly.tuning_alert_budget per series-week, stable across seeds)';
+COMMENT ON COLUMN ml_tuning_trials.score IS 'The objective''s value (F1; or alerts per series-week within the budget, negative over it)';
+COMMENT ON COLUMN ml_tuning_trials."precision" IS 'Event precision on the training span against ml_labels and alerts marked read (alerts in spans marked false positive count as false); NULL without labels';
+COMMENT ON COLUMN ml_tuning_trials.recall IS 'Event recall on the training span; NULL without labels';
+COMMENT ON COLUMN ml_tuning_trials.f1 IS 'Event F1 on the training span; NULL without labels';
+COMMENT ON COLUMN ml_tuning_trials.windows IS 'Labelled windows measured against';
+COMMENT ON COLUMN ml_tuning_trials.alerts IS 'Alert episodes the configuration raised on the training span';
+COMMENT ON COLUMN ml_tuning_trials.false_alerts IS 'Alerts overlapping no labelled window';
+COMMENT ON COLUMN ml_tuning_trials.alerts_per_series_week IS 'Alerts per series and week of the training span';
+COMMENT ON COLUMN ml_tuning_trials.stability IS 'Without labels: event F1 of the alerts against those of a refit with another seed (measured for a configuration about to become the best)';
+COMMENT ON COLUMN ml_tuning_trials.seconds IS 'Time the trial took (fit, scoring, measure)';
+COMMENT ON COLUMN ml_tuning_trials.chosen IS 'true for the run''s winner (the base when nothing beat it)';
+COMMENT ON COLUMN ml_tuning_trials.activated IS 'true when the winner was trained and became the active model';
+COMMENT ON COLUMN ml_tuning_trials.model_id IS 'The model trained from the winner (NULL when the base won: no new model)';
+COMMENT ON COLUMN ml_tuning_trials.train_params IS 'The winner''s parameters as ml_train takes them (chosen row only)';
+COMMENT ON COLUMN ml_tuning_trials.why IS 'Why the trial was or was not taken; on the chosen row also what became of it and where the search stopped';
+SELECT pg_catalog.pg_extension_config_dump('ml_tuning_trials', '');
+SELECT pg_catalog.pg_extension_config_dump('ml_tuning_trials_id_seq', '');
+GRANT SELECT ON ml_tuning_trials TO anomaly_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ml_tuning_trials TO anomaly_admin;
+GRANT USAGE, SELECT ON SEQUENCE ml_tuning_trials_id_seq TO anomaly_admin;
+CREATE FUNCTION "ml_tune"(
+	"metric_type" TEXT, /* core::option::Option<&str> */
+	"budget" double precision DEFAULT 60, /* core::option::Option<f64> */
+	"max_trials" INT DEFAULT NULL /* core::option::Option<i32> */
+) RETURNS jsonb /* core::result::Result<pgrx::datum::json::JsonB, pgrx_pg_sys::submodules::panic::ErrorReport> */
+VOLATILE PARALLEL UNSAFE
+SET search_path TO @extschema@, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ml_tune_wrapper';
+COMMENT ON FUNCTION ml_tune(text, double precision, integer) IS
+    'Self-tuning: searches noise-model families and detector parameters for a metric type within budget seconds (and max_trials), against ml_labels and reviewed alerts (or, without labels, a false-alert budget per series-week and stability across seeds); every trial in ml_tuning_trials; trains the winner when it beats the active model''s parameters and activates it only when its F1 is not worse; returns a summary';
 
 -- Catalog functions and operators called schema-qualified; NOTIFY carries the id, severity and event only.
 CREATE OR REPLACE FUNCTION ml_metrics_mark_new() RETURNS trigger

@@ -25,6 +25,12 @@ static FEATURES_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(90);
 static ALERTS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 static TRAINING_LOGS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(180);
 static JOB_RUNS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+/// Whether the nightly training tunes each metric type first (ml_tune).
+static NIGHTLY_TUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Seconds the nightly tuning may search per metric type.
+static TUNING_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(30);
+/// Alerts per series-week the tuner allows on a metric type without labels.
+static TUNING_ALERT_BUDGET: GucSetting<f64> = GucSetting::<f64>::new(0.1);
 /// Memory (MB) a process may keep for the feature kernels' per-series state.
 static FEATURE_STATE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(512);
 
@@ -99,9 +105,42 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    define_tuning();
     define_retention();
     // SAFETY: called once from _PG_init with a static C string.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_anomaly".as_ptr()) };
+}
+
+/// The settings of self-tuning (ml_tune and the nightly training).
+fn define_tuning() {
+    GucRegistry::define_bool_guc(
+        c"pg_anomaly.nightly_tuning",
+        c"Whether the nightly training runs ml_tune on each metric type before it retrains.",
+        c"The search is bounded by pg_anomaly.tuning_seconds per metric type; its winner becomes the active model only when not worse than the active one. Off: the nightly training retrains with the last activated tuning winner's parameters (or the defaults).",
+        &NIGHTLY_TUNING,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_anomaly.tuning_seconds",
+        c"Wall-clock seconds the nightly tuning may search per metric type.",
+        c"1 to 86400 s. A trial is not started when it would end past the budget; ml_tuning_trials records how far the search got.",
+        &TUNING_SECONDS,
+        1,
+        86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_float_guc(
+        c"pg_anomaly.tuning_alert_budget",
+        c"Alerts per series-week the tuner allows on a metric type without labels.",
+        c"0.001 to 100. Without ml_labels or alerts marked read or false positive, the tuner takes the most sensitive configuration whose alerts on the training span stay within this budget and are stable across seeds.",
+        &TUNING_ALERT_BUDGET,
+        0.001,
+        100.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
 }
 
 /// The retention settings of ml_cleanup, one per table.
@@ -141,6 +180,18 @@ pub fn english() -> bool {
 /// Bytes of kernel state a process may keep (0: none).
 pub fn feature_state_cache_bytes() -> usize {
     (FEATURE_STATE_CACHE_MB.get().max(0) as usize) << 20
+}
+
+pub fn nightly_tuning() -> bool {
+    NIGHTLY_TUNING.get()
+}
+
+pub fn tuning_seconds() -> i32 {
+    TUNING_SECONDS.get()
+}
+
+pub fn tuning_alert_budget() -> f64 {
+    TUNING_ALERT_BUDGET.get()
 }
 
 pub fn min_accuracy() -> f64 {

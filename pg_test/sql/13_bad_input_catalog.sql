@@ -203,7 +203,13 @@ INSERT INTO cases VALUES
     (151, $c$ml_deliver_notifications: NULL$c$, '--', $c$SELECT count(*) FROM ml_deliver_notifications(NULL)$c$),
     (152, $c$ml_build_features: parallel 1000 (more than the worker slots)$c$, '22023', $c$SELECT ml_build_features('tuketim_miktar', true, 1000)$c$),
     (153, $c$ml_detect: parallel 1000 (more than the worker slots)$c$, '22023', $c$SELECT count(*) FROM ml_detect('tuketim_miktar', save => true, parallel => 1000)$c$),
-    (154, $c$ml_drop_expired_partitions: another table$c$, '22023', $c$SELECT ml_drop_expired_partitions('ml_alerts', now())$c$);
+    (154, $c$ml_drop_expired_partitions: another table$c$, '22023', $c$SELECT ml_drop_expired_partitions('ml_alerts', now())$c$),
+    (155, $c$ml_tune: unknown metric type$c$, '42704', $c$SELECT ml_tune('no_such_type', 10)$c$),
+    (156, $c$ml_tune: negative budget$c$, '22023', $c$SELECT ml_tune('tuketim_miktar', -1)$c$),
+    (157, $c$ml_tune: NaN budget$c$, '22023', $c$SELECT ml_tune('tuketim_miktar', 'NaN')$c$),
+    (158, $c$ml_tune: 0 trials$c$, '22023', $c$SELECT ml_tune('tuketim_miktar', 10, 0)$c$),
+    (159, $c$ml_tune: NULL metric_type$c$, '22004', $c$SELECT ml_tune(NULL)$c$),
+    (160, $c$ml_train: a family that needs another metric$c$, '22023', $c$SELECT ml_train('tuketim_miktar', params => '{"family": "level"}')$c$);
 CREATE TEMP TABLE results AS SELECT n, input, expected, pg_temp.try_case(stmt) AS got FROM cases ORDER BY n;
 SELECT n, input, got, got = expected AS ok FROM results ORDER BY n;
 SELECT count(*) AS cases, count(*) FILTER (WHERE got = expected) AS as_expected,

@@ -14,3 +14,4 @@ pub mod plot;
 pub mod schedule;
 pub mod selection;
 pub mod train;
+pub mod tune;

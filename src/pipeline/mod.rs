@@ -26,3 +26,4 @@ pub mod session;
 pub mod stage;
 pub mod state_cache;
 pub mod train;
+pub mod tune;

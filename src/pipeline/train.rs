@@ -1,5 +1,8 @@
 //! Stage 6: training a model of a metric type from its stored features, measuring its
 //! quality on the labelled windows, and activating it when it is not worse.
+//!
+//! Over 400 lines on purpose: reading the sample, fitting, measuring and activating are the
+//! steps of one training and share its types (`Params`, `Sample`); the tuner reuses the reading.
 
 use super::features as feature_stage;
 use super::model::Model;
@@ -7,7 +10,7 @@ use super::selection::select_and_save;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
-use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::detect::{tune, Detector, DetectorParams, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
 use pg_anomaly_core::quality::{evaluate, Quality, Span};
 use pg_anomaly_core::traits::{Fit, ParamGuard};
@@ -59,17 +62,33 @@ pub fn activate(model_id: i64) -> Result<bool> {
 
 /// The parsed params of a model type, or a clear error naming the bad key.
 enum Params {
-    /// The detector's params and the most rows to read (0: all).
-    Forest(DetectorParams, usize),
+    /// The detector's params, the most rows to read (0: all) and the noise-model family
+    /// (None: the metric type's own kind).
+    Forest(DetectorParams, usize, Option<MetricKind>),
     ZScore(ZScoreParams),
 }
 
-fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> {
+/// The `family` key of a forest's params (what `ml_tune` may choose): the metric type's own
+/// kind, `generic` or `count` (a level or duration model reads an aux series only its own
+/// kind has).
+fn parse_family(metric_type: &str, v: Option<serde_json::Value>) -> Result<Option<MetricKind>> {
+    let Some(v) = v else { return Ok(None) };
+    let own = MetricKind::from_metric_type(metric_type);
+    let allowed = tune::families(own);
+    let names: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
+    match v.as_str().and_then(tune::family_of) {
+        Some(k) if allowed.contains(&k) => Ok(Some(k)),
+        _ => Err(invalid("family", &v, &format!("family of metric type \"{metric_type}\" is one of {}", names.join(", ")))),
+    }
+}
+
+fn parse_params(metric_type: &str, model_type: &str, params: &serde_json::Value) -> Result<Params> {
     match model_type {
         "isolation_forest" => {
-            // max_train_rows is about reading, not the model: take it out before the
-            // detector's own keys are checked.
+            // max_train_rows is about reading and family about the noise model, not the
+            // detector's parameters: take them out before the detector's own keys are checked.
             let mut rest = params.clone();
+            let family = parse_family(metric_type, rest.as_object_mut().and_then(|m| m.remove("family")))?;
             let cap = match rest.as_object_mut().and_then(|m| m.remove("max_train_rows")) {
                 None => DEFAULT_MAX_TRAIN_ROWS,
                 Some(v) => match v.as_u64() {
@@ -80,7 +99,7 @@ fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> 
             };
             let p = DetectorParams::from_json(&rest)?;
             p.check()?;
-            Ok(Params::Forest(p, cap))
+            Ok(Params::Forest(p, cap, family))
         }
         "z_score" => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
         other => Err(invalid("model_type", other, "model_type is 'isolation_forest' or 'z_score'")),
@@ -99,7 +118,7 @@ pub fn train(
     reason: &str,
     trigger: &str,
 ) -> Result<i64> {
-    let parsed = parse_params(model_type, params)?;
+    let parsed = parse_params(metric_type, model_type, params)?;
     if !locks::try_stage(locks::Stage::Training)? {
         return Err(CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "another training is running")
             .with_hint("Wait for it to finish; training runs one at a time.")
@@ -119,10 +138,16 @@ pub fn train(
         Some(k) => k,
         None => select_and_save(metric_type, "all", trigger)?.into_iter().filter(|d| d.kept).map(|d| d.feature).collect(),
     };
-    let kind = MetricKind::from_metric_type(metric_type);
+    // the series are read as the metric type's own kind (its aux series); the model may be
+    // of another family (params.family, chosen by ml_tune)
+    let own = MetricKind::from_metric_type(metric_type);
+    let kind = match &parsed {
+        Params::Forest(_, _, Some(family)) => *family,
+        _ => own,
+    };
     let windows = series::known_windows(metric_type)?;
     let read_started = std::time::Instant::now();
-    let sample = read_sample(metric_type, kind, entities, &parsed, &windows.normal, train_from, train_until)?;
+    let sample = read_sample(metric_type, own, entities, &parsed, &windows.normal, train_from, train_until)?;
     let read_secs = read_started.elapsed().as_secs_f64();
     let fit_started = std::time::Instant::now();
     let (bytes, model, mut info) = fit(metric_type, kind, parsed, params.get("exclude_inputs").is_some(), &sample, &windows)?;
@@ -229,7 +254,7 @@ fn read_sample(
 ) -> Result<Sample> {
     let from = train_from.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
     let (entities, cap) = match parsed {
-        Params::Forest(p, cap) => (sample_order(entities, normal, p.seed), *cap),
+        Params::Forest(p, cap, _) => (sample_order(entities, normal, p.seed), *cap),
         Params::ZScore(_) => (entities, 0),
     };
     let entities_total = entities.len();
@@ -271,7 +296,7 @@ fn fit(
     let normal_w: Vec<Window> = windows.normal.iter().map(to_window).collect();
     let data = &sample.data;
     Ok(match parsed {
-        Params::Forest(mut p, cap) => {
+        Params::Forest(mut p, cap, _) => {
             // inputs left out by the last recursive feature elimination, unless the
             // parameters name their own
             if !explicit_inputs {
@@ -310,7 +335,7 @@ const IMPORTANCE_ROWS: usize = 300;
 /// The inputs the chosen round of the last elimination (ml_feature_set_rounds) leaves out.
 /// Names the kind does not have are ignored, and a record that would leave no input is
 /// ignored: the table is writable by admins and must not break training.
-fn rfe_excluded(metric_type: &str, kind: MetricKind) -> Result<Vec<String>> {
+pub(super) fn rfe_excluded(metric_type: &str, kind: MetricKind) -> Result<Vec<String>> {
     let Some(kept) = crate::storage::rfe::chosen(metric_type)? else { return Ok(Vec::new()) };
     let all = pg_anomaly_core::detect::inputs_of(kind);
     if !kept.iter().any(|k| all.contains(&k.as_str())) {
@@ -329,6 +354,15 @@ fn sample_order(entities: Vec<String>, normal: &[LabelledSpan], seed: u64) -> Ve
     let mut keyed: Vec<(bool, u64, String)> = entities.into_iter().map(|e| (!marked.contains(e.as_str()), key(&e), e)).collect();
     keyed.sort();
     keyed.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// The training data of a forest with `params` as `ml_train` reads it (the same entities, the
+/// same row cap), for the tuner. Known windows read by the caller.
+pub(super) fn read_for_tuning(metric_type: &str, own: MetricKind, params: &DetectorParams, normal: &[LabelledSpan]) -> Result<(Vec<SeriesRows>, usize)> {
+    let entities = series::entities(metric_type)?;
+    let parsed = Params::Forest(params.clone(), DEFAULT_MAX_TRAIN_ROWS, None);
+    let s = read_sample(metric_type, own, entities, &parsed, normal, None, None)?;
+    Ok((s.data, s.rows))
 }
 
 /// Scores the training span with the new model, forms episodes and compares them with the

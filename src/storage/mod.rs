@@ -25,6 +25,7 @@ pub mod settings;
 pub mod sources;
 pub mod subxact;
 pub mod time;
+pub mod tuning;
 
 pub use time::{from_unix_us, to_unix_us};
 

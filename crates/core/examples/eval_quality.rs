@@ -26,7 +26,7 @@
 use std::time::Instant;
 
 use pg_anomaly_core::corpus::{generate, members, metric_series, roc_auc, train_end_us, CorpusEntity, METRIC_TYPES};
-use pg_anomaly_core::detect::tune::{search, Budget, Candidate, Fitter, Objective, DEFAULT_ALERT_BUDGET};
+use pg_anomaly_core::detect::tune::{search, Budget, Candidate, Fitter, Objective, DEFAULT_ALERT_BUDGET, KNOBS};
 use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows};
 use pg_anomaly_core::quality::Span;
 
@@ -244,7 +244,7 @@ fn tune_mode(entities: u32, splits: &[(&str, u64, &str)], only_member: Option<&s
                 let mut fitter = Fitter::split(&train, eval, windows, te, mid - 1);
                 let objective = if fitter.labelled() { Objective::EventF1 } else { Objective::AlertBudget(DEFAULT_ALERT_BUDGET) };
                 let base = Candidate { family: kind, params: DetectorParams::default() };
-                let r = search(base.clone(), kind, objective, Budget { seconds: secs, max_trials: 10_000 }, &mut fitter);
+                let r = search(base.clone(), kind, objective, Budget { seconds: secs, max_trials: 10_000 }, &KNOBS, &mut fitter);
                 tune_secs.push((format!("{}/{name}", m.name), r.seconds));
                 let d = measure(&base, name, &ents, &series, &train, &n_mid, mid);
                 let t = measure(r.winner(), name, &ents, &series, &train, &n_mid, mid);

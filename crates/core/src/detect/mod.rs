@@ -47,6 +47,7 @@ pub mod rfe;
 mod score;
 mod shape;
 pub mod tune;
+mod tune_fit;
 
 #[cfg(test)]
 mod tests;

@@ -108,7 +108,7 @@ fn fake(sleep_ms: u64) -> Fake {
 #[test]
 fn search_starts_at_the_base_and_finds_the_better_configuration() {
     let mut m = fake(0);
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &mut m);
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut m);
     assert_eq!(r.trials[0].knob, "base");
     assert_eq!(r.trials[0].candidate, base(MetricKind::Count));
     assert!(r.trials[0].why.starts_with("base"));
@@ -126,7 +126,7 @@ fn search_starts_at_the_base_and_finds_the_better_configuration() {
     assert_eq!(seen.len(), n);
     assert_eq!(m.calls.get(), n);
     // deterministic
-    let again = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &mut fake(0));
+    let again = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut fake(0));
     assert_eq!(again.trials.iter().map(|t| t.candidate.clone()).collect::<Vec<_>>(), r.trials.iter().map(|t| t.candidate.clone()).collect::<Vec<_>>());
 }
 
@@ -138,7 +138,7 @@ fn search_keeps_the_base_when_nothing_beats_it() {
             Ok(measure(Some(0.5), 0.1))
         }
     }
-    let r = search(base(MetricKind::Generic), MetricKind::Generic, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &mut Flat);
+    let r = search(base(MetricKind::Generic), MetricKind::Generic, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut Flat);
     assert!(!r.improved());
     assert_eq!(r.best, 0);
     assert!(r.trials[1..].iter().all(|t| !t.best && t.why.starts_with("not better than trial 0")));
@@ -146,10 +146,10 @@ fn search_keeps_the_base_when_nothing_beats_it() {
 
 #[test]
 fn search_respects_the_trial_and_time_budgets() {
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 3 }, &mut fake(0));
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 3 }, &KNOBS, &mut fake(0));
     assert_eq!((r.trials.len(), r.stopped), (3, "trial_budget"));
     let t0 = std::time::Instant::now();
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 0.35, max_trials: 1000 }, &mut fake(50));
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 0.35, max_trials: 1000 }, &KNOBS, &mut fake(50));
     let took = t0.elapsed().as_secs_f64();
     assert_eq!(r.stopped, "time_budget");
     // a trial is not started when it would end past the budget
@@ -160,7 +160,7 @@ fn search_respects_the_trial_and_time_budgets() {
 #[test]
 fn a_base_that_cannot_be_measured_stops_the_search() {
     let mut m = Fake { calls: Cell::new(0), sleep_ms: 0, fail_base: true };
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 100 }, &mut m);
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 100 }, &KNOBS, &mut m);
     assert_eq!((r.trials.len(), r.stopped, r.best), (1, "base_failed", 0));
     assert!(r.trials[0].why.starts_with("failed: no rows"));
     assert!(!r.improved());
@@ -179,7 +179,7 @@ fn without_labels_an_unstable_winner_is_not_taken() {
             Ok(Measure { alerts_per_series_week: n as f64 / 1000.0, spans, ..Default::default() })
         }
     }
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::AlertBudget(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &mut Seedy);
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::AlertBudget(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut Seedy);
     assert_eq!(r.winner().params.alert_p, 1e-3, "{:?}", r.trials.iter().map(|t| &t.why).collect::<Vec<_>>());
     let t = r.trials.iter().find(|t| t.candidate.params.alert_p == 3e-3).expect("tried");
     assert!(t.why.starts_with("not taken: unstable across seeds"), "{}", t.why);
