@@ -25,6 +25,8 @@ pub struct Fitter<'a> {
     /// The episode gap to use instead of each candidate's `max_gap_minutes` (the SQL layer
     /// forms episodes with `ml_settings.episode_gap`).
     pub gap_us: Option<i64>,
+    /// Detector fits done so far (an episode knob reuses the last fit's scores).
+    pub fits: usize,
     /// Scores of the last fits, by fit key (at most two kept).
     cache: Vec<(String, Arc<Fitted>)>,
 }
@@ -34,12 +36,12 @@ impl<'a> Fitter<'a> {
     pub fn in_sample(fit: &'a [SeriesRows], exclude: &'a [Window], normal: &'a [Window], labels: &[Window]) -> Fitter<'a> {
         let (from, to) = fit.iter().filter(|s| !s.is_empty()).fold((i64::MAX, i64::MIN), |(a, b), s| (a.min(s.ts[0]), b.max(s.ts[s.len() - 1])));
         let windows = labels.iter().map(|w| Span { entity_id: w.entity_id.clone(), from_us: w.from_us, to_us: w.to_us }).collect();
-        Fitter { fit, exclude, normal, eval: fit.iter().map(|s| (s, 0)).collect(), windows, from_us: from, to_us: to, gap_us: None, cache: Vec::new() }
+        Fitter { fit, exclude, normal, eval: fit.iter().map(|s| (s, 0)).collect(), windows, from_us: from, to_us: to, gap_us: None, fits: 0, cache: Vec::new() }
     }
 
     /// Fits on `fit` and scores `eval` from the given rows, measured against `windows` over [from_us, to_us].
     pub fn split(fit: &'a [SeriesRows], eval: Vec<(&'a SeriesRows, usize)>, windows: Vec<Span>, from_us: i64, to_us: i64) -> Fitter<'a> {
-        Fitter { fit, exclude: &[], normal: &[], eval, windows, from_us, to_us, gap_us: None, cache: Vec::new() }
+        Fitter { fit, exclude: &[], normal: &[], eval, windows, from_us, to_us, gap_us: None, fits: 0, cache: Vec::new() }
     }
 
     /// Whether there are windows to measure against (else the alert budget decides).
@@ -57,6 +59,7 @@ impl<'a> Fitter<'a> {
             return Ok(s.clone());
         }
         let (det, _) = Detector::fit(c.family, &c.params, self.fit, self.exclude, self.normal)?;
+        self.fits += 1;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let per = self.eval.len().div_ceil(threads).max(1);
         let det = &det;
