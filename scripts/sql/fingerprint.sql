@@ -32,5 +32,6 @@ SELECT name || ' ' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(
        || ' ' || md5(coalesce((xpath('/row/h/text()', query_to_xml(format('SELECT string_agg(r, ''|'' ORDER BY r) AS h FROM (%s) s(r)', q), false, true, '')))[1]::text, ''))
 FROM t
 UNION ALL
-SELECT 'sequence ' || sequencename || ' ' || coalesce(last_value::text, 'unused') FROM pg_sequences WHERE schemaname IN ('public', 'cron')
+-- a sequence never used holds no position to lose (one that an update adds starts unused)
+SELECT 'sequence ' || sequencename || ' ' || last_value::text FROM pg_sequences WHERE schemaname IN ('public', 'cron') AND last_value IS NOT NULL
 ORDER BY 1;
