@@ -178,7 +178,7 @@ dst -c "CREATE ROLE dump_other LOGIN; GRANT anomaly_admin TO dump_other" >/dev/n
 for stmt in "UPDATE ml_sources SET owner = 'dump_other'::regrole WHERE name = 'moves'" \
             "INSERT INTO ml_action_rules (action, owner) VALUES ('app.open_task(bigint)', 'dump_other'::regrole)"; do
     out=$(dst -c "SET SESSION AUTHORIZATION dump_other; $stmt" 2>&1) && fail "an admin wrote an owner after the restore: $stmt"
-    echo "$out" | grep -q "permission denied" || fail "unexpected error for [$stmt]: $out"
+    grep -q "permission denied" <<< "$out" || fail "unexpected error for [$stmt]: $out"
 done
 pass "an admin cannot write the owner columns after the restore"
 dst -c "SET SESSION AUTHORIZATION dump_other; UPDATE ml_sources SET query = query || ' ' WHERE name = 'moves'" >/dev/null

@@ -125,12 +125,12 @@ SQL
     check "no failed run after the upgrade" "0" "$(sql -d pga_upg -c "SELECT count(*) FROM ml_job_runs WHERE NOT success AND started >= '$since'")"
     out=$(sql -d pga_upg -c "SET SESSION AUTHORIZATION upg_app; UPDATE ml_sources SET owner = 'anomaly_admin'::regrole" 2>&1) \
         && fail "an admin wrote an owner after the upgrade"
-    echo "$out" | grep -q "permission denied" || fail "unexpected error writing an owner: $out"
+    grep -q "permission denied" <<< "$out" || fail "unexpected error writing an owner: $out"
     pass "an admin cannot write the owner column after the upgrade"
     check "owners kept by the upgrade, stamped by the trigger from now on" "upg_app" \
         "$(sql -d pga_upg -c "SET SESSION AUTHORIZATION upg_app; UPDATE ml_sources SET query = query || ' ' RETURNING owner")"
     out=$(sql -d pga_upg -c "DROP ROLE upg_app" 2>&1) && fail "the owner of a 0.1.0 source could be dropped after the upgrade"
-    echo "$out" | grep -q "ml_owner_pins" || fail "unexpected error dropping an owner: $out"
+    grep -q "ml_owner_pins" <<< "$out" || fail "unexpected error dropping an owner: $out"
     pass "the owners of 0.1.0's sources and actions are pinned (DROP ROLE refused)"
     sql -d pga_upg -c "SELECT count(*) FROM ml_cleanup()" >/dev/null || fail "cleanup after the upgrade"
     pass "cleanup after the upgrade"
