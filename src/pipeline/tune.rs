@@ -204,8 +204,8 @@ pub fn nightly(metric_type: &str, trigger: &str) -> Result<(i64, Value)> {
                 }
                 tuned = v;
             }
-            Ok(Err(e)) => tuned = json!({ "error": e }),
-            Err(f) => tuned = json!({ "error": f.message }),
+            Ok(Err(e)) => tuned = json!({ "failed": e }),
+            Err(f) => tuned = json!({ "failed": f.message }),
         }
     }
     let params = nightly_params(metric_type)?;
