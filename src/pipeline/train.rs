@@ -3,13 +3,13 @@
 
 use super::features as feature_stage;
 use super::model::{self, Model};
-use pg_anomaly_core::model::{DETECTOR_TYPE, ZSCORE_TYPE};
 use super::selection::select_and_save;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
 use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
+use pg_anomaly_core::model::{DETECTOR_TYPE, ZSCORE_TYPE};
 use pg_anomaly_core::quality::{evaluate, Quality, Span};
 use pg_anomaly_core::traits::{Fit, ParamGuard};
 use pg_anomaly_core::zscore::ZScoreParams;
