@@ -3,7 +3,7 @@
 //! every trial recorded in ml_tuning_trials, and the winner trained by ml_train (which
 //! activates it only when its F1 is not worse than the active model's).
 
-use super::model::Model;
+use super::model::{self, Model};
 use super::stage::StageRun;
 use super::{features as feature_stage, train};
 use crate::errors::{invalid, not_found, Result};
@@ -11,6 +11,7 @@ use crate::gucs;
 use crate::storage::{locks, models, series, tuning};
 use pg_anomaly_core::detect::tune::{describe, search, Budget, Candidate, Fitter, Measure, Measurer, Objective, TuneResult, KNOBS};
 use pg_anomaly_core::detect::{DetectorParams, MetricKind, Window};
+use pg_anomaly_core::model::DETECTOR_TYPE;
 use pg_anomaly_core::{CoreError, ErrorKind};
 use serde_json::{json, Value};
 
@@ -49,8 +50,8 @@ fn base(metric_type: &str, own: MetricKind) -> Result<(Candidate, bool)> {
     let mut from_active = false;
     let mut c = Candidate { family: own, params: DetectorParams::default() };
     let mut explicit_inputs = false;
-    if let Some((id, _, _)) = models::active(metric_type, "isolation_forest")? {
-        if let Ok(m) = Model::load(id) {
+    if let Some((id, _, _)) = models::active(metric_type, DETECTOR_TYPE)? {
+        if let Ok(m) = model::load(id) {
             if let Model::Detector(d) = m.as_ref() {
                 c = Candidate { family: d.kind(), params: d.params().clone() };
                 from_active = true;
@@ -104,8 +105,9 @@ pub fn tune(metric_type: &str, seconds: f64, max_trials: Option<i32>, trigger: &
     let (model_id, activated) = if r.improved() {
         let p = r.winner().train_params(own);
         let why = format!("{reason}: ml_tune run {run_id}, trial {} of {}", r.best, r.trials.len());
-        let id = train::train_logged(metric_type, "isolation_forest", &p, None, None, &why, trigger)?;
-        let active = models::active(metric_type, "isolation_forest")?.map(|a| a.0);
+        let req = train::TrainRequest { params: p, ..train::TrainRequest::default_detector(metric_type, &why, trigger) };
+        let id = train::train_logged(&req)?;
+        let active = models::active(metric_type, DETECTOR_TYPE)?.map(|a| a.0);
         (Some(id), active == Some(id))
     } else {
         (None, false)
@@ -209,7 +211,8 @@ pub fn nightly(metric_type: &str, trigger: &str) -> Result<(i64, Value)> {
         }
     }
     let params = nightly_params(metric_type)?;
-    let id = train::train_logged(metric_type, "isolation_forest", &params, None, None, "nightly schedule", trigger)?;
+    let req = train::TrainRequest { params, ..train::TrainRequest::default_detector(metric_type, "nightly schedule", trigger) };
+    let id = train::train_logged(&req)?;
     Ok((id, tuned))
 }
 
