@@ -176,7 +176,9 @@ fn retrain_if_quality_dropped(metric_type: &str, trigger: &str) -> Result<bool> 
     features::build(Some(metric_type), false, trigger)?;
     selection::select_and_save(metric_type, "all", trigger)?;
     let reason = format!("quality: accuracy {acc:.3} below pg_anomaly.min_accuracy {min:.3}");
-    train::train(&train::TrainRequest::default_detector(metric_type, &reason, trigger))?;
+    // with the last activated tuning winner's parameters, as the nightly training
+    let params = super::tune::nightly_params(metric_type)?;
+    train::train(&train::TrainRequest { params, ..train::TrainRequest::default_detector(metric_type, &reason, trigger) })?;
     Ok(true)
 }
 

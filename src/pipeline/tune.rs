@@ -218,7 +218,7 @@ pub fn nightly(metric_type: &str, trigger: &str) -> Result<(i64, Value)> {
 
 /// The last activated winner's parameters when they still parse (the table is writable by
 /// admins: a bad row is ignored with a WARNING, never blocks the training), else `{}`.
-fn nightly_params(metric_type: &str) -> Result<Value> {
+pub(super) fn nightly_params(metric_type: &str) -> Result<Value> {
     let Some(p) = tuning::tuned_params(metric_type)? else { return Ok(json!({})) };
     let mut rest = p.clone();
     let family = rest.as_object_mut().and_then(|m| m.remove("family"));
