@@ -98,7 +98,8 @@ pub fn tune(metric_type: &str, seconds: f64, max_trials: Option<i32>, trigger: &
     // max_gap_minutes is no knob here
     fitter.gap_us = Some(crate::storage::alerts::settings(metric_type)?.1);
     let knobs: Vec<&'static str> = KNOBS.iter().copied().filter(|k| *k != "max_gap_minutes").collect();
-    let objective = if fitter.labelled() { Objective::EventF1 } else { Objective::AlertBudget(gucs::tuning_alert_budget()) };
+    let budget = gucs::tuning_alert_budget();
+    let objective = if fitter.labelled() { Objective::EventF1(budget) } else { Objective::AlertBudget(budget) };
     let mut m = Interruptible(fitter);
     let r = search(base.clone(), own, objective, Budget { seconds, max_trials }, &knobs, &mut m);
     let run_id = tuning::next_run_id()?;

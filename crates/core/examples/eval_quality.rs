@@ -242,7 +242,7 @@ fn tune_mode(entities: u32, splits: &[(&str, u64, &str)], only_member: Option<&s
                     .flat_map(|e| e.labels.iter().filter(|l| l.metric_type == *name && !l.neutral() && l.from_us < mid).map(|l| Span { entity_id: e.id.clone(), from_us: l.from_us, to_us: l.to_us }))
                     .collect();
                 let mut fitter = Fitter::split(&train, eval, windows, te, mid - 1);
-                let objective = if fitter.labelled() { Objective::EventF1 } else { Objective::AlertBudget(DEFAULT_ALERT_BUDGET) };
+                let objective = if fitter.labelled() { Objective::EventF1(DEFAULT_ALERT_BUDGET) } else { Objective::AlertBudget(DEFAULT_ALERT_BUDGET) };
                 let base = Candidate { family: kind, params: DetectorParams::default() };
                 let r = search(base.clone(), kind, objective, Budget { seconds: secs, max_trials: 10_000 }, &KNOBS, &mut fitter);
                 tune_secs.push((format!("{}/{name}", m.name), r.seconds));

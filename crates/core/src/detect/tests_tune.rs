@@ -58,7 +58,7 @@ fn train_params_name_only_what_differs() {
 
 #[test]
 fn objective_with_labels_is_event_f1_then_fewer_alerts() {
-    let o = Objective::EventF1;
+    let o = Objective::EventF1(0.1);
     assert!(o.better(&measure(Some(0.8), 1.0), &measure(Some(0.7), 0.1)));
     assert!(!o.better(&measure(Some(0.7), 0.1), &measure(Some(0.8), 1.0)));
     // equal F1: fewer alerts wins; exact tie keeps the incumbent
@@ -66,6 +66,12 @@ fn objective_with_labels_is_event_f1_then_fewer_alerts() {
     assert!(!o.better(&measure(Some(0.8), 0.3), &measure(Some(0.8), 0.3)));
     assert!(o.better(&measure(Some(0.1), 0.3), &measure(None, 0.0)));
     assert_eq!(o.name(), "event_f1");
+    // more false alerts per series-week than the budget: worse, whatever its F1
+    let noisy = Measure { false_alerts_per_series_week: 0.5, ..measure(Some(0.9), 1.0) };
+    assert!(o.better(&measure(Some(0.2), 0.05), &noisy));
+    assert!(o.score(&noisy) < 0.0);
+    let noisier = Measure { false_alerts_per_series_week: 0.8, ..measure(Some(0.9), 1.0) };
+    assert!(o.better(&noisy, &noisier));
 }
 
 #[test]
@@ -108,7 +114,7 @@ fn fake(sleep_ms: u64) -> Fake {
 #[test]
 fn search_starts_at_the_base_and_finds_the_better_configuration() {
     let mut m = fake(0);
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut m);
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut m);
     assert_eq!(r.trials[0].knob, "base");
     assert_eq!(r.trials[0].candidate, base(MetricKind::Count));
     assert!(r.trials[0].why.starts_with("base"));
@@ -126,8 +132,29 @@ fn search_starts_at_the_base_and_finds_the_better_configuration() {
     assert_eq!(seen.len(), n);
     assert_eq!(m.calls.get(), n);
     // deterministic
-    let again = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut fake(0));
+    let again = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut fake(0));
     assert_eq!(again.trials.iter().map(|t| t.candidate.clone()).collect::<Vec<_>>(), r.trials.iter().map(|t| t.candidate.clone()).collect::<Vec<_>>());
+}
+
+#[test]
+fn with_labels_a_better_f1_over_the_false_alert_budget_is_not_taken() {
+    // F1 rises with alert_p, but above 1e-3 the false alerts pass the budget
+    struct Greedy;
+    impl Measurer for Greedy {
+        fn measure(&mut self, c: &Candidate) -> crate::error::CoreResult<Measure> {
+            let p = c.params.alert_p;
+            Ok(Measure { f1: Some(0.5 + p), false_alerts_per_series_week: p * 100.0, ..Default::default() })
+        }
+    }
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut Greedy);
+    assert_eq!(r.winner().params.alert_p, 1e-3);
+    // a base over the budget raises the cap to its own rate: it stays admissible
+    let mut noisy = base(MetricKind::Count);
+    noisy.params.alert_p = 1e-2;
+    noisy.params.close_p = 2e-2;
+    let r = search(noisy, MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut Greedy);
+    assert_eq!(r.objective, Objective::EventF1(1.0));
+    assert_eq!(r.winner().params.alert_p, 1e-2);
 }
 
 #[test]
@@ -138,7 +165,7 @@ fn search_keeps_the_base_when_nothing_beats_it() {
             Ok(measure(Some(0.5), 0.1))
         }
     }
-    let r = search(base(MetricKind::Generic), MetricKind::Generic, Objective::EventF1, Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut Flat);
+    let r = search(base(MetricKind::Generic), MetricKind::Generic, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 1000 }, &KNOBS, &mut Flat);
     assert!(!r.improved());
     assert_eq!(r.best, 0);
     assert!(r.trials[1..].iter().all(|t| !t.best && t.why.starts_with("not better than trial 0")));
@@ -146,10 +173,10 @@ fn search_keeps_the_base_when_nothing_beats_it() {
 
 #[test]
 fn search_respects_the_trial_and_time_budgets() {
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 3 }, &KNOBS, &mut fake(0));
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 3 }, &KNOBS, &mut fake(0));
     assert_eq!((r.trials.len(), r.stopped), (3, "trial_budget"));
     let t0 = std::time::Instant::now();
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 0.35, max_trials: 1000 }, &KNOBS, &mut fake(50));
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 0.35, max_trials: 1000 }, &KNOBS, &mut fake(50));
     let took = t0.elapsed().as_secs_f64();
     assert_eq!(r.stopped, "time_budget");
     // a trial is started only when the time spent plus the slowest trial so far fits, so the
@@ -162,7 +189,7 @@ fn search_respects_the_trial_and_time_budgets() {
 #[test]
 fn a_base_that_cannot_be_measured_stops_the_search() {
     let mut m = Fake { calls: Cell::new(0), sleep_ms: 0, fail_base: true };
-    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1, Budget { seconds: 60.0, max_trials: 100 }, &KNOBS, &mut m);
+    let r = search(base(MetricKind::Count), MetricKind::Count, Objective::EventF1(0.1), Budget { seconds: 60.0, max_trials: 100 }, &KNOBS, &mut m);
     assert_eq!((r.trials.len(), r.stopped, r.best), (1, "base_failed", 0));
     assert!(r.trials[0].why.starts_with("failed: no rows"));
     assert!(!r.improved());

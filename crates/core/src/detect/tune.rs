@@ -13,7 +13,11 @@
 //! Objective ([`Objective`]):
 //! - with labelled windows (`ml_labels`, alerts marked read): event F1 (an alert episode
 //!   overlapping a window finds it; every other alert is false, alerts inside spans marked
-//!   false positive included); ties go to fewer alerts per series-week;
+//!   false positive included) among the configurations whose false alerts stay within the
+//!   false-alert budget per series-week (or the base's own rate when that is higher); ties go
+//!   to fewer alerts per series-week. Without the budget, a handful of labels let a
+//!   configuration that finds one more window at the price of dozens of false alerts win
+//!   (`bench/quality.sh --tune`: on TUNE, F1 of every member fell);
 //! - without labels: every alert counts against a false-alert budget per series-week. A
 //!   configuration within the budget beats one over it; among those within it, the more
 //!   sensitive one (more alerts) wins, as long as its alerts are stable across seeds (refit
@@ -174,8 +178,10 @@ pub struct Measure {
 /// What a search maximises.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum Objective {
-    /// Event F1 against labelled windows.
-    EventF1,
+    /// Event F1 against labelled windows, among configurations whose false alerts stay within
+    /// this many per series-week (or the base's rate, when the base is over it: [`search`]
+    /// raises the cap to it).
+    EventF1(f64),
     /// Without labels: the most alerts within this many per series-week, stable across seeds.
     AlertBudget(f64),
 }
@@ -184,21 +190,25 @@ impl Objective {
     /// Stable name (`event_f1`, `alert_budget`).
     pub fn name(&self) -> &'static str {
         match self {
-            Objective::EventF1 => "event_f1",
+            Objective::EventF1(_) => "event_f1",
             Objective::AlertBudget(_) => "alert_budget",
         }
     }
 
-    /// The comparable value of `m`: larger is better (lexicographic).
-    pub fn key(&self, m: &Measure) -> (f64, f64) {
+    /// The comparable value of `m`: larger is better (lexicographic): within the budget
+    /// first, then F1 (or, without labels, sensitivity), then fewer alerts.
+    pub fn key(&self, m: &Measure) -> (f64, f64, f64) {
         match *self {
-            Objective::EventF1 => (m.f1.unwrap_or(0.0), -m.alerts_per_series_week),
+            Objective::EventF1(b) => {
+                let within = m.false_alerts_per_series_week <= b + 1e-12;
+                (if within { 1.0 } else { -m.false_alerts_per_series_week }, m.f1.unwrap_or(0.0), -m.alerts_per_series_week)
+            }
             Objective::AlertBudget(b) => {
                 let rate = m.alerts_per_series_week;
                 if rate <= b + 1e-12 {
-                    (1.0, rate)
+                    (1.0, rate, 0.0)
                 } else {
-                    (0.0, -rate)
+                    (0.0, -rate, 0.0)
                 }
             }
         }
@@ -207,21 +217,29 @@ impl Objective {
     /// Whether `a` is strictly better than `b`.
     pub fn better(&self, a: &Measure, b: &Measure) -> bool {
         let (x, y) = (self.key(a), self.key(b));
-        x.0 > y.0 + 1e-9 || ((x.0 - y.0).abs() <= 1e-9 && x.1 > y.1 + 1e-9)
+        let gt = |p: f64, q: f64| p > q + 1e-9;
+        let eq = |p: f64, q: f64| (p - q).abs() <= 1e-9;
+        gt(x.0, y.0) || (eq(x.0, y.0) && (gt(x.1, y.1) || (eq(x.1, y.1) && gt(x.2, y.2))))
     }
 
-    /// The objective's value in one number (for the trials table).
+    /// The objective's value in one number (for the trials table): F1 (or alerts per
+    /// series-week) within the budget, negative over it.
     pub fn score(&self, m: &Measure) -> f64 {
+        let (a, b, _) = self.key(m);
         match self {
-            Objective::EventF1 => m.f1.unwrap_or(0.0),
-            Objective::AlertBudget(_) => {
-                let (a, b) = self.key(m);
-                if a > 0.0 {
-                    b
-                } else {
-                    b.min(-1e-9)
-                }
-            }
+            Objective::EventF1(_) if a > 0.0 => b,
+            Objective::EventF1(_) => b - 1.0 - 1e-9,
+            Objective::AlertBudget(_) if a > 0.0 => b,
+            Objective::AlertBudget(_) => b.min(-1e-9),
+        }
+    }
+
+    /// The cap raised to the base's false-alert rate when the base is over it (the base is
+    /// always admissible: tuning must not make a metric type worse than it is).
+    fn admitting(self, base: &Measure) -> Objective {
+        match self {
+            Objective::EventF1(b) => Objective::EventF1(b.max(base.false_alerts_per_series_week)),
+            other => other,
         }
     }
 }
@@ -284,7 +302,14 @@ fn fmt(v: Option<f64>) -> String {
 /// A measure in words, for `why`.
 pub fn describe(obj: &Objective, m: &Measure) -> String {
     match obj {
-        Objective::EventF1 => format!("event F1 {} (precision {}, recall {}), {:.3} alerts per series-week", fmt(m.f1), fmt(m.precision), fmt(m.recall), m.alerts_per_series_week),
+        Objective::EventF1(b) => format!(
+            "event F1 {} (precision {}, recall {}), {:.3} alerts and {:.3} false alerts per series-week (budget {b:.3})",
+            fmt(m.f1),
+            fmt(m.precision),
+            fmt(m.recall),
+            m.alerts_per_series_week,
+            m.false_alerts_per_series_week
+        ),
         Objective::AlertBudget(b) => format!("{:.3} alerts per series-week (budget {b}){}", m.alerts_per_series_week, m.stability.map_or(String::new(), |s| format!(", seed stability {s:.3}"))),
     }
 }
@@ -299,10 +324,16 @@ pub fn search(base: Candidate, own: MetricKind, objective: Objective, budget: Bu
     let mut slowest = 0.0f64;
     let mut best: Option<(usize, Measure)> = None;
     let mut stopped = "searched";
-    let mut run = |knob: &'static str, c: Candidate, trials: &mut Vec<Trial>, best: &mut Option<(usize, Measure)>, slowest: &mut f64| {
+    let mut objective = objective;
+    let mut run = |objective: &mut Objective, knob: &'static str, c: Candidate, trials: &mut Vec<Trial>, best: &mut Option<(usize, Measure)>, slowest: &mut f64| {
         let t0 = Instant::now();
         let index = trials.len();
         let mut r = m.measure(&c);
+        // the base is judged under a cap raised to its own false-alert rate when over it
+        if let (0, Ok(meas)) = (index, &r) {
+            *objective = objective.admitting(meas);
+        }
+        let objective = *objective;
         // without labels, a configuration that would become the best must be stable
         let mut unstable = None;
         if let (Objective::AlertBudget(_), Ok(meas)) = (&objective, &mut r) {
@@ -340,7 +371,7 @@ pub fn search(base: Candidate, own: MetricKind, objective: Objective, budget: Bu
         trials.push(Trial { index, knob, candidate: c, measure, score, seconds, best: is_best, why });
     };
     seen.insert(base.to_json().to_string());
-    run("base", base.clone(), &mut trials, &mut best, &mut slowest);
+    run(&mut objective, "base", base.clone(), &mut trials, &mut best, &mut slowest);
     if best.is_none() {
         // the base could not be measured: nothing to compare with
         return TuneResult { best: 0, objective, stopped: "base_failed", seconds: started.elapsed().as_secs_f64(), trials };
@@ -362,7 +393,7 @@ pub fn search(base: Candidate, own: MetricKind, objective: Objective, budget: Bu
                     stopped = "time_budget";
                     break 'passes;
                 }
-                run(knob, c, &mut trials, &mut best, &mut slowest);
+                run(&mut objective, knob, c, &mut trials, &mut best, &mut slowest);
             }
         }
         if pass == 0 && best.as_ref().map(|b| b.0) == best_at_start {
