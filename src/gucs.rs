@@ -29,7 +29,7 @@ static JOB_RUNS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 static NIGHTLY_TUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Seconds the nightly tuning may search per metric type.
 static TUNING_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(30);
-/// Alerts per series-week the tuner allows on a metric type without labels.
+/// False alerts per series-week the tuner allows (without labels: alerts).
 static TUNING_ALERT_BUDGET: GucSetting<f64> = GucSetting::<f64>::new(0.1);
 /// Memory (MB) a process may keep for the feature kernels' per-series state.
 static FEATURE_STATE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(512);
@@ -133,8 +133,8 @@ fn define_tuning() {
     );
     GucRegistry::define_float_guc(
         c"pg_anomaly.tuning_alert_budget",
-        c"Alerts per series-week the tuner allows on a metric type without labels.",
-        c"0.001 to 100. Without ml_labels or alerts marked read or false positive, the tuner takes the most sensitive configuration whose alerts on the training span stay within this budget and are stable across seeds.",
+        c"False alerts per series-week the tuner allows (without labels: alerts).",
+        c"0.001 to 100. With labels, the tuner maximises event F1 among configurations whose false alerts on the training span stay within this budget (or the starting configuration's own rate when higher); without ml_labels or reviewed alerts, it takes the most sensitive configuration whose alerts stay within it and are stable across seeds.",
         &TUNING_ALERT_BUDGET,
         0.001,
         100.0,

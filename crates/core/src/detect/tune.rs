@@ -15,9 +15,10 @@
 //!   overlapping a window finds it; every other alert is false, alerts inside spans marked
 //!   false positive included) among the configurations whose false alerts stay within the
 //!   false-alert budget per series-week (or the base's own rate when that is higher); ties go
-//!   to fewer alerts per series-week. Without the budget, a handful of labels let a
+//!   to fewer alerts per series-week. Without the cap, a handful of labels let a
 //!   configuration that finds one more window at the price of dozens of false alerts win
-//!   (`bench/quality.sh --tune`: on TUNE, F1 of every member fell);
+//!   (`bench/quality.sh --tune 20`, TUNE split: all members 0.823 -> 0.778 tuned, day1 0.558 ->
+//!   0.378; with the cap 0.825 and 0.610);
 //! - without labels: every alert counts against a false-alert budget per series-week. A
 //!   configuration within the budget beats one over it; among those within it, the more
 //!   sensitive one (more alerts) wins, as long as its alerts are stable across seeds (refit
