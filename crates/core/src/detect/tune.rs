@@ -27,6 +27,9 @@
 //!
 //! Budget: wall-clock seconds and a trial count. A trial is not started when the time spent
 //! plus the slowest trial so far would pass the budget; the result says where it stopped.
+//!
+//! Over 400 lines on purpose: the candidates, the objective and the search that uses both are
+//! read together; the trial runner that fits and scores is in `tune_fit.rs`.
 
 use std::collections::HashSet;
 use std::time::Instant;
