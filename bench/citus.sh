@@ -4,8 +4,8 @@
 # workers (scripts/citus.sh, coordinator port PGA_CITUS_BENCH_PORT, default 55450). For
 # each: ml_distribute() of the loaded database, a full feature build, an incremental build
 # with nothing new (the cost of finding dirty series: trigger marks on one node, the
-# ml_metrics / ml_features comparison on Citus), training of one metric type and a
-# detection pass (ml_run_stage('detection'), every metric type with a model, all rows).
+# ml_metrics / ml_features comparison on Citus), training of the four metric types and a
+# detection pass (ml_run_stage('detection'): every series scored from the start, alerts).
 # Where the feature build's time goes: the stage's per-chunk DEBUG1 timings summed (reading
 # the series from the shards, computing on the coordinator, writing the rows back, moving
 # the per-series state).
@@ -45,7 +45,8 @@ run() {
         "$PG_BIN/psql" -X -q -h "$PGA_CITUS_DIR/node0/sock" -p "$PGA_CITUS_PORT" -U postgres -d postgres -c "CREATE DATABASE pga_plain"
     fi
     P() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGA_CITUS_DIR/node0/sock" -p "$PGA_CITUS_PORT" -U postgres -d "$db" "$@"; }
-    P -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_cron; CREATE EXTENSION pg_anomaly" >/dev/null
+    [ "$workers" = 0 ] || P -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
+    P -c "SET client_min_messages = warning; CREATE EXTENSION pg_anomaly" >/dev/null
     local gen dist full split dirty train detect scored rows
     gen=$(P -c '\timing on' -c "SELECT sum(rows) FROM ml_generate_demo_data($ENTITIES, $DAYS, 42, '$END_AT')" | ms)
     rows=$(P -Atc "SELECT count(*) FROM ml_metrics")
@@ -56,10 +57,10 @@ run() {
     full=$(P -c '\timing on' -c "SET client_min_messages = debug1" -c "SELECT ml_build_features(full_rebuild => true)" 2> "$OUT/full-$workers.log" | ms)
     split=$(chunk_split < "$OUT/full-$workers.log")
     dirty=$(P -c '\timing on' -c "SELECT ml_build_features()" | ms)
-    train=$(P -c '\timing on' -c "SELECT ml_train('stok_seviye', train_until => '$END_AT'::timestamptz - interval '4 days')" | ms)
+    train=$(P -c '\timing on' -c "SELECT count(ml_train(metric_type, train_until => '$END_AT'::timestamptz - interval '4 days')) FROM ml_settings" | ms)
     detect=$(P -c '\timing on' -c "SELECT ml_run_stage('detection')" | ms)
     scored=$(P -Atc "SELECT count(*) FROM ml_alerts")
-    printf '%-12s %9s metrics | generate %7.0f ms | distribute %7s ms | full feature build %8.0f ms (%s) | nothing-new build %6.0f ms | train %6.0f ms | detection pass %7.0f ms (%s alerts)\n' \
+    printf '%-12s %9s metrics | generate %7.0f ms | distribute %7s ms | full feature build %8.0f ms (%s) | nothing-new build %6.0f ms | train (4 types) %6.0f ms | detection pass %7.0f ms (%s alerts)\n' \
         "$label" "$rows" "$gen" "$dist" "$full" "$split" "$dirty" "$train" "$detect" "$scored"
     bash scripts/citus.sh stop >/dev/null
 }
