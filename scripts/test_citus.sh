@@ -9,7 +9,8 @@
 #      with every row and day partition; the coordinator keeps no copy.
 #   3. The pipeline against the distributed tables: a full feature build equals the one
 #      of a single-node database (another database on the coordinator, without Citus) on
-#      the same data, row for row; new, late, corrected and deleted metrics (ml_ingest,
+#      the same data, row for row, built on the workers shard by shard and (with
+#      pg_anomaly.citus_shard_builds off) on the coordinator; new, late, corrected and deleted metrics (ml_ingest,
 #      INSERT, UPDATE, DELETE) are found without triggers and the incremental build again
 #      equals the single-node one; a new day partition created after distribution is
 #      distributed too; training, detection with alerts equal to the single-node ones,
@@ -100,11 +101,24 @@ same_features() {
 both -c "SELECT ml_build_features()"
 same_features "incremental build of the row marked before the conversion equals single node"
 t1=$SECONDS
-c -c "SELECT ml_build_features(full_rebuild => true)" >/dev/null
-echo "full feature rebuild on Citus: $((SECONDS - t1)) s"
+c -c "SET citus.log_remote_commands = on; SELECT ml_build_features(full_rebuild => true)" > "$OUT/full.log" 2>&1 || { cat "$OUT/full.log"; fail "full rebuild on Citus"; }
+echo "full feature rebuild on Citus, shard by shard on the workers: $((SECONDS - t1)) s"
+check "the full build ran on the workers, once per shard" "8" "$(grep -c 'ml_build_features_shard(.*ml_metrics_[0-9]*' "$OUT/full.log")"
 s -c "SELECT ml_build_features(full_rebuild => true)" >/dev/null
 same_features "full rebuild on Citus equals single node"
 check "nothing dirty after a build" "0" "$(c -c "SELECT ml_build_features()")"
+t1=$SECONDS
+c -c "SET pg_anomaly.citus_shard_builds = off; SELECT ml_build_features(full_rebuild => true)" >/dev/null
+echo "full feature rebuild on Citus, on the coordinator (pg_anomaly.citus_shard_builds = off): $((SECONDS - t1)) s"
+same_features "full rebuild on the coordinator equals single node"
+check "nothing dirty after it (shard builds compare)" "0" "$(c -c "SELECT ml_build_features()")"
+out=$(c -c "SELECT ml_build_features_shard('ml_metrics', NULL, false, 'UTC')" 2>&1) && fail "a shard build of a non-shard"
+echo "$out" | grep -q "not a shard of ml_metrics on this node" || fail "unexpected error for a non-shard: $out"
+pass "a shard build refuses a relation that is not a local shard of ml_metrics"
+# the coordinator's settings reach the shard builds (the workers' ml_settings keep the defaults)
+both -c "UPDATE ml_settings SET stat_window = '6 hours' WHERE metric_type = 'dolum_sure'"
+both -c "SELECT ml_build_features('dolum_sure', full_rebuild => true)"
+same_features "a coordinator setting changed: shard builds use it like single node"
 
 # New, late, corrected and deleted metrics, by each path, in both databases.
 # (ml_ingest is called over a temporary table: in a SELECT over a distributed table Citus

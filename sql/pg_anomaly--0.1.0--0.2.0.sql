@@ -693,6 +693,20 @@ COMMENT ON FUNCTION ml_feature_importance(text) IS
 COMMENT ON FUNCTION ml_select_features(text, text) IS
     'Selects the features training uses (variance, correlation, mutual_info or all over ml_features columns; rfe over the detector inputs, every round in ml_feature_set_rounds), persists the set in ml_feature_sets and returns every feature with its decision, score and reason';
 
+-- Citus: one shard's part of a feature build, run on the worker that holds the shard.
+CREATE FUNCTION "ml_build_features_shard"(
+	"shard" TEXT, /* Option < & str > */
+	"metric_type" TEXT, /* Option < & str > */
+	"full_rebuild" bool, /* Option < bool > */
+	"settings" TEXT /* Option < & str > */
+) RETURNS bigint[] /* std :: result :: Result < Vec < i64 > , ErrorReport > */
+VOLATILE PARALLEL UNSAFE
+SET search_path TO @extschema@, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ml_build_features_shard_wrapper';
+COMMENT ON FUNCTION ml_build_features_shard(text, text, boolean, text) IS
+    'Citus: builds the features of the series of one ml_metrics shard on the worker that holds it, with the coordinator''s feature settings; ml_build_features runs it on every shard at once; returns {rows read, rows written}';
+
 -- NULL arguments get an error that names them instead of a silent NULL.
 CREATE OR REPLACE FUNCTION "ml_add_channel"(
 	"name" TEXT, /* Option < & str > */

@@ -177,12 +177,18 @@ pub fn read_series(
 /// Deletes the feature rows of the given series from the given timestamps on (late or
 /// corrected data recomputes them).
 pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWithTimeZone]) -> Result<i64> {
-    exec(
+    // On Citus the entity list also filters ml_features directly: the DELETE then goes only
+    // to the shards of these series.
+    let sql = if super::citus::is_distributed("ml_features")? {
+        "DELETE FROM ml_features f USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
+          WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.entity_id = ANY($2::text[]) AND f.\"timestamp\" >= d.from_ts
+            AND f.\"timestamp\" >= $4::timestamptz"
+    } else {
         "DELETE FROM ml_features f USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
           WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts
-            AND f.\"timestamp\" >= $4::timestamptz",
-        &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()],
-    )
+            AND f.\"timestamp\" >= $4::timestamptz"
+    };
+    exec(sql, &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()])
 }
 
 /// A batch of computed rows in COPY format, ready for one bulk write.
@@ -311,7 +317,7 @@ fn advance_state_citus(
                    SET features_until = greatest(s.features_until, d.u),
                        scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until THEN d.fb ELSE s.scored_until END,
                        features_version = d.v
-                  FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
+                  FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e AND s.entity_id = ANY($2::text[])
                 RETURNING s.entity_id, s.features_version),
              ins AS (
                 INSERT INTO ml_series_state (metric_type, entity_id, features_until, features_version)

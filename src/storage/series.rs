@@ -96,7 +96,9 @@ fn sort_by_time(s: &mut SeriesRows) {
 /// On a Citus cluster the table is distributed by entity_id, and Citus cannot push an
 /// aggregate in a LATERAL subquery over a table function down to the shards: there the
 /// series are grouped by entity_id instead, which every shard aggregates for its own
-/// series (one array row per series travels to the coordinator, as here).
+/// series (one array row per series travels to the coordinator, as here). The entity list
+/// also filters the table directly, so Citus sends the query only to the shards that hold
+/// those series (on a worker's shard build: its own).
 pub(crate) fn arrays_sql(table: &'static str, columns: &[&str]) -> Result<String> {
     if super::citus::is_distributed(table)? {
         let aggs: Vec<String> = columns.iter().map(|c| format!("pg_catalog.array_agg({c})")).collect();
@@ -105,7 +107,7 @@ pub(crate) fn arrays_sql(table: &'static str, columns: &[&str]) -> Result<String
                FROM {table} m
                JOIN ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
                  ON m.entity_id = d.entity_id
-              WHERE m.metric_type = $1
+              WHERE m.metric_type = $1 AND m.entity_id = ANY($2::text[])
                 AND m.\"timestamp\" >= d.from_ts - $4::interval
                 AND m.\"timestamp\" >= $5::timestamptz - $4::interval
                 AND ($6::timestamptz IS NULL OR m.\"timestamp\" < $6)
