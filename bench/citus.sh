@@ -2,7 +2,8 @@
 # Citus benchmark: the same demo data (ENTITIES x 4 metric types x DAYS at 15-minute steps)
 # on one plain PostgreSQL node, then on a Citus cluster with one worker and with two
 # workers (scripts/citus.sh, coordinator port PGA_CITUS_BENCH_PORT, default 55450). For
-# each: ml_distribute() of the loaded database, a full feature build, an incremental build
+# each: ml_distribute() of the loaded database, a full feature build on the coordinator and
+# (Citus) on the workers shard by shard, an incremental build
 # with nothing new (the cost of finding dirty series: trigger marks on one node, the
 # ml_metrics / ml_features comparison on Citus), training of the four metric types and a
 # detection pass (ml_run_stage('detection'): every series scored from the start, alerts).
@@ -54,14 +55,22 @@ run() {
     if [ "$workers" != 0 ]; then
         dist=$(P -c '\timing on' -c "SELECT count(*) FROM ml_distribute()" | ms)
     fi
-    full=$(P -c '\timing on' -c "SET client_min_messages = debug1" -c "SELECT ml_build_features(full_rebuild => true)" 2> "$OUT/full-$workers.log" | ms)
+    # on the coordinator (one node: the only way; Citus: pg_anomaly.citus_shard_builds off),
+    # with the split of its time
+    full=$(P -c '\timing on' -c "SET pg_anomaly.citus_shard_builds = off" -c "SET client_min_messages = debug1" \
+             -c "SELECT ml_build_features(full_rebuild => true)" 2> "$OUT/full-$workers.log" | ms)
     split=$(chunk_split < "$OUT/full-$workers.log")
-    dirty=$(P -c '\timing on' -c "SELECT ml_build_features()" | ms)
+    dirty=$(P -c '\timing on' -c "SET pg_anomaly.citus_shard_builds = off" -c "SELECT ml_build_features()" | ms)
+    shard="-" shard_dirty="-"
+    if [ "$workers" != 0 ]; then
+        shard=$(P -c '\timing on' -c "SELECT ml_build_features(full_rebuild => true)" | ms)
+        shard_dirty=$(P -c '\timing on' -c "SELECT ml_build_features()" | ms)
+    fi
     train=$(P -c '\timing on' -c "SELECT count(ml_train(metric_type, train_until => '$END_AT'::timestamptz - interval '4 days')) FROM ml_settings" | ms)
     detect=$(P -c '\timing on' -c "SELECT ml_run_stage('detection')" | ms)
     scored=$(P -Atc "SELECT count(*) FROM ml_alerts")
-    printf '%-12s %9s metrics | generate %7.0f ms | distribute %7s ms | full feature build %8.0f ms (%s) | nothing-new build %6.0f ms | train (4 types) %6.0f ms | detection pass %7.0f ms (%s alerts)\n' \
-        "$label" "$rows" "$gen" "$dist" "$full" "$split" "$dirty" "$train" "$detect" "$scored"
+    printf '%-12s %9s metrics | generate %7.0f ms | distribute %7s ms | full feature build on the coordinator %8.0f ms (%s), nothing new %6.0f ms | on the workers, shard by shard: full %8s ms, nothing new %6s ms | train (4 types) %6.0f ms | detection pass %7.0f ms (%s alerts)\n' \
+        "$label" "$rows" "$gen" "$dist" "$full" "$split" "$dirty" "$shard" "$shard_dirty" "$train" "$detect" "$scored"
     bash scripts/citus.sh stop >/dev/null
 }
 

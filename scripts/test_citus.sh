@@ -112,6 +112,8 @@ c -c "SET pg_anomaly.citus_shard_builds = off; SELECT ml_build_features(full_reb
 echo "full feature rebuild on Citus, on the coordinator (pg_anomaly.citus_shard_builds = off): $((SECONDS - t1)) s"
 same_features "full rebuild on the coordinator equals single node"
 check "nothing dirty after it (shard builds compare)" "0" "$(c -c "SELECT ml_build_features()")"
+c -c "SELECT ml_build_features(full_rebuild => true, parallel => 2)" >/dev/null || fail "parallel => 2 on Citus"
+same_features "a parallel full rebuild (shard builds) equals single node"
 out=$(c -c "SELECT ml_build_features_shard('ml_metrics', NULL, false, 'UTC')" 2>&1) && fail "a shard build of a non-shard"
 echo "$out" | grep -q "not a shard of ml_metrics on this node" || fail "unexpected error for a non-shard: $out"
 pass "a shard build refuses a relation that is not a local shard of ml_metrics"
