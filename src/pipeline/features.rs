@@ -44,8 +44,17 @@ pub fn build_shard(shard: &str, metric_type: Option<&str>, full_rebuild: bool, s
     let Some(fs) = settings::parse_feature_settings(settings_text) else {
         return Err(crate::errors::invalid("settings", "(text)", "not the feature settings of a coordinator"));
     };
+    // The override ends with this call, also when an error unwinds through it (Citus keeps
+    // the worker's connection, and so this backend, for later commands).
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            settings::override_feature_settings(None);
+        }
+    }
     settings::override_feature_settings(Some(fs));
-    let result = (|| -> Result<(i64, i64)> {
+    let _reset = Reset;
+    {
         let work = citus::shard_work(&group, metric_type, full_rebuild)?;
         if full_rebuild {
             let mut i = 0;
@@ -60,9 +69,7 @@ pub fn build_shard(shard: &str, metric_type: Option<&str>, full_rebuild: bool, s
             }
         }
         build_work(work, full_rebuild)
-    })();
-    settings::override_feature_settings(None);
-    result
+    }
 }
 
 /// The NOTICE of a feature build that finds another one running.
