@@ -9,11 +9,11 @@
 #   scripts/citus.sh start | stop | restart | status | remove
 #   scripts/citus.sh psql NODE [args]   NODE: 0 = coordinator, 1..N = workers
 #
-# The tarball is looked for at $PGA_CITUS_TARBALL, then ../shared/vendor/citus-13.2.2.tar.gz
-# beside the checkout, then /work/shared/vendor/citus-13.2.2.tar.gz. The build is cached under
+# The tarball is ../shared/vendor/citus-13.2.2.tar.gz beside the checkout (the vendored
+# sources of the project's shared folder), or $PGA_CITUS_TARBALL. The build is cached under
 # .local/citus/build-<sha256 of the tarball>-<hash of pg_config's paths>; `build` only runs
 # `make install` again when the installed citus.so differs from the cached one, and only
-# compiles when there is no cached build (about 3 minutes on 2 cores).
+# compiles when there is no cached build (66 s on 2 cores: the LLVM bitcode for JIT is not built, with_llvm=no).
 #
 # Cluster environment: PGA_CITUS_PORT (coordinator port, default 55440; worker i listens on
 # PGA_CITUS_PORT + i: 55441, 55442, clear of scripts/test.sh's 55432-55439),
@@ -31,18 +31,17 @@ PGA_CITUS_DIR="${PGA_CITUS_DIR:-$ROOT/.local/citus-cluster}"
 PGA_DB="${PGA_DB:-pg_anomaly}"
 
 tarball() {
-    local c
-    for c in "${PGA_CITUS_TARBALL:-}" "$ROOT/../shared/vendor/citus-$CITUS_VERSION.tar.gz" \
-             "/work/shared/vendor/citus-$CITUS_VERSION.tar.gz"; do
-        if [ -n "$c" ] && [ -f "$c" ]; then echo "$c"; return 0; fi
-    done
-    return 1
+    local c="${PGA_CITUS_TARBALL:-$ROOT/../shared/vendor/citus-$CITUS_VERSION.tar.gz}"
+    [ -f "$c" ] || return 1
+    echo "$c"
 }
+# Where the tarball was looked for (for the messages).
+WHERE="${PGA_CITUS_TARBALL:-../shared/vendor/citus-$CITUS_VERSION.tar.gz beside the checkout}"
 
 build() {
     local tb
     if ! tb=$(tarball); then
-        echo "citus.sh: the vendored Citus source citus-$CITUS_VERSION.tar.gz is missing (looked at ../shared/vendor/ and /work/shared/vendor/)" >&2
+        echo "citus.sh: the vendored Citus source is missing: $WHERE" >&2
         exit 3
     fi
     local need=()
@@ -61,7 +60,7 @@ build() {
     dir="$ROOT/.local/citus/build-$sum-$key"
     pkglib=$("$PG_CONFIG" --pkglibdir)
     if [ ! -f "$dir/done" ]; then
-        log "building Citus $CITUS_VERSION from $tb against $PG_CONFIG (about 3 minutes on 2 cores)"
+        log "building Citus $CITUS_VERSION from $tb against $PG_CONFIG (about a minute on 2 cores)"
         rm -rf "$dir"; mkdir -p "$dir"
         tar xzf "$tb" -C "$dir" --strip-components=1
         (
@@ -163,7 +162,7 @@ stop_dir() {
 status_dir() { printf '%s: ' "$1"; as_pg "$PG_BIN/pg_ctl" -D "$1/data" status | head -n 1 || true; }
 
 case "${1:-status}" in
-    available) tarball || { echo "citus-$CITUS_VERSION.tar.gz not found in ../shared/vendor/ nor /work/shared/vendor/" >&2; exit 1; } ;;
+    available) tarball || { echo "not found: $WHERE" >&2; exit 1; } ;;
     build) build ;;
     start) start ;;
     stop) log "stopping the Citus cluster in $PGA_CITUS_DIR"; each_node stop_dir ;;

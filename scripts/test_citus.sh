@@ -20,8 +20,8 @@
 # Prints "SKIPPED: ..." and exits 0 when the vendored tarball is missing.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-if ! bash scripts/citus.sh available >/dev/null 2>&1; then
-    echo "SKIPPED: tier 9 (Citus): the vendored Citus source citus-13.2.2.tar.gz is missing (looked in ../shared/vendor/ and /work/shared/vendor/)"
+if ! missing=$(bash scripts/citus.sh available 2>&1 >/dev/null); then
+    echo "SKIPPED: tier 9 (Citus): the vendored Citus source citus-13.2.2.tar.gz is missing ($missing)"
     exit 0
 fi
 BASE="${PGA_FAULT_PORT_BASE:-55434}"
