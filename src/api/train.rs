@@ -23,7 +23,15 @@ pub fn ml_train(
         let model_type = required("model_type", model_type)?;
         let params = required("params", params)?;
         train::check_params_size(&params.0)?;
-        train::train_logged(metric_type, model_type, &params.0, train_from, train_until, "manual", gucs::run_trigger())
+        train::train_logged(&train::TrainRequest {
+            metric_type,
+            model_type,
+            params: params.0,
+            train_from,
+            train_until,
+            reason: "manual",
+            trigger: gucs::run_trigger(),
+        })
     })
 }
 

@@ -4,7 +4,8 @@
 
 use super::alerts::write_alerts;
 use super::features as feature_stage;
-use super::model::Model;
+use super::model::{self, Model};
+use pg_anomaly_core::model::DETECTOR_TYPE;
 use super::stage::StageRun;
 use super::train;
 use crate::errors::Result;
@@ -14,7 +15,6 @@ use pg_anomaly_core::detect::{severity, MetricKind, Scored};
 use pg_anomaly_core::row::{deviation_percent, explanation_json};
 use pg_anomaly_core::{CoreError, DetectRow, Severity};
 use pgrx::datum::TimestampWithTimeZone;
-use serde_json::json;
 
 /// Entities per read of a saving pass.
 const ENTITIES_PER_CHUNK: usize = 64;
@@ -106,7 +106,7 @@ impl TypeRun {
             feature_stage::build(Some(mt), false, trigger)?;
         }
         let Some((model_id, _model_type)) = active_or_train(mt, writer, asked, trigger)? else { return Ok(None) };
-        let model = Model::load(model_id)?;
+        let model = model::load(model_id)?;
         let kind = MetricKind::from_metric_type(mt);
         let (alert_type, gap_us) = alerts::settings(mt)?;
         let work: Vec<(String, TimestampWithTimeZone)> = match (save, since) {
@@ -245,12 +245,12 @@ pub fn active_or_train(metric_type: &str, writer: bool, asked: bool, trigger: &s
         // A model in a format this build does not read (an older one, after an upgrade) is
         // refitted on first use by a caller who may train, saying so; anyone else gets the
         // load error with its hint. Damaged bytes stay an error.
-        match Model::load(id) {
+        match model::load(id) {
             Err(crate::errors::Error::Core(e))
                 if writer && e.kind == pg_anomaly_core::ErrorKind::Corrupt && e.message.starts_with("unsupported ") && e.message.contains(" format version ") =>
             {
                 pgrx::notice!("pg_anomaly: the active {} model {} of \"{}\" cannot be loaded ({}); refitting it now", model_type, id, metric_type, e.message);
-                let new_id = train::train_logged(metric_type, &model_type, &json!({}), None, None, "model format upgrade", trigger)?;
+                let new_id = train::train_logged(&train::TrainRequest { model_type: &model_type, ..train::TrainRequest::default_detector(metric_type, "model format upgrade", trigger) })?;
                 return Ok(Some((new_id, model_type)));
             }
             _ => return Ok(Some((id, model_type))),
@@ -270,8 +270,8 @@ pub fn active_or_train(metric_type: &str, writer: bool, asked: bool, trigger: &s
             .into());
     }
     pgrx::notice!("pg_anomaly: no active model for \"{}\"; training one now", metric_type);
-    let id = train::train_logged(metric_type, "isolation_forest", &json!({}), None, None, "first detection", trigger)?;
-    Ok(Some((id, "isolation_forest".to_string())))
+    let id = train::train_logged(&train::TrainRequest::default_detector(metric_type, "first detection", trigger))?;
+    Ok(Some((id, DETECTOR_TYPE.to_string())))
 }
 
 /// One scored row as ml_detect returns it: severity on anomalies, explanation when the

@@ -2,7 +2,7 @@
 //! (ml_select_features(..., 'rfe')).
 
 use super::features as feature_stage;
-use super::model::Model;
+use super::model::{self, Model};
 use super::stage::StageRun;
 use super::train::DEFAULT_MAX_TRAIN_ROWS;
 use crate::errors::{not_found, Result};
@@ -24,7 +24,7 @@ pub fn explain(metric_type: &str, entity_id: &str, at: TimestampWithTimeZone) ->
             format!("Train one: SELECT ml_train('{metric_type}');"),
         ));
     };
-    let model = Model::load(id)?;
+    let model = model::load(id)?;
     let Model::Detector(det) = model.as_ref() else {
         return Err(CoreError::new(ErrorKind::NotReady, format!("the active model of \"{metric_type}\" is a {model_type} model"))
             .with_detail("Shapley explanations are computed for the isolation forest detector.")

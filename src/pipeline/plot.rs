@@ -1,7 +1,7 @@
 //! The SVG picture of one series for analysts: the values, what the active model expected
 //! with a band around it, and the alerts coloured by severity.
 
-use super::model::Model;
+use super::model;
 use crate::errors::Result;
 use crate::storage::{alerts, models, series, settings, to_unix_us};
 use pg_anomaly_core::detect::MetricKind;
@@ -42,7 +42,7 @@ pub fn plot(metric_type: &str, entity_id: &str, since: Option<TimestampWithTimeZ
 /// The plotted values with what the active model (or, without one, the rolling median)
 /// expected, and a band of the usual spread around it.
 fn points(metric_type: &str, entity_id: &str, since_us: i64, until_us: i64) -> Result<Vec<PlotPoint>> {
-    let model = models::active_any(metric_type)?.map(|(id, _)| Model::load(id)).transpose()?;
+    let model = models::active_any(metric_type)?.map(|(id, _)| model::load(id)).transpose()?;
     let lookback = model.as_ref().map(|m| m.lookback_us()).unwrap_or(0);
     let kind = MetricKind::from_metric_type(metric_type);
     let data = series::read(metric_type, kind.aux_metric(), &[entity_id.to_string()], &[series::ts(since_us)], lookback, Some(series::ts(until_us)))?;

@@ -5,6 +5,7 @@
 use super::{autonomous, cleanup, collect, detect, features, selection, train};
 use crate::errors::{invalid, Error, Result};
 use crate::storage::{locks, models, runs, settings, subxact};
+use pg_anomaly_core::model::DETECTOR_TYPE;
 use pgrx::datum::TimestampWithTimeZone;
 use serde_json::{json, Value};
 
@@ -103,7 +104,7 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
         // A failed training is logged in ml_training_logs by train_logged and in
         // ml_job_runs here.
         "training" => per_metric_type(stage, "training", trigger, true, |m, trigger| {
-            let id = train::train_logged(m, "isolation_forest", &json!({}), None, None, "nightly schedule", trigger)?;
+            let id = train::train_logged(&train::TrainRequest::default_detector(m, "nightly schedule", trigger))?;
             Ok(json!({ "metric_type": m, "model_id": id }))
         }),
         "cleanup" => Ok(json!({ "stage": stage, "removed": cleanup::cleanup(trigger)?
@@ -167,7 +168,7 @@ fn per_metric_type(
 /// rebuild features, rerun selection and retrain; the log row says why.
 fn retrain_if_quality_dropped(metric_type: &str, trigger: &str) -> Result<bool> {
     let min = crate::gucs::min_accuracy();
-    let Some((_, accuracy, _)) = models::active(metric_type, "isolation_forest")? else { return Ok(false) };
+    let Some((_, accuracy, _)) = models::active(metric_type, DETECTOR_TYPE)? else { return Ok(false) };
     let Some(acc) = accuracy else { return Ok(false) };
     if min <= 0.0 || acc >= min {
         return Ok(false);
@@ -175,7 +176,7 @@ fn retrain_if_quality_dropped(metric_type: &str, trigger: &str) -> Result<bool> 
     features::build(Some(metric_type), false, trigger)?;
     selection::select_and_save(metric_type, "all", trigger)?;
     let reason = format!("quality: accuracy {acc:.3} below pg_anomaly.min_accuracy {min:.3}");
-    train::train(metric_type, "isolation_forest", &json!({}), None, None, &reason, trigger)?;
+    train::train(&train::TrainRequest::default_detector(metric_type, &reason, trigger))?;
     Ok(true)
 }
 

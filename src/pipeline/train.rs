@@ -2,13 +2,14 @@
 //! quality on the labelled windows, and activating it when it is not worse.
 
 use super::features as feature_stage;
-use super::model::Model;
+use super::model::{self, Model};
 use super::selection::select_and_save;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
 use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
+use pg_anomaly_core::model::{DETECTOR_TYPE, ZSCORE_TYPE};
 use pg_anomaly_core::quality::{evaluate, Quality, Span};
 use pg_anomaly_core::traits::{Fit, ParamGuard};
 use pg_anomaly_core::zscore::ZScoreParams;
@@ -31,21 +32,33 @@ const EVALUATION_GAP_US: i64 = 2 * HOUR_US;
 
 /// Trains; a failed attempt leaves its log row (written autonomously: the error rolls
 /// back this transaction) and no model.
-pub fn train_logged(
-    metric_type: &str,
-    model_type: &str,
-    params: &serde_json::Value,
-    train_from: Option<TimestampWithTimeZone>,
-    train_until: Option<TimestampWithTimeZone>,
-    reason: &str,
-    trigger: &str,
-) -> Result<i64> {
+pub fn train_logged(req: &TrainRequest) -> Result<i64> {
     let started = crate::storage::runs::now()?;
-    let outcome = train(metric_type, model_type, params, train_from, train_until, reason, trigger);
+    let outcome = train(req);
     if let Err(e) = &outcome {
-        super::autonomous::record_failed_training(metric_type, model_type, started, &super::stage::error_text(e), reason, params);
+        super::autonomous::record_failed_training(req.metric_type, req.model_type, started, &super::stage::error_text(e), req.reason, &req.params);
     }
     outcome
+}
+
+/// What to train: the metric and model type, the model's params, the training span (NULL
+/// ends: all stored features), why (the training log's reason) and what started it.
+pub struct TrainRequest<'a> {
+    pub metric_type: &'a str,
+    pub model_type: &'a str,
+    pub params: serde_json::Value,
+    pub train_from: Option<TimestampWithTimeZone>,
+    pub train_until: Option<TimestampWithTimeZone>,
+    pub reason: &'a str,
+    pub trigger: &'a str,
+}
+
+impl<'a> TrainRequest<'a> {
+    /// The detector with default params on every stored feature: what the schedule, first
+    /// detection and format upgrades train.
+    pub fn default_detector(metric_type: &'a str, reason: &'a str, trigger: &'a str) -> Self {
+        TrainRequest { metric_type, model_type: DETECTOR_TYPE, params: json!({}), train_from: None, train_until: None, reason, trigger }
+    }
 }
 
 /// Makes model `model_id` the active one of its metric and model type.
@@ -66,7 +79,7 @@ enum Params {
 
 fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> {
     match model_type {
-        "isolation_forest" => {
+        DETECTOR_TYPE => {
             // max_train_rows is about reading, not the model: take it out before the
             // detector's own keys are checked.
             let mut rest = params.clone();
@@ -82,7 +95,7 @@ fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> 
             p.check()?;
             Ok(Params::Forest(p, cap))
         }
-        "z_score" => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
+        ZSCORE_TYPE => Ok(Params::ZScore(ZScoreParams::from_json(params)?)),
         other => Err(invalid("model_type", other, "model_type is 'isolation_forest' or 'z_score'")),
     }
 }
@@ -90,15 +103,8 @@ fn parse_params(model_type: &str, params: &serde_json::Value) -> Result<Params> 
 /// Trains a model of `model_type` for a metric type from its stored features (building
 /// missing features and running selection first when there is none) and returns the new
 /// model id; the model is activated when there is no active one or its quality is not worse.
-pub fn train(
-    metric_type: &str,
-    model_type: &str,
-    params: &serde_json::Value,
-    train_from: Option<TimestampWithTimeZone>,
-    train_until: Option<TimestampWithTimeZone>,
-    reason: &str,
-    trigger: &str,
-) -> Result<i64> {
+pub fn train(req: &TrainRequest) -> Result<i64> {
+    let TrainRequest { metric_type, model_type, ref params, train_from, train_until, reason, trigger } = *req;
     let parsed = parse_params(model_type, params)?;
     if !locks::try_stage(locks::Stage::Training)? {
         return Err(CoreError::new(pg_anomaly_core::ErrorKind::NotReady, "another training is running")
@@ -200,7 +206,7 @@ fn training_metrics(seconds: [f64; 3], entities: usize, threshold: f64, activate
 fn replaces_active(metric_type: &str, model_type: &str, q: &Quality) -> Result<bool> {
     Ok(match models::active(metric_type, model_type)? {
         None => true,
-        Some((active_id, _, _)) if Model::load(active_id).is_err() => true,
+        Some((active_id, _, _)) if model::load(active_id).is_err() => true,
         Some((_, _, active_f1)) => match (q.f1, active_f1) {
             (Some(new), Some(old)) => new >= old,
             _ => true,

@@ -8,6 +8,7 @@
 //! - `selection`: variance / correlation / mutual-information selection and interactions (stages 4-5)
 //! - `forest`, `zscore`: the models (stage 6)
 //! - `detect`: calibration, severity, episodes, explanations (stage 7)
+//! - `model`: the two model families (detector, z-score) behind one interface
 //! - `row`, `severity`: what detection returns; `time`, `codec`: shared helpers
 
 pub mod error;
@@ -22,6 +23,7 @@ pub mod quality;
 pub mod corpus;
 pub mod plot;
 pub mod detect;
+pub mod model;
 pub mod codec;
 pub mod row;
 pub mod severity;

@@ -216,6 +216,7 @@ pub fn feature_label(feature: &str, english: bool) -> String {
         "stock change not explained by consumption, 4 hours" => "tüketimle açıklanamayan stok değişimi (4 saat)",
         "stock change not explained by consumption, 24 hours" => "tüketimle açıklanamayan stok değişimi (24 saat)",
         "stock below its usual minimum" => "stok olağan alt seviyesinin altında",
+        "stock below its usual minimum, or there longer than usual" => "stok olağan alt seviyesinin altında veya orada olağandan uzun süredir",
         "refill landed below the usual level" => "dolum olağan seviyenin altında kaldı",
         "refill duration vs usual for the amount" => "miktara göre olağan dolum süresinden sapma",
         "value vs usual for this hour" => "bu saat için olağan değere göre sapma",

@@ -210,3 +210,16 @@ fn rfe_records_every_round_and_never_keeps_zero_inputs() {
     let one = rfe(MetricKind::Duration, &params(0), &[], &[], &[]);
     assert!(one.is_err());
 }
+
+/// Every input an alert can be blamed on reads in Turkish in a Turkish message: no English
+/// label slips through (each kind's labels against the message texts' table).
+#[test]
+fn every_input_label_has_a_turkish_text() {
+    for kind in [MetricKind::Count, MetricKind::Level, MetricKind::Duration, MetricKind::Generic] {
+        for f in features(kind) {
+            let tr = crate::messages::feature_label(f.label, false);
+            assert_ne!(tr, f.label, "{kind:?} input {} has no Turkish label", f.name);
+            assert!(!tr.contains(" usual") && !tr.contains(" vs "), "{kind:?} input {}: {tr}", f.name);
+        }
+    }
+}
