@@ -77,10 +77,10 @@ pub struct DetectorParams {
     /// (`inputs.rs`).
     pub exclude_inputs: Vec<String>,
     /// Counts: after a shift in level has lasted this many hours, its level is a second
-    /// baseline [24]; a row is as unusual as its deviation from the nearer of the training
-    /// baseline and that recent one (`derive.rs`, "two baselines"), so a lasting change of
-    /// occupancy alerts at its start and then stops, and a shift that ends does not alert
-    /// again. The recent level is measured over `(t - 2 adapt_hours, t - adapt_hours]`, so
+    /// baseline [24]; the 4-hour and 24-hour inputs measure the deviation from the nearer of
+    /// the training baseline and that recent one (`derive.rs`, "two baselines"), so a lasting
+    /// change of occupancy alerts at its start and then stops, and a shift that ends does not
+    /// alert again. The recent level is measured over `(t - 2 adapt_hours, t - adapt_hours]`, so
     /// scoring reads `max(24, 2 adapt_hours)` hours of look-back. 0 turns it off (models
     /// stored before it existed behave as 0). At most 72.
     pub adapt_hours: f64,
