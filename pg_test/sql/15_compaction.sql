@@ -7,7 +7,7 @@ TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty CASCADE;
 -- cross UTC midnight waits for it first
 DO $wait$
 DECLARE
-    left_s double precision := pg_catalog.extract(epoch FROM (pg_catalog.date_trunc('day', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC') + interval '1 day')
+    left_s double precision := pg_catalog.date_part('epoch', (pg_catalog.date_trunc('day', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC') + interval '1 day')
                                                    - pg_catalog.clock_timestamp() AT TIME ZONE 'UTC');
 BEGIN
     IF left_s < 180 THEN
