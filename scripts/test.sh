@@ -12,6 +12,11 @@
 #      runs a smoke pipeline with it (port 55437)
 #   8. upgrade (scripts/test_upgrade.sh): 0.1.0 with data, ALTER EXTENSION UPDATE, the
 #      catalog compared with a fresh install, the pipeline after it (port 55439)
+#   9. Citus (scripts/test_citus.sh): Citus 13.2.2 built from the vendored source (cached
+#      under .local/citus), a coordinator and two workers (ports 55440-55442); ml_distribute()
+#      of a database with data, features equal to a single-node build, training, detection,
+#      alerts, the notification outbox and the roles on the distributed tables (SKIPPED with
+#      a message when the vendored tarball is missing)
 # Installs what is missing first (scripts/setup.sh). Exits non-zero on the first failure.
 # Prints the time each tier took.
 source "$(dirname "$0")/common.sh"
@@ -90,5 +95,9 @@ took "tier 7"
 log "tier 8: upgrade from the released version"
 bash scripts/test_upgrade.sh
 took "tier 8"
+
+log "tier 9: Citus"
+bash scripts/test_citus.sh
+took "tier 9"
 
 log "all tiers passed"

@@ -5,6 +5,8 @@ COMMENT ON FUNCTION ml_ingest(text, text, double precision, timestamptz, jsonb) 
 COMMENT ON FUNCTION ml_add_source(text, text, text, text) IS
     'Registers a metric source: an application query (kind event: newer rows than $1; snapshot: current state) run with the privileges of the registering role';
 COMMENT ON FUNCTION ml_remove_source(text) IS 'Removes a metric source';
+COMMENT ON FUNCTION ml_build_features_shard(text, text, boolean, text) IS
+    'Citus: builds the features of the series of one ml_metrics shard on the worker that holds it, with the coordinator''s feature settings; ml_build_features runs it on every shard at once; returns {rows read, rows written}';
 COMMENT ON FUNCTION ml_collect(text) IS
     'Runs one source or all enabled ones: reads only rows newer than the watermark, stores them and advances the watermark in one subtransaction';
 COMMENT ON FUNCTION ml_generate_demo_data(integer, integer, integer, timestamptz, integer) IS

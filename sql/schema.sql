@@ -717,6 +717,71 @@ END
 $fn$;
 COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after} (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
 
+-- ---------------------------------------------------------------------------
+-- Citus: distributing the per-series tables over a Citus cluster
+-- ---------------------------------------------------------------------------
+-- Run on the coordinator of a Citus cluster (README, "Scaling out"). The per-series tables
+-- are hash-distributed by entity_id and colocated, so a series' metrics, features, state
+-- and marks sit on one worker and every per-series join runs there. The other tables
+-- (settings, models, labels, rules, alerts, the outbox, run logs) stay local on the
+-- coordinator, where the stages that read and write them run. Citus refuses the
+-- statement triggers with transition tables that mark series dirty (run on a shard, their
+-- query over the transition table cannot be planned by Citus): they are dropped, and the
+-- feature stage compares ml_metrics with ml_features instead. Runs as the extension's
+-- owner (distributing a table needs its ownership), for anomaly_admin; idempotent.
+CREATE FUNCTION ml_distribute(p_shard_count integer DEFAULT NULL)
+RETURNS TABLE (relation text, placement text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp SET client_min_messages = warning AS $fn$
+DECLARE
+    rel text;
+    trg text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'Citus is not installed in this database'
+            USING ERRCODE = '55000',
+                  DETAIL = 'ml_distribute() distributes pg_anomaly''s per-series tables over a Citus cluster.',
+                  HINT = 'Put citus first in shared_preload_libraries, CREATE EXTENSION citus, add the workers with citus_add_node, then call ml_distribute() on the coordinator.';
+    END IF;
+    IF p_shard_count IS NOT NULL AND (p_shard_count OPERATOR(pg_catalog.<) 1 OR p_shard_count OPERATOR(pg_catalog.>) 1024) THEN
+        RAISE EXCEPTION 'shard count out of range: %', p_shard_count
+            USING ERRCODE = '22023', HINT = 'Give 1 to 1024 shards, or NULL for citus.shard_count.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.ml_metrics'::pg_catalog.regclass) THEN
+        -- No partition is created while the tables change hands.
+        PERFORM pg_catalog.pg_advisory_xact_lock(1346457167, 100);
+        FOREACH trg IN ARRAY ARRAY['ml_metrics_inserted', 'ml_metrics_updated_new', 'ml_metrics_updated_old', 'ml_metrics_deleted'] LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON @extschema@.ml_metrics', trg);
+        END LOOP;
+        -- Pending marks are superseded by the comparison of ml_metrics with ml_features.
+        TRUNCATE ml_series_dirty;
+        PERFORM pg_catalog.create_distributed_table('@extschema@.ml_metrics'::pg_catalog.regclass, 'entity_id',
+                                                    shard_count => p_shard_count);
+        FOREACH rel IN ARRAY ARRAY['ml_features', 'ml_series_state', 'ml_series_dirty'] LOOP
+            PERFORM pg_catalog.create_distributed_table(pg_catalog.format('@extschema@.%I', rel)::pg_catalog.regclass, 'entity_id',
+                                                        colocate_with => '@extschema@.ml_metrics');
+        END LOOP;
+        -- The rows were copied to the shards; the coordinator's copies go.
+        FOREACH rel IN ARRAY ARRAY['ml_metrics', 'ml_features', 'ml_series_state', 'ml_series_dirty'] LOOP
+            PERFORM pg_catalog.truncate_local_data_after_distributing_table(pg_catalog.format('@extschema@.%I', rel)::pg_catalog.regclass);
+        END LOOP;
+    END IF;
+    RETURN QUERY
+    SELECT c.relname::text,
+           CASE WHEN p.logicalrelid IS NULL THEN 'local on the coordinator'
+                WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by entity_id, colocation group ' OPERATOR(pg_catalog.||) p.colocationid::text
+                ELSE 'reference table' END
+      FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid AND e.extname OPERATOR(pg_catalog.=) 'pg_anomaly'
+      JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.objid
+      LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype OPERATOR(pg_catalog.=) 'e'
+       AND c.relkind IN ('r', 'p') AND c.relispartition OPERATOR(pg_catalog.=) false
+     ORDER BY 1;
+END
+$fn$;
+COMMENT ON FUNCTION ml_distribute(integer) IS 'Citus: distributes ml_metrics, ml_features, ml_series_state and ml_series_dirty by entity_id (colocated, with their data and day partitions) and replaces the dirty-marking triggers by a comparison in the feature stage; the other tables stay on the coordinator; returns where each table is (idempotent; run on the coordinator)';
+
 -- Backups: an extension's tables are left out of pg_dump unless marked. Every table here
 -- holds data the business needs back after a restore, so all are marked. Daily partitions
 -- are created after CREATE EXTENSION (by the stages and the schedule), so they are plain

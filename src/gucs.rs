@@ -27,8 +27,18 @@ static TRAINING_LOGS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(18
 static JOB_RUNS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 /// Memory (MB) a process may keep for the feature kernels' per-series state.
 static FEATURE_STATE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(512);
+/// On a Citus cluster: build features on the workers, one call per shard (README "Scaling out").
+static CITUS_SHARD_BUILDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"pg_anomaly.citus_shard_builds",
+        c"On a Citus cluster, build features on the workers (one call per shard) instead of on the coordinator.",
+        c"Only used once ml_distribute() has distributed ml_metrics; off: the coordinator reads the series from the shards, computes and writes back.",
+        &CITUS_SHARD_BUILDS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"pg_anomaly.feature_state_cache_mb",
         c"Memory (MB) a process may keep for the feature kernels' state per series.",
@@ -136,6 +146,11 @@ fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
 /// true when alert texts must be English.
 pub fn english() -> bool {
     string(&LANGUAGE).map(|l| l.eq_ignore_ascii_case("en")).unwrap_or(false)
+}
+
+/// Whether a feature build on a Citus cluster runs on the workers, per shard.
+pub fn citus_shard_builds() -> bool {
+    CITUS_SHARD_BUILDS.get()
 }
 
 /// Bytes of kernel state a process may keep (0: none).

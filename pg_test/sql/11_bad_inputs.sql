@@ -69,6 +69,9 @@ SET statement_timeout = '50ms';
 SELECT ml_build_features(full_rebuild => true);
 RESET statement_timeout;
 SELECT (SELECT count(*) FROM ml_features) = (SELECT features FROM snap) AS features_intact;
+-- ml_distribute needs a Citus cluster: a clear error, and the tables stay as they are
+SELECT * FROM ml_distribute();
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'ml_metrics'::regclass AND tgname = 'ml_metrics_inserted';
 -- nothing stored changed
 SELECT (SELECT count(*) FROM ml_metrics) = metrics AND (SELECT sum(metric_value) FROM ml_metrics) = total AS metrics_intact,
        (SELECT count(*) FROM ml_models) = models AS models_intact FROM snap;

@@ -26,6 +26,27 @@ pub fn ml_build_features(
     })
 }
 
+/// One shard's part of a feature build on a Citus cluster: ml_build_features on the
+/// coordinator runs it on the worker of every shard of ml_metrics at once (README "Scaling
+/// out"). `shard`: the ml_metrics shard on this node; `settings`: the coordinator's feature
+/// settings. Returns {rows read, rows written}. Admin only.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_build_features_shard(
+    shard: Option<&str>,
+    metric_type: Option<&str>,
+    full_rebuild: Option<bool>,
+    settings: Option<&str>,
+) -> std::result::Result<Vec<i64>, ErrorReport> {
+    run("ml_build_features_shard", || {
+        let shard = crate::errors::required("shard", shard)?;
+        let full_rebuild = crate::errors::required("full_rebuild", full_rebuild)?;
+        let settings = crate::errors::required("settings", settings)?;
+        let (read, written) = features::build_shard(shard, metric_type, full_rebuild, settings)?;
+        Ok(vec![read, written])
+    })
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {

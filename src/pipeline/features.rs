@@ -4,7 +4,7 @@
 use super::stage::StageRun;
 use super::state_cache;
 use crate::errors::Result;
-use crate::storage::{features as store, from_unix_us, locks, settings, to_unix_us};
+use crate::storage::{citus, features as store, from_unix_us, locks, settings, to_unix_us};
 use pg_anomaly_core::codec::partition_of;
 use pg_anomaly_core::features::{FeatureParams, FeatureRow, SeriesState};
 use pgrx::datum::TimestampWithTimeZone;
@@ -21,9 +21,55 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Re
     }
     let run = StageRun::start("features", metric_type, trigger)?;
     state_cache::begin_build();
-    let (rows_in, rows_out) = build_locked(metric_type, full_rebuild, None)?;
+    let (rows_in, rows_out) = if crate::gucs::citus_shard_builds() && citus::metrics_distributed()? {
+        // Citus: every shard is built on its worker, all at once; the coordinator only
+        // hands out its feature settings and adds up the rows.
+        citus::build_on_shards(metric_type, full_rebuild, &settings::feature_settings_text()?)?
+    } else {
+        build_locked(metric_type, full_rebuild, None)?
+    };
     run.success(None, rows_in, rows_out)?;
     Ok(rows_out)
+}
+
+/// One shard's part of a feature build on a Citus cluster, run on the worker that holds
+/// the shard (`citus::build_on_shards` calls it there through ml_build_features_shard):
+/// the series of that shard that changed (or all of them), with the coordinator's feature
+/// settings. Every statement names the shard's series, so it stays on this node. Returns
+/// (rows read, rows written).
+pub fn build_shard(shard: &str, metric_type: Option<&str>, full_rebuild: bool, settings_text: &str) -> Result<(i64, i64)> {
+    let Some(group) = citus::shard_group(shard)? else {
+        return Err(crate::errors::invalid("shard", shard, "not a shard of ml_metrics on this node"));
+    };
+    let Some(fs) = settings::parse_feature_settings(settings_text) else {
+        return Err(crate::errors::invalid("settings", "(text)", "not the feature settings of a coordinator"));
+    };
+    // The override ends with this call, also when an error unwinds through it (Citus keeps
+    // the worker's connection, and so this backend, for later commands).
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            settings::override_feature_settings(None);
+        }
+    }
+    settings::override_feature_settings(Some(fs));
+    let _reset = Reset;
+    {
+        let work = citus::shard_work(&group, metric_type, full_rebuild)?;
+        if full_rebuild {
+            let mut i = 0;
+            while i < work.len() {
+                let mut j = i;
+                while j < work.len() && work[j].0 == work[i].0 {
+                    j += 1;
+                }
+                let entities: Vec<String> = work[i..j].iter().map(|w| w.1.clone()).collect();
+                citus::clear_series(&work[i].0, &entities)?;
+                i = j;
+            }
+        }
+        build_work(work, full_rebuild)
+    }
 }
 
 /// The NOTICE of a feature build that finds another one running.
@@ -61,6 +107,12 @@ fn build_locked(metric_type: Option<&str>, full_rebuild: bool, partition: Option
     if let Some((k, n)) = partition {
         work.retain(|w| partition_of(&w.1, n) == k);
     }
+    build_work(work, full_rebuild && partition.is_none())
+}
+
+/// Builds the features of a work list sorted by metric type; `cleared`: the old rows of
+/// these series are gone already (a full rebuild), so no chunk deletes first.
+fn build_work(work: Vec<(String, String, TimestampWithTimeZone)>, cleared: bool) -> Result<(i64, i64)> {
     let (mut rows_in, mut rows_out) = (0i64, 0i64);
     let mut i = 0;
     while i < work.len() {
@@ -74,7 +126,7 @@ fn build_locked(metric_type: Option<&str>, full_rebuild: bool, partition: Option
         params.check()?;
         for chunk in work[i..j].chunks(SERIES_PER_CHUNK) {
             pgrx::check_for_interrupts!();
-            let (r, w) = build_chunk(&mt, chunk, &params, full_rebuild && partition.is_none())?;
+            let (r, w) = build_chunk(&mt, chunk, &params, cleared)?;
             rows_in += r;
             rows_out += w;
         }

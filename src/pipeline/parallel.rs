@@ -205,6 +205,10 @@ fn run_and_collect(jobs: &[Job]) -> Result<(i64, i64, Vec<Value>)> {
 /// A full feature rebuild with `n` workers. Returns the feature rows written.
 pub fn features(metric_type: Option<&str>, n: i32, trigger: &str) -> Result<i64> {
     let n = workers_for(n)?;
+    // On a Citus cluster the build already runs on every shard at once, on the workers.
+    if crate::gucs::citus_shard_builds() && crate::storage::citus::metrics_distributed()? {
+        return features::build(metric_type, true, trigger);
+    }
     if !StageRun::lock(locks::Stage::Features, features::BUSY)? {
         return Ok(0);
     }

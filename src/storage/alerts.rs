@@ -138,12 +138,53 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
 /// Closes the open alerts of a metric type whose last anomalous observation is older
 /// than the series' scored watermark minus the episode gap.
 pub fn close_stale(metric_type: &str, gap_us: i64) -> Result<i64> {
+    if super::citus::is_distributed("ml_series_state")? {
+        return close_stale_citus(metric_type, gap_us);
+    }
     exec(
         "UPDATE ml_alerts a SET is_open = false, updated_at = pg_catalog.now()
            FROM ml_series_state s
           WHERE a.metric_type = $1 AND a.is_open AND s.metric_type = a.metric_type AND s.entity_id = a.entity_id
             AND s.scored_until IS NOT NULL AND a.last_seen < s.scored_until - pg_catalog.make_interval(secs => $2::float8 / 1e6)",
         &[metric_type.into(), gap_us.into()],
+    )
+}
+
+/// `close_stale` on a Citus cluster: ml_alerts stays on the coordinator and ml_series_state
+/// is distributed, and Citus refuses an UPDATE joining them with a stable function over
+/// their columns. The watermarks of the series with open alerts are read first and the
+/// UPDATE joins them as parameters.
+fn close_stale_citus(metric_type: &str, gap_us: i64) -> Result<i64> {
+    let open: Vec<String> = super::one::<Vec<String>>(
+        "SELECT pg_catalog.array_agg(DISTINCT entity_id) FROM ml_alerts WHERE metric_type = $1 AND is_open",
+        &[metric_type.into()],
+    )?
+    .unwrap_or_default();
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let (entities, scored) = Spi::connect(|client| -> Result<(Vec<String>, Vec<TimestampWithTimeZone>)> {
+        let t = client.select(
+            "SELECT entity_id, scored_until FROM ml_series_state
+              WHERE metric_type = $1 AND entity_id = ANY($2) AND scored_until IS NOT NULL",
+            None,
+            &[metric_type.into(), open.into()],
+        )?;
+        let (mut e, mut u) = (Vec::new(), Vec::new());
+        for r in t {
+            if let (Some(a), Some(b)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) {
+                e.push(a);
+                u.push(b);
+            }
+        }
+        Ok((e, u))
+    })?;
+    exec(
+        "UPDATE ml_alerts a SET is_open = false, updated_at = pg_catalog.now()
+           FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::timestamptz[])) AS s(entity_id, scored_until)
+          WHERE a.metric_type = $1 AND a.is_open AND s.entity_id = a.entity_id
+            AND a.last_seen < s.scored_until - pg_catalog.make_interval(secs => $2::float8 / 1e6)",
+        &[metric_type.into(), gap_us.into(), entities.into(), scored.into()],
     )
 }
 

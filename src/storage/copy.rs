@@ -115,12 +115,46 @@ unsafe extern "C-unwind" fn read_source(outbuf: *mut core::ffi::c_void, _minread
 
 /// COPYs `rows` into `table` (a relation of this extension, resolved through the
 /// function's search_path) for the given columns; returns the rows written.
+///
+/// On a Citus cluster the table is distributed and its relation on this node is an empty
+/// shell: PostgreSQL's COPY machinery, called directly, would write into the shell where
+/// no query sees the rows. There the rows are copied into a temporary table of this
+/// session and moved with one INSERT ... SELECT, which Citus routes to the shards.
 pub fn copy_into(table: &'static str, columns: &[&'static str], rows: BinaryRows) -> Result<u64> {
     if rows.rows() == 0 {
         return Ok(0);
     }
+    if super::citus::is_distributed(table)? {
+        return copy_via_temp(table, columns, rows);
+    }
     let relid = super::one::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[table.into()])?
         .ok_or_else(|| Error::Core(CoreError::internal(format!("relation {table} not found"))))?;
+    copy_rel(relid, columns, rows)
+}
+
+/// The Citus path of `copy_into`: COPY into `pg_temp.pg_anomaly_copy_<table>` (created
+/// once per session with the table's columns, emptied at commit), then one INSERT ...
+/// SELECT into the distributed table. Table and column names are this crate's constants.
+fn copy_via_temp(table: &'static str, columns: &[&'static str], rows: BinaryRows) -> Result<u64> {
+    let tmp = format!("pg_anomaly_copy_{table}");
+    let relid = match super::one::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[format!("pg_temp.{tmp}").into()])? {
+        Some(oid) => oid,
+        None => {
+            super::exec(&format!("CREATE TEMP TABLE {tmp} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"), &[])?;
+            super::one::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[format!("pg_temp.{tmp}").into()])?
+                .ok_or_else(|| Error::Core(CoreError::internal(format!("temporary table {tmp} not created"))))?
+        }
+    };
+    super::exec(&format!("TRUNCATE pg_temp.{tmp}"), &[])?;
+    copy_rel(relid, columns, rows)?;
+    let cols = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    let n = super::exec(&format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM pg_temp.{tmp}"), &[])?;
+    super::exec(&format!("TRUNCATE pg_temp.{tmp}"), &[])?;
+    Ok(n as u64)
+}
+
+/// COPYs `rows` into the relation `relid` for the given columns.
+fn copy_rel(relid: pg_sys::Oid, columns: &[&'static str], rows: BinaryRows) -> Result<u64> {
     let data = rows.finish();
     SOURCE.with(|s| *s.borrow_mut() = (data, 0));
     // SAFETY: the sequence DoCopy runs for COPY FROM STDIN, with our callback as the data

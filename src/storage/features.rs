@@ -25,13 +25,30 @@ fn sql_type(name: &str) -> &'static str {
 /// Takes the dirty marks of a metric type (or all): series whose features must be
 /// recomputed from `dirty_from`. The rows are deleted here; the caller's transaction
 /// commits that together with the new features.
+///
+/// On a Citus cluster (ml_metrics distributed) there are no marks: Citus refuses the
+/// statement triggers with transition tables that write them (the trigger would run on
+/// the shard, where Citus cannot plan a query over the transition table). There a series
+/// is dirty where ml_metrics and ml_features differ: a metric row without a feature row
+/// (new or late), a feature row without a metric row (deleted) or different values (a
+/// correction), from the earliest such timestamp. The two tables are colocated by
+/// entity_id, so the comparison runs on every shard at once, as index-only scans of the
+/// two series keys (which carry metric_value), and only the dirty series travel.
 pub fn take_dirty(metric_type: Option<&str>) -> Result<Vec<(String, String, TimestampWithTimeZone)>> {
+    let sql = if super::citus::metrics_distributed()? {
+        "SELECT metric_type, entity_id, pg_catalog.min(\"timestamp\") FROM (
+            SELECT COALESCE(m.metric_type, f.metric_type) AS metric_type, COALESCE(m.entity_id, f.entity_id) AS entity_id,
+                   COALESCE(m.\"timestamp\", f.\"timestamp\") AS \"timestamp\"
+              FROM (SELECT metric_type, entity_id, \"timestamp\", metric_value FROM ml_metrics WHERE $1::text IS NULL OR metric_type = $1) m
+              FULL JOIN (SELECT metric_type, entity_id, \"timestamp\", metric_value FROM ml_features WHERE $1::text IS NULL OR metric_type = $1) f
+                ON m.metric_type = f.metric_type AND m.entity_id = f.entity_id AND m.\"timestamp\" = f.\"timestamp\"
+             WHERE m.metric_value IS DISTINCT FROM f.metric_value) d
+          GROUP BY 1, 2"
+    } else {
+        "DELETE FROM ml_series_dirty WHERE $1::text IS NULL OR metric_type = $1 RETURNING metric_type, entity_id, dirty_from"
+    };
     Ok(Spi::connect_mut(|client| -> Result<Vec<_>> {
-        let t = client.update(
-            "DELETE FROM ml_series_dirty WHERE $1::text IS NULL OR metric_type = $1 RETURNING metric_type, entity_id, dirty_from",
-            None,
-            &[metric_type.into()],
-        )?;
+        let t = client.update(sql, None, &[metric_type.into()])?;
         let mut out = Vec::new();
         for r in t {
             if let (Some(m), Some(e), Some(f)) = (r.get::<String>(1)?, r.get::<String>(2)?, r.get::<TimestampWithTimeZone>(3)?) {
@@ -110,9 +127,10 @@ pub fn read_series(
     let earliest = super::series::earliest(from);
     // The local time zone, looked up once rather than per row.
     let tz = super::settings::feature_time_zone()?;
+    let sql = super::series::arrays_sql("ml_metrics", &["metric_value", "\"timestamp\" AT TIME ZONE $7::text"])?;
     Spi::connect(|client| -> Result<Vec<SeriesData>> {
         let t = client.select(
-            &super::series::arrays_sql("ml_metrics", &["metric_value", "\"timestamp\" AT TIME ZONE $7::text"]),
+            &sql,
             None,
             &[
                 metric_type.into(),
@@ -159,12 +177,18 @@ pub fn read_series(
 /// Deletes the feature rows of the given series from the given timestamps on (late or
 /// corrected data recomputes them).
 pub fn delete_from(metric_type: &str, entities: &[String], from: &[TimestampWithTimeZone]) -> Result<i64> {
-    exec(
+    // On Citus the entity list also filters ml_features directly: the DELETE then goes only
+    // to the shards of these series.
+    let sql = if super::citus::is_distributed("ml_features")? {
+        "DELETE FROM ml_features f USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
+          WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.entity_id = ANY($2::text[]) AND f.\"timestamp\" >= d.from_ts
+            AND f.\"timestamp\" >= $4::timestamptz"
+    } else {
         "DELETE FROM ml_features f USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
           WHERE f.metric_type = $1 AND f.entity_id = d.entity_id AND f.\"timestamp\" >= d.from_ts
-            AND f.\"timestamp\" >= $4::timestamptz",
-        &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()],
-    )
+            AND f.\"timestamp\" >= $4::timestamptz"
+    };
+    exec(sql, &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), super::series::earliest(from).into()])
 }
 
 /// A batch of computed rows in COPY format, ready for one bulk write.
@@ -234,6 +258,9 @@ pub fn advance_state(
     from: Vec<TimestampWithTimeZone>,
     until: Vec<TimestampWithTimeZone>,
 ) -> Result<Vec<(String, i64)>> {
+    if super::citus::is_distributed("ml_series_state")? {
+        return advance_state_citus(metric_type, entities, from, until);
+    }
     Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
         let t = client.update(
             "WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[])) AS d(e, f, u)),
@@ -253,6 +280,53 @@ pub fn advance_state(
              SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins",
             None,
             &[metric_type.into(), entities.into(), from.into(), until.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            if let (Some(e), Some(v)) = (r.get::<String>(1)?, r.get::<i64>(2)?) {
+                out.push((e, v));
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// `advance_state` on a Citus cluster, where an UPDATE of a distributed table may call no
+/// volatile function (nextval) and a CASE no stable one (timestamptz - interval): the new
+/// versions and the lowered watermarks are computed first and travel as parameters.
+fn advance_state_citus(
+    metric_type: &str,
+    entities: Vec<String>,
+    from: Vec<TimestampWithTimeZone>,
+    until: Vec<TimestampWithTimeZone>,
+) -> Result<Vec<(String, i64)>> {
+    let versions: Vec<i64> = super::one::<Vec<i64>>(
+        "SELECT pg_catalog.array_agg(pg_catalog.nextval('ml_features_version_seq')) FROM pg_catalog.generate_series(1, $1)",
+        &[(entities.len() as i32).into()],
+    )?
+    .unwrap_or_default();
+    // a microsecond before each first recomputed row (an infinity stays itself)
+    let before: Vec<TimestampWithTimeZone> =
+        from.iter().map(|f| if f.is_finite() { super::from_unix_us(to_unix_us(*f) - 1) } else { *f }).collect();
+    Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
+        let t = client.update(
+            "WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[]),
+                                                pg_catalog.unnest($5::bigint[]), pg_catalog.unnest($6::timestamptz[])) AS d(e, f, u, v, fb)),
+             upd AS (
+                UPDATE ml_series_state s
+                   SET features_until = greatest(s.features_until, d.u),
+                       scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until THEN d.fb ELSE s.scored_until END,
+                       features_version = d.v
+                  FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e AND s.entity_id = ANY($2::text[])
+                RETURNING s.entity_id, s.features_version),
+             ins AS (
+                INSERT INTO ml_series_state (metric_type, entity_id, features_until, features_version)
+                SELECT $1, d.e, d.u, d.v FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
+                ON CONFLICT DO NOTHING
+                RETURNING entity_id, features_version)
+             SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins",
+            None,
+            &[metric_type.into(), entities.into(), from.into(), until.into(), versions.into(), before.into()],
         )?;
         let mut out = Vec::new();
         for r in t {

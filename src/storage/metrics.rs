@@ -33,6 +33,8 @@ pub fn upsert(
 ) -> Result<IngestOutcome> {
     // Days without a partition land in ml_metrics_default; ml_ensure_partitions moves them.
     // A fresh row has no corrected_at; an updated one has. No row back: nothing changed.
+    // corrected_at takes the new row's collected_at (its default, now()): Citus allows only
+    // immutable functions in DO UPDATE SET on a distributed table.
     let inserted: Option<bool> = super::one(
         "INSERT INTO ml_metrics AS m (metric_type, entity_id, metric_value, \"timestamp\", extra_data)
          VALUES ($1, $2, $3, $4, $5)
@@ -40,7 +42,7 @@ pub fn upsert(
             SET metric_value = excluded.metric_value,
                 extra_data = coalesce(excluded.extra_data, m.extra_data),
                 previous_value = m.metric_value,
-                corrected_at = pg_catalog.now()
+                corrected_at = excluded.collected_at
           WHERE m.metric_value IS DISTINCT FROM excluded.metric_value
              OR (excluded.extra_data IS NOT NULL AND m.extra_data IS DISTINCT FROM excluded.extra_data)
          RETURNING corrected_at IS NULL",

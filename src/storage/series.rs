@@ -22,9 +22,10 @@ pub fn read(
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
     // One row per series with its columns as arrays (arrays_sql): per-row SPI costs several
     // times what the scan does, per-element array access almost nothing.
+    let sql = arrays_sql("ml_features", &["metric_value", "hour_of_day", "day_of_week", "median_value"])?;
     let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let t = client.select(
-            &arrays_sql("ml_features", &["metric_value", "hour_of_day", "day_of_week", "median_value"]),
+            &sql,
             None,
             &[metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;
@@ -91,10 +92,32 @@ fn sort_by_time(s: &mut SeriesRows) {
 /// rows give no row. The aggregates of one subquery see its rows in the same order, so the
 /// arrays line up (readers restore time order). `table` and `columns` are constants of this
 /// crate (column names or expressions over them), never user input.
-pub(crate) fn arrays_sql(table: &str, columns: &[&str]) -> String {
+///
+/// On a Citus cluster the table is distributed by entity_id, and Citus cannot push an
+/// aggregate in a LATERAL subquery over a table function down to the shards: there the
+/// series are grouped by entity_id instead, which every shard aggregates for its own
+/// series (one array row per series travels to the coordinator, as here). The entity list
+/// also filters the table directly, so Citus sends the query only to the shards that hold
+/// those series (on a worker's shard build: its own).
+pub(crate) fn arrays_sql(table: &'static str, columns: &[&str]) -> Result<String> {
+    if super::citus::is_distributed(table)? {
+        let aggs: Vec<String> = columns.iter().map(|c| format!("pg_catalog.array_agg({c})")).collect();
+        return Ok(format!(
+            "SELECT m.entity_id, d.from_ts, pg_catalog.array_agg(m.\"timestamp\"), {}
+               FROM {table} m
+               JOIN ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
+                 ON m.entity_id = d.entity_id
+              WHERE m.metric_type = $1 AND m.entity_id = ANY($2::text[])
+                AND m.\"timestamp\" >= d.from_ts - $4::interval
+                AND m.\"timestamp\" >= $5::timestamptz - $4::interval
+                AND ($6::timestamptz IS NULL OR m.\"timestamp\" < $6)
+              GROUP BY m.entity_id, d.from_ts",
+            aggs.join(", ")
+        ));
+    }
     let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("pg_catalog.array_agg({c}) AS c{i}")).collect();
     let outs: Vec<String> = (0..columns.len()).map(|i| format!("x.c{i}")).collect();
-    format!(
+    Ok(format!(
         "SELECT d.entity_id, d.from_ts, x.t, {}
            FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
            CROSS JOIN LATERAL (
@@ -107,7 +130,7 @@ pub(crate) fn arrays_sql(table: &str, columns: &[&str]) -> String {
           WHERE x.t IS NOT NULL",
         outs.join(", "),
         aggs.join(", ")
-    )
+    ))
 }
 
 /// The earliest start of a chunk, as a plain parameter: with it the planner prunes the
@@ -131,9 +154,10 @@ fn align_aux(
         s.aux = Some(vec![None; s.ts.len()]);
         by_entity.insert(s.entity_id.clone(), i);
     }
+    let sql = arrays_sql("ml_metrics", &["metric_value"])?;
     Spi::connect(|client| -> Result<()> {
         let t = client.select(
-            &arrays_sql("ml_metrics", &["metric_value"]),
+            &sql,
             None,
             &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;

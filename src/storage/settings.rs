@@ -7,6 +7,51 @@ use pg_anomaly_core::time::DAY_US;
 use pgrx::datum::Interval;
 use pgrx::Spi;
 
+/// The feature settings a shard build on a Citus worker uses instead of its own: the
+/// coordinator's ml_settings windows and time zone (the worker's ml_settings holds only
+/// the defaults; the coordinator's rows are not copied to the workers).
+pub struct FeatureSettings {
+    pub windows: std::collections::HashMap<String, (i64, i64)>,
+    pub time_zone: String,
+}
+
+thread_local! {
+    static OVERRIDE: std::cell::RefCell<Option<FeatureSettings>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes this backend use `s` for the feature windows and time zone (None: ml_settings
+/// and the settings again).
+pub fn override_feature_settings(s: Option<FeatureSettings>) {
+    OVERRIDE.with(|o| *o.borrow_mut() = s);
+}
+
+/// The feature settings of this database as text for a shard build: one line per metric
+/// type, "metric_type<TAB>period_us<TAB>stat_window_us", and first the time zone.
+pub fn feature_settings_text() -> Result<String> {
+    let mut out = feature_time_zone()?;
+    for m in metric_type_list("SELECT metric_type FROM ml_settings ORDER BY 1")? {
+        let (p, w) = feature_windows(&m)?;
+        out.push_str(&format!("\n{m}\t{p}\t{w}"));
+    }
+    Ok(out)
+}
+
+/// Parses `feature_settings_text`; None when it is malformed.
+pub fn parse_feature_settings(text: &str) -> Option<FeatureSettings> {
+    let mut lines = text.split('\n');
+    let time_zone = lines.next()?.to_string();
+    let mut windows = std::collections::HashMap::new();
+    for l in lines {
+        let mut f = l.split('\t');
+        let (m, p, w) = (f.next()?, f.next()?.parse::<i64>().ok()?, f.next()?.parse::<i64>().ok()?);
+        if p < 1 || w < 1 || f.next().is_some() {
+            return None;
+        }
+        windows.insert(m.to_string(), (p, w));
+    }
+    Some(FeatureSettings { windows, time_zone })
+}
+
 fn metric_type_list(sql: &str) -> Result<Vec<String>> {
     Spi::connect(|client| -> Result<Vec<String>> {
         let mut v = Vec::new();
@@ -41,6 +86,9 @@ pub fn scheduled_metric_types() -> Result<Vec<String>> {
 /// Feature windows of a metric type in microseconds, (period, stat_window); one day each
 /// when it has no ml_settings row or leaves them NULL.
 pub fn feature_windows(metric_type: &str) -> Result<(i64, i64)> {
+    if let Some(w) = OVERRIDE.with(|o| o.borrow().as_ref().map(|o| o.windows.get(metric_type).copied().unwrap_or((DAY_US, DAY_US)))) {
+        return Ok(w);
+    }
     let row = Spi::connect(|client| -> Result<Option<(Option<Interval>, Option<Interval>)>> {
         let t = client.select("SELECT period, stat_window FROM ml_settings WHERE metric_type = $1", None, &[metric_type.into()])?;
         Ok(match t.into_iter().next() {
@@ -61,6 +109,9 @@ const TIME_ZONE_SQL: &str = "coalesce(nullif(pg_catalog.current_setting('pg_anom
 
 /// The time zone of the time features (looked up once per read, not per row).
 pub fn feature_time_zone() -> Result<String> {
+    if let Some(tz) = OVERRIDE.with(|o| o.borrow().as_ref().map(|o| o.time_zone.clone())) {
+        return Ok(tz);
+    }
     Ok(one::<String>(&format!("SELECT {TIME_ZONE_SQL}"), &[])?.unwrap_or_else(|| "UTC".to_string()))
 }
 
