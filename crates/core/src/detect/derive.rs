@@ -8,6 +8,9 @@
 //! slow leaks, spikes on high-volume series. A run of repeated values is scored by how
 //! improbable each repeat is under the count model, which makes a stuck sensor and an
 //! outage (a run of zeros at a busy hour) loud while a quiet night stays quiet.
+//!
+//! Over 400 lines on purpose: one derivation per noise model, and the counts' recent baseline
+//! and change-point scan (`Shift`) beside the horizon sums they replace or complement.
 
 use super::mathx::{nb_log_pmf, Cal, HOUR_US};
 use super::noise::{profile_f64, slope_term, Noise, Pooled};
