@@ -11,7 +11,8 @@
 //!   of the same entity and metric type. FP rate = FP alerts / alerts.
 //!
 //! Run with `bench/detect_quality.sh` (release). Arguments: entities (200), days (30),
-//! seeds (42,7); `--speed` adds the 2.9-million-row fit; `--no-forest` scores with the
+//! seeds (42,7); `--speed` adds the 2.9-million-row fit; `--params JSON` other detector
+//! parameters; `--no-forest` scores with the
 //! per-feature calibrated path alone (ablation); `SHOW_FP=1` lists robustness misses and alerts.
 
 use std::time::Instant;
@@ -255,26 +256,35 @@ fn speed(params: &DetectorParams) {
         Err(e) => return println!("speed fit failed: {e}"),
     };
     let first = ts.len() - 16;
+    // the look-back the model asks for (a day; counts with a recent baseline two)
+    let lb_rows = (det.lookback_us() / (15 * 60_000_000)) as usize;
     let tail: Vec<SeriesRows> = series.iter().map(|s| {
-        let from = first - 96;
+        let from = first - lb_rows;
         SeriesRows { entity_id: s.entity_id.clone(), ts: s.ts[from..].to_vec(), value: s.value[from..].to_vec(), features: s.features[from..].to_vec(), aux: None }
     }).collect();
     let t1 = Instant::now();
     let mut n = 0;
     for s in &tail {
-        let sc = det.score_series(s, 96).unwrap_or_default();
+        let sc = det.score_series(s, lb_rows).unwrap_or_default();
         n += sc.len();
         std::hint::black_box(episodes(&sc, &det.episode_params()));
     }
     let bytes = det.to_bytes().map(|b| b.len()).unwrap_or(0);
-    println!("score {n} new rows (+ 1 day look-back each) with episodes: {:.3} s; model {} KiB", t1.elapsed().as_secs_f64(), bytes / 1024);
+    println!("score {n} new rows (+ {lb_rows} rows of look-back each) with episodes: {:.3} s; model {} KiB", t1.elapsed().as_secs_f64(), bytes / 1024);
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let num = |i: usize, d: u32| args.iter().filter(|a| !a.starts_with("--")).nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let seeds: Vec<u64> = args.iter().filter(|a| !a.starts_with("--")).nth(2).map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or_else(|| vec![42, 7]);
-    let params = DetectorParams { use_forest: !args.iter().any(|a| a == "--no-forest"), ..DetectorParams::default() };
+    // `--params JSON`: detector parameters other than the defaults (before/after comparisons)
+    let json = args.iter().position(|a| a == "--params").and_then(|i| args.get(i + 1)).cloned();
+    let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && Some(*a) != json.as_ref()).collect();
+    let num = |i: usize, d: u32| positional.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+    let seeds: Vec<u64> = positional.get(2).map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or_else(|| vec![42, 7]);
+    let base = match &json {
+        Some(j) => DetectorParams::from_json(&serde_json::from_str(j).expect("--params: JSON")).expect("--params"),
+        None => DetectorParams::default(),
+    };
+    let params = DetectorParams { use_forest: !args.iter().any(|a| a == "--no-forest"), ..base };
     let mut total = Tally::default();
     for seed in seeds {
         total.add(&demo(num(0, 200), num(1, 30), seed, &params));

@@ -15,7 +15,8 @@
 //!
 //! Run with `bench/quality.sh`. Arguments: `--entities N` (40), `--split tune|report|both`
 //! (both), `--member NAME` (all), `--metric NAME` (all), `--verbose` (misses per kind),
-//! `--tune SECONDS` (see [`tune_mode`]).
+//! `--params JSON` (detector parameters other than the defaults), `--tune SECONDS` (see
+//! [`tune_mode`]).
 //!
 //! With `--tune SECONDS`, per member and metric type the scored span is cut in two halves:
 //! the tuner (`detect::tune::search`, at most SECONDS of search) fits on the training rows and
@@ -84,11 +85,18 @@ fn main() {
     if let Some(secs) = opt("--tune").and_then(|v| v.parse::<f64>().ok()) {
         return tune_mode(entities, &splits, only_member.as_deref(), only_metric.as_deref(), secs);
     }
-    let params = DetectorParams::default();
+    // --params '{"adapt_hours": 0}': detector parameters other than the defaults (for tuning
+    // on TUNE and before/after comparisons)
+    let params = match opt("--params") {
+        Some(j) => DetectorParams::from_json(&serde_json::from_str(&j).expect("--params: JSON")).expect("--params"),
+        None => DetectorParams::default(),
+    };
     println!("{:<6} {:<11} {:<16} {:>6} {:>5} {:>6} {:>4} {:>6} {:>6} {:>6} {:>7} {:>6}", "split", "member", "metric", "labels", "found", "alerts", "FP", "prec", "recall", "F1", "FA/s-wk", "AUC");
     for (sname, seed, prefix) in &splits {
         let mut grand = Tally::default();
         let mut grand_f1: Vec<f64> = Vec::new();
+        // rate shifts (1.5-4x for 1-4 days): hours from the start to the first alert, alerts
+        let mut shifts: Vec<(Option<f64>, usize)> = Vec::new();
         for m in members().into_iter().filter(|m| only_member.as_deref().is_none_or(|x| x == m.name)) {
             let t0 = Instant::now();
             let ents: Vec<CorpusEntity> = (0..entities).map(|i| generate(&m, *seed, prefix, i, END)).collect();
@@ -127,6 +135,11 @@ fn main() {
                     };
                     for l in &own {
                         let f = al.iter().any(|&a| overlaps(a, (l.0, l.1)));
+                        if l.2 == "rate_shift" {
+                            let hits: Vec<&(i64, i64)> = al.iter().filter(|&&a| overlaps(a, (l.0, l.1))).collect();
+                            let delay = hits.iter().map(|a| (a.0 - l.0).max(0)).min().map(|d| d as f64 / HOUR as f64);
+                            shifts.push((delay, hits.len()));
+                        }
                         if verbose && !f {
                             let peak = scored.iter().filter(|r| r.ts >= l.0 && r.ts <= l.1).max_by(|x, y| x.score.total_cmp(&y.score));
                             if let Some(r) = peak {
@@ -180,6 +193,11 @@ fn main() {
         }
         println!("{}", grand.line(sname, "ALL", "ALL", None));
         let worst = grand_f1.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut delays: Vec<f64> = shifts.iter().filter_map(|s| s.0).collect();
+        delays.sort_by(f64::total_cmp);
+        let q = |p: f64| delays.get(((delays.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN);
+        let alerts_per = shifts.iter().filter(|s| s.0.is_some()).map(|s| s.1).sum::<usize>() as f64 / delays.len().max(1) as f64;
+        println!("{sname}: rate shifts found {}/{}, hours to first alert median {:.1} (p90 {:.1}), alerts per found shift {alerts_per:.2}", delays.len(), shifts.len(), q(0.5), q(0.9));
         println!("{sname}: lowest member F1 {worst:.3}\n");
     }
 }

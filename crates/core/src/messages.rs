@@ -210,6 +210,7 @@ pub fn feature_label(feature: &str, english: bool) -> String {
         "1-hour total vs usual" => "1 saatlik toplamın olağana göre sapması",
         "4-hour total vs usual" => "4 saatlik toplamın olağana göre sapması",
         "24-hour total vs usual" => "24 saatlik toplamın olağana göre sapması",
+        "shift within the last 24 hours vs usual" => "son 24 saatteki kaymanın olağana göre sapması",
         "same value repeated improbably long (stuck or outage)" => "aynı değerin olağandışı uzun tekrarı (takılma veya kesinti)",
         "stock change not explained by consumption, 1 hour" => "tüketimle açıklanamayan stok değişimi (1 saat)",
         "stock change not explained by consumption, 4 hours" => "tüketimle açıklanamayan stok değişimi (4 saat)",

@@ -7,7 +7,8 @@
 //! entity ids sorted and unique, the forest as wide as the feature list plus its interactions.
 //! Version 2 added `interactions` to the parameters; version 3 the recognised shape of each
 //! entity and the measurement noise and drift of stock residuals; version 4 `exclude_inputs`;
-//! older bytes are refused (retrain).
+//! version 5 `adapt_hours` and `change_scan`. Version 4 bytes are still read, as a model with
+//! both off (it scores as it did); older bytes are refused (retrain).
 
 use serde::Deserialize;
 
@@ -16,7 +17,7 @@ use super::derive::features;
 use super::fit::{Detector, EntityModel};
 use super::noise::{Noise, Pooled};
 use super::params::DetectorParams;
-use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION};
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_PREVIOUS};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::serialize::{decode, encode};
 use crate::forest::IsolationForest;
@@ -33,7 +34,82 @@ impl Detector {
     /// Loads and validates bytes from [`to_bytes`](Self::to_bytes). Never panics: truncated,
     /// corrupt or hostile bytes give an `ErrorKind::Corrupt` error.
     pub fn from_bytes(bytes: &[u8]) -> CoreResult<Detector> {
+        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_PREVIOUS {
+            let w: DetectorWireV4 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_PREVIOUS, "anomaly detector", bytes)?;
+            return Detector::try_from(DetectorWire::from(w));
+        }
         decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes)
+    }
+}
+
+/// [`DetectorParams`] as version 4 stored them (no `adapt_hours`, no `change_scan`).
+#[derive(Deserialize)]
+struct ParamsV4 {
+    n_trees: usize,
+    max_samples: usize,
+    seed: u64,
+    contamination: Option<f64>,
+    alert_p: f64,
+    close_p: f64,
+    max_gap_minutes: f64,
+    suppress_hours: f64,
+    reversal_hours: f64,
+    calibration_blocks: usize,
+    min_train_days: f64,
+    use_forest: bool,
+    interactions: usize,
+    exclude_inputs: Vec<String>,
+}
+
+/// Version 4 bytes: the same as version 5 but for the parameters.
+#[derive(Deserialize)]
+struct DetectorWireV4 {
+    kind: MetricKind,
+    params: ParamsV4,
+    pooled: Pooled,
+    entities: Vec<EntityModel>,
+    feature_tails: Vec<Tail>,
+    forest: Option<IsolationForest>,
+    forest_tail: Option<Tail>,
+    day_tail: Tail,
+    threshold: f64,
+    close: f64,
+}
+
+impl From<DetectorWireV4> for DetectorWire {
+    fn from(w: DetectorWireV4) -> Self {
+        let p = w.params;
+        let params = DetectorParams {
+            n_trees: p.n_trees,
+            max_samples: p.max_samples,
+            seed: p.seed,
+            contamination: p.contamination,
+            alert_p: p.alert_p,
+            close_p: p.close_p,
+            max_gap_minutes: p.max_gap_minutes,
+            suppress_hours: p.suppress_hours,
+            reversal_hours: p.reversal_hours,
+            calibration_blocks: p.calibration_blocks,
+            min_train_days: p.min_train_days,
+            use_forest: p.use_forest,
+            interactions: p.interactions,
+            exclude_inputs: p.exclude_inputs,
+            // what a version 4 model did: the training baseline alone, fixed 24-hour totals
+            adapt_hours: 0.0,
+            change_scan: false,
+        };
+        DetectorWire {
+            kind: w.kind,
+            params,
+            pooled: w.pooled,
+            entities: w.entities,
+            feature_tails: w.feature_tails,
+            forest: w.forest,
+            forest_tail: w.forest_tail,
+            day_tail: w.day_tail,
+            threshold: w.threshold,
+            close: w.close,
+        }
     }
 }
 

@@ -22,7 +22,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::derive::{features, LOOKBACK_US, MAX_NF};
+use super::derive::{features, MAX_NF};
 use super::fit::{check_series, forest_matrix, forest_pairs, Detector};
 use super::SeriesRows;
 use crate::error::CoreResult;
@@ -187,7 +187,7 @@ impl Detector {
         if i >= s.len() {
             return Ok(None);
         }
-        let lb = s.ts[..i].partition_point(|&t| t <= s.ts[i].saturating_sub(LOOKBACK_US));
+        let lb = s.ts[..i].partition_point(|&t| t <= s.ts[i].saturating_sub(self.lookback_us()));
         let view = SeriesRows {
             entity_id: s.entity_id.clone(),
             ts: s.ts[lb..=i].to_vec(),

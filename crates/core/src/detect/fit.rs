@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::calib::Tail;
-use super::derive::{derive, features, generic_base, Row, LOOKBACK_US, MAX_NF};
+use super::derive::{derive, features, generic_base, Row, MAX_NF};
 use super::mathx::{calendar, quantile, Cal, DAY_US};
 use super::noise::{duration_events, fit_count, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
 use super::params::DetectorParams;
@@ -223,7 +223,8 @@ impl Detector {
             warm_up: false,
         };
 
-        // masks and calendars
+        // masks and calendars; the rows whose derived features still see a window
+        let lookback = params.lookback_us(kind);
         let mut prepared = Vec::with_capacity(series.len());
         let (mut t_min, mut t_max, mut steps) = (i64::MAX, i64::MIN, Vec::new());
         for s in series {
@@ -232,12 +233,12 @@ impl Detector {
             let (ex, no) = (excl.get(s.entity_id.as_str()).unwrap_or(&none), norm.get(s.entity_id.as_str()).unwrap_or(&none));
             let is_normal = |t: i64| no.iter().any(|w| w.covers(t, 0));
             let fit_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, 0))).collect();
-            // calibration leaves out known anomalies and, for a day after them, the rows whose
-            // trailing sums still hold them; it also leaves out spans marked false positive
-            // (fitted on as normal): feedback quiets them explicitly (`apply_feedback`), and
+            // calibration leaves out known anomalies and, for a day (counts: the look-back)
+            // after them, the rows whose trailing sums or recent baseline still hold them; it
+            // also leaves out spans marked false positive (fitted on as normal): feedback quiets them explicitly (`apply_feedback`), and
             // left in, a pattern marked on several entities would stretch the pooled tails and
             // dull every entity's alerts instead
-            let cal_mask: Vec<bool> = s.ts.iter().map(|&t| !no.iter().any(|w| w.covers(t, LOOKBACK_US)) && !ex.iter().any(|w| w.covers(t, LOOKBACK_US))).collect();
+            let cal_mask: Vec<bool> = s.ts.iter().map(|&t| !no.iter().any(|w| w.covers(t, lookback)) && !ex.iter().any(|w| w.covers(t, lookback))).collect();
             report.rows += s.len();
             report.rows_excluded += fit_mask.iter().filter(|m| !**m).count();
             report.rows_normal += s.ts.iter().filter(|&&t| is_normal(t)).count();
@@ -299,7 +300,7 @@ impl Detector {
                 let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
                 let model = if enough { fit_noise(kind, s, cals, &m, &pooled, shape, report.warm_up) } else { all.clone() };
                 let mut rows = Vec::with_capacity(s.len());
-                derive(&model, &pooled, &ones, s, cals, 0, &mut rows);
+                derive(&model, &pooled, &ones, s, cals, 0, params.shift(), &mut rows);
                 super::inputs::mask_rows(&mut rows, &mask);
                 folds.push(rows);
             }

@@ -62,6 +62,8 @@ mod tests_robust;
 #[cfg(test)]
 mod tests_shape;
 #[cfg(test)]
+mod tests_shift;
+#[cfg(test)]
 mod tests_tune;
 
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
@@ -76,7 +78,10 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 4;
+pub const DETECTOR_VERSION: u16 = 5;
+/// The previous format, still read (its models behave as before: no recent baseline, no
+/// change-point scan).
+pub const DETECTOR_VERSION_PREVIOUS: u16 = 4;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.

@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
 
 /// The keys [`DetectorParams::from_json`] accepts.
-pub const JSON_KEYS: [&str; 14] = [
+pub const JSON_KEYS: [&str; 16] = [
     "n_trees",
     "max_samples",
     "seed",
@@ -22,7 +22,12 @@ pub const JSON_KEYS: [&str; 14] = [
     "use_forest",
     "interactions",
     "exclude_inputs",
+    "adapt_hours",
+    "change_scan",
 ];
+
+/// Largest `adapt_hours`: the look-back of scoring grows to twice it.
+pub const MAX_ADAPT_HOURS: f64 = 72.0;
 
 /// Most degree-2 interactions a detector's forest may add.
 pub const MAX_INTERACTIONS: usize = 10;
@@ -71,6 +76,19 @@ pub struct DetectorParams {
     /// so neither the forest nor the per-input path sees it; checked against the kind at fit
     /// (`inputs.rs`).
     pub exclude_inputs: Vec<String>,
+    /// Counts: after a shift in level has lasted this many hours, its level is a second
+    /// baseline [24]; the 4-hour and 24-hour inputs measure the deviation from the nearer of
+    /// the training baseline and that recent one (`derive.rs`, "two baselines"), so a lasting
+    /// change of occupancy alerts at its start and then stops, and a shift that ends does not
+    /// alert again. The recent level is measured over `(t - 2 adapt_hours, t - adapt_hours]`, so
+    /// scoring reads `max(24, 2 adapt_hours)` hours of look-back. 0 turns it off (models
+    /// stored before it existed behave as 0). At most 72.
+    pub adapt_hours: f64,
+    /// Counts: `count_24h` is a change-point scan [true], the largest standardised deviation
+    /// summed since a change at any whole hour of the last 24 (a CUSUM-type statistic for a
+    /// shift in rate with unknown start), instead of the fixed 24-hour total (false; models
+    /// stored before it existed behave as false).
+    pub change_scan: bool,
 }
 
 impl Default for DetectorParams {
@@ -90,6 +108,8 @@ impl Default for DetectorParams {
             use_forest: true,
             interactions: 0,
             exclude_inputs: Vec::new(),
+            adapt_hours: 24.0,
+            change_scan: true,
         }
     }
 }
@@ -117,6 +137,8 @@ impl DetectorParams {
                     "use_forest" => p.use_forest = json::as_bool(key, v)?,
                     "interactions" => p.interactions = json::as_usize(key, v)?,
                     "exclude_inputs" => p.exclude_inputs = super::inputs::names_from_json(key, v)?,
+                    "adapt_hours" => p.adapt_hours = json::as_f64(key, v)?,
+                    "change_scan" => p.change_scan = json::as_bool(key, v)?,
                     // json::object already rejected every other key
                     _ => {}
                 }
@@ -161,6 +183,7 @@ impl DetectorParams {
         hours("suppress_hours", self.suppress_hours, 720.0)?;
         hours("reversal_hours", self.reversal_hours, 720.0)?;
         hours("min_train_days", self.min_train_days, 365.0)?;
+        hours("adapt_hours", self.adapt_hours, MAX_ADAPT_HOURS)?;
         if self.interactions > MAX_INTERACTIONS {
             return Err(CoreError::invalid_param("interactions", self.interactions, "must be between 0 and 10"));
         }
@@ -169,6 +192,25 @@ impl DetectorParams {
             return Err(CoreError::invalid_param("calibration_blocks", self.calibration_blocks, "must be between 100 and 1000000"));
         }
         Ok(())
+    }
+
+    /// `adapt_hours` in microseconds (0: off).
+    pub(crate) fn adapt_us(&self) -> i64 {
+        (self.adapt_hours * 3600e6) as i64
+    }
+
+    /// How far before the first row to score a detector of `kind` reads rows: 24 hours, for
+    /// counts at least twice `adapt_hours` (the recent baseline's window).
+    pub(crate) fn lookback_us(&self, kind: super::MetricKind) -> i64 {
+        match kind {
+            super::MetricKind::Count => super::derive::LOOKBACK_US.max(2 * self.adapt_us()),
+            _ => super::derive::LOOKBACK_US,
+        }
+    }
+
+    /// How counts treat lasting shifts.
+    pub(crate) fn shift(&self) -> super::derive::Shift {
+        super::derive::Shift { adapt_us: self.adapt_us(), scan: self.change_scan }
     }
 
     /// The embedded forest parameters.

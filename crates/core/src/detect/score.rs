@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 
-use super::derive::{derive, features, Row, LOOKBACK_US};
+use super::derive::{derive, features, Row};
 use super::fit::{check_series, forest_matrix, forest_pairs, Detector, EntityModel};
 use super::mathx::{calendar, Cal};
 use super::{EpisodeParams, MetricKind, Scored, SeriesRows, Window};
@@ -46,9 +46,10 @@ impl Detector {
     pub fn feature_names(&self) -> Vec<&'static str> {
         features(self.kind).iter().map(|f| f.name).collect()
     }
-    /// How far before the first row to score the caller must supply rows: 24 hours.
+    /// How far before the first row to score the caller must supply rows: 24 hours; for counts
+    /// twice `adapt_hours` when that is longer (48 hours by default).
     pub fn lookback_us(&self) -> i64 {
-        LOOKBACK_US
+        self.params.lookback_us(self.kind)
     }
     /// The episode parameters the model was fitted with (threshold, close level, gaps).
     pub fn episode_params(&self) -> EpisodeParams {
@@ -135,7 +136,7 @@ impl Detector {
         };
         let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
         let mut rows = Vec::with_capacity(s.len() - from);
-        derive(&em.noise, &self.pooled, &em.scales, s, &cals, from, &mut rows);
+        derive(&em.noise, &self.pooled, &em.scales, s, &cals, from, self.params.shift(), &mut rows);
         super::inputs::mask_rows(&mut rows, &self.used_inputs());
         rows
     }
@@ -152,7 +153,7 @@ impl Detector {
             let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0 };
             return Ok((first..s.len()).map(unknown).collect());
         };
-        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(LOOKBACK_US));
+        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
         let owned;
         let view = if lb > 0 {
             owned = SeriesRows {

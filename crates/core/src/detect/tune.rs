@@ -4,7 +4,8 @@
 //! Search ([`search`]): coordinate descent seeded from a base configuration (the active
 //! model's parameters, else the defaults). The base is always measured first (trial 0: what
 //! the tuner must beat). Then, knob by knob in [`KNOBS`] order (the noise-model family, the
-//! alert threshold, the forest, the close level, episode gaps, suppression, reversal, forest
+//! alert threshold, the forest, the close level, interactions, the recent-level adaptation
+//! (`adapt_hours`), the change-point scan (`change_scan`), episode gaps, suppression, reversal, forest
 //! size, calibration sample), every listed value is tried with the other knobs at the best
 //! configuration so far; a value that scores strictly better becomes the best. A second pass
 //! repeats the sweep when the first one changed anything (knobs interact, e.g. `alert_p` and
@@ -52,12 +53,14 @@ pub const TOLERANCE_US: i64 = 2 * 3_600_000_000;
 const STABILITY_SEED_OFFSET: u64 = 7919;
 
 /// The knobs in search order.
-pub const KNOBS: [&str; 11] = [
+pub const KNOBS: [&str; 13] = [
     "family",
     "alert_p",
     "use_forest",
     "close_p",
     "interactions",
+    "adapt_hours",
+    "change_scan",
     "max_gap_minutes",
     "suppress_hours",
     "reversal_hours",
@@ -149,6 +152,8 @@ pub fn values(knob: &str, c: &Candidate, own: MetricKind) -> Vec<Value> {
         "use_forest" => vec![json!(!p.use_forest)],
         "close_p" => [1.0, 5.0, 20.0, 50.0].iter().map(|m| json!((p.alert_p * m).min(0.2))).chain([json!(0.02)]).collect(),
         "interactions" => [0, 3, 6].iter().map(|v| json!(v)).collect(),
+        "adapt_hours" => [0.0, 12.0, 24.0, 48.0].iter().map(|v| json!(v)).collect(),
+        "change_scan" => vec![json!(!p.change_scan)],
         "max_gap_minutes" => [30.0, 60.0, 120.0, 240.0, 480.0].iter().map(|v| json!(v)).collect(),
         "suppress_hours" => [0.0, 6.0, 24.0, 72.0].iter().map(|v| json!(v)).collect(),
         "reversal_hours" => [0.0, 6.0, 24.0, 72.0].iter().map(|v| json!(v)).collect(),
