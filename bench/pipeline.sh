@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Database-path benchmark at 1,000 entities x 4 metric types x 30 days (11.5 million metrics)
-# against the local cluster (scripts/cluster.sh, port 55432): demo generation, full feature
+# against the local cluster (scripts/cluster.sh, port 25432): demo generation, full feature
 # build vs PostgreSQL writing the same rows, incremental build after 30 more minutes of data,
 # the backend's peak memory, training, one scheduled detection run over one hour of new
 # data, and ml_detect throughput over 30 days of one metric type.

@@ -15,8 +15,8 @@
 # `make install` again when the installed citus.so differs from the cached one, and only
 # compiles when there is no cached build (66 s on 2 cores: the LLVM bitcode for JIT is not built, with_llvm=no).
 #
-# Cluster environment: PGA_CITUS_PORT (coordinator port, default 55440; worker i listens on
-# PGA_CITUS_PORT + i: 55441, 55442, clear of scripts/test.sh's 55432-55439),
+# Cluster environment: PGA_CITUS_PORT (coordinator port, default 25440; worker i listens on
+# PGA_CITUS_PORT + i: 25441, 25442, clear of scripts/test.sh's 25432-25439),
 # PGA_CITUS_WORKERS (default 2; 0 = a coordinator alone that stores the shards itself),
 # PGA_CITUS_DIR (default .local/citus-cluster), PGA_DB (default pg_anomaly).
 # `start` creates the database on every node, CREATE EXTENSION citus in it on every node,
@@ -25,7 +25,7 @@
 # CREATE EXTENSION to the workers.
 source "$(dirname "$0")/common.sh"
 CITUS_VERSION=13.2.2
-PGA_CITUS_PORT="${PGA_CITUS_PORT:-55440}"
+PGA_CITUS_PORT="${PGA_CITUS_PORT:-25440}"
 PGA_CITUS_WORKERS="${PGA_CITUS_WORKERS:-2}"
 PGA_CITUS_DIR="${PGA_CITUS_DIR:-$ROOT/.local/citus-cluster}"
 PGA_DB="${PGA_DB:-pg_anomaly}"

@@ -6,10 +6,12 @@
 #
 # crash: `pg_ctl -m immediate stop` (every process quits at once, no checkpoint; the next
 # start runs crash recovery), for the fault tests.
-# Environment: PGA_PORT (default 55432), PGA_DIR (default .local/cluster),
+# Environment: PGA_PORT (default 25432), PGA_DIR (default .local/cluster),
 # PGA_DB (default pg_anomaly), PGA_REALTIME (on/off, default on).
+# The project's ports (25432-25442) sit below Linux's ephemeral range (32768-60999): a port
+# in that range can be held by a closing client connection (TIME_WAIT) when a cluster starts.
 source "$(dirname "$0")/common.sh"
-PGA_PORT="${PGA_PORT:-55432}"
+PGA_PORT="${PGA_PORT:-25432}"
 PGA_DIR="${PGA_DIR:-$ROOT/.local/cluster}"
 PGA_DB="${PGA_DB:-pg_anomaly}"
 PGA_REALTIME="${PGA_REALTIME:-on}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian 12 machine: install what is missing, build and install
-# pg_anomaly, start a local PostgreSQL 15 with pg_cron (127.0.0.1:55432), create the
+# pg_anomaly, start a local PostgreSQL 15 with pg_cron (127.0.0.1:25432), create the
 # extension, load demo data, run the pipeline and show the result.
 #
 # Environment: DEMO_ENTITIES (default 50), DEMO_DAYS (default 30), DEMO_SEED (default 42).

@@ -2,18 +2,18 @@
 # Runs every test tier of pg_anomaly against real PostgreSQL 15 clusters with pg_cron:
 #   1. pure Rust tests of the core crate (cargo test -p pg_anomaly_core)
 #   2. #[pg_test] tests (cargo pgrx test, in a cluster cargo-pgrx starts as postgres)
-#   3. pg_regress files in pg_test/sql against a throwaway cluster (port 55433)
+#   3. pg_regress files in pg_test/sql against a throwaway cluster (port 25433)
 #   4. Rust integration tests in tests/ over a real connection to that cluster
 #   5. fault injection (tests/integration/faults.rs) against a cluster of its own (port
-#      55434, real-time worker on) that the test kills and restarts under load
+#      25434, real-time worker on) that the test kills and restarts under load
 #   6. dump and restore (scripts/test_dump_restore.sh): pg_dump of a working pipeline
-#      restored into a fresh cluster works there (ports 55435, 55436)
+#      restored into a fresh cluster works there (ports 25435, 25436)
 #   7. Debian package (scripts/test_package.sh): builds, inspects and installs the .deb,
-#      runs a smoke pipeline with it (port 55437)
+#      runs a smoke pipeline with it (port 25437)
 #   8. upgrade (scripts/test_upgrade.sh): 0.1.0 with data, ALTER EXTENSION UPDATE, the
-#      catalog compared with a fresh install, the pipeline after it (port 55439)
+#      catalog compared with a fresh install, the pipeline after it (port 25439)
 #   9. Citus (scripts/test_citus.sh): Citus 13.2.2 built from the vendored source (cached
-#      under .local/citus), a coordinator and two workers (ports 55440-55442); ml_distribute()
+#      under .local/citus), a coordinator and two workers (ports 25440-25442); ml_distribute()
 #      of a database with data, features equal to a single-node build, training, detection,
 #      alerts, the notification outbox and the roles on the distributed tables (SKIPPED with
 #      a message when the vendored tarball is missing)
@@ -47,10 +47,10 @@ log "installing the release build"
 bash scripts/install.sh
 took "release build and install"
 
-export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT="${PGA_TEST_PORT:-55433}" PGA_DB=pga_test PGA_REALTIME=off
+export PGA_DIR="$ROOT/.local/test-cluster" PGA_PORT="${PGA_TEST_PORT:-25433}" PGA_DB=pga_test PGA_REALTIME=off
 bash scripts/cluster.sh remove >/dev/null 2>&1 || true
 bash scripts/cluster.sh start
-FAULT_DIR="$ROOT/.local/fault-cluster" FAULT_PORT="${PGA_FAULT_PORT_BASE:-55434}" FAULT_DB=pga_fault
+FAULT_DIR="$ROOT/.local/fault-cluster" FAULT_PORT="${PGA_FAULT_PORT_BASE:-25434}" FAULT_DB=pga_fault
 fault_cluster() { PGA_DIR="$FAULT_DIR" PGA_PORT="$FAULT_PORT" PGA_DB="$FAULT_DB" PGA_REALTIME=on bash scripts/cluster.sh "$@"; }
 trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true; fault_cluster stop >/dev/null 2>&1 || fault_cluster crash >/dev/null 2>&1 || true' EXIT
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test tier 9, "Citus": pg_anomaly on a Citus cluster of a coordinator and two workers
-# (scripts/citus.sh, ports PGA_FAULT_PORT_BASE+6..+8, default 55440-55442).
+# (scripts/citus.sh, ports PGA_FAULT_PORT_BASE+6..+8, default 25440-25442).
 #   1. Citus 13.2.2 is built from the vendored source (cached under .local/citus) and a
 #      local cluster is started; pg_anomaly is created on the coordinator (Citus creates
 #      it on the workers).
@@ -24,7 +24,7 @@ if ! missing=$(bash scripts/citus.sh available 2>&1 >/dev/null); then
     echo "SKIPPED: tier 9 (Citus): the vendored Citus source citus-13.2.2.tar.gz is missing ($missing)"
     exit 0
 fi
-BASE="${PGA_FAULT_PORT_BASE:-55434}"
+BASE="${PGA_FAULT_PORT_BASE:-25434}"
 export PGA_CITUS_PORT=$((BASE + 6)) PGA_CITUS_WORKERS=2 PGA_CITUS_DIR="$ROOT/.local/citus-test" PGA_DB=pga_citus
 unset PGA_CITUS_PRELOAD
 OUT="$ROOT/.local/citus-test-out"

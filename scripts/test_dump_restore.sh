@@ -10,10 +10,10 @@
 #   - the next collection reads only new rows (watermark), the next feature, detection and
 #     training stages run, new alerts and channels get new ids (sequences continued).
 # Uses the installed build (scripts/install.sh) and two clusters of its own on ports
-# PGA_FAULT_PORT_BASE+1 and +2 (default 55435, 55436). Prints the dump and restore times.
+# PGA_FAULT_PORT_BASE+1 and +2 (default 25435, 25436). Prints the dump and restore times.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-BASE="${PGA_FAULT_PORT_BASE:-55434}"
+BASE="${PGA_FAULT_PORT_BASE:-25434}"
 SRC_DIR="$ROOT/.local/dump-src" SRC_PORT=$((BASE + 1))
 DST_DIR="$ROOT/.local/dump-dst" DST_PORT=$((BASE + 2))
 DB=pga_dump

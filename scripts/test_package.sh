@@ -5,13 +5,13 @@
 # package: with `apt-get install ./<file>.deb` for the system PostgreSQL (CI), with
 # `dpkg --root` for a relocated copy under /opt/X; checks the files against the package's
 # md5sums, then in a fresh
-# cluster (port PGA_FAULT_PORT_BASE+3, default 55437) creates the extension and runs a smoke
+# cluster (port PGA_FAULT_PORT_BASE+3, default 25437) creates the extension and runs a smoke
 # pipeline: demo data, features, training, detection, schedule. Finally it installs the
 # package again under the running server (as an upgrade does) and checks that the server
 # and its workers kept running.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-BASE="${PGA_FAULT_PORT_BASE:-55434}"
+BASE="${PGA_FAULT_PORT_BASE:-25434}"
 export PGA_DIR="$ROOT/.local/package-cluster" PGA_PORT=$((BASE + 3)) PGA_DB=pga_pkg PGA_REALTIME=on
 trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 passed=0

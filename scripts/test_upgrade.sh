@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test tier "upgrade": every released version kept in sql/pg_anomaly--<old>.sql is installed
 # next to the current build, then for each one, in a cluster of its own (port
-# PGA_FAULT_PORT_BASE+5, default 55439):
+# PGA_FAULT_PORT_BASE+5, default 25439):
 #   1. CREATE EXTENSION pg_anomaly VERSION '<old>' and a working pipeline in it (demo data,
 #      features, trained models, alerts, a source and an action owned by an application role,
 #      a channel and a rule, the schedule);
@@ -16,7 +16,7 @@
 # Uses the installed build (scripts/install.sh, which also installs sql/pg_anomaly--*--*.sql).
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-BASE="${PGA_FAULT_PORT_BASE:-55434}"
+BASE="${PGA_FAULT_PORT_BASE:-25434}"
 export PGA_DIR="$ROOT/.local/upgrade-cluster" PGA_PORT=$((BASE + 5)) PGA_DB=pga_upg PGA_REALTIME=off
 OUT="$ROOT/.local/upgrade"
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Connection string of the test cluster's database.
 pub fn url() -> String {
-    std::env::var("PGA_TEST_URL").unwrap_or_else(|_| "host=127.0.0.1 port=55433 user=postgres dbname=pga_test".to_string())
+    std::env::var("PGA_TEST_URL").unwrap_or_else(|_| "host=127.0.0.1 port=25433 user=postgres dbname=pga_test".to_string())
 }
 
 pub fn connect() -> Client {
