@@ -62,19 +62,7 @@ struct ParamsV4 {
 }
 
 /// Version 4 bytes: the same as version 5 but for the parameters.
-#[derive(Deserialize)]
-struct DetectorWireV4 {
-    kind: MetricKind,
-    params: ParamsV4,
-    pooled: Pooled,
-    entities: Vec<EntityModel>,
-    feature_tails: Vec<Tail>,
-    forest: Option<IsolationForest>,
-    forest_tail: Option<Tail>,
-    day_tail: Tail,
-    threshold: f64,
-    close: f64,
-}
+type DetectorWireV4 = DetectorWire<ParamsV4>;
 
 impl From<DetectorWireV4> for DetectorWire {
     fn from(w: DetectorWireV4) -> Self {
@@ -113,11 +101,12 @@ impl From<DetectorWireV4> for DetectorWire {
     }
 }
 
-/// The serialized shape of [`Detector`] (same fields, same order), validated into it.
+/// The serialized shape of [`Detector`] (same fields, same order), validated into it;
+/// `P` is the parameters' shape of the format version (the current one by default).
 #[derive(Deserialize)]
-pub(crate) struct DetectorWire {
+pub(crate) struct DetectorWire<P = DetectorParams> {
     kind: MetricKind,
-    params: DetectorParams,
+    params: P,
     pooled: Pooled,
     entities: Vec<EntityModel>,
     feature_tails: Vec<Tail>,
