@@ -29,6 +29,7 @@ static JOB_RUNS_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 static NIGHTLY_TUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Seconds the nightly tuning may search per metric type.
 static TUNING_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(30);
+static TUNING_TOTAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(600);
 /// False alerts per series-week the tuner allows (without labels: alerts).
 static TUNING_ALERT_BUDGET: GucSetting<f64> = GucSetting::<f64>::new(0.1);
 /// Memory (MB) a process may keep for the feature kernels' per-series state.
@@ -141,6 +142,16 @@ fn define_tuning() {
         GucContext::Suset,
         GucFlags::UNIT_S,
     );
+    GucRegistry::define_int_guc(
+        c"pg_anomaly.tuning_total_seconds",
+        c"Wall-clock seconds all metric types' searches of one nightly training run may take together.",
+        c"1 to 86400 s. Each metric type searches within pg_anomaly.tuning_seconds and what is left of this budget; a type reached after it is spent retrains without a search (its stage result says so), so thousands of metric types cannot make the night's training run for hours.",
+        &TUNING_TOTAL_SECONDS,
+        1,
+        86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
     GucRegistry::define_float_guc(
         c"pg_anomaly.tuning_alert_budget",
         c"False alerts per series-week the tuner allows (without labels: alerts).",
@@ -203,6 +214,10 @@ pub fn nightly_tuning() -> bool {
 
 pub fn tuning_seconds() -> i32 {
     TUNING_SECONDS.get()
+}
+
+pub fn tuning_total_seconds() -> i32 {
+    TUNING_TOTAL_SECONDS.get()
 }
 
 pub fn tuning_alert_budget() -> f64 {

@@ -78,6 +78,14 @@ SET pg_anomaly.tuning_seconds = 3;
 SELECT count(*) AS types, count(*) FILTER (WHERE e -> 'tuning' ? 'run_id') AS tuned
   FROM jsonb_array_elements(ml_run_stage('training') -> 'metric_types') e;
 RESET pg_anomaly.tuning_seconds;
+-- the run's metric types share pg_anomaly.tuning_total_seconds: the first one searches within
+-- what is left (1 s here), the others retrain without a search and say why
+SET pg_anomaly.tuning_total_seconds = 1;
+SELECT count(*) AS types, count(*) FILTER (WHERE e -> 'tuning' ? 'run_id') AS tuned,
+       count(*) FILTER (WHERE e -> 'tuning' ->> 'skipped' LIKE '%tuning_total_seconds is spent%') AS skipped,
+       count(*) FILTER (WHERE (e ->> 'model_id')::bigint > 0) AS trained
+  FROM jsonb_array_elements(ml_run_stage('training') -> 'metric_types') e;
+RESET pg_anomaly.tuning_total_seconds;
 -- a family the tuner may choose is a training parameter
 SELECT ml_train('tuketim_miktar', params => '{"family": "generic"}') AS g_id \gset
 SELECT parameters -> 'report' ->> 'kind' AS kind FROM ml_models WHERE id = :g_id;

@@ -103,10 +103,13 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
         }),
         // A failed training is logged in ml_training_logs by train_logged and in
         // ml_job_runs here.
-        "training" => per_metric_type(stage, "training", trigger, true, |m, trigger| {
-            let (id, tuning) = super::tune::nightly(m, trigger)?;
-            Ok(json!({ "metric_type": m, "model_id": id, "tuning": tuning }))
-        }),
+        "training" => {
+            super::tune::begin_nightly();
+            per_metric_type(stage, "training", trigger, true, |m, trigger| {
+                let (id, tuning) = super::tune::nightly(m, trigger)?;
+                Ok(json!({ "metric_type": m, "model_id": id, "tuning": tuning }))
+            })
+        }
         "cleanup" => Ok(json!({ "stage": stage, "removed": cleanup::cleanup(trigger)?
             .into_iter().map(|(t, n)| json!({ "table": t, "removed": n })).collect::<Vec<_>>() })),
         other => Err(invalid("stage", other, "stage is one of collection, features, detection, training, cleanup")),

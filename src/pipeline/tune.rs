@@ -191,24 +191,46 @@ fn save(r: &TuneResult, run_id: i64, metric_type: &str, own: MetricKind, seconds
     tuning::save(run_id, metric_type, &rows)
 }
 
+thread_local! {
+    /// Seconds the current nightly training run's searches have taken so far.
+    static NIGHTLY_SPENT: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Starts a nightly training run: its metric types' searches share
+/// pg_anomaly.tuning_total_seconds (a flood of metric types must not make the night's
+/// training run for hours).
+pub fn begin_nightly() {
+    NIGHTLY_SPENT.with(|s| s.set(0.0));
+}
+
 /// The nightly training of a metric type: with pg_anomaly.nightly_tuning on, a search within
-/// pg_anomaly.tuning_seconds first (a failure is reported and the training goes on); then,
-/// unless the search already trained its winner, ml_train with the last activated winner's
-/// parameters (or the defaults). Returns the model id and the tuning summary.
+/// pg_anomaly.tuning_seconds (and what is left of pg_anomaly.tuning_total_seconds for the
+/// run) first; a failure is reported and the training goes on, and a type reached after the
+/// run's budget is spent retrains without a search. Then, unless the search already trained
+/// its winner, ml_train with the last activated winner's parameters (or the defaults).
+/// Returns the model id and the tuning summary.
 pub fn nightly(metric_type: &str, trigger: &str) -> Result<(i64, Value)> {
     let mut tuned = Value::Null;
     if gucs::nightly_tuning() {
-        let (m, t) = (metric_type.to_string(), trigger.to_string());
-        let secs = f64::from(gucs::tuning_seconds());
-        match crate::storage::subxact::run(move || tune(&m, secs, None, &t, "nightly tuning").map_err(|e| super::stage::error_text(&e))) {
-            Ok(Ok(v)) => {
-                if let (Some(id), true) = (v.get("model_id").and_then(Value::as_i64), v.get("improved") == Some(&json!(true))) {
-                    return Ok((id, v));
+        let left = f64::from(gucs::tuning_total_seconds()) - NIGHTLY_SPENT.with(|s| s.get());
+        let secs = f64::from(gucs::tuning_seconds()).min(left);
+        if secs < 1.0 {
+            tuned = json!({ "skipped": "pg_anomaly.tuning_total_seconds is spent by this run's earlier metric types" });
+        } else {
+            let (m, t) = (metric_type.to_string(), trigger.to_string());
+            let started = std::time::Instant::now();
+            let outcome = crate::storage::subxact::run(move || tune(&m, secs, None, &t, "nightly tuning").map_err(|e| super::stage::error_text(&e)));
+            NIGHTLY_SPENT.with(|s| s.set(s.get() + started.elapsed().as_secs_f64()));
+            match outcome {
+                Ok(Ok(v)) => {
+                    if let (Some(id), true) = (v.get("model_id").and_then(Value::as_i64), v.get("improved") == Some(&json!(true))) {
+                        return Ok((id, v));
+                    }
+                    tuned = v;
                 }
-                tuned = v;
+                Ok(Err(e)) => tuned = json!({ "failed": e }),
+                Err(f) => tuned = json!({ "failed": f.message }),
             }
-            Ok(Err(e)) => tuned = json!({ "failed": e }),
-            Err(f) => tuned = json!({ "failed": f.message }),
         }
     }
     let params = nightly_params(metric_type)?;
