@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use pg_anomaly_core::corpus::{generate, members, metric_series, roc_auc, train_end_us, CorpusEntity, METRIC_TYPES};
 use pg_anomaly_core::detect::tune::{search, Budget, Candidate, Fitter, Objective, DEFAULT_ALERT_BUDGET, KNOBS};
-use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows};
+use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, Scored, SeriesRows};
 use pg_anomaly_core::quality::Span;
 
 const HOUR: i64 = 3_600_000_000;
@@ -55,6 +55,18 @@ impl Tally {
         self.alerts += o.alerts;
         self.fp += o.fp;
         self.series_weeks += o.series_weeks;
+    }
+    /// Row scores for the AUC: a row inside one of this metric's labels (`own`) is positive;
+    /// a row inside another metric's label (or its tolerance) is left out.
+    fn add_scores(&mut self, scored: &[Scored], own: impl Fn(i64) -> bool, e: &CorpusEntity) {
+        for r in scored {
+            let pos = own(r.ts);
+            let other = !pos && e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE);
+            if !other {
+                self.scores.push(r.score);
+                self.pos.push(pos);
+            }
+        }
     }
     fn line(&self, split: &str, member: &str, metric: &str, auc: Option<f64>) -> String {
         let p = if self.alerts > 0 { (self.alerts - self.fp) as f64 / self.alerts as f64 } else { 0.0 };
@@ -168,14 +180,7 @@ fn main() {
                             }
                         }
                     }
-                    for r in &scored {
-                        let pos = own.iter().any(|l| r.ts >= l.0 && r.ts <= l.1);
-                        let other = !pos && e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE);
-                        if !other {
-                            t.scores.push(r.score);
-                            t.pos.push(pos);
-                        }
-                    }
+                    t.add_scores(&scored, |ts| own.iter().any(|l| ts >= l.0 && ts <= l.1), e);
                 }
                 let auc = roc_auc(&t.scores, &t.pos);
                 println!("{}", t.line(sname, m.name, name, auc));
@@ -219,14 +224,7 @@ fn measure(cand: &Candidate, name: &str, ents: &[CorpusEntity], series: &[Series
         t.found += own.iter().filter(|l| al.iter().any(|&a| overlaps(a, **l))).count();
         t.alerts += al.len();
         t.fp += al.iter().filter(|&&a| !e.labels.iter().any(|l| overlaps(a, (l.from_us, l.to_us)))).count();
-        for r in &scored {
-            let pos = own.iter().any(|l| r.ts >= l.0 && r.ts <= l.1);
-            let other = !pos && e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE);
-            if !other {
-                t.scores.push(r.score);
-                t.pos.push(pos);
-            }
-        }
+        t.add_scores(&scored, |ts| own.iter().any(|l| ts >= l.0 && ts <= l.1), e);
     }
     t
 }
