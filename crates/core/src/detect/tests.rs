@@ -219,7 +219,8 @@ fn an_event_that_never_settles_between_episodes_is_one_alert() {
     let mut rows: Vec<Scored> = (0..80).map(|i| scored(i * 15, 0.1, 0)).collect();
     (4..12).for_each(|i| rows[i] = scored(i as i64 * 15, 0.9999, -1));
     (12..36).for_each(|i| rows[i] = scored(i as i64 * 15, 0.85 + 0.005 * (i - 12) as f64, -1));
-    (36..44).for_each(|i| rows[i] = scored(i as i64 * 15, 0.999_99, 1));
+    // same direction on both sides, so that the reversal rule is not what merges them
+    (36..44).for_each(|i| rows[i] = scored(i as i64 * 15, 0.999_99, -1));
     let eps = episodes(&rows, &params());
     assert_eq!(eps.len(), 1, "{eps:?}");
     assert_eq!((eps[0].start, eps[0].end, eps[0].peak), (4, 43, 36));
