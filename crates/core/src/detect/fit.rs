@@ -92,6 +92,9 @@ pub struct Detector {
     pub(crate) day_tail: Tail,
     pub(crate) threshold: f64,
     pub(crate) close: f64,
+    /// The sequence family's per-entity models (`seq.rs`), when `params.detector_family` asks
+    /// for it.
+    pub(crate) seq: Option<super::seq::SeqModel>,
 }
 
 /// What fitting saw and decided (for `ml_training_logs.metrics`).
@@ -355,6 +358,10 @@ impl Detector {
             report.close = det.close;
         }
         (report.normal_windows_applied, report.type_feedback) = super::score::apply_feedback(&mut det, series, normal);
+        if params.detector_family != super::seq::Family::Calibrated {
+            let outside = |s: &SeriesRows, i: usize| !exclude.iter().any(|w| w.entity_id == s.entity_id && w.covers(s.ts[i], 0));
+            det.seq = Some(super::seq::SeqModel::fit(series, outside));
+        }
         Ok((det, report))
     }
 }
@@ -380,6 +387,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         day_tail: Tail::fit(&mut [], MIN_BETA_NATS),
         threshold: 1.0 - params.alert_p,
         close: 1.0 - params.close_p,
+        seq: None,
     };
     let mut forest_scores = vec![0.0; pool.z.len()];
     if params.use_forest {
