@@ -127,6 +127,8 @@ pub struct FitReport {
     /// scaled by `confidence^2` (wider bands: fewer alerts until a week has been seen).
     pub confidence: f64,
     pub warm_up: bool,
+    /// The detector family used (`DetectorParams::detector_family` resolved for the kind).
+    pub detector_family: &'static str,
 }
 
 impl FitReport {
@@ -224,6 +226,7 @@ impl Detector {
             shapes: Default::default(),
             confidence: 1.0,
             warm_up: false,
+            detector_family: "calibrated",
         };
 
         // masks and calendars; the rows whose derived features still see a window
@@ -358,7 +361,9 @@ impl Detector {
             report.close = det.close;
         }
         (report.normal_windows_applied, report.type_feedback) = super::score::apply_feedback(&mut det, series, normal);
-        if params.detector_family != super::seq::Family::Calibrated {
+        det.params.detector_family = params.detector_family.resolve(kind);
+        report.detector_family = det.params.detector_family.name();
+        if det.params.detector_family != super::seq::Family::Calibrated {
             let outside = |s: &SeriesRows, i: usize| !exclude.iter().any(|w| w.entity_id == s.entity_id && w.covers(s.ts[i], 0));
             det.seq = Some(super::seq::SeqModel::fit(series, outside));
         }

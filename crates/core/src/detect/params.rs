@@ -92,9 +92,10 @@ pub struct DetectorParams {
     /// shift in rate with unknown start), instead of the fixed 24-hour total (false; models
     /// stored before it existed behave as false).
     pub change_scan: bool,
-    /// Which detector family scores ["calibrated"]: `sequence` (the sequence-aware family of
-    /// `seq.rs` alone) or `both` (the larger of the two scores). Models stored before it
-    /// existed are `calibrated`.
+    /// Which detector family scores ["auto": `both` for generic metric types, `calibrated`
+    /// for the four known kinds]: `calibrated` (the noise-model detector), `sequence` (the
+    /// sequence-aware family of `seq.rs` alone) or `both` (the larger of the two scores).
+    /// A fitted model records the family it used; models stored before it are `calibrated`.
     pub detector_family: super::seq::Family,
     /// Sequence family: nats above the entity's largest held-out surprise at which a row
     /// alarms [2].
@@ -123,7 +124,7 @@ impl Default for DetectorParams {
             exclude_inputs: Vec::new(),
             adapt_hours: 24.0,
             change_scan: true,
-            detector_family: super::seq::Family::Calibrated,
+            detector_family: super::seq::Family::Auto,
             seq_margin: 2.0,
             seq_rest_hours: 12.0,
         }
@@ -156,7 +157,7 @@ impl DetectorParams {
                     "adapt_hours" => p.adapt_hours = json::as_f64(key, v)?,
                     "change_scan" => p.change_scan = json::as_bool(key, v)?,
                     "detector_family" => {
-                        p.detector_family = v.as_str().and_then(super::seq::Family::parse).ok_or_else(|| CoreError::invalid_param(key, v, "must be \"calibrated\", \"sequence\" or \"both\""))?
+                        p.detector_family = v.as_str().and_then(super::seq::Family::parse).ok_or_else(|| CoreError::invalid_param(key, v, "must be \"auto\", \"calibrated\", \"sequence\" or \"both\""))?
                     }
                     "seq_margin" => p.seq_margin = json::as_f64(key, v)?,
                     "seq_rest_hours" => p.seq_rest_hours = json::as_f64(key, v)?,
@@ -229,7 +230,7 @@ impl DetectorParams {
             super::MetricKind::Count => super::derive::LOOKBACK_US.max(2 * self.adapt_us()),
             _ => super::derive::LOOKBACK_US,
         };
-        if self.detector_family == super::seq::Family::Calibrated {
+        if self.detector_family.resolve(kind) == super::seq::Family::Calibrated {
             base
         } else {
             base.max((self.seq_rest_hours * 3600e6) as i64)
