@@ -30,7 +30,8 @@
 //! Arguments: `DIR` (holding `data/**/*.csv` and `labels/combined_windows.json`),
 //! `--params JSON` (detector parameters besides `min_train_days: 1`), `--split
 //! tune|report|all` (which files' lines to print; totals of all three are always printed),
-//! `--probation-cap N` (at most N probationary rows; 0 = none, the default).
+//! `--probation-cap N` (at most N probationary rows; 0 = none, the default), `--speed N`
+//! (instead: the cost of each detector family at N entities, see [`speed`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -229,6 +230,9 @@ fn main() {
         eprintln!("no data/**/*.csv under {}", dir.display());
         std::process::exit(2);
     }
+    if let Some(n) = opt("--speed").and_then(|v| v.parse::<usize>().ok()) {
+        return speed(&files, n, &pj);
+    }
     println!("params {}", params.to_json());
     println!("{:<6} {:<58} {:>6} {:>5} {:>4} {:>5} {:>4} {:>8} {:>7} {:>6}", "split", "file", "rows", "train", "win", "found", "det", "FP", "raw", "AUC");
     let (mut tune, mut report, mut all) = (Total::default(), Total::default(), Total::default());
@@ -311,4 +315,33 @@ fn alert_starts(model: &Model, scored: &[pg_anomaly_core::detect::Scored], ts: &
     }
     out.sort_unstable();
     out
+}
+
+/// `--speed N`: N entities of a generic metric type, each the first 9 days (864 rows at 15
+/// minutes) of a benchmark file's values (files cycled): the fit of all of them and the
+/// scoring of their last hour (4 rows, with the look-back the model asks for), per family.
+fn speed(files: &[PathBuf], n: usize, base: &serde_json::Value) {
+    const ROWS: usize = 864;
+    const STEP: i64 = 15 * 60_000_000;
+    let start = 1_780_000_000_000_000i64 - 1_780_000_000_000_000i64 % 86_400_000_000;
+    let vals: Vec<Vec<f64>> = files.iter().map(|p| read_csv(p).1).filter(|v| v.len() >= ROWS).map(|v| v[..ROWS].to_vec()).collect();
+    let ts: Vec<i64> = (0..ROWS as i64).map(|i| start + i * STEP).collect();
+    let t0 = Instant::now();
+    let series: Vec<pg_anomaly_core::detect::SeriesRows> = (0..n).map(|e| series_rows(&format!("e{e:05}"), &ts, &vals[e % vals.len()], None, 0)).collect();
+    println!("{n} entities x {ROWS} rows: features {:.2} s", t0.elapsed().as_secs_f64());
+    for fam in ["calibrated", "both", "sequence"] {
+        let mut pj = base.clone();
+        pj["detector_family"] = serde_json::json!(fam);
+        let params = DetectorParams::from_json(&pj).expect("params");
+        let t = Instant::now();
+        let (det, _) = Detector::fit(MetricKind::Generic, &params, &series, &[], &[]).expect("fit");
+        let fit_s = t.elapsed().as_secs_f64();
+        let bytes = det.to_bytes().map(|b| b.len()).unwrap_or(0);
+        let t = Instant::now();
+        let mut rows = 0usize;
+        for s in &series {
+            rows += det.score_series(s, ROWS - 4).map(|r| r.len()).unwrap_or(0);
+        }
+        println!("{fam:<10}: fit {fit_s:.2} s, model {:.1} MB, scoring the last hour ({rows} rows, {} h look-back) {:.3} s", bytes as f64 / 1e6, det.lookback_us() / 3_600_000_000, t.elapsed().as_secs_f64());
+    }
 }
