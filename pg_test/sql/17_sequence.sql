@@ -27,7 +27,8 @@ SELECT is_active, parameters -> 'detector' ->> 'detector_family' AS family, (par
   FROM ml_models WHERE id = :m_seq;
 SELECT count(*) > 0 AS scored FROM ml_detect('seq_load', save => true);
 SELECT entity_id, "timestamp" BETWEEN '2026-05-08 09:00+00' AND '2026-05-08 10:30+00' AS in_reversal, model_id = :m_seq AS by_the_model,
-       explanation -> 0 ->> 'feature' AS named, (explanation -> 0 ->> 'neg_log10_p')::float8 > 3 AS rare
+       explanation -> 0 ->> 'feature' AS named, (explanation -> 0 ->> 'neg_log10_p')::float8 > 3 AS rare,
+       message ~ 'son değerlerin olağandışı sırası' AS worded
   FROM ml_alerts WHERE metric_type = 'seq_load' ORDER BY "timestamp";
 -- 3. ml_tune searches the family and its margin (every trial recorded with its family)
 SELECT (ml_tune('seq_load', 600) ->> 'trials')::int > 0 AS tuned;
