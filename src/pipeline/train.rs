@@ -310,7 +310,7 @@ fn fit(
             }
             let (d, report) = Detector::fit(kind, &p, data, &exclude, &normal_w)?;
             let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
-            let info = json!({ "detector": p.to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
+            let info = json!({ "detector": d.params().to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
                                "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total,
                                            "unreviewed_alerts_excluded": windows.unreviewed.len() } });
             (d.to_bytes()?, Model::Detector(d), info)

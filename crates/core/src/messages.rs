@@ -224,6 +224,8 @@ pub fn feature_label(feature: &str, english: bool) -> String {
         "4-hour deviation from usual" => "4 saatlik sapma",
         "jump from the previous value" => "önceki değere göre sıçrama",
         "same value repeated unusually long" => "aynı değerin olağandışı uzun tekrarı",
+        // the sequence family (`detect::seq`)
+        "sequence_context" => "son değerlerin olağandışı sırası",
         _ => "",
     };
     if english || tr.is_empty() {

@@ -7,8 +7,10 @@
 //! entity ids sorted and unique, the forest as wide as the feature list plus its interactions.
 //! Version 2 added `interactions` to the parameters; version 3 the recognised shape of each
 //! entity and the measurement noise and drift of stock residuals; version 4 `exclude_inputs`;
-//! version 5 `adapt_hours` and `change_scan`. Version 4 bytes are still read, as a model with
-//! both off (it scores as it did); older bytes are refused (retrain).
+//! version 5 `adapt_hours` and `change_scan`; version 6 the detector family, its two parameters
+//! and the sequence family's per-entity models. Version 5 bytes are read as a `calibrated`
+//! model, version 4 bytes as one with the recent baseline and the change scan off (both score
+//! as they did); older bytes are refused (retrain).
 
 use serde::Deserialize;
 
@@ -17,7 +19,8 @@ use super::derive::features;
 use super::fit::{Detector, EntityModel};
 use super::noise::{Noise, Pooled};
 use super::params::DetectorParams;
-use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_PREVIOUS};
+use super::seq::{Family, SeqModel};
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_PREVIOUS};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::serialize::{decode, encode};
 use crate::forest::IsolationForest;
@@ -36,6 +39,10 @@ impl Detector {
     pub fn from_bytes(bytes: &[u8]) -> CoreResult<Detector> {
         if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_PREVIOUS {
             let w: DetectorWireV4 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_PREVIOUS, "anomaly detector", bytes)?;
+            return Detector::try_from(DetectorWire::from(w));
+        }
+        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_5 {
+            let w: DetectorWireV5 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_5, "anomaly detector", bytes)?;
             return Detector::try_from(DetectorWire::from(w));
         }
         decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes)
@@ -62,7 +69,72 @@ struct ParamsV4 {
 }
 
 /// Version 4 bytes: the same as version 5 but for the parameters.
-type DetectorWireV4 = DetectorWire<ParamsV4>;
+type DetectorWireV4 = DetectorWire<ParamsV4, ()>;
+
+/// [`DetectorParams`] as version 5 stored them (no detector family).
+#[derive(Deserialize)]
+struct ParamsV5 {
+    n_trees: usize,
+    max_samples: usize,
+    seed: u64,
+    contamination: Option<f64>,
+    alert_p: f64,
+    close_p: f64,
+    max_gap_minutes: f64,
+    suppress_hours: f64,
+    reversal_hours: f64,
+    calibration_blocks: usize,
+    min_train_days: f64,
+    use_forest: bool,
+    interactions: usize,
+    exclude_inputs: Vec<String>,
+    adapt_hours: f64,
+    change_scan: bool,
+}
+
+/// Version 5 bytes: no family in the parameters, no sequence models.
+type DetectorWireV5 = DetectorWire<ParamsV5, ()>;
+
+impl From<DetectorWireV5> for DetectorWire {
+    fn from(w: DetectorWireV5) -> Self {
+        let p = w.params;
+        let d = DetectorParams::default();
+        let params = DetectorParams {
+            n_trees: p.n_trees,
+            max_samples: p.max_samples,
+            seed: p.seed,
+            contamination: p.contamination,
+            alert_p: p.alert_p,
+            close_p: p.close_p,
+            max_gap_minutes: p.max_gap_minutes,
+            suppress_hours: p.suppress_hours,
+            reversal_hours: p.reversal_hours,
+            calibration_blocks: p.calibration_blocks,
+            min_train_days: p.min_train_days,
+            use_forest: p.use_forest,
+            interactions: p.interactions,
+            exclude_inputs: p.exclude_inputs,
+            adapt_hours: p.adapt_hours,
+            change_scan: p.change_scan,
+            detector_family: Family::Calibrated,
+            seq_margin: d.seq_margin,
+            seq_rest_hours: d.seq_rest_hours,
+        };
+        DetectorWire {
+            kind: w.kind,
+            params,
+            pooled: w.pooled,
+            entities: w.entities,
+            feature_tails: w.feature_tails,
+            forest: w.forest,
+            forest_tail: w.forest_tail,
+            day_tail: w.day_tail,
+            threshold: w.threshold,
+            close: w.close,
+            seq: None,
+        }
+    }
+}
 
 impl From<DetectorWireV4> for DetectorWire {
     fn from(w: DetectorWireV4) -> Self {
@@ -85,6 +157,9 @@ impl From<DetectorWireV4> for DetectorWire {
             // what a version 4 model did: the training baseline alone, fixed 24-hour totals
             adapt_hours: 0.0,
             change_scan: false,
+            detector_family: Family::Calibrated,
+            seq_margin: DetectorParams::default().seq_margin,
+            seq_rest_hours: DetectorParams::default().seq_rest_hours,
         };
         DetectorWire {
             kind: w.kind,
@@ -97,14 +172,16 @@ impl From<DetectorWireV4> for DetectorWire {
             day_tail: w.day_tail,
             threshold: w.threshold,
             close: w.close,
+            seq: None,
         }
     }
 }
 
 /// The serialized shape of [`Detector`] (same fields, same order), validated into it;
-/// `P` is the parameters' shape of the format version (the current one by default).
+/// `P` is the parameters' shape of the format version (the current one by default), `S` the
+/// sequence models' (`()`: absent before version 6).
 #[derive(Deserialize)]
-pub(crate) struct DetectorWire<P = DetectorParams> {
+pub(crate) struct DetectorWire<P = DetectorParams, S = Option<SeqModel>> {
     kind: MetricKind,
     params: P,
     pooled: Pooled,
@@ -115,6 +192,7 @@ pub(crate) struct DetectorWire<P = DetectorParams> {
     day_tail: Tail,
     threshold: f64,
     close: f64,
+    seq: S,
 }
 
 fn kind_of(noise: &Noise) -> MetricKind {
@@ -164,7 +242,13 @@ impl TryFrom<DetectorWire> for Detector {
         if !(unit(w.threshold) && unit(w.close) && w.close <= w.threshold) {
             return Err(CoreError::corrupt(format!("threshold {} / close level {} out of range", w.threshold, w.close)));
         }
+        match (&w.seq, w.params.detector_family) {
+            (Some(m), Family::Sequence | Family::Both) if m.valid() => {}
+            (None, Family::Calibrated) => {}
+            _ => return Err(CoreError::corrupt("sequence models do not match the detector family")),
+        }
         Ok(Detector {
+            seq: w.seq,
             kind: w.kind,
             params: w.params,
             pooled: w.pooled,

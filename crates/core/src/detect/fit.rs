@@ -92,6 +92,9 @@ pub struct Detector {
     pub(crate) day_tail: Tail,
     pub(crate) threshold: f64,
     pub(crate) close: f64,
+    /// The sequence family's per-entity models (`seq.rs`), when `params.detector_family` asks
+    /// for it.
+    pub(crate) seq: Option<super::seq::SeqModel>,
 }
 
 /// What fitting saw and decided (for `ml_training_logs.metrics`).
@@ -124,6 +127,8 @@ pub struct FitReport {
     /// scaled by `confidence^2` (wider bands: fewer alerts until a week has been seen).
     pub confidence: f64,
     pub warm_up: bool,
+    /// The detector family used (`DetectorParams::detector_family` resolved for the kind).
+    pub detector_family: &'static str,
 }
 
 impl FitReport {
@@ -221,6 +226,7 @@ impl Detector {
             shapes: Default::default(),
             confidence: 1.0,
             warm_up: false,
+            detector_family: "calibrated",
         };
 
         // masks and calendars; the rows whose derived features still see a window
@@ -355,6 +361,12 @@ impl Detector {
             report.close = det.close;
         }
         (report.normal_windows_applied, report.type_feedback) = super::score::apply_feedback(&mut det, series, normal);
+        det.params.detector_family = params.detector_family.resolve(kind);
+        report.detector_family = det.params.detector_family.name();
+        if det.params.detector_family != super::seq::Family::Calibrated {
+            let outside = |s: &SeriesRows, i: usize| !exclude.iter().any(|w| w.entity_id == s.entity_id && w.covers(s.ts[i], 0));
+            det.seq = Some(super::seq::SeqModel::fit(series, outside));
+        }
         Ok((det, report))
     }
 }
@@ -380,6 +392,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         day_tail: Tail::fit(&mut [], MIN_BETA_NATS),
         threshold: 1.0 - params.alert_p,
         close: 1.0 - params.close_p,
+        seq: None,
     };
     let mut forest_scores = vec![0.0; pool.z.len()];
     if params.use_forest {

@@ -45,6 +45,7 @@ mod noise;
 mod params;
 pub mod rfe;
 mod score;
+pub mod seq;
 mod shape;
 pub mod tune;
 mod tune_fit;
@@ -64,6 +65,8 @@ mod tests_shape;
 #[cfg(test)]
 mod tests_shift;
 #[cfg(test)]
+mod tests_seq;
+#[cfg(test)]
 mod tests_tune;
 
 pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
@@ -78,10 +81,12 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 5;
+pub const DETECTOR_VERSION: u16 = 6;
 /// The previous format, still read (its models behave as before: no recent baseline, no
 /// change-point scan).
 pub const DETECTOR_VERSION_PREVIOUS: u16 = 4;
+/// Version 5 (before the sequence family), still read as a `calibrated` model.
+pub const DETECTOR_VERSION_5: u16 = 5;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.

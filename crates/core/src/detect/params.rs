@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
 
 /// The keys [`DetectorParams::from_json`] accepts.
-pub const JSON_KEYS: [&str; 16] = [
+pub const JSON_KEYS: [&str; 19] = [
     "n_trees",
     "max_samples",
     "seed",
@@ -24,6 +24,9 @@ pub const JSON_KEYS: [&str; 16] = [
     "exclude_inputs",
     "adapt_hours",
     "change_scan",
+    "detector_family",
+    "seq_margin",
+    "seq_rest_hours",
 ];
 
 /// Largest `adapt_hours`: the look-back of scoring grows to twice it.
@@ -89,6 +92,17 @@ pub struct DetectorParams {
     /// shift in rate with unknown start), instead of the fixed 24-hour total (false; models
     /// stored before it existed behave as false).
     pub change_scan: bool,
+    /// Which detector family scores ["auto": `both` for generic metric types, `calibrated`
+    /// for the four known kinds]: `calibrated` (the noise-model detector), `sequence` (the
+    /// sequence-aware family of `seq.rs` alone) or `both` (the larger of the two scores).
+    /// A fitted model records the family it used; models stored before it are `calibrated`.
+    pub detector_family: super::seq::Family,
+    /// Sequence family: nats above the entity's largest held-out surprise at which a row
+    /// alarms [2].
+    pub seq_margin: f64,
+    /// Sequence family: hours it stays silent after an alarm [12], at most 72 (scoring reads
+    /// that much look-back to know whether it is resting).
+    pub seq_rest_hours: f64,
 }
 
 impl Default for DetectorParams {
@@ -110,6 +124,9 @@ impl Default for DetectorParams {
             exclude_inputs: Vec::new(),
             adapt_hours: 24.0,
             change_scan: true,
+            detector_family: super::seq::Family::Auto,
+            seq_margin: 2.0,
+            seq_rest_hours: 12.0,
         }
     }
 }
@@ -139,6 +156,11 @@ impl DetectorParams {
                     "exclude_inputs" => p.exclude_inputs = super::inputs::names_from_json(key, v)?,
                     "adapt_hours" => p.adapt_hours = json::as_f64(key, v)?,
                     "change_scan" => p.change_scan = json::as_bool(key, v)?,
+                    "detector_family" => {
+                        p.detector_family = v.as_str().and_then(super::seq::Family::parse).ok_or_else(|| CoreError::invalid_param(key, v, "must be \"auto\", \"calibrated\", \"sequence\" or \"both\""))?
+                    }
+                    "seq_margin" => p.seq_margin = json::as_f64(key, v)?,
+                    "seq_rest_hours" => p.seq_rest_hours = json::as_f64(key, v)?,
                     // json::object already rejected every other key
                     _ => {}
                 }
@@ -184,6 +206,8 @@ impl DetectorParams {
         hours("reversal_hours", self.reversal_hours, 720.0)?;
         hours("min_train_days", self.min_train_days, 365.0)?;
         hours("adapt_hours", self.adapt_hours, MAX_ADAPT_HOURS)?;
+        hours("seq_margin", self.seq_margin, 50.0)?;
+        hours("seq_rest_hours", self.seq_rest_hours, MAX_ADAPT_HOURS)?;
         if self.interactions > MAX_INTERACTIONS {
             return Err(CoreError::invalid_param("interactions", self.interactions, "must be between 0 and 10"));
         }
@@ -202,9 +226,14 @@ impl DetectorParams {
     /// How far before the first row to score a detector of `kind` reads rows: 24 hours, for
     /// counts at least twice `adapt_hours` (the recent baseline's window).
     pub(crate) fn lookback_us(&self, kind: super::MetricKind) -> i64 {
-        match kind {
+        let base = match kind {
             super::MetricKind::Count => super::derive::LOOKBACK_US.max(2 * self.adapt_us()),
             _ => super::derive::LOOKBACK_US,
+        };
+        if self.detector_family.resolve(kind) == super::seq::Family::Calibrated {
+            base
+        } else {
+            base.max((self.seq_rest_hours * 3600e6) as i64)
         }
     }
 

@@ -186,6 +186,11 @@ impl Detector {
                 Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: self.neg_log10_p(t) }
             })
             .collect();
+        let mut out: Vec<Scored> = out;
+        if let Some(sq) = &self.seq {
+            let p = &self.params;
+            sq.apply(p.detector_family, view, from, &mut out, self.threshold, self.close, p.seq_margin, (p.seq_rest_hours * 3600e6) as i64, self.lookback_us());
+        }
         Ok(out)
     }
 

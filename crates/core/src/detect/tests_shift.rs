@@ -117,8 +117,10 @@ fn version_4_bytes_still_load_and_score_as_before() {
         let head = (det.kind, &det.params);
         bincode::DefaultOptions::new().serialize(&head).expect("params").len()
     };
-    let mut v4 = bytes[..params_end - 9].to_vec();
-    v4.extend_from_slice(&bytes[params_end..]);
+    // (version 6 added the detector family and its two f64 parameters after them, 17 bytes,
+    // and a trailing `None` byte for the sequence models)
+    let mut v4 = bytes[..params_end - 9 - 17].to_vec();
+    v4.extend_from_slice(&bytes[params_end..bytes.len() - 1]);
     v4[4..6].copy_from_slice(&4u16.to_le_bytes());
     let back = Detector::from_bytes(&v4).expect("version 4 loads");
     assert_eq!(back, det);

@@ -6,7 +6,7 @@
 //! the tuner must beat). Then, knob by knob in [`KNOBS`] order (the noise-model family, the
 //! alert threshold, the forest, the close level, interactions, the recent-level adaptation
 //! (`adapt_hours`), the change-point scan (`change_scan`), episode gaps, suppression, reversal, forest
-//! size, calibration sample), every listed value is tried with the other knobs at the best
+//! size, calibration sample, then the detector family of `seq.rs` and its margin), every listed value is tried with the other knobs at the best
 //! configuration so far; a value that scores strictly better becomes the best. A second pass
 //! repeats the sweep when the first one changed anything (knobs interact, e.g. `alert_p` and
 //! `use_forest`). Ties keep the incumbent, so without evidence the base stays.
@@ -53,7 +53,7 @@ pub const TOLERANCE_US: i64 = 2 * 3_600_000_000;
 const STABILITY_SEED_OFFSET: u64 = 7919;
 
 /// The knobs in search order.
-pub const KNOBS: [&str; 13] = [
+pub const KNOBS: [&str; 15] = [
     "family",
     "alert_p",
     "use_forest",
@@ -67,6 +67,8 @@ pub const KNOBS: [&str; 13] = [
     "n_trees",
     "max_samples",
     "calibration_blocks",
+    "detector_family",
+    "seq_margin",
 ];
 
 /// One configuration: the noise-model family and the detector's parameters.
@@ -122,6 +124,9 @@ impl Candidate {
         if !c.params.use_forest && matches!(knob, "interactions" | "n_trees" | "max_samples") {
             return None;
         }
+        if knob == "seq_margin" && c.params.detector_family.resolve(c.family) == super::seq::Family::Calibrated {
+            return None;
+        }
         c.params.check().ok().map(|_| c)
     }
 }
@@ -160,6 +165,8 @@ pub fn values(knob: &str, c: &Candidate, own: MetricKind) -> Vec<Value> {
         "n_trees" => [50, 100, 200].iter().map(|v| json!(v)).collect(),
         "max_samples" => [128, 256, 512].iter().map(|v| json!(v)).collect(),
         "calibration_blocks" => [2000, 4000, 8000].iter().map(|v| json!(v)).collect(),
+        "detector_family" => ["calibrated", "sequence", "both"].iter().map(|v| json!(v)).collect(),
+        "seq_margin" => [1.0, 2.0, 3.0, 4.0].iter().map(|v| json!(v)).collect(),
         _ => Vec::new(),
     }
 }

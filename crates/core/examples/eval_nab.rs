@@ -1,0 +1,347 @@
+//! Detection quality on a public labelled benchmark of real series (the Numenta Anomaly
+//! Benchmark's data files and combined label windows, fetched by the user: see
+//! `bench/nab.sh`), with the saved alerts as detections.
+//!
+//! Protocol: exactly what a user gets from the SQL surface for a new metric type. Each file is
+//! one entity of a metric type nobody here knows (`MetricKind::Generic`); its features come
+//! from the same kernels (`compute_series`, UTC calendar); the probationary first 15 % of the
+//! file is the training span (the user loads it, calls `ml_train(min_train_days => 1)`, a
+//! warm-up model when that span is under a day), then `ml_detect(save => true)` scores every
+//! row (no watermark yet: from the first row) and writes one alert per episode, merging an
+//! episode that continues the series' last alert within the metric type's `episode_gap`
+//! (2 hours, the default) as `src/pipeline/alerts.rs` does. Each new alert's first row is a
+//! detection. Why the probationary span: the benchmark counts nothing there, so it is the only
+//! span a detector may learn from without learning the labelled anomalies as normal.
+//!
+//! Scoring follows the benchmark's published definition (written here from it): per window
+//! of rows `[s, e]` (length `L`), the first detection inside at row `i` scores
+//! `A_TP * sig(y)`, `y = (i - e - 1) / L` in `[-1, 0)`, `sig(y) = 2 / (1 + e^(5y)) - 1` (an
+//! earlier detection is worth more); later detections in the same window count nothing; a
+//! detection outside every window is a false positive worth `|A_FP| * sig(y)`,
+//! `y = (i - e') / L'` measured from the end of the preceding window (`-|A_FP|` when there is
+//! none); a window without detection costs `A_FN`. Detections in the probationary period are
+//! not counted. Standard profile `A_TP = 1, A_FP = -0.11, A_FN = -1`. The raw scores of a set
+//! of files are summed and normalised: `100 (raw - null) / (perfect - null)`, null = no
+//! detections, perfect = a detection at the first row of every window.
+//!
+//! Split: TUNE and REPORT halves by a hash (FNV-1a) of the file's relative path; choices are
+//! made on TUNE, REPORT (and all files) is quoted.
+//!
+//! Arguments: `DIR` (holding `data/**/*.csv` and `labels/combined_windows.json`),
+//! `--params JSON` (detector parameters besides `min_train_days: 1`), `--split
+//! tune|report|all` (which files' lines to print; totals of all three are always printed),
+//! `--probation-cap N` (at most N probationary rows; 0 = none, the default), `--speed N`
+//! (instead: the cost of each detector family at N entities, see [`speed`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use pg_anomaly_core::corpus::{head, roc_auc, series_rows};
+use pg_anomaly_core::detect::{Detector, DetectorParams, MetricKind};
+use pg_anomaly_core::model::Model;
+use pg_anomaly_core::time::days_from_civil;
+
+const A_TP: f64 = 1.0;
+const A_FP: f64 = -0.11;
+const A_FN: f64 = -1.0;
+const PROBATION: f64 = 0.15;
+/// `ml_settings.episode_gap` default.
+const EPISODE_GAP_US: i64 = 2 * 3_600_000_000;
+
+fn sig(y: f64) -> f64 {
+    2.0 / (1.0 + (5.0 * y).exp()) - 1.0
+}
+
+/// "2014-04-10 07:15:00(.000000)" as microseconds since the epoch (UTC).
+fn parse_ts(s: &str) -> Option<i64> {
+    let s = s.trim().trim_matches('"');
+    let (date, time) = s.split_once([' ', 'T'])?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>());
+    let (y, m, dd) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = time.split(':');
+    let (hh, mm) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
+    let days = days_from_civil(y, m as u32, dd as u32);
+    Some(days * 86_400_000_000 + hh * 3_600_000_000 + mm * 60_000_000 + (sec * 1e6).round() as i64)
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn csv_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            csv_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "csv") {
+            out.push(p);
+        }
+    }
+}
+
+/// Timestamps (strictly increasing: a repeated timestamp keeps its last value) and values.
+fn read_csv(p: &Path) -> (Vec<i64>, Vec<f64>) {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let (mut ts, mut v): (Vec<i64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let Some((a, b)) = line.split_once(',') else { continue };
+        let (Some(t), Ok(x)) = (parse_ts(a), b.trim().parse::<f64>()) else { continue };
+        if !x.is_finite() {
+            continue;
+        }
+        match ts.last() {
+            Some(&l) if t < l => continue,
+            Some(&l) if t == l => *v.last_mut().unwrap() = x,
+            _ => {
+                ts.push(t);
+                v.push(x);
+            }
+        }
+    }
+    (ts, v)
+}
+
+/// One file's result.
+#[derive(Default, Clone)]
+struct FileScore {
+    raw: f64,
+    null: f64,
+    perfect: f64,
+    windows: usize,
+    found: usize,
+    detections: usize,
+    fp: usize,
+    scores: Vec<f64>,
+    pos: Vec<bool>,
+}
+
+/// The benchmark's score of `detections` (row indices, sorted) against `windows` (row index
+/// ranges, sorted, inclusive), rows before `prob` not counted.
+fn nab_score(windows: &[(usize, usize)], detections: &[usize], prob: usize) -> FileScore {
+    let mut f = FileScore { windows: windows.len(), ..FileScore::default() };
+    let mut hit = vec![false; windows.len()];
+    for &i in detections.iter().filter(|&&i| i >= prob) {
+        f.detections += 1;
+        if let Some(w) = windows.iter().position(|&(s, e)| i >= s && i <= e) {
+            if !hit[w] {
+                hit[w] = true;
+                let (_, e) = windows[w];
+                let len = (windows[w].1 - windows[w].0 + 1) as f64;
+                f.raw += A_TP * sig((i as f64 - e as f64 - 1.0) / len);
+            }
+            continue;
+        }
+        f.fp += 1;
+        f.raw += match windows.iter().rev().find(|&&(_, e)| e < i) {
+            Some(&(s, e)) => A_FP.abs() * sig((i - e) as f64 / (e - s + 1) as f64),
+            None => A_FP,
+        };
+    }
+    f.found = hit.iter().filter(|&&h| h).count();
+    f.raw += A_FN * (windows.len() - f.found) as f64;
+    f.null = A_FN * windows.len() as f64;
+    f.perfect = A_TP * sig(-1.0) * windows.len() as f64;
+    f
+}
+
+#[derive(Default)]
+struct Total {
+    raw: f64,
+    null: f64,
+    perfect: f64,
+    windows: usize,
+    found: usize,
+    detections: usize,
+    fp: usize,
+    files: usize,
+    scores: Vec<f64>,
+    pos: Vec<bool>,
+}
+
+impl Total {
+    fn add(&mut self, f: &FileScore) {
+        self.raw += f.raw;
+        self.null += f.null;
+        self.perfect += f.perfect;
+        self.windows += f.windows;
+        self.found += f.found;
+        self.detections += f.detections;
+        self.fp += f.fp;
+        self.files += 1;
+        self.scores.extend_from_slice(&f.scores);
+        self.pos.extend_from_slice(&f.pos);
+    }
+    fn normalised(&self) -> f64 {
+        if self.perfect > self.null {
+            100.0 * (self.raw - self.null) / (self.perfect - self.null)
+        } else {
+            0.0
+        }
+    }
+    fn line(&self, name: &str) -> String {
+        let auc = roc_auc(&self.scores, &self.pos).map_or("-".to_string(), |a| format!("{a:.3}"));
+        format!(
+            "{name:<7} files {:>2}  windows {:>3}  found {:>3}  detections {:>4}  FP {:>4}  raw {:>8.2}  NAB standard {:>6.1}  row AUC {auc}",
+            self.files,
+            self.windows,
+            self.found,
+            self.detections,
+            self.fp,
+            self.raw,
+            self.normalised()
+        )
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opt = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
+    let dir = args.first().filter(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "/work/nab".into());
+    let dir = PathBuf::from(dir);
+    let show = opt("--split").unwrap_or_else(|| "all".into()).to_lowercase();
+    let cap: usize = opt("--probation-cap").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut pj: serde_json::Value = match opt("--params") {
+        Some(j) => serde_json::from_str(&j).expect("--params: JSON object"),
+        None => serde_json::json!({}),
+    };
+    if pj.get("min_train_days").is_none() {
+        pj["min_train_days"] = serde_json::json!(1);
+    }
+    let params = DetectorParams::from_json(&pj).expect("--params");
+    let labels: BTreeMap<String, Vec<Vec<String>>> = match std::fs::read_to_string(dir.join("labels/combined_windows.json")) {
+        Ok(t) => serde_json::from_str(&t).expect("labels/combined_windows.json: {file: [[from, to], ...]}"),
+        Err(e) => {
+            eprintln!("{}: {e}", dir.join("labels/combined_windows.json").display());
+            std::process::exit(2);
+        }
+    };
+    let mut files = Vec::new();
+    csv_files(&dir.join("data"), &mut files);
+    files.sort();
+    if files.is_empty() {
+        eprintln!("no data/**/*.csv under {}", dir.display());
+        std::process::exit(2);
+    }
+    if let Some(n) = opt("--speed").and_then(|v| v.parse::<usize>().ok()) {
+        return speed(&files, n, &pj);
+    }
+    println!("params {}", params.to_json());
+    println!("{:<6} {:<58} {:>6} {:>5} {:>4} {:>5} {:>4} {:>8} {:>7} {:>6}", "split", "file", "rows", "train", "win", "found", "det", "FP", "raw", "AUC");
+    let (mut tune, mut report, mut all) = (Total::default(), Total::default(), Total::default());
+    let t0 = Instant::now();
+    for p in &files {
+        let rel = p.strip_prefix(dir.join("data")).unwrap_or(p).to_string_lossy().replace('\\', "/");
+        let Some(wins) = labels.get(&rel) else {
+            eprintln!("{rel}: no label entry, skipped");
+            continue;
+        };
+        let split = if fnv1a(&rel) % 2 == 0 { "TUNE" } else { "REPORT" };
+        let (ts, v) = read_csv(p);
+        let n = ts.len();
+        if n < 10 {
+            continue;
+        }
+        let mut prob = (PROBATION * n as f64).floor() as usize;
+        if cap > 0 {
+            prob = prob.min(cap);
+        }
+        let windows: Vec<(usize, usize)> = wins
+            .iter()
+            .filter_map(|w| {
+                let (a, b) = (parse_ts(w.first()?)?, parse_ts(w.get(1)?)?);
+                let s = ts.partition_point(|&t| t < a);
+                let e = ts.partition_point(|&t| t <= b);
+                (e > s).then(|| (s, e - 1))
+            })
+            .collect();
+        let s = series_rows(&rel, &ts, &v, None, 0);
+        let train = head(&s, prob);
+        let fitted = Detector::fit(MetricKind::Generic, &params, &[train], &[], &[]);
+        let (detections, scored) = match fitted {
+            Ok((det, _)) => {
+                let model = Model::Detector(det);
+                let scored = model.score_series(&s, 0).unwrap_or_default();
+                (alert_starts(&model, &scored, &ts), scored)
+            }
+            Err(e) => {
+                eprintln!("{rel}: fit failed: {}", e.message);
+                (Vec::new(), Vec::new())
+            }
+        };
+        let mut f = nab_score(&windows, &detections, prob);
+        for (i, r) in scored.iter().enumerate().skip(prob) {
+            f.scores.push(r.score);
+            f.pos.push(windows.iter().any(|&(a, b)| i >= a && i <= b));
+        }
+        if show == "all" || show.eq_ignore_ascii_case(split) {
+            let auc = roc_auc(&f.scores, &f.pos).map_or("   -".to_string(), |a| format!("{a:.3}"));
+            println!("{split:<6} {rel:<58} {n:>6} {prob:>5} {:>4} {:>5} {:>4} {:>8} {:>7.2} {auc:>6}", f.windows, f.found, f.detections, f.fp, f.raw);
+        }
+        if split == "TUNE" { &mut tune } else { &mut report }.add(&f);
+        all.add(&f);
+    }
+    println!();
+    println!("{}", tune.line("TUNE"));
+    println!("{}", report.line("REPORT"));
+    println!("{}", all.line("ALL"));
+    println!("({:.1} s; probationary rows: 15 %{})", t0.elapsed().as_secs_f64(), if cap > 0 { format!(", at most {cap}") } else { String::new() });
+}
+
+/// Row indices of the alerts `ml_detect(save => true)` would write for `scored` (all rows of
+/// one series, no alert before): one per non-suppressed episode, except an episode that
+/// continues the last alert (starts within the gap after it) extends that alert.
+fn alert_starts(model: &Model, scored: &[pg_anomaly_core::detect::Scored], ts: &[i64]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    let mut known: Vec<(i64, i64)> = Vec::new();
+    for ep in model.episodes(scored, EPISODE_GAP_US).into_iter().filter(|e| !e.suppressed) {
+        let continues = |k: &(i64, i64)| ep.start_ts <= k.1.saturating_add(EPISODE_GAP_US) && ep.end_ts.saturating_add(EPISODE_GAP_US) >= k.0;
+        if let Some(k) = known.iter_mut().find(|k| continues(k)) {
+            k.0 = k.0.min(ep.start_ts);
+            k.1 = k.1.max(ep.end_ts);
+            continue;
+        }
+        known.push((ep.start_ts, ep.end_ts));
+        if let Ok(i) = ts.binary_search(&ep.start_ts) {
+            out.push(i);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// `--speed N`: N entities of a generic metric type, each the first 9 days (864 rows at 15
+/// minutes) of a benchmark file's values (files cycled): the fit of all of them and the
+/// scoring of their last hour (4 rows, with the look-back the model asks for), per family.
+fn speed(files: &[PathBuf], n: usize, base: &serde_json::Value) {
+    const ROWS: usize = 864;
+    const STEP: i64 = 15 * 60_000_000;
+    let start = 1_780_000_000_000_000i64 - 1_780_000_000_000_000i64 % 86_400_000_000;
+    let vals: Vec<Vec<f64>> = files.iter().map(|p| read_csv(p).1).filter(|v| v.len() >= ROWS).map(|v| v[..ROWS].to_vec()).collect();
+    let ts: Vec<i64> = (0..ROWS as i64).map(|i| start + i * STEP).collect();
+    let t0 = Instant::now();
+    let series: Vec<pg_anomaly_core::detect::SeriesRows> = (0..n).map(|e| series_rows(&format!("e{e:05}"), &ts, &vals[e % vals.len()], None, 0)).collect();
+    println!("{n} entities x {ROWS} rows: features {:.2} s", t0.elapsed().as_secs_f64());
+    for fam in ["calibrated", "both", "sequence"] {
+        let mut pj = base.clone();
+        pj["detector_family"] = serde_json::json!(fam);
+        let params = DetectorParams::from_json(&pj).expect("params");
+        let t = Instant::now();
+        let (det, _) = Detector::fit(MetricKind::Generic, &params, &series, &[], &[]).expect("fit");
+        let fit_s = t.elapsed().as_secs_f64();
+        let bytes = det.to_bytes().map(|b| b.len()).unwrap_or(0);
+        let t = Instant::now();
+        let mut rows = 0usize;
+        for s in &series {
+            rows += det.score_series(s, ROWS - 4).map(|r| r.len()).unwrap_or(0);
+        }
+        println!("{fam:<10}: fit {fit_s:.2} s, model {:.1} MB, scoring the last hour ({rows} rows, {} h look-back) {:.3} s", bytes as f64 / 1e6, det.lookback_us() / 3_600_000_000, t.elapsed().as_secs_f64());
+    }
+}

@@ -1,0 +1,41 @@
+-- The sequence family (detector_family): ml_train takes it (and picks it by default for a
+-- metric type of no known kind), stores it with the model, ml_detect saves alerts with it and
+-- names it in each alert's explanation, ml_tune searches it.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_feature_set_rounds,
+         ml_training_logs, ml_alerts, ml_tuning_trials CASCADE;
+DELETE FROM ml_models;
+-- a metric type nobody here knows (generic): a ramp 0, 10, ..., 110 repeating every 3 hours,
+-- 3 entities x 5 days at 15 minutes; on day 5 entity s_1 runs the ramp backwards for 90
+-- minutes: every value is one the ramp takes, only the order is new
+INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
+SELECT 'seq_load', 's_' || e, CASE WHEN e = 1 AND n BETWEEN 420 AND 425 THEN (11 - (n - 420)) * 10
+                                    ELSE (n % 12) * 10 + ((n * 7 + e) % 5) * 0.1 END,
+       '2026-05-04 00:00+00'::timestamptz + n * interval '15 minutes'
+  FROM generate_series(1, 3) e, generate_series(0, 479) n;
+
+-- 1. the default for a generic metric type is 'both' (the calibrated detector and the sequence
+-- family), recorded in the model's parameters and its report
+SELECT ml_train('seq_load', params => '{"min_train_days": 1}', train_until => '2026-05-08 00:00+00') AS m_auto \gset
+SELECT parameters -> 'detector' ->> 'detector_family' AS family, parameters -> 'report' ->> 'detector_family' AS reported
+  FROM ml_models WHERE id = :m_auto;
+-- 2. ml_train takes it explicitly; the sequence family alone finds the reversed ramp with one
+-- alert that names it, and nothing else
+SELECT ml_train('seq_load', params => '{"min_train_days": 1, "detector_family": "sequence"}', train_until => '2026-05-08 00:00+00') AS m_seq \gset
+SELECT is_active, parameters -> 'detector' ->> 'detector_family' AS family, (parameters -> 'detector' ->> 'seq_rest_hours')::float8 AS rest
+  FROM ml_models WHERE id = :m_seq;
+SELECT count(*) > 0 AS scored FROM ml_detect('seq_load', save => true);
+SELECT entity_id, "timestamp" BETWEEN '2026-05-08 09:00+00' AND '2026-05-08 10:30+00' AS in_reversal, model_id = :m_seq AS by_the_model,
+       explanation -> 0 ->> 'feature' AS named, (explanation -> 0 ->> 'neg_log10_p')::float8 > 3 AS rare,
+       message ~ 'son değerlerin olağandışı sırası' AS worded
+  FROM ml_alerts WHERE metric_type = 'seq_load' ORDER BY "timestamp";
+-- 3. ml_tune searches the family and its margin (every trial recorded with its family)
+SELECT (ml_tune('seq_load', 600) ->> 'trials')::int > 0 AS tuned;
+SELECT count(*) FILTER (WHERE knob = 'detector_family') >= 2 AS families_tried,
+       count(*) FILTER (WHERE knob = 'seq_margin') >= 1 AS margins_tried,
+       bool_and(params ? 'detector_family') AS recorded
+  FROM ml_tuning_trials WHERE metric_type = 'seq_load';
+-- 4. bad input
+SELECT ml_train('seq_load', params => '{"detector_family": "htm"}');
+SELECT ml_train('seq_load', params => '{"seq_rest_hours": 100}');
