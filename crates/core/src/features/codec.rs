@@ -196,14 +196,16 @@ fn same_params(r: &mut R<'_>, p: &FeatureParams) -> CoreResult<bool> {
 }
 
 impl SeriesState {
-    /// The state as bytes (see the module doc). Drops the rows no window can read first,
-    /// which changes no later result. An empty state (nothing fed) encodes too.
-    pub fn encode(&mut self) -> Vec<u8> {
+    /// The state as bytes (see the module doc), marked with `owner` (a hash of the series it
+    /// belongs to: [`owner_tag`]). Drops the rows no window can read first, which changes no
+    /// later result. An empty state (nothing fed) encodes too.
+    pub fn encode(&mut self, owner: u64) -> Vec<u8> {
         self.trim();
         let k = &self.kernel;
         let mut w = W(Vec::with_capacity(64 + self.buf.len() * 10 + (k.stat.sorted.len + k.abs_diffs7.len) * 8));
         w.0.extend_from_slice(MAGIC);
         w.0.push(CODEC_VERSION);
+        w.0.extend_from_slice(&owner.to_le_bytes());
         write_params(&mut w, &self.params);
         w.u(self.buf.len() as u64);
         let (mut prev_ts, mut prev_d) = (0i64, 0i64);
@@ -260,11 +262,11 @@ impl SeriesState {
         w.0
     }
 
-    /// A state from [`SeriesState::encode`]'s bytes, for these parameters. `Corrupt` when the
-    /// bytes are not a valid state of this format version; `InvalidParameter` when they are
-    /// one of other parameters (or of another version): both mean "recompute from the
-    /// look-back".
-    pub fn decode(bytes: &[u8], params: &FeatureParams) -> CoreResult<SeriesState> {
+    /// A state from [`SeriesState::encode`]'s bytes, for these parameters and this owner.
+    /// `Corrupt` when the bytes are not a valid state of this format version or belong to
+    /// another series; `InvalidParameter` when they are one of other parameters (or of
+    /// another version): both mean "recompute from the look-back".
+    pub fn decode(bytes: &[u8], params: &FeatureParams, owner: u64) -> CoreResult<SeriesState> {
         let mut r = R { b: bytes, at: 0 };
         if r.take(4)? != MAGIC {
             return Err(corrupt("not a kernel state"));
@@ -273,6 +275,9 @@ impl SeriesState {
         if version != CODEC_VERSION {
             return Err(CoreError::new(ErrorKind::InvalidParameter, "kernel state of another format version")
                 .with_detail(format!("version {version}, this build reads {CODEC_VERSION}")));
+        }
+        if r.i()? as u64 != owner {
+            return Err(corrupt("a state of another series"));
         }
         if !same_params(&mut r, params)? {
             return Err(CoreError::new(ErrorKind::InvalidParameter, "kernel state of other feature settings"));
@@ -349,4 +354,15 @@ impl SeriesState {
         st.buf = buf;
         Ok(st)
     }
+}
+
+/// The owner mark of a series' state: FNV-1a of its metric type and entity (a state copied
+/// to another series is refused).
+pub fn owner_tag(metric_type: &str, entity_id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in metric_type.bytes().chain([0u8]).chain(entity_id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }

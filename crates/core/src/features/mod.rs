@@ -36,7 +36,7 @@ mod tests_state;
 #[cfg(test)]
 mod tests_codec;
 
-pub use codec::CODEC_VERSION;
+pub use codec::{owner_tag, CODEC_VERSION};
 pub use params::FeatureParams;
 pub use state::SeriesState;
 

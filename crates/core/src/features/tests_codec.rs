@@ -30,15 +30,15 @@ fn round_trip_equals_full(s: &[Observation], cut: usize, batch: usize, p: &Featu
     for c in s[..cut].chunks(batch.max(1)) {
         st.feed(c, batch % 2 == 0, &mut out).map_err(|e| e.to_string())?;
     }
-    let bytes = st.encode();
-    let mut st = SeriesState::decode(&bytes, p).map_err(|e| format!("decode: {e}"))?;
+    let bytes = st.encode(7);
+    let mut st = SeriesState::decode(&bytes, p, 7).map_err(|e| format!("decode: {e}"))?;
     if st.last_ts() != s[..cut].last().map(|o| o.ts) {
         return Err("last_ts changed".into());
     }
     let mid = cut + (s.len() - cut) / 2;
     let mut got = Vec::new();
     st.feed(&s[cut..mid], true, &mut got).map_err(|e| e.to_string())?;
-    let mut st = SeriesState::decode(&st.encode(), p).map_err(|e| format!("decode 2: {e}"))?;
+    let mut st = SeriesState::decode(&st.encode(7), p, 7).map_err(|e| format!("decode 2: {e}"))?;
     st.feed(&s[mid..], true, &mut got).map_err(|e| e.to_string())?;
     if got.len() != s.len() - cut {
         return Err(format!("{} rows for {}", got.len(), s.len() - cut));
@@ -67,11 +67,11 @@ proptest! {
     #[test]
     fn hostile_bytes_never_panic(seed in any::<u64>(), junk in prop::collection::vec(any::<u8>(), 0..400)) {
         let p = small_params(1);
-        let _ = SeriesState::decode(&junk, &p);
+        let _ = SeriesState::decode(&junk, &p, 7);
         let s = irregular(seed, 200);
         let mut st = SeriesState::new(&p);
         st.feed(&s[..150], false, &mut Vec::new()).expect("sorted");
-        let good = st.encode();
+        let good = st.encode(7);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for _ in 0..64 {
             let mut b = good.clone();
@@ -80,7 +80,7 @@ proptest! {
                 1 => { let i = rng.gen_range(0..b.len()); b[i] ^= 1 << rng.gen_range(0..8); }
                 _ => { let i = rng.gen_range(0..b.len()); b[i] = rng.gen(); }
             }
-            if let Ok(mut st) = SeriesState::decode(&b, &p) {
+            if let Ok(mut st) = SeriesState::decode(&b, &p, 7) {
                 let mut out = Vec::new();
                 let _ = st.feed(&s[150..], true, &mut out);
             }
@@ -100,7 +100,7 @@ fn default_series_round_trip_and_size() {
     round_trip_equals_full(&s, 40 * 96, 7, &p).expect("round trip, odd batches");
     let mut st = SeriesState::new(&p);
     st.feed(&s[..40 * 96], false, &mut Vec::new()).expect("sorted");
-    let bytes = st.encode();
+    let bytes = st.encode(7);
     println!("encoded state: {} bytes for {} buffered rows (in memory {} bytes)", bytes.len(), st.buffered(), st.approx_bytes());
     assert!(bytes.len() < st.buffered() * 16, "{} bytes for {} rows", bytes.len(), st.buffered());
 }
@@ -111,21 +111,23 @@ fn foreign_and_damaged_states_are_refused() {
     let s = irregular(4, 300);
     let mut st = SeriesState::new(&p);
     st.feed(&s, false, &mut Vec::new()).expect("sorted");
-    let good = st.encode();
-    assert!(SeriesState::decode(&good, &p).is_ok());
+    let good = st.encode(7);
+    assert!(SeriesState::decode(&good, &p, 7).is_ok());
     let other = FeatureParams { jump_factor: 3.0, ..p.clone() };
-    assert_eq!(SeriesState::decode(&good, &other).expect_err("other settings").kind, ErrorKind::InvalidParameter);
+    assert_eq!(SeriesState::decode(&good, &other, 7).expect_err("other settings").kind, ErrorKind::InvalidParameter);
     let mut v2 = good.clone();
     v2[4] = CODEC_VERSION + 1;
-    assert_eq!(SeriesState::decode(&v2, &p).expect_err("other version").kind, ErrorKind::InvalidParameter);
+    assert_eq!(SeriesState::decode(&v2, &p, 7).expect_err("other version").kind, ErrorKind::InvalidParameter);
     for bad in [&b""[..], b"PGA", b"XXXX\x01", &good[..good.len() - 1]] {
-        assert_eq!(SeriesState::decode(bad, &p).expect_err("damaged").kind, ErrorKind::Corrupt);
+        assert_eq!(SeriesState::decode(bad, &p, 7).expect_err("damaged").kind, ErrorKind::Corrupt);
     }
     let mut longer = good.clone();
     longer.push(0);
-    assert_eq!(SeriesState::decode(&longer, &p).expect_err("trailing").kind, ErrorKind::Corrupt);
+    assert_eq!(SeriesState::decode(&longer, &p, 7).expect_err("trailing").kind, ErrorKind::Corrupt);
+    assert_eq!(SeriesState::decode(&good, &p, 8).expect_err("another series").kind, ErrorKind::Corrupt);
+    assert_ne!(owner_tag("a", "bc"), owner_tag("ab", "c"));
     // An empty state encodes and decodes too.
     let mut empty = SeriesState::new(&p);
-    let e = SeriesState::decode(&empty.encode(), &p).expect("empty");
+    let e = SeriesState::decode(&empty.encode(7), &p, 7).expect("empty");
     assert_eq!(e.last_ts(), None);
 }
