@@ -65,6 +65,14 @@ SELECT (SELECT count(*) FROM (SELECT * FROM cp_incremental EXCEPT SELECT * FROM 
 -- a full rebuild replaces every checkpoint; truncating the series state makes them stale
 SELECT count(*) AS checkpoints FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id)
  WHERE c.features_version = s.features_version AND c.until = s.features_until;
+-- retention that drops rows a checkpoint still holds forgets that checkpoint (the series
+-- keep their state and recompute from what is left)
+SELECT pg_catalog.set_config('pg_anomaly.metrics_retention_days', (pg_catalog.now()::date - date '2026-04-10')::text, false) IS NOT NULL AS retention_set;
+SELECT removed > 0 AS dropped_rows FROM ml_cleanup() WHERE table_name = 'ml_metrics';
+SELECT (SELECT count(*) FROM ml_series_checkpoint) AS checkpoints_left, (SELECT count(*) FROM ml_series_state) AS series_left;
+RESET pg_anomaly.metrics_retention_days;
+SELECT ml_build_features(full_rebuild => true) > 0 AS rebuilt;
+SELECT count(*) AS checkpoints_again FROM ml_series_checkpoint;
 TRUNCATE ml_series_state;
 SELECT count(*) AS current_after_truncate FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id)
  WHERE c.features_version = s.features_version;

@@ -10,9 +10,13 @@ use pg_anomaly_core::features::{owner_tag, FeatureParams, FeatureRow, SeriesStat
 use pgrx::datum::TimestampWithTimeZone;
 use std::collections::HashMap;
 
-/// Series per read query: bounds the backend's memory (one chunk of look-back and rows at
-/// a time) whatever the number of series.
+/// Series per read query of a full rebuild: bounds the backend's memory (one chunk of
+/// series histories at a time) whatever the number of series.
 const SERIES_PER_CHUNK: usize = 64;
+/// The same for an incremental build, whose series are read from a checkpoint or over at
+/// most their look-back (31 periods): larger chunks pay each statement's fixed cost less
+/// often (at 1,000 entities, 16 chunks instead of 63 per tick).
+const SERIES_PER_INCREMENTAL_CHUNK: usize = 256;
 
 /// The feature stage, callable from other stages (detection builds missing features first).
 pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Result<i64> {
@@ -128,7 +132,10 @@ fn build_work(work: Vec<(String, String, TimestampWithTimeZone)>, cleared: bool,
         let (period_us, stat_window_us) = settings::feature_windows(&mt)?;
         let params = FeatureParams { period_us, stat_window_us, ..FeatureParams::default() };
         params.check()?;
-        for chunk in work[i..j].chunks(SERIES_PER_CHUNK) {
+        // a rebuild (cleared, or a parallel worker's share: from minus infinity) reads whole histories
+        let whole = cleared || work[i..j].iter().any(|w| !w.2.is_finite());
+        let per_chunk = if whole { SERIES_PER_CHUNK } else { SERIES_PER_INCREMENTAL_CHUNK };
+        for chunk in work[i..j].chunks(per_chunk) {
             pgrx::check_for_interrupts!();
             let (r, w) = build_chunk(&mt, chunk, &params, cleared, tz.as_deref())?;
             rows_in += r;
@@ -160,9 +167,11 @@ fn build_chunk(
     let in_memory = kept.len();
     // checkpoints still valid after this build: series whose new rows all come after theirs
     let mut valid_cp: HashMap<String, i64> = HashMap::new();
+    let mut t_load = t0.elapsed();
     if let (Some(tz), false) = (tz, full_rebuild) {
         let want: Vec<String> = entities.iter().filter(|e| !kept.contains_key(*e)).cloned().collect();
         let stored = checkpoints::load(metric_type, &entities, &want, tz)?;
+        t_load = t0.elapsed();
         let (mut bad, mut detail) = (0usize, String::new());
         for c in chunk {
             let Some(cp) = stored.get(&c.1).filter(|cp| cp.current && to_unix_us(c.2) > cp.until_us) else { continue };
@@ -193,6 +202,7 @@ fn build_chunk(
             );
         }
     }
+    let t_decode = t0.elapsed();
     let (series, resumed, cold) = read_chunk(metric_type, chunk, params, &kept)?;
     let t1 = t0.elapsed();
     let Computed { batch, read, entities, firsts, lasts, mut states } = compute(metric_type, &series, params, &mut kept)?;
@@ -232,7 +242,7 @@ fn build_chunk(
     }
     let (cached, cached_bytes) = state_cache::stats();
     pgrx::debug1!(
-        "pg_anomaly features chunk: {} series resumed ({} in memory, {} from checkpoints), {} from the look-back ({} states, {} kB kept); {} checkpoints written ({} kB), {} carried; read {:?} compute {:?} insert {:?} state {:?}",
+        "pg_anomaly features chunk: {} series resumed ({} in memory, {} from checkpoints), {} from the look-back ({} states, {} kB kept); {} checkpoints written ({} kB), {} carried; read {:?} (checkpoints {:?}, decoding {:?}) compute {:?} insert {:?} state {:?}",
         resumed,
         in_memory,
         resumed.saturating_sub(in_memory),
@@ -243,6 +253,8 @@ fn build_chunk(
         saved_bytes >> 10,
         n_carried,
         t1,
+        t_load,
+        t_decode - t_load,
         t2 - t1,
         t3 - t2,
         t0.elapsed() - t3

@@ -101,6 +101,11 @@ pub fn clear(metric_type: Option<&str>) -> Result<i64> {
 /// Forgets the checkpoints that hold rows older than `days` days (retention dropped them,
 /// so resuming would differ from a recompute) and those of series without a state.
 pub fn forget_expired(days: i32) -> Result<i64> {
+    if super::citus::is_distributed("ml_series_state")? {
+        // a Citus cluster builds on its shards without checkpoints: any left from before
+        // ml_distribute are of no use
+        return exec("DELETE FROM ml_series_checkpoint", &[]);
+    }
     exec(
         "DELETE FROM ml_series_checkpoint c
           WHERE c.oldest < pg_catalog.now() - pg_catalog.make_interval(days => $1)
