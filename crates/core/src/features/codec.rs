@@ -93,26 +93,39 @@ impl R<'_> {
         self.at = end;
         Ok(s)
     }
+    #[inline]
     fn u(&mut self) -> CoreResult<u64> {
         let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.take(1)?[0];
+        let mut shift = 0u32;
+        while let Some(&byte) = self.b.get(self.at) {
+            self.at += 1;
             v |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(v);
             }
+            shift += 7;
+            if shift >= 64 {
+                return Err(corrupt("varint longer than 10 bytes"));
+            }
         }
-        Err(corrupt("varint longer than 10 bytes"))
+        Err(corrupt("truncated"))
     }
+    #[inline]
     fn z(&mut self) -> CoreResult<i64> {
         let v = self.u()?;
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
+    #[inline]
     fn i(&mut self) -> CoreResult<i64> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(i64::from_le_bytes(a))
+        match self.b.get(self.at..self.at.saturating_add(8)).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+            Some(a) => {
+                self.at += 8;
+                Ok(i64::from_le_bytes(a))
+            }
+            None => Err(corrupt("truncated")),
+        }
     }
+    #[inline]
     fn f(&mut self) -> CoreResult<f64> {
         Ok(f64::from_bits(self.i()? as u64))
     }

@@ -131,3 +131,26 @@ fn foreign_and_damaged_states_are_refused() {
     let e = SeriesState::decode(&empty.encode(7), &p, 7).expect("empty");
     assert_eq!(e.last_ts(), None);
 }
+
+/// Not a timing test (nothing asserted about time): prints how long encoding and decoding
+/// a 31-day state takes, for the README's cost breakdown (`--nocapture`).
+#[test]
+fn print_codec_speed() {
+    let s: Vec<Observation> = (0..40 * 96).map(|i| obs(BASE + i * 15 * MIN, 500.0 - (i % 70) as f64 + (i % 13) as f64 * 0.37)).collect();
+    let p = FeatureParams::default();
+    let mut st = SeriesState::new(&p);
+    st.feed(&s, false, &mut Vec::new()).expect("sorted");
+    let bytes = st.encode(1);
+    let t = std::time::Instant::now();
+    let n = 200;
+    for _ in 0..n {
+        let d = SeriesState::decode(&bytes, &p, 1).expect("decodes");
+        std::hint::black_box(d);
+    }
+    let dec = t.elapsed() / n;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(st.encode(1));
+    }
+    println!("state of {} rows: {} bytes, decode {:?}, encode {:?}", st.buffered(), bytes.len(), dec, t.elapsed() / n);
+}
