@@ -12,6 +12,7 @@ use super::{exec, to_unix_us};
 use crate::errors::Result;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
 use std::collections::HashMap;
 
 /// A stored checkpoint of one series.
@@ -67,6 +68,22 @@ pub fn save(metric_type: &str, time_zone: &str, rows: Vec<(String, i64, Timestam
         o.push(oi);
         b.push(bi);
     }
+    // The arguments (a bytea[] of a chunk's states) are palloc'd copies: built in a context of
+    // their own and freed with it, not in the caller's, which lives as long as the whole build.
+    let mut cx = PgMemoryContexts::new("pg_anomaly checkpoints");
+    // SAFETY: nothing allocated in the context outlives the closure; only the row count leaves.
+    unsafe { cx.switch_to(|_| save_rows(metric_type, time_zone, e, v, u, o, b)) }
+}
+
+fn save_rows(
+    metric_type: &str,
+    time_zone: &str,
+    e: Vec<String>,
+    v: Vec<i64>,
+    u: Vec<TimestampWithTimeZone>,
+    o: Vec<TimestampWithTimeZone>,
+    b: Vec<Vec<u8>>,
+) -> Result<i64> {
     exec(
         "INSERT INTO ml_series_checkpoint AS c (metric_type, entity_id, features_version, until, oldest, time_zone, state)
          SELECT $1, d.e, d.v, d.u, d.o, $2, d.b
