@@ -95,7 +95,6 @@ SELECT idx::text || ' (index)', sum(pg_catalog.pg_relation_size(t.relid))
 UNION ALL
 SELECT 'ml_metrics+ml_features (tables+indexes)', sum(pg_catalog.pg_total_relation_size(relid)) FROM parts
 UNION ALL
-UNION ALL
 SELECT 'ml_series_checkpoint (kernel checkpoints, table+TOAST+key)', pg_catalog.pg_total_relation_size(c)
   FROM pg_catalog.to_regclass('ml_series_checkpoint') c WHERE c IS NOT NULL
 UNION ALL
