@@ -112,7 +112,7 @@ fn build_locked(metric_type: Option<&str>, full_rebuild: bool, partition: Option
     if let Some((k, n)) = partition {
         work.retain(|w| partition_of(&w.1, n) == k);
     }
-    let checkpoints = !citus::is_distributed("ml_series_state")?;
+    let checkpoints = checkpoints::available()? && !citus::is_distributed("ml_series_state")?;
     build_work(work, full_rebuild && partition.is_none(), checkpoints)
 }
 

@@ -15,6 +15,12 @@ use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 use std::collections::HashMap;
 
+/// Whether this database has the table: a package upgrade installs this library before
+/// ALTER EXTENSION pg_anomaly UPDATE creates it, and the stages keep running meanwhile.
+pub fn available() -> Result<bool> {
+    Ok(super::one::<bool>("SELECT pg_catalog.to_regclass('ml_series_checkpoint') IS NOT NULL", &[])?.unwrap_or(false))
+}
+
 /// A stored checkpoint of one series.
 pub struct Stored {
     /// The `ts` of the state's last row, in microseconds.
@@ -112,12 +118,18 @@ pub fn carry(metric_type: &str, entities: Vec<String>, versions: Vec<i64>) -> Re
 
 /// Forgets every checkpoint of a metric type, or all of them.
 pub fn clear(metric_type: Option<&str>) -> Result<i64> {
+    if !available()? {
+        return Ok(0);
+    }
     exec("DELETE FROM ml_series_checkpoint WHERE $1::text IS NULL OR metric_type = $1", &[metric_type.into()])
 }
 
 /// Forgets the checkpoints that hold rows older than `days` days (retention dropped them,
 /// so resuming would differ from a recompute) and those of series without a state.
 pub fn forget_expired(days: i32) -> Result<i64> {
+    if !available()? {
+        return Ok(0);
+    }
     if super::citus::is_distributed("ml_series_state")? {
         // a Citus cluster builds on its shards without checkpoints: any left from before
         // ml_distribute are of no use
