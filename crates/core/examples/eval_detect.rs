@@ -130,12 +130,24 @@ fn demo(entities: u32, days: u32, seed: u64, params: &DetectorParams) -> Tally {
             let own_all: Vec<&(u32, i64, i64, &str)> = labels.iter().filter(|l| l.0 == e as u32).collect();
             for l in &mine {
                 let f = al.iter().any(|&a| overlaps(a, (l.1, l.2)));
+                let hits: Vec<&(i64, i64)> = al.iter().filter(|&&a| overlaps(a, (l.1, l.2))).collect();
+                if hits.len() > 1 && std::env::var("SHOW_MULTI").is_ok() {
+                    let h = |t: i64| (t - l.1) as f64 / HOUR as f64;
+                    println!("  MULTI e{e} {name} {}: label {:.1}h, alerts {:?}", l.3, h(l.2), hits.iter().map(|a| (h(a.0), h(a.1))).collect::<Vec<_>>());
+                }
                 tally.labels += 1;
                 tally.found += usize::from(f);
                 found_by_kind.push((format!("{}/{}", short(name), l.3), f));
             }
             tally.alerts += al.len();
             tally.fp += al.iter().filter(|&&a| !own_all.iter().any(|l| overlaps(a, (l.1, l.2)))).count();
+            if std::env::var("SHOW_MULTI").is_ok() {
+                for &a in al.iter().filter(|&&a| !own_all.iter().any(|l| overlaps(a, (l.1, l.2)))) {
+                    let near: Vec<String> = own_all.iter().filter(|l| (a.0 - l.2).abs() < 72 * HOUR || (a.0 - l.1).abs() < 72 * HOUR).map(|l| format!("{} [{:.1}h..{:.1}h]", l.3, (l.1 - a.0) as f64 / HOUR as f64, (l.2 - a.0) as f64 / HOUR as f64)).collect();
+                    let pre: Vec<String> = al.iter().filter(|b| b.0 < a.0 && a.0 - b.1 < 72 * HOUR).map(|b| format!("({:.1}h..{:.1}h)", (b.0 - a.0) as f64 / HOUR as f64, (b.1 - a.0) as f64 / HOUR as f64)).collect();
+                    println!("  FP e{e} {name} {:.1}h long; labels near {:?}; alerts before {:?}", (a.1 - a.0) as f64 / HOUR as f64, near, pre);
+                }
+            }
         }
         let score_s = t1.elapsed().as_secs_f64();
         println!("{}   fit {:.2}s ({:.2} M rows/s), score {:.0} k rows/s, held-out alert days {:.4}", tally.line(name), fit_s, rep.rows as f64 / fit_s / 1e6, scored_rows as f64 / score_s / 1e3, rep.held_out_alert_share);

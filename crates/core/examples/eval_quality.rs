@@ -78,6 +78,32 @@ impl Tally {
     }
 }
 
+/// How detectable a missed label is at all, for counts (rows with an expected value): over the
+/// label's rows, observed and expected totals and the Poisson z `(obs - exp) / sqrt(exp)` an
+/// oracle knowing the window exactly would see (a lower bound on the variance, so an upper
+/// bound on the evidence: over-dispersion only lowers it); for a run of one repeated value,
+/// `-ln P` of that run under Poisson rows (nats).
+fn oracle(scored: &[Scored], from: i64, to: i64) -> String {
+    let rows: Vec<&Scored> = scored.iter().filter(|r| r.ts >= from && r.ts <= to).collect();
+    let (obs, exp): (f64, f64) = rows.iter().filter_map(|r| r.expected.map(|e| (r.value, e))).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    if exp <= 0.0 || rows.is_empty() {
+        return String::new();
+    }
+    let v0 = rows[0].value;
+    let repeat = rows.len() > 1 && rows.iter().all(|r| r.value == v0) && v0 == v0.round() && v0 >= 0.0;
+    let run = if repeat {
+        let nats: f64 = rows.iter().filter_map(|r| r.expected).map(|m| {
+            let m = m.max(1e-9);
+            // -ln Poisson(v0; m)
+            m - v0 * m.ln() + (1..=v0 as u64).map(|k| (k as f64).ln()).sum::<f64>()
+        }).sum();
+        format!(" run-nats {nats:.1}")
+    } else {
+        String::new()
+    };
+    format!(" | oracle obs {obs:.1} exp {exp:.1} z {:.1} rows {}{run}", (obs - exp) / exp.sqrt(), rows.len())
+}
+
 fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 + TOLERANCE && b.0 <= a.1
 }
@@ -155,7 +181,7 @@ fn main() {
                         if verbose && !f {
                             let peak = scored.iter().filter(|r| r.ts >= l.0 && r.ts <= l.1).max_by(|x, y| x.score.total_cmp(&y.score));
                             if let Some(r) = peak {
-                                println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}", e.id, l.2, r.score, r.value, r.expected);
+                                println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}{} {:?}", e.id, l.2, r.score, r.value, r.expected, oracle(&scored, l.0, l.1), r.top);
                             }
                         }
                         t.labels += 1;

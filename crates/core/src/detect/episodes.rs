@@ -7,6 +7,10 @@
 //! - gaps: episodes closer than `max_gap_us` merge;
 //! - reversal: an episode that goes the other way within `reversal_us` (a stuck reading and
 //!   its recovery jump, a level shift and its return) merges into the previous one;
+//! - unsettled gap: so does an episode within `reversal_us` when no row between the two fell
+//!   back to a normal score ([`quiet_level`]): one event whose evidence moved from one input
+//!   to another (a missing refill: first stock falling unexplained, then stock lingering
+//!   empty) and dipped below the close level on the way;
 //! - suppression: an episode within `suppress_us` after an alert of the same series is
 //!   reported (flagged `suppressed`) but raises no alert unless it is more unusual than that
 //!   alert: only an increase over the recent maximum counts.
@@ -65,7 +69,11 @@ pub fn episodes(rows: &[Scored], p: &EpisodeParams) -> Vec<Episode> {
         if let Some(prev) = merged.last_mut() {
             let gap = ep.start_ts.saturating_sub(prev.end_ts);
             let reversal = prev.direction != 0 && ep.direction == -prev.direction && gap <= p.reversal_us;
-            if gap <= p.max_gap_us || reversal {
+            // the series never went back to normal in between: one event whose evidence passed
+            // from one input to another (a missing refill: the unexplained fall, then the stock
+            // lingering empty) dipped below the close level for a while, not two events
+            let unsettled = gap <= p.reversal_us && rows[prev.end + 1..ep.start].iter().all(|r| r.score >= quiet_level(p.close));
+            if gap <= p.max_gap_us || reversal || unsettled {
                 let peak_dir = if ep.peak_score > prev.peak_score { (ep.peak, ep.peak_score, ep.direction) } else { (prev.peak, prev.peak_score, prev.direction) };
                 prev.end = ep.end;
                 prev.end_ts = ep.end_ts;
@@ -89,6 +97,18 @@ pub fn episodes(rows: &[Scored], p: &EpisodeParams) -> Vec<Episode> {
         recent = Some((ep.end_ts, ep.peak_score));
     }
     merged
+}
+
+/// How much more often than the close level a row may be reached while the series still
+/// counts as not back to normal between two episodes (see [`quiet_level`]).
+const QUIET_FACTOR: f64 = 10.0;
+
+/// The score every row between two episodes must keep for them to be one event: the close
+/// level's tail probability times [`QUIET_FACTOR`] (0.8 for the default close level 0.98:
+/// rows above it are in the top fifth of a normal series' daily maxima, so a gap that stays
+/// there never looked normal).
+pub(crate) fn quiet_level(close: f64) -> f64 {
+    1.0 - (QUIET_FACTOR * (1.0 - close)).min(1.0)
 }
 
 fn new_episode(rows: &[Scored], i: usize) -> Episode {

@@ -213,6 +213,30 @@ fn a_jump_and_its_reversal_are_one_episode() {
 }
 
 #[test]
+fn an_event_that_never_settles_between_episodes_is_one_alert() {
+    // a missing refill: the unexplained fall alerts, the score sags to 0.85-0.97 (below the
+    // close level, never back to normal) for 6 hours, then the empty stock alerts more loudly
+    let mut rows: Vec<Scored> = (0..80).map(|i| scored(i * 15, 0.1, 0)).collect();
+    (4..12).for_each(|i| rows[i] = scored(i as i64 * 15, 0.9999, -1));
+    (12..36).for_each(|i| rows[i] = scored(i as i64 * 15, 0.85 + 0.005 * (i - 12) as f64, -1));
+    // same direction on both sides, so that the reversal rule is not what merges them
+    (36..44).for_each(|i| rows[i] = scored(i as i64 * 15, 0.999_99, -1));
+    let eps = episodes(&rows, &params());
+    assert_eq!(eps.len(), 1, "{eps:?}");
+    assert_eq!((eps[0].start, eps[0].end, eps[0].peak), (4, 43, 36));
+    // one row back at a normal score in between: two events (the second more unusual, so alerted)
+    rows[20].score = 0.5;
+    let eps = episodes(&rows, &params());
+    assert_eq!(eps.len(), 2);
+    assert!(!eps[1].suppressed);
+    // elevated but farther apart than reversal_us (12 h here): two events
+    let mut rows: Vec<Scored> = (0..120).map(|i| scored(i * 15, 0.9, 0)).collect();
+    rows[2].score = 0.9999;
+    rows[100].score = 0.999_99;
+    assert_eq!(episodes(&rows, &params()).len(), 2);
+}
+
+#[test]
 fn severity_bands() {
     let thr = 0.999;
     assert_eq!(severity(0.999, thr, None), "dusuk");
