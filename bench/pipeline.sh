@@ -95,6 +95,9 @@ SELECT idx::text || ' (index)', sum(pg_catalog.pg_relation_size(t.relid))
 UNION ALL
 SELECT 'ml_metrics+ml_features (tables+indexes)', sum(pg_catalog.pg_total_relation_size(relid)) FROM parts
 UNION ALL
+SELECT 'ml_series_checkpoint (kernel checkpoints, table+TOAST+key)', pg_catalog.pg_total_relation_size(c)
+  FROM pg_catalog.to_regclass('ml_series_checkpoint') c WHERE c IS NOT NULL
+UNION ALL
 SELECT 'database', pg_catalog.pg_database_size(pg_catalog.current_database());
 SQL
 
@@ -114,6 +117,18 @@ more="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\
        WHERE m.\"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)"
 warm=$(P -c "$more" -c "SELECT ml_build_features()" -c "$more" -c '\timing on' -c "SELECT ml_build_features()" | ms)
 echo "incremental feature build after 30 minutes of new data ($((ENTITIES * 8)) metrics), resumed from kept kernel state: $warm ms"
+# A fresh session when the checkpoints are half a day old (their average age in steady state:
+# a series' checkpoint is rewritten half a period to one and a half after it): the rows since
+# the checkpoint are read and fed before the new ones.
+half="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+      SELECT m.metric_type, m.entity_id, m.metric_value, m.\"timestamp\" + k * interval '15 minutes'
+        FROM ml_metrics m CROSS JOIN generate_series(1, 46) k
+       WHERE m.\"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)"
+P -c "$half" -c "SELECT ml_build_features()" >/dev/null
+P -c "$more" >/dev/null
+aged=$(fresh "SELECT ml_build_features()")
+echo "incremental feature build after 30 minutes of new data ($((ENTITIES * 8)) metrics), fresh session, checkpoints 12 hours old: $aged"
+echo "kernel checkpoints: $(P -Atc "SELECT count(*) || ' series, ' || round(avg(pg_catalog.length(state))) || ' bytes each on average' FROM ml_series_checkpoint" 2>/dev/null || echo none)"
 
 if P -Atc "SELECT count(*) FROM pg_proc WHERE proname = 'ml_train'" | grep -q '^[1-9]'; then
     # the bound is computed once, outside the timed statements

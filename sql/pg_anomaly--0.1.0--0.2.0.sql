@@ -848,3 +848,28 @@ BEGIN
     END LOOP;
 END
 $dump_seq$;
+
+-- Kernel checkpoints (cold feature ticks resume instead of re-reading the look-back).
+CREATE TABLE ml_series_checkpoint (
+    metric_type      text NOT NULL,
+    entity_id        text NOT NULL,
+    features_version bigint NOT NULL,
+    until            timestamptz NOT NULL,
+    oldest           timestamptz NOT NULL,
+    time_zone        text NOT NULL,
+    state            bytea NOT NULL,
+    PRIMARY KEY (metric_type, entity_id)
+);
+-- stored uncompressed: the state is mostly float8 bits, which pglz does not shrink, and a
+-- build rewrites or carries it over without re-reading the bytes
+ALTER TABLE ml_series_checkpoint ALTER COLUMN state SET STORAGE EXTERNAL;
+COMMENT ON TABLE ml_series_checkpoint IS 'Kernel checkpoints: the feature kernels'' state of a series after one of its rows, so a fresh session resumes the series instead of re-reading its 31-day look-back; not dumped (a restored series recomputes from its look-back once)';
+COMMENT ON COLUMN ml_series_checkpoint.metric_type IS 'Metric type of the series';
+COMMENT ON COLUMN ml_series_checkpoint.entity_id IS 'Entity of the series';
+COMMENT ON COLUMN ml_series_checkpoint.features_version IS 'Used only while equal to ml_series_state.features_version: a build that appends after the checkpoint carries it over, any other write of the series'' features leaves it stale';
+COMMENT ON COLUMN ml_series_checkpoint.until IS 'Timestamp of the last observation fed to the state';
+COMMENT ON COLUMN ml_series_checkpoint.oldest IS 'Timestamp of the oldest observation the state holds (ml_cleanup drops checkpoints whose rows expired)';
+COMMENT ON COLUMN ml_series_checkpoint.time_zone IS 'pg_anomaly.timezone the state''s hour-of-day buckets were filled in';
+COMMENT ON COLUMN ml_series_checkpoint.state IS 'The encoded state (versioned, validated when read; a state that does not decode is reported and recomputed)';
+GRANT SELECT, INSERT, UPDATE, DELETE ON ml_series_checkpoint TO anomaly_admin;
+REVOKE ALL ON ml_series_checkpoint FROM PUBLIC;

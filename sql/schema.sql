@@ -182,6 +182,28 @@ COMMENT ON COLUMN ml_series_state.features_until IS 'Timestamp of the newest ml_
 COMMENT ON COLUMN ml_series_state.features_version IS 'Changes (from a sequence, never reused) whenever features of the series are written: a process that kept the kernel state of the series resumes from it only while this is the version it wrote';
 COMMENT ON COLUMN ml_series_state.scored_until IS 'Observations up to here were scored and alerted by ml_detect(save => true); lowered when features are recomputed';
 
+CREATE TABLE ml_series_checkpoint (
+    metric_type      text NOT NULL,
+    entity_id        text NOT NULL,
+    features_version bigint NOT NULL,
+    until            timestamptz NOT NULL,
+    oldest           timestamptz NOT NULL,
+    time_zone        text NOT NULL,
+    state            bytea NOT NULL,
+    PRIMARY KEY (metric_type, entity_id)
+);
+-- stored uncompressed: the state is mostly float8 bits, which pglz does not shrink, and a
+-- build rewrites or carries it over without re-reading the bytes
+ALTER TABLE ml_series_checkpoint ALTER COLUMN state SET STORAGE EXTERNAL;
+COMMENT ON TABLE ml_series_checkpoint IS 'Kernel checkpoints: the feature kernels'' state of a series after one of its rows, so a fresh session resumes the series instead of re-reading its 31-day look-back; not dumped (a restored series recomputes from its look-back once)';
+COMMENT ON COLUMN ml_series_checkpoint.metric_type IS 'Metric type of the series';
+COMMENT ON COLUMN ml_series_checkpoint.entity_id IS 'Entity of the series';
+COMMENT ON COLUMN ml_series_checkpoint.features_version IS 'Used only while equal to ml_series_state.features_version: a build that appends after the checkpoint carries it over, any other write of the series'' features leaves it stale';
+COMMENT ON COLUMN ml_series_checkpoint.until IS 'Timestamp of the last observation fed to the state';
+COMMENT ON COLUMN ml_series_checkpoint.oldest IS 'Timestamp of the oldest observation the state holds (ml_cleanup drops checkpoints whose rows expired)';
+COMMENT ON COLUMN ml_series_checkpoint.time_zone IS 'pg_anomaly.timezone the state''s hour-of-day buckets were filled in';
+COMMENT ON COLUMN ml_series_checkpoint.state IS 'The encoded state (versioned, validated when read; a state that does not decode is reported and recomputed)';
+
 -- ---------------------------------------------------------------------------
 -- Features: one row per metric row, partitioned like ml_metrics
 -- ---------------------------------------------------------------------------

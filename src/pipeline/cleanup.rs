@@ -6,7 +6,7 @@ use super::stage::StageRun;
 use crate::errors::Result;
 use crate::gucs;
 use crate::storage::retention::{self, Expiring, Partitioned};
-use crate::storage::{locks, metrics, settings};
+use crate::storage::{checkpoints, locks, metrics, settings};
 
 /// Applies retention; returns the rows removed per table.
 pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
@@ -33,6 +33,8 @@ pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
         }
     }
     retention::forget_empty_series()?;
+    // checkpoints holding rows retention just dropped would resume with them
+    checkpoints::forget_expired(r.metrics_days)?;
     metrics::ensure_partitions(settings::now_plus_days(-1)?, settings::now_plus_days(7)?)?;
     run.success(None, 0, out.iter().map(|(_, n)| n).sum())?;
     Ok(out)

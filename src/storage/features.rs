@@ -78,18 +78,20 @@ pub fn all_series(metric_type: Option<&str>) -> Result<Vec<(String, String)>> {
     })?)
 }
 
-/// Removes every feature row (and series state) of a metric type, or all of them.
+/// Removes every feature row (and series state and checkpoint) of a metric type, or all of them.
 pub fn clear(metric_type: Option<&str>) -> Result<()> {
     match metric_type {
         None => {
             exec("TRUNCATE ml_features", &[])?;
             exec("DELETE FROM ml_series_state", &[])?;
             exec("DELETE FROM ml_series_dirty", &[])?;
+            super::checkpoints::clear(None)?;
         }
         Some(m) => {
             exec("DELETE FROM ml_features WHERE metric_type = $1", &[m.into()])?;
             exec("DELETE FROM ml_series_state WHERE metric_type = $1", &[m.into()])?;
             exec("DELETE FROM ml_series_dirty WHERE metric_type = $1", &[m.into()])?;
+            super::checkpoints::clear(Some(m))?;
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod autonomous;
 pub mod channels;
+pub mod checkpoints;
 pub mod citus;
 pub mod copy;
 pub mod cron;

@@ -25,27 +25,27 @@ fn diff(s: &[Observation], i: usize) -> f64 {
 
 /// Statistics window (T-W, T]: values, time, differences.
 #[derive(Clone, Debug, Default)]
-struct StatWindow {
-    vals: Moments,
-    trend: TrendSums,
-    diffs: Moments,
+pub(super) struct StatWindow {
+    pub(super) vals: Moments,
+    pub(super) trend: TrendSums,
+    pub(super) diffs: Moments,
     /// Sum of the negative differences' magnitudes.
-    drop: f64,
+    pub(super) drop: f64,
     /// Differences that are not 0: a window without any is constant, which makes its
     /// deviation exactly 0 instead of rounding noise.
-    changes: usize,
+    pub(super) changes: usize,
     /// Consecutive differences that differ: without any, volatility is exactly 0.
-    diff_changes: usize,
-    min: Extremum,
-    max: Extremum,
-    sorted: SortedBag,
+    pub(super) diff_changes: usize,
+    pub(super) min: Extremum,
+    pub(super) max: Extremum,
+    pub(super) sorted: SortedBag,
 }
 
 /// A long window (T-kP, T]: values and their change count.
 #[derive(Clone, Debug, Default)]
-struct LongWindow {
-    vals: Moments,
-    changes: usize,
+pub(super) struct LongWindow {
+    pub(super) vals: Moments,
+    pub(super) changes: usize,
 }
 
 impl LongWindow {
@@ -63,24 +63,24 @@ impl LongWindow {
 /// driver drop the rows no window can read any more.
 #[derive(Clone, Debug)]
 pub(super) struct Kernel {
-    c: Clamped,
+    pub(super) c: Clamped,
     /// Period block of the previous row; `None` before the first.
-    block: Option<i64>,
+    pub(super) block: Option<i64>,
     /// First row the hour-of-day buckets take.
-    season_start: usize,
-    w: Span,
-    stat: StatWindow,
-    p7: Span,
-    long7: LongWindow,
-    abs_diffs7: SortedBag,
-    jumps7: LatestAbove,
+    pub(super) season_start: usize,
+    pub(super) w: Span,
+    pub(super) stat: StatWindow,
+    pub(super) p7: Span,
+    pub(super) long7: LongWindow,
+    pub(super) abs_diffs7: SortedBag,
+    pub(super) jumps7: LatestAbove,
     /// Latest row whose value differs from the previous row's (valid only inside the window).
-    last_change: Option<usize>,
-    p30: Span,
-    long30: LongWindow,
-    lags: [AsOf; 3],
-    momentum: AsOf,
-    season: Vec<VecDeque<usize>>,
+    pub(super) last_change: Option<usize>,
+    pub(super) p30: Span,
+    pub(super) long30: LongWindow,
+    pub(super) lags: [AsOf; 3],
+    pub(super) momentum: AsOf,
+    pub(super) season: Vec<VecDeque<usize>>,
 }
 
 impl Kernel {

@@ -21,6 +21,7 @@
 //! windows and the observations they can still read, so a long-lived process feeds only the
 //! new observations of a series and gets bitwise the rows of a full recompute.
 
+mod codec;
 mod kernels;
 mod params;
 mod state;
@@ -32,7 +33,10 @@ mod reference;
 mod tests;
 #[cfg(test)]
 mod tests_state;
+#[cfg(test)]
+mod tests_codec;
 
+pub use codec::{owner_tag, CODEC_VERSION};
 pub use params::FeatureParams;
 pub use state::SeriesState;
 

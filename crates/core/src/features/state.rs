@@ -30,11 +30,11 @@ use crate::error::{CoreError, CoreResult, ErrorKind};
 /// state and build a new one from a look-back.
 #[derive(Clone, Debug)]
 pub struct SeriesState {
-    params: FeatureParams,
-    kernel: Kernel,
+    pub(super) params: FeatureParams,
+    pub(super) kernel: Kernel,
     /// Observations from the first one a window may still read (or a few dead ones before
     /// it) to the last one fed.
-    buf: Vec<Observation>,
+    pub(super) buf: Vec<Observation>,
 }
 
 impl SeriesState {
@@ -45,7 +45,7 @@ impl SeriesState {
         SeriesState::with_kernel(params, Kernel::new(Clamped::from(params), &[], 0))
     }
 
-    fn with_kernel(params: &FeatureParams, kernel: Kernel) -> Self {
+    pub(super) fn with_kernel(params: &FeatureParams, kernel: Kernel) -> Self {
         SeriesState { params: params.clone(), kernel, buf: Vec::new() }
     }
 
@@ -80,7 +80,7 @@ impl SeriesState {
     /// After a large batch (a long warm-up): drops the dead rows now and gives back the
     /// capacity beyond the live rows plus a sixteenth, so the state is as small as a streamed
     /// one right away, not only after the next batch.
-    fn trim(&mut self) {
+    pub(super) fn trim(&mut self) {
         if let Some(last) = self.buf.len().checked_sub(1) {
             self.kernel.settle(&self.buf, last);
             let dead = self.kernel.first_needed(last);
@@ -142,6 +142,12 @@ impl SeriesState {
     /// The `ts` of the last observation fed, if any.
     pub fn last_ts(&self) -> Option<i64> {
         self.buf.last().map(|o| o.ts)
+    }
+
+    /// The `ts` of the oldest observation held: rows before it can no longer change any
+    /// result of this state.
+    pub fn first_ts(&self) -> Option<i64> {
+        self.buf.first().map(|o| o.ts)
     }
 
     /// Approximate heap bytes held: the buffered observations (by capacity) and the windows'

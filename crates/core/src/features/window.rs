@@ -56,10 +56,10 @@ impl Span {
 /// Count, shifted sum and shifted sum of squares of a window of values.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Moments {
-    k: f64,
-    n: usize,
-    s1: f64,
-    s2: f64,
+    pub(super) k: f64,
+    pub(super) n: usize,
+    pub(super) s1: f64,
+    pub(super) s2: f64,
 }
 
 impl Moments {
@@ -100,13 +100,13 @@ impl Moments {
 /// values relative to a reference value.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct TrendSums {
-    t0: i64,
-    k: f64,
-    n: usize,
-    su: f64,
-    suu: f64,
-    sy: f64,
-    suy: f64,
+    pub(super) t0: i64,
+    pub(super) k: f64,
+    pub(super) n: usize,
+    pub(super) su: f64,
+    pub(super) suu: f64,
+    pub(super) sy: f64,
+    pub(super) suy: f64,
 }
 
 impl TrendSums {
@@ -155,12 +155,12 @@ impl TrendSums {
 /// only on the contents, never on the chunk layout.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SortedBag {
-    chunks: Vec<Vec<i64>>,
-    len: usize,
+    pub(super) chunks: Vec<Vec<i64>>,
+    pub(super) len: usize,
 }
 
 /// Chunk size; 32 measured fastest for windows of 96 and 672 elements.
-const CHUNK: usize = 32;
+pub(super) const CHUNK: usize = 32;
 
 /// Order-preserving map of a float to an integer (`total_cmp`'s trick); its own inverse.
 #[inline]
@@ -246,7 +246,7 @@ impl SortedBag {
 /// Monotonic deque of indices for a sliding minimum or maximum (amortised O(1)).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Extremum {
-    idx: VecDeque<usize>,
+    pub(super) idx: VecDeque<usize>,
 }
 
 impl Extremum {
@@ -305,7 +305,7 @@ pub(super) fn deque_bytes(d: &VecDeque<usize>) -> usize {
 /// one of them, and their differences decrease, so a binary search finds it.
 #[derive(Clone, Debug, Default)]
 pub(super) struct LatestAbove {
-    idx: VecDeque<usize>,
+    pub(super) idx: VecDeque<usize>,
 }
 
 impl LatestAbove {
@@ -355,7 +355,7 @@ impl LatestAbove {
 pub(super) struct AsOf {
     offset: i64,
     width: i64,
-    next: usize,
+    pub(super) next: usize,
 }
 
 impl AsOf {
