@@ -7,14 +7,19 @@ use super::notify;
 use crate::errors::Result;
 use crate::gucs;
 use crate::storage::alerts;
-use pg_anomaly_core::detect::{Episode, Scored, SeriesRows};
+use pg_anomaly_core::detect::{continues_unsettled, may_continue, Episode, Scored, SeriesRows};
 use pg_anomaly_core::messages::{alert_text, series_context, AlertFacts, SeriesContext};
 use pg_anomaly_core::row::{deviation_percent, explanation_json};
 
 /// Turns the anomalous rows of one series into episodes and writes them. An episode that
 /// overlaps a known alert of the series, or follows it within the gap, updates that alert
 /// (rescoring after recomputed features must not add a second alert for the same span);
-/// any other episode closes the open alert and becomes a new one. Returns the alerts added.
+/// so does one that continues the series' open alert under the unsettled-gap rule, as two
+/// episodes within one run would merge: within the model's reversal window of its end and
+/// no row between back at a normal score (`before`: the rows after the open alert's end that
+/// an earlier run scored, rescored as look-back; the rest are in `scored`). An alert marked
+/// a false positive is not continued that way. Any other episode closes the open alert and
+/// becomes a new one. Returns the alerts added.
 #[allow(clippy::too_many_arguments)]
 pub fn write_alerts(
     model: &Model,
@@ -24,15 +29,24 @@ pub fn write_alerts(
     model_id: i64,
     threshold: f64,
     s: &SeriesRows,
+    before: &[Scored],
     scored: &[Scored],
     known: &mut Vec<alerts::KnownAlert>,
 ) -> Result<i64> {
     let english = gucs::english();
+    let params = model.episode_params(gap_us);
     let mut written = 0;
     for ep in model.episodes(scored, gap_us).into_iter().filter(|e| !e.suppressed) {
         let w = alert_of(&ep, metric_type, alert_type, model_id, threshold, s, scored, english);
         let continues = |k: &alerts::KnownAlert| ep.start_ts <= k.last_us.saturating_add(gap_us) && ep.end_ts.saturating_add(gap_us) >= k.first_us;
-        if let Some(k) = known.iter_mut().find(|k| continues(k)) {
+        let unsettled = |k: &alerts::KnownAlert| {
+            k.open && !k.false_positive && k.last_us < ep.start_ts && continues_unsettled(k.last_us, ep.start_ts, before.iter().chain(&scored[..ep.start]), &params)
+        };
+        let found = match known.iter().position(continues) {
+            Some(i) => Some(i),
+            None => known.iter().position(unsettled),
+        };
+        if let Some(k) = found.map(|i| &mut known[i]) {
             // An escalation queues a notification at the new severity.
             if alerts::extend(k.id, &w)? {
                 notify::after_alert(k.id, false)?;
@@ -48,9 +62,31 @@ pub fn write_alerts(
         let id = alerts::insert(&w)?;
         notify::after_alert(id, true)?;
         written += 1;
-        known.push(alerts::KnownAlert { id, first_us: w.first_us, last_us: w.last_us, open: true });
+        known.push(alerts::KnownAlert { id, first_us: w.first_us, last_us: w.last_us, open: true, false_positive: false });
     }
     Ok(written)
+}
+
+/// After a saving pass scored a series up to its last row: closes its open alert once no
+/// later episode may continue it (past the episode gap, and past the reversal window or
+/// with a row since back at a normal score, or marked a false positive past the gap), so
+/// the alert stays open exactly as long as [`write_alerts`] would still extend it. `before`
+/// and `scored` as there.
+pub fn close_settled(model: &Model, gap_us: i64, before: &[Scored], scored: &[Scored], known: &mut [alerts::KnownAlert]) -> Result<()> {
+    let Some(until) = scored.last().map(|r| r.ts) else { return Ok(()) };
+    let params = model.episode_params(gap_us);
+    for k in known.iter_mut().filter(|k| k.open) {
+        let keep = if k.false_positive {
+            until.saturating_sub(k.last_us) <= gap_us
+        } else {
+            may_continue(k.last_us, until, before.iter().chain(scored), &params)
+        };
+        if !keep {
+            alerts::close(k.id)?;
+            k.open = false;
+        }
+    }
+    Ok(())
 }
 
 /// The alert row of one episode: graded and explained at its peak, worded in the

@@ -2,7 +2,7 @@
 //! saving pass scores what no saving pass scored yet, writes alerts (`alerts`) and advances
 //! the scored watermark in the same transaction; an analyst's pass streams its rows.
 
-use super::alerts::write_alerts;
+use super::alerts::{close_settled, write_alerts};
 use super::features as feature_stage;
 use super::model::{self, Model};
 use pg_anomaly_core::model::DETECTOR_TYPE;
@@ -139,11 +139,31 @@ impl TypeRun {
         let model = &self.model;
         let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
         let froms: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.1).collect();
-        let data = series::read(mt, self.kind.aux_metric(), &entities, &froms, model.lookback_us(), until)?;
         let mut known = match (save, froms.iter().copied().min_by_key(|t| to_unix_us(*t))) {
             (true, Some(since)) => alerts::known_alerts(mt, &entities, since, self.gap_us)?,
             _ => Default::default(),
         };
+        // An open alert that ended before the rows to score may still be continued under the
+        // unsettled-gap rule, which needs the scores of the rows since its end: an earlier
+        // run scored them and kept none, so they are read and rescored as look-back (at most
+        // the reversal window; only series with such an alert).
+        let window = model.open_window_us(self.gap_us);
+        let open_ends: std::collections::HashMap<&str, i64> = chunk
+            .iter()
+            .filter_map(|c| {
+                let from_us = to_unix_us(c.1);
+                let k = known.get(&c.0)?.iter().find(|k| k.open && !k.false_positive && k.last_us < from_us && from_us.saturating_sub(k.last_us) <= window)?;
+                Some((c.0.as_str(), k.last_us))
+            })
+            .collect();
+        let read_froms: Vec<TimestampWithTimeZone> = chunk
+            .iter()
+            .map(|c| match open_ends.get(c.0.as_str()) {
+                Some(end) => series::ts(end.saturating_add(1)),
+                None => c.1,
+            })
+            .collect();
+        let data = series::read(mt, self.kind.aux_metric(), &entities, &read_froms, model.lookback_us(), until)?;
         let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
         for s in &data {
             let from_us = chunk.iter().find(|c| c.0 == s.entity_id).map(|c| to_unix_us(c.1)).unwrap_or(i64::MIN);
@@ -154,8 +174,18 @@ impl TypeRun {
             let scored = model.score_series(s, first)?;
             self.scored_rows += scored.len() as i64;
             if save {
+                // the rows between the open alert's end and the rows to score (not reported)
+                let before: Vec<Scored> = match open_ends.get(s.entity_id.as_str()) {
+                    Some(&end) if s.ts.partition_point(|t| *t <= end) < first => {
+                        let mut r = model.score_series(s, s.ts.partition_point(|t| *t <= end))?;
+                        r.retain(|x| x.ts < from_us);
+                        r
+                    }
+                    _ => Vec::new(),
+                };
                 let k = known.entry(s.entity_id.clone()).or_default();
-                self.written += write_alerts(model, mt, &self.alert_type, self.gap_us, self.model_id, model.threshold(), s, &scored, k)?;
+                self.written += write_alerts(model, mt, &self.alert_type, self.gap_us, self.model_id, model.threshold(), s, &before, &scored, k)?;
+                close_settled(model, self.gap_us, &before, &scored, k)?;
                 adv_e.push(s.entity_id.clone());
                 adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
             }
@@ -171,7 +201,7 @@ impl TypeRun {
 
     /// Closes stale episodes and records the run (a saving, unpartitioned pass).
     fn finish(&self) -> Result<()> {
-        alerts::close_stale(&self.mt, self.gap_us)?;
+        alerts::close_stale(&self.mt, self.model.open_window_us(self.gap_us))?;
         self.run.success(None, self.scored_rows, self.written)?;
         Ok(())
     }

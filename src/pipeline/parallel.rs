@@ -253,7 +253,12 @@ pub fn detection(
     let (rows_in, rows_out, anomalies) = run_and_collect(&split(JobKind::Detect, n, &t, job))?;
     for m in &types {
         let (_, gap) = alerts::settings(m)?;
-        alerts::close_stale(m, gap)?;
+        // as long as the workers' pass keeps an alert open (the model's reversal window)
+        let window = match crate::storage::models::active_any(m)? {
+            Some((id, _)) => super::model::load(id)?.open_window_us(gap),
+            None => gap,
+        };
+        alerts::close_stale(m, window)?;
     }
     run.success(Some("parallel"), rows_in, rows_out)?;
     Ok(anomalies.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())

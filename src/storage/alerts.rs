@@ -11,6 +11,9 @@ pub struct KnownAlert {
     pub first_us: i64,
     pub last_us: i64,
     pub open: bool,
+    /// Marked a false positive by the application: a later episode is not folded into it
+    /// under the unsettled-gap rule.
+    pub false_positive: bool,
 }
 
 /// The alerts of several series of a metric type that a scoring pass from `since` may
@@ -24,7 +27,7 @@ pub fn known_alerts(
 ) -> Result<std::collections::HashMap<String, Vec<KnownAlert>>> {
     Spi::connect(|client| -> Result<_> {
         let t = client.select(
-            "SELECT entity_id, id, \"timestamp\", last_seen, is_open FROM ml_alerts
+            "SELECT entity_id, id, \"timestamp\", last_seen, is_open, is_false_positive FROM ml_alerts
               WHERE metric_type = $1 AND entity_id = ANY($2)
                 AND (is_open OR last_seen >= $3::timestamptz - pg_catalog.make_interval(secs => $4::float8 / 1e6))
               ORDER BY \"timestamp\"",
@@ -42,7 +45,8 @@ pub fn known_alerts(
                 continue;
             };
             let open = r.get::<bool>(5)?.unwrap_or(false);
-            out.entry(e).or_default().push(KnownAlert { id, first_us: to_unix_us(first), last_us: to_unix_us(last), open });
+            let false_positive = r.get::<bool>(6)?.unwrap_or(false);
+            out.entry(e).or_default().push(KnownAlert { id, first_us: to_unix_us(first), last_us: to_unix_us(last), open, false_positive });
         }
         Ok(out)
     })
@@ -136,8 +140,11 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
 }
 
 /// Closes the open alerts of a metric type whose last anomalous observation is older
-/// than the series' scored watermark minus the episode gap.
-pub fn close_stale(metric_type: &str, gap_us: i64) -> Result<i64> {
+/// than the series' scored watermark minus `window_us` (the longest an alert may still be
+/// continued: the episode gap or the model's reversal window; a saving pass closes the alerts
+/// of the series it scored as soon as they can no longer be continued).
+pub fn close_stale(metric_type: &str, window_us: i64) -> Result<i64> {
+    let gap_us = window_us;
     if super::citus::is_distributed("ml_series_state")? {
         return close_stale_citus(metric_type, gap_us);
     }

@@ -56,14 +56,25 @@ impl Model {
     /// Groups scored rows into alert episodes (hysteresis, gap merging, a jump merged with
     /// its reversal, repeats suppressed); `gap_us` is the metric type's episode_gap.
     pub fn episodes(&self, scored: &[Scored], gap_us: i64) -> Vec<Episode> {
-        let p = match self {
+        episodes(scored, &self.episode_params(gap_us))
+    }
+
+    /// The episode parameters of this model with the metric type's episode_gap `gap_us`.
+    pub fn episode_params(&self, gap_us: i64) -> EpisodeParams {
+        match self {
             Model::Detector(d) => EpisodeParams { max_gap_us: gap_us, ..d.episode_params() },
             Model::ZScore(_) => {
                 let t = self.threshold();
                 EpisodeParams { threshold: t, close: t, max_gap_us: gap_us, suppress_us: 0, reversal_us: 0 }
             }
-        };
-        episodes(scored, &p)
+        }
+    }
+
+    /// How long after its last anomalous row an alert may still be continued by a later
+    /// episode (the episode gap, or the reversal window when longer): an open alert is not
+    /// closed for staleness before that.
+    pub fn open_window_us(&self, gap_us: i64) -> i64 {
+        gap_us.max(self.episode_params(gap_us).reversal_us)
     }
 
     /// Scores `s[first..]` (`s[..first]` is look-back).

@@ -72,7 +72,7 @@ pub fn episodes(rows: &[Scored], p: &EpisodeParams) -> Vec<Episode> {
             // the series never went back to normal in between: one event whose evidence passed
             // from one input to another (a missing refill: the unexplained fall, then the stock
             // lingering empty) dipped below the close level for a while, not two events
-            let unsettled = gap <= p.reversal_us && rows[prev.end + 1..ep.start].iter().all(|r| r.score >= quiet_level(p.close));
+            let unsettled = continues_unsettled(prev.end_ts, ep.start_ts, &rows[prev.end + 1..ep.start], p);
             if gap <= p.max_gap_us || reversal || unsettled {
                 let peak_dir = if ep.peak_score > prev.peak_score { (ep.peak, ep.peak_score, ep.direction) } else { (prev.peak, prev.peak_score, prev.direction) };
                 prev.end = ep.end;
@@ -97,6 +97,25 @@ pub fn episodes(rows: &[Scored], p: &EpisodeParams) -> Vec<Episode> {
         recent = Some((ep.end_ts, ep.peak_score));
     }
     merged
+}
+
+/// The unsettled-gap rule between an episode (or alert) that ended at `end_ts` and one that
+/// starts at `start_ts`: within `reversal_us`, and every row of `between` scored in between
+/// (rows outside `(end_ts, start_ts)` are ignored) kept at least [`quiet_level`]. The same
+/// rule joins episodes within one scoring run and an episode to an alert a previous run wrote
+/// (the caller then supplies the rows scored since that alert's end).
+pub fn continues_unsettled<'a>(end_ts: i64, start_ts: i64, between: impl IntoIterator<Item = &'a Scored>, p: &EpisodeParams) -> bool {
+    start_ts.saturating_sub(end_ts) <= p.reversal_us
+        && between.into_iter().filter(|r| r.ts > end_ts && r.ts < start_ts).all(|r| r.score >= quiet_level(p.close))
+}
+
+/// Whether an alert that ended at `end_ts` may still be continued by an episode starting
+/// after `until_ts` (the last row scored so far), given the rows scored since it: within the
+/// episode gap, or within `reversal_us` with no row back at a normal score. The pipeline
+/// keeps such an alert open; any other is over.
+pub fn may_continue<'a>(end_ts: i64, until_ts: i64, since: impl IntoIterator<Item = &'a Scored>, p: &EpisodeParams) -> bool {
+    let gap = until_ts.saturating_sub(end_ts);
+    gap <= p.max_gap_us || (gap < p.reversal_us && since.into_iter().filter(|r| r.ts > end_ts).all(|r| r.score >= quiet_level(p.close)))
 }
 
 /// How much more often than the close level a row may be reached while the series still

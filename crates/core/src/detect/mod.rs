@@ -69,7 +69,7 @@ mod tests_seq;
 #[cfg(test)]
 mod tests_tune;
 
-pub use episodes::{episodes, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
+pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
 pub use fit::{Detector, FitReport};
 pub use inputs::inputs_of;

@@ -237,6 +237,45 @@ fn an_event_that_never_settles_between_episodes_is_one_alert() {
 }
 
 #[test]
+fn a_later_run_continues_an_alert_under_the_same_rule() {
+    // the missing refill above, scored in two runs split at row 20 (in the sag): the first run
+    // sees one episode (rows 4..=11); what the second run needs to join its episode to that
+    // alert is the rule one run applies, over the rows between (some scored by the first run)
+    let mut rows: Vec<Scored> = (0..80).map(|i| scored(i * 15, 0.1, 0)).collect();
+    (4..12).for_each(|i| rows[i] = scored(i as i64 * 15, 0.9999, -1));
+    (12..36).for_each(|i| rows[i] = scored(i as i64 * 15, 0.85 + 0.005 * (i - 12) as f64, -1));
+    (36..44).for_each(|i| rows[i] = scored(i as i64 * 15, 0.999_99, -1));
+    let p = params();
+    let first = episodes(&rows[..20], &p);
+    assert_eq!(first.len(), 1);
+    let end = first[0].end_ts;
+    // the first run keeps the alert open: past the gap, but not settled and within reversal_us
+    assert!(rows[19].ts - end > p.max_gap_us);
+    assert!(may_continue(end, rows[19].ts, &rows[..20], &p));
+    let second = episodes(&rows[20..], &p);
+    assert_eq!(second.len(), 1);
+    let start = second[0].start_ts;
+    assert!(start - end > p.max_gap_us);
+    assert!(continues_unsettled(end, start, &rows[..], &p));
+    // one row back at a normal score, in either run: no continuation, and the first run
+    // closes the alert when that row is its own
+    for at in [15, 25] {
+        let mut settled = rows.clone();
+        settled[at].score = 0.5;
+        assert!(!continues_unsettled(end, start, &settled[..], &p), "{at}");
+        assert_eq!(may_continue(end, settled[19].ts, &settled[..20], &p), at >= 20, "{at}");
+    }
+    // farther than reversal_us after the alert's end: neither
+    let late = end + p.reversal_us + 1;
+    assert!(!continues_unsettled(end, late, &rows[..], &p));
+    assert!(!may_continue(end, late, &rows[..], &p));
+    // within the episode gap an alert stays open whatever the rows say (the gap rule)
+    let mut settled = rows.clone();
+    settled[12].score = 0.0;
+    assert!(may_continue(end, settled[12].ts, &settled[..13], &p));
+}
+
+#[test]
 fn severity_bands() {
     let thr = 0.999;
     assert_eq!(severity(0.999, thr, None), "dusuk");
