@@ -152,50 +152,46 @@ fn nab_score(windows: &[(usize, usize)], detections: &[usize], prob: usize) -> F
     f
 }
 
+/// The sum of files' results.
 #[derive(Default)]
 struct Total {
-    raw: f64,
-    null: f64,
-    perfect: f64,
-    windows: usize,
-    found: usize,
-    detections: usize,
-    fp: usize,
+    sum: FileScore,
     files: usize,
-    scores: Vec<f64>,
-    pos: Vec<bool>,
 }
 
 impl Total {
     fn add(&mut self, f: &FileScore) {
-        self.raw += f.raw;
-        self.null += f.null;
-        self.perfect += f.perfect;
-        self.windows += f.windows;
-        self.found += f.found;
-        self.detections += f.detections;
-        self.fp += f.fp;
+        let t = &mut self.sum;
+        t.raw += f.raw;
+        t.null += f.null;
+        t.perfect += f.perfect;
+        t.windows += f.windows;
+        t.found += f.found;
+        t.detections += f.detections;
+        t.fp += f.fp;
+        t.scores.extend_from_slice(&f.scores);
+        t.pos.extend_from_slice(&f.pos);
         self.files += 1;
-        self.scores.extend_from_slice(&f.scores);
-        self.pos.extend_from_slice(&f.pos);
     }
     fn normalised(&self) -> f64 {
-        if self.perfect > self.null {
-            100.0 * (self.raw - self.null) / (self.perfect - self.null)
+        let t = &self.sum;
+        if t.perfect > t.null {
+            100.0 * (t.raw - t.null) / (t.perfect - t.null)
         } else {
             0.0
         }
     }
     fn line(&self, name: &str) -> String {
-        let auc = roc_auc(&self.scores, &self.pos).map_or("-".to_string(), |a| format!("{a:.3}"));
+        let t = &self.sum;
+        let auc = roc_auc(&t.scores, &t.pos).map_or("-".to_string(), |a| format!("{a:.3}"));
         format!(
             "{name:<7} files {:>2}  windows {:>3}  found {:>3}  detections {:>4}  FP {:>4}  raw {:>8.2}  NAB standard {:>6.1}  row AUC {auc}",
             self.files,
-            self.windows,
-            self.found,
-            self.detections,
-            self.fp,
-            self.raw,
+            t.windows,
+            t.found,
+            t.detections,
+            t.fp,
+            t.raw,
             self.normalised()
         )
     }
@@ -204,7 +200,10 @@ impl Total {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opt = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
-    let dir = args.first().filter(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "/work/nab".into());
+    let Some(dir) = args.first().filter(|a| !a.starts_with("--")).cloned() else {
+        eprintln!("usage: eval_nab DIR [--params JSON] [--split tune|report|all] [--probation-cap N] (DIR holds NAB's data/ and labels/)");
+        std::process::exit(2);
+    };
     let dir = PathBuf::from(dir);
     let show = opt("--split").unwrap_or_else(|| "all".into()).to_lowercase();
     let cap: usize = opt("--probation-cap").and_then(|v| v.parse().ok()).unwrap_or(0);

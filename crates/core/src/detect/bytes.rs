@@ -68,102 +68,61 @@ struct ParamsV4 {
     exclude_inputs: Vec<String>,
 }
 
-/// Version 4 bytes: the same as version 5 but for the parameters.
-type DetectorWireV4 = DetectorWire<ParamsV4, ()>;
-
-/// [`DetectorParams`] as version 5 stored them (no detector family).
+/// [`DetectorParams`] as version 5 stored them: version 4's fields, then two more (no
+/// detector family). bincode writes a nested struct's fields in line, without framing, so
+/// this reads exactly the flat version 5 layout.
 #[derive(Deserialize)]
 struct ParamsV5 {
-    n_trees: usize,
-    max_samples: usize,
-    seed: u64,
-    contamination: Option<f64>,
-    alert_p: f64,
-    close_p: f64,
-    max_gap_minutes: f64,
-    suppress_hours: f64,
-    reversal_hours: f64,
-    calibration_blocks: usize,
-    min_train_days: f64,
-    use_forest: bool,
-    interactions: usize,
-    exclude_inputs: Vec<String>,
+    v4: ParamsV4,
     adapt_hours: f64,
     change_scan: bool,
 }
 
-/// Version 5 bytes: no family in the parameters, no sequence models.
-type DetectorWireV5 = DetectorWire<ParamsV5, ()>;
+impl From<ParamsV4> for ParamsV5 {
+    /// What a version 4 model did: the training baseline alone, fixed 24-hour totals.
+    fn from(v4: ParamsV4) -> Self {
+        ParamsV5 { v4, adapt_hours: 0.0, change_scan: false }
+    }
+}
 
-impl From<DetectorWireV5> for DetectorWire {
-    fn from(w: DetectorWireV5) -> Self {
-        let p = w.params;
-        let d = DetectorParams::default();
-        let params = DetectorParams {
-            n_trees: p.n_trees,
-            max_samples: p.max_samples,
-            seed: p.seed,
-            contamination: p.contamination,
-            alert_p: p.alert_p,
-            close_p: p.close_p,
-            max_gap_minutes: p.max_gap_minutes,
-            suppress_hours: p.suppress_hours,
-            reversal_hours: p.reversal_hours,
-            calibration_blocks: p.calibration_blocks,
-            min_train_days: p.min_train_days,
-            use_forest: p.use_forest,
-            interactions: p.interactions,
-            exclude_inputs: p.exclude_inputs,
+impl From<ParamsV5> for DetectorParams {
+    /// A version 5 model is a `calibrated` one; the sequence family's parameters keep their
+    /// defaults (unused by that family).
+    fn from(p: ParamsV5) -> Self {
+        let (v4, d) = (p.v4, DetectorParams::default());
+        DetectorParams {
+            n_trees: v4.n_trees,
+            max_samples: v4.max_samples,
+            seed: v4.seed,
+            contamination: v4.contamination,
+            alert_p: v4.alert_p,
+            close_p: v4.close_p,
+            max_gap_minutes: v4.max_gap_minutes,
+            suppress_hours: v4.suppress_hours,
+            reversal_hours: v4.reversal_hours,
+            calibration_blocks: v4.calibration_blocks,
+            min_train_days: v4.min_train_days,
+            use_forest: v4.use_forest,
+            interactions: v4.interactions,
+            exclude_inputs: v4.exclude_inputs,
             adapt_hours: p.adapt_hours,
             change_scan: p.change_scan,
             detector_family: Family::Calibrated,
             seq_margin: d.seq_margin,
             seq_rest_hours: d.seq_rest_hours,
-        };
-        DetectorWire {
-            kind: w.kind,
-            params,
-            pooled: w.pooled,
-            entities: w.entities,
-            feature_tails: w.feature_tails,
-            forest: w.forest,
-            forest_tail: w.forest_tail,
-            day_tail: w.day_tail,
-            threshold: w.threshold,
-            close: w.close,
-            seq: None,
         }
     }
 }
 
-impl From<DetectorWireV4> for DetectorWire {
-    fn from(w: DetectorWireV4) -> Self {
-        let p = w.params;
-        let params = DetectorParams {
-            n_trees: p.n_trees,
-            max_samples: p.max_samples,
-            seed: p.seed,
-            contamination: p.contamination,
-            alert_p: p.alert_p,
-            close_p: p.close_p,
-            max_gap_minutes: p.max_gap_minutes,
-            suppress_hours: p.suppress_hours,
-            reversal_hours: p.reversal_hours,
-            calibration_blocks: p.calibration_blocks,
-            min_train_days: p.min_train_days,
-            use_forest: p.use_forest,
-            interactions: p.interactions,
-            exclude_inputs: p.exclude_inputs,
-            // what a version 4 model did: the training baseline alone, fixed 24-hour totals
-            adapt_hours: 0.0,
-            change_scan: false,
-            detector_family: Family::Calibrated,
-            seq_margin: DetectorParams::default().seq_margin,
-            seq_rest_hours: DetectorParams::default().seq_rest_hours,
-        };
+/// Version 4 and 5 bytes: the current shape but for the parameters and without sequence models.
+type DetectorWireV4 = DetectorWire<ParamsV4, ()>;
+type DetectorWireV5 = DetectorWire<ParamsV5, ()>;
+
+impl<P: Into<ParamsV5>> From<DetectorWire<P, ()>> for DetectorWire {
+    fn from(w: DetectorWire<P, ()>) -> Self {
         DetectorWire {
             kind: w.kind,
-            params,
+            params: DetectorParams::from(w.params.into()),
             pooled: w.pooled,
             entities: w.entities,
             feature_tails: w.feature_tails,
