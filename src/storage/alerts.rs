@@ -177,14 +177,7 @@ fn close_stale_citus(metric_type: &str, gap_us: i64) -> Result<i64> {
             None,
             &[metric_type.into(), open.into()],
         )?;
-        let (mut e, mut u) = (Vec::new(), Vec::new());
-        for r in t {
-            if let (Some(a), Some(b)) = (r.get::<String>(1)?, r.get::<TimestampWithTimeZone>(2)?) {
-                e.push(a);
-                u.push(b);
-            }
-        }
-        Ok((e, u))
+        Ok(super::pairs::<String, TimestampWithTimeZone>(t)?.into_iter().unzip())
     })?;
     exec(
         "UPDATE ml_alerts a SET is_open = false, updated_at = pg_catalog.now()

@@ -68,13 +68,7 @@ pub fn all_series(metric_type: Option<&str>) -> Result<Vec<(String, String)>> {
             None,
             &[metric_type.into()],
         )?;
-        let mut out = Vec::new();
-        for r in t {
-            if let (Some(m), Some(e)) = (r.get::<String>(1)?, r.get::<String>(2)?) {
-                out.push((m, e));
-            }
-        }
-        Ok(out)
+        super::pairs(t)
     })?)
 }
 
@@ -283,13 +277,7 @@ pub fn advance_state(
             None,
             &[metric_type.into(), entities.into(), from.into(), until.into()],
         )?;
-        let mut out = Vec::new();
-        for r in t {
-            if let (Some(e), Some(v)) = (r.get::<String>(1)?, r.get::<i64>(2)?) {
-                out.push((e, v));
-            }
-        }
-        Ok(out)
+        super::pairs(t)
     })
 }
 
@@ -330,13 +318,7 @@ fn advance_state_citus(
             None,
             &[metric_type.into(), entities.into(), from.into(), until.into(), versions.into(), before.into()],
         )?;
-        let mut out = Vec::new();
-        for r in t {
-            if let (Some(e), Some(v)) = (r.get::<String>(1)?, r.get::<i64>(2)?) {
-                out.push((e, v));
-            }
-        }
-        Ok(out)
+        super::pairs(t)
     })
 }
 

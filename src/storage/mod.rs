@@ -56,6 +56,18 @@ pub fn each_row(mut t: pgrx::spi::SpiTupleTable<'_>, mut row: impl FnMut(&pgrx::
     Ok(())
 }
 
+/// The rows of a two-column SPI result whose columns are both non-NULL, as pairs (rows with
+/// a NULL are skipped). For small results: each value is read with pgrx's `get` (see [`col`]).
+pub fn pairs<A: FromDatum + IntoDatum, B: FromDatum + IntoDatum>(t: pgrx::spi::SpiTupleTable<'_>) -> Result<Vec<(A, B)>> {
+    let mut out = Vec::new();
+    for r in t {
+        if let (Some(a), Some(b)) = (r.get::<A>(1)?, r.get::<B>(2)?) {
+            out.push((a, b));
+        }
+    }
+    Ok(out)
+}
+
 /// Column `n` (1-based) of the current row of an SPI result, converted where it lies in the
 /// result. pgrx's `get` first copies a by-reference value (text, arrays) into the parent of
 /// the SPI context, which is TopTransactionContext: read by the million in one statement,

@@ -13,26 +13,15 @@ use std::time::Instant;
 
 use pg_anomaly_core::demo::{generate_entity, DemoParams, EntitySeries, LOCAL_OFFSET_US, METRIC_TYPES};
 use pg_anomaly_core::detect::{episodes, rfe, Detector, DetectorParams, MetricKind, SeriesRows, Window};
-use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow, Observation};
+use pg_anomaly_core::corpus::series_rows;
 
 /// 2025-03-31T00:00:00Z.
 const END: i64 = 1_743_379_200_000_000;
 
-fn obs(ts: i64, value: f64) -> Observation {
-    pg_anomaly_core::corpus::observation(ts, value, LOCAL_OFFSET_US)
-}
-
+/// A series with its stored features, as the SQL layer reads it (the corpus' reader; `aux`
+/// shares the series' timestamps).
 fn rows(id: String, ts: &[i64], values: &[f64], aux: Option<&[f64]>) -> SeriesRows {
-    let o: Vec<Observation> = ts.iter().zip(values).map(|(&t, &v)| obs(t, v)).collect();
-    let mut f: Vec<FeatureRow> = Vec::with_capacity(o.len());
-    compute_series(&o, 0, &FeatureParams::default(), &mut f);
-    SeriesRows {
-        entity_id: id,
-        ts: ts.to_vec(),
-        value: values.to_vec(),
-        features: f.into_iter().map(|r| r.values).collect(),
-        aux: aux.map(|a| a.iter().map(|&v| Some(v)).collect()),
-    }
+    series_rows(&id, ts, values, aux.map(|a| (ts, a)), LOCAL_OFFSET_US)
 }
 
 fn main() {

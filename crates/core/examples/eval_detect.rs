@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use pg_anomaly_core::demo::{generate_entity, DemoParams, EntitySeries, DAY_US, LOCAL_OFFSET_US, METRIC_TYPES};
 use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows, Window};
-use pg_anomaly_core::features::{compute_series, FeatureParams, FeatureRow, Observation};
+use pg_anomaly_core::corpus::{head, series_rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -29,33 +29,10 @@ const TRAIN_DAYS: i64 = 14;
 /// 2025-03-31T00:00:00Z.
 const END: i64 = 1_743_379_200_000_000;
 
-/// ISO calendar fields of a local timestamp (proleptic Gregorian, days since 1970-01-01).
-fn obs(ts: i64, value: f64, offset: i64) -> Observation {
-    pg_anomaly_core::corpus::observation(ts, value, offset)
-}
-
-/// A series with its stored features, as the SQL layer reads it.
+/// A series with its stored features, as the SQL layer reads it (the corpus' reader; `aux`
+/// shares the series' timestamps).
 fn rows(id: String, ts: &[i64], values: &[f64], aux: Option<&[f64]>, offset: i64) -> SeriesRows {
-    let o: Vec<Observation> = ts.iter().zip(values).map(|(&t, &v)| obs(t, v, offset)).collect();
-    let mut f: Vec<FeatureRow> = Vec::with_capacity(o.len());
-    compute_series(&o, 0, &FeatureParams::default(), &mut f);
-    SeriesRows {
-        entity_id: id,
-        ts: ts.to_vec(),
-        value: values.to_vec(),
-        features: f.into_iter().map(|r| r.values).collect(),
-        aux: aux.map(|a| a.iter().map(|&v| Some(v)).collect()),
-    }
-}
-
-fn head(s: &SeriesRows, n: usize) -> SeriesRows {
-    SeriesRows {
-        entity_id: s.entity_id.clone(),
-        ts: s.ts[..n].to_vec(),
-        value: s.value[..n].to_vec(),
-        features: s.features[..n].to_vec(),
-        aux: s.aux.as_ref().map(|a| a[..n].to_vec()),
-    }
+    series_rows(&id, ts, values, aux.map(|a| (ts, a)), offset)
 }
 
 #[derive(Default, Clone)]
