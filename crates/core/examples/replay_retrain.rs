@@ -20,7 +20,7 @@
 
 use std::time::Instant;
 
-use pg_anomaly_core::corpus::{generate, head, members, metric_series, train_end_us, CorpusEntity, DAY_US, METRIC_TYPES};
+use pg_anomaly_core::corpus::{generate, head, members, metric_series, train_end_us, CorpusEntity, EventCounts, DAY_US, METRIC_TYPES};
 use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, SeriesRows, Window};
 
 const HOUR: i64 = 3_600_000_000;
@@ -33,28 +33,7 @@ fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 + TOLERANCE && b.0 <= a.1
 }
 
-#[derive(Default, Clone, Copy)]
-struct Tally {
-    labels: usize,
-    found: usize,
-    alerts: usize,
-    fp: usize,
-}
-
-impl Tally {
-    fn add(&mut self, o: Tally) {
-        self.labels += o.labels;
-        self.found += o.found;
-        self.alerts += o.alerts;
-        self.fp += o.fp;
-    }
-    fn recall(&self) -> f64 {
-        if self.labels > 0 { self.found as f64 / self.labels as f64 } else { 0.0 }
-    }
-    fn precision(&self) -> f64 {
-        if self.alerts > 0 { (self.alerts - self.fp) as f64 / self.alerts as f64 } else { 0.0 }
-    }
-}
+type Tally = EventCounts;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -138,7 +117,7 @@ fn main() {
                 t.fp += mine.iter().filter(|&&a| !e.labels.iter().any(|l| overlaps(a, (l.from_us, l.to_us)))).count();
             }
             println!("{name:<16} {mode:<15} {:>6} {:>5} {:>6} {:>4} {:>7.3} {:>7.3}", t.labels, t.found, t.alerts, t.fp, t.recall(), t.precision());
-            totals[mode_i].add(t);
+            totals[mode_i].add(&t);
         }
     }
     for (mode, t) in MODES.iter().zip(&totals) {

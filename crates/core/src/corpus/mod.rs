@@ -204,6 +204,38 @@ pub fn metric_series(ents: &[CorpusEntity], mi: usize) -> Vec<SeriesRows> {
         .collect()
 }
 
+/// Event-level counts of a detection run against labels: labels, labels found, alerts, and
+/// alerts that found no label.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EventCounts {
+    pub labels: usize,
+    pub found: usize,
+    pub alerts: usize,
+    pub fp: usize,
+}
+
+impl EventCounts {
+    pub fn add(&mut self, o: &EventCounts) {
+        self.labels += o.labels;
+        self.found += o.found;
+        self.alerts += o.alerts;
+        self.fp += o.fp;
+    }
+    /// Share of alerts that found a label (0 without alerts).
+    pub fn precision(&self) -> f64 {
+        if self.alerts > 0 { (self.alerts - self.fp.min(self.alerts)) as f64 / self.alerts as f64 } else { 0.0 }
+    }
+    /// Share of labels found (0 without labels).
+    pub fn recall(&self) -> f64 {
+        if self.labels > 0 { self.found as f64 / self.labels as f64 } else { 0.0 }
+    }
+    /// Harmonic mean of precision and recall (0 when both are 0).
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+    }
+}
+
 /// The first `n` rows of `s`.
 pub fn head(s: &SeriesRows, n: usize) -> SeriesRows {
     SeriesRows {

@@ -55,3 +55,15 @@ fn auc_ranks() {
     assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), Some(0.5));
     assert_eq!(roc_auc(&[0.5], &[true]), None);
 }
+
+#[test]
+fn event_counts_add_and_rate() {
+    let mut t = EventCounts { labels: 10, found: 8, alerts: 10, fp: 2 };
+    t.add(&EventCounts { labels: 10, found: 4, alerts: 2, fp: 2 });
+    assert_eq!(t, EventCounts { labels: 20, found: 12, alerts: 12, fp: 4 });
+    assert!((t.precision() - 8.0 / 12.0).abs() < 1e-12);
+    assert!((t.recall() - 0.6).abs() < 1e-12);
+    let f1 = 2.0 * (8.0 / 12.0) * 0.6 / (8.0 / 12.0 + 0.6);
+    assert!((t.f1() - f1).abs() < 1e-12);
+    assert_eq!(EventCounts::default().f1(), 0.0);
+}
