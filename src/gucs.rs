@@ -59,7 +59,7 @@ pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_anomaly.timezone",
         c"Time zone of the time features (hour_of_day, day_of_week, is_weekend, day_of_month).",
-        c"Empty: the server's TimeZone setting.",
+        c"Empty: the TimeZone of the session that builds or scores; set it server-wide so every session and worker agrees.",
         &TIMEZONE,
         GucContext::Userset,
         GucFlags::default(),
