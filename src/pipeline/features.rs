@@ -24,7 +24,8 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Re
         return Ok(0);
     }
     let run = StageRun::start("features", metric_type, trigger)?;
-    state_cache::begin_build();
+    // a pg_cron run is a process of its own that ends with its job: it keeps no state
+    state_cache::begin_build(trigger == "cron");
     let (rows_in, rows_out) = if crate::gucs::citus_shard_builds() && citus::metrics_distributed()? {
         // Citus: every shard is built on its worker, all at once; the coordinator only
         // hands out its feature settings and adds up the rows.

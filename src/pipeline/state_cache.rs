@@ -35,14 +35,20 @@ struct Cache {
     tick: u64,
     /// The tick at which the current build started.
     build_start: u64,
+    /// The current build runs in a process that ends with it (a pg_cron job): keep nothing.
+    one_shot: bool,
 }
 
 /// Marks the start of a feature build (states used before it may be evicted for its own).
-pub fn begin_build() {
+/// `one_shot`: the process ends with this run (a pg_cron job runs in a process of its own),
+/// so no state it builds would ever be resumed here: [`put`] keeps nothing for this build
+/// (the kernel checkpoints carry the next run), instead of holding up to the cache's limit.
+pub fn begin_build(one_shot: bool) {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.tick += 1;
         c.build_start = c.tick;
+        c.one_shot = one_shot;
     })
 }
 
@@ -76,6 +82,9 @@ pub fn put(metric_type: &str, entity_id: &str, version: i64, state: SeriesState)
     }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
+        if c.one_shot {
+            return;
+        }
         c.tick += 1;
         let bytes = state.approx_bytes() + metric_type.len() + entity_id.len() + 64;
         if c.bytes + bytes > limit {

@@ -205,6 +205,53 @@ fn scenario_1_new_product_flows_through_the_stages() {
     c.batch_execute("DROP SCHEMA it_app1 CASCADE").unwrap();
 }
 
+/// States kept in memory after the build of each run, read from the build's debug line
+/// ("... (N states, M kB kept) ...") of the last chunk.
+fn kept_states(notices: &std::sync::Mutex<Vec<String>>) -> Option<usize> {
+    let n = notices.lock().unwrap();
+    let line = n.iter().rev().find(|m| m.starts_with("pg_anomaly features chunk:"))?;
+    let before = &line[..line.find(" states, ")?];
+    before[before.rfind('(')? + 1..].parse().ok()
+}
+
+/// A pg_cron run is a process of its own that ends with its job: its feature build keeps no
+/// kernel state in memory (the checkpoints carry the next run), where a session building by
+/// hand keeps every series' state for its next build.
+#[test]
+fn a_cron_run_keeps_no_kernel_state_in_memory() {
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let mut cfg: postgres::Config = pg_anomaly_it::url().parse().unwrap();
+    cfg.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    let mut c = cfg.connect(postgres::NoTls).unwrap();
+    fresh_extension(&mut c);
+    c.batch_execute(
+        "SELECT ml_generate_demo_data(3, 10, 5, date_trunc('hour', now()) - interval '3 hours');
+         SELECT ml_build_features(full_rebuild => true);",
+    )
+    .unwrap();
+    let append = "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+                  SELECT metric_type, entity_id, metric_value + 1, \"timestamp\" + interval '15 minutes' FROM ml_metrics
+                   WHERE \"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)";
+    let mut run = |trigger: &str| -> Option<usize> {
+        c.batch_execute(append).unwrap();
+        notices.lock().unwrap().clear();
+        c.batch_execute("SET client_min_messages = debug1").unwrap();
+        let rows: i64 = c
+            .query_one("SELECT (ml_run_stage('features', $1)->>'rows')::bigint", &[&trigger])
+            .unwrap()
+            .get(0);
+        c.batch_execute("SET client_min_messages = warning").unwrap();
+        assert_eq!(rows, 3 * 4, "one new row per series ({trigger})");
+        kept_states(&notices)
+    };
+    assert_eq!(run("cron"), Some(0), "a cron run keeps nothing in memory");
+    assert_eq!(run("manual"), Some(3 * 4), "a session building by hand keeps every series' state");
+    // the next cron run in this same process: nothing new kept, the manual run's states stay
+    // until evicted (they are fresh, so this run resumed from them)
+    assert_eq!(run("cron"), Some(0), "a cron run keeps nothing, and the states it resumed are used up");
+}
+
 /// Kept kernel state: a session resumes series from the state it kept, but never after
 /// another session rewrote one of them (here a corrected old value): its next increments
 /// still equal a full rebuild, row for row and bit for bit.
