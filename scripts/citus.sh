@@ -92,27 +92,9 @@ init_node() {
     local n=$1 d port
     d=$(node_dir "$n"); port=$(node_port "$n")
     [ -f "$d/data/PG_VERSION" ] && return 0
-    mkdir -p "$d"; chown postgres:postgres "$d"
-    as_pg mkdir -p "$d/data" "$d/sock"
-    as_pg "$PG_BIN/initdb" -D "$d/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    init_cluster "$d" "$port" "$PGA_DB" "${PGA_CITUS_PRELOAD:-citus,pg_cron,pg_anomaly}" off "pg_anomaly Citus node $n"
     cat >> "$d/data/postgresql.conf" <<CONF
-# pg_anomaly Citus node $n
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$d/sock'
-shared_preload_libraries = '${PGA_CITUS_PRELOAD:-citus,pg_cron,pg_anomaly}'
-cron.database_name = '$PGA_DB'
-cron.host = '$d/sock'
-cron.use_background_workers = on
-max_worker_processes = 32
 max_connections = 200
-pg_anomaly.database = '$PGA_DB'
-pg_anomaly.realtime = off
-logging_collector = off
-log_min_messages = warning
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 max_wal_size = 2GB
 shared_buffers = 128MB
 citus.shard_count = 8

@@ -21,28 +21,9 @@ SOCK="$PGA_DIR/sock"
 init() {
     [ -f "$DATA/PG_VERSION" ] && return 0
     log "initdb $DATA"
-    mkdir -p "$PGA_DIR"
-    chown postgres:postgres "$PGA_DIR"
-    as_pg mkdir -p "$DATA" "$SOCK"
-    as_pg "$PG_BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    init_cluster "$PGA_DIR" "$PGA_PORT" "$PGA_DB" pg_cron,pg_anomaly "$PGA_REALTIME" "pg_anomaly local cluster"
     cat >> "$DATA/postgresql.conf" <<CONF
-# pg_anomaly local cluster
-listen_addresses = '127.0.0.1'
-port = $PGA_PORT
-unix_socket_directories = '$SOCK'
-shared_preload_libraries = 'pg_cron,pg_anomaly'
-cron.database_name = '$PGA_DB'
-cron.host = '$SOCK'
-cron.use_background_workers = on
-max_worker_processes = 32
-pg_anomaly.database = '$PGA_DB'
-pg_anomaly.realtime = $PGA_REALTIME
 pg_anomaly.realtime_interval = 2
-logging_collector = off
-log_min_messages = warning
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 max_wal_size = 4GB
 shared_buffers = 512MB
 maintenance_work_mem = 256MB

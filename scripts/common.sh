@@ -14,3 +14,34 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_pg() {
     if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
 }
+
+# Creates a throwaway cluster: DIR/data with its socket directory DIR/sock, listening on
+# 127.0.0.1:PORT only, PRELOAD in shared_preload_libraries, pg_cron and pg_anomaly pointed at
+# database DB, the real-time worker REALTIME (on/off), and durability off for speed. The
+# caller appends the settings of its own kind of cluster (later lines win).
+# Usage: init_cluster DIR PORT DB PRELOAD REALTIME TITLE
+init_cluster() {
+    local dir=$1 port=$2 db=$3 preload=$4 realtime=$5 title=$6
+    mkdir -p "$dir"
+    chown postgres:postgres "$dir"
+    as_pg mkdir -p "$dir/data" "$dir/sock"
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >> "$dir/data/postgresql.conf" <<CONF
+# $title
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/sock'
+shared_preload_libraries = '$preload'
+cron.database_name = '$db'
+cron.host = '$dir/sock'
+cron.use_background_workers = on
+max_worker_processes = 32
+pg_anomaly.database = '$db'
+pg_anomaly.realtime = $realtime
+logging_collector = off
+log_min_messages = warning
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+}
