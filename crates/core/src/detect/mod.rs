@@ -42,6 +42,7 @@ mod fit;
 mod inputs;
 mod mathx;
 mod noise;
+mod packed;
 mod params;
 pub mod rfe;
 mod score;
@@ -74,6 +75,7 @@ pub use explain::{Explanation, Importance, InputAttribution};
 pub use fit::{Detector, FitReport};
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};
+pub use packed::{pack_series, unpack_series};
 pub use params::{DetectorParams, JSON_KEYS};
 
 use crate::features::NUM_FEATURES;
