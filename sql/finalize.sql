@@ -7,6 +7,10 @@ COMMENT ON FUNCTION ml_add_source(text, text, text, text) IS
 COMMENT ON FUNCTION ml_remove_source(text) IS 'Removes a metric source';
 COMMENT ON FUNCTION ml_build_features_shard(text, text, boolean, text) IS
     'Citus: builds the features of the series of one ml_metrics shard on the worker that holds it, with the coordinator''s feature settings; ml_build_features runs it on every shard at once; returns {rows read, rows written}';
+COMMENT ON FUNCTION ml_train_sample_shard(text, bytea) IS
+    'Citus: reads and packs the part of a training sample that one ml_metrics shard holds, on the worker that holds it; ml_train runs it on every shard at once with the series it planned';
+COMMENT ON FUNCTION ml_detect_shard(text, bytea, bytea) IS
+    'Citus: scores the series of one ml_metrics shard on the worker that holds it with the coordinator''s model bytes and returns what to write (alerts, not rows); the detection stage runs it on every shard at once and writes the alerts on the coordinator';
 COMMENT ON FUNCTION ml_collect(text) IS
     'Runs one source or all enabled ones: reads only rows newer than the watermark, stores them and advances the watermark in one subtransaction';
 COMMENT ON FUNCTION ml_generate_demo_data(integer, integer, integer, timestamptz, integer) IS

@@ -780,6 +780,29 @@ AS 'MODULE_PATHNAME', 'ml_build_features_shard_wrapper';
 COMMENT ON FUNCTION ml_build_features_shard(text, text, boolean, text) IS
     'Citus: builds the features of the series of one ml_metrics shard on the worker that holds it, with the coordinator''s feature settings; ml_build_features runs it on every shard at once; returns {rows read, rows written}';
 
+-- Citus: one shard's part of a training sample and of a saving detection pass.
+CREATE FUNCTION "ml_train_sample_shard"(
+	"shard" TEXT, /* Option < & str > */
+	"request" bytea /* Option < & [u8] > */
+) RETURNS bytea /* std :: result :: Result < Vec < u8 > , ErrorReport > */
+VOLATILE PARALLEL UNSAFE
+SET search_path TO @extschema@, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ml_train_sample_shard_wrapper';
+COMMENT ON FUNCTION ml_train_sample_shard(text, bytea) IS
+    'Citus: reads and packs the part of a training sample that one ml_metrics shard holds, on the worker that holds it; ml_train runs it on every shard at once with the series it planned';
+CREATE FUNCTION "ml_detect_shard"(
+	"shard" TEXT, /* Option < & str > */
+	"model" bytea, /* Option < & [u8] > */
+	"request" bytea /* Option < & [u8] > */
+) RETURNS bytea /* std :: result :: Result < Vec < u8 > , ErrorReport > */
+VOLATILE PARALLEL UNSAFE
+SET search_path TO @extschema@, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ml_detect_shard_wrapper';
+COMMENT ON FUNCTION ml_detect_shard(text, bytea, bytea) IS
+    'Citus: scores the series of one ml_metrics shard on the worker that holds it with the coordinator''s model bytes and returns what to write (alerts, not rows); the detection stage runs it on every shard at once and writes the alerts on the coordinator';
+
 -- NULL arguments get an error that names them instead of a silent NULL.
 CREATE OR REPLACE FUNCTION "ml_add_channel"(
 	"name" TEXT, /* Option < & str > */

@@ -34,14 +34,15 @@ static TUNING_TOTAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(600);
 static TUNING_ALERT_BUDGET: GucSetting<f64> = GucSetting::<f64>::new(0.1);
 /// Memory (MB) a process may keep for the feature kernels' per-series state.
 static FEATURE_STATE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(512);
-/// On a Citus cluster: build features on the workers, one call per shard (README "Scaling out").
+/// On a Citus cluster: run the stages' per-series work on the workers, one call per shard
+/// (feature builds, training samples, detection scoring; README "Scaling out").
 static CITUS_SHARD_BUILDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn init() {
     GucRegistry::define_bool_guc(
         c"pg_anomaly.citus_shard_builds",
-        c"On a Citus cluster, build features on the workers (one call per shard) instead of on the coordinator.",
-        c"Only used once ml_distribute() has distributed ml_metrics; off: the coordinator reads the series from the shards, computes and writes back.",
+        c"On a Citus cluster, build features, draw training samples and score detection on the workers (one call per shard) instead of on the coordinator.",
+        c"Only used once ml_distribute() has distributed the per-series tables; off: the coordinator reads the series from the shards and does the work itself.",
         &CITUS_SHARD_BUILDS,
         GucContext::Userset,
         GucFlags::default(),
@@ -198,7 +199,7 @@ pub fn english() -> bool {
     string(&LANGUAGE).map(|l| l.eq_ignore_ascii_case("en")).unwrap_or(false)
 }
 
-/// Whether a feature build on a Citus cluster runs on the workers, per shard.
+/// Whether the stages on a Citus cluster run their per-series work on the workers, per shard.
 pub fn citus_shard_builds() -> bool {
     CITUS_SHARD_BUILDS.get()
 }

@@ -38,6 +38,22 @@ fn sql_row(r: DetectRow) -> Row {
     )
 }
 
+/// One shard's part of a saving detection pass on a Citus cluster: the detection stage on
+/// the coordinator runs it on the worker of every shard of ml_metrics at once, with the
+/// active model's bytes and its request (series, known alerts, alert settings; README
+/// "Scaling out"). Returns what to write for the series this shard holds (alerts, not
+/// rows); writes nothing. Admin only.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_detect_shard(shard: Option<&str>, model: Option<&[u8]>, request: Option<&[u8]>) -> std::result::Result<Vec<u8>, ErrorReport> {
+    run("ml_detect_shard", || {
+        let shard = crate::errors::required("shard", shard)?;
+        let model = crate::errors::required("model", model)?;
+        let request = crate::errors::required("request", request)?;
+        crate::pipeline::shards::detect_shard_bytes(shard, model, request)
+    })
+}
+
 /// Scores stored observations and returns one row per scored observation. With
 /// save => true and no `since` it scores what no saving run scored yet and writes alerts
 /// (one per anomaly episode per series), advancing the watermark in the same transaction.

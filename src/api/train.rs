@@ -7,6 +7,20 @@ use pgrx::datum::{JsonB, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
+/// One shard's part of a training sample on a Citus cluster: ml_train on the coordinator
+/// runs it on the worker of every shard of ml_metrics at once with the series it planned
+/// (README "Scaling out"). `request`: the coordinator's sample request. Returns the series
+/// this shard holds, packed. Admin only.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_temp)]
+pub fn ml_train_sample_shard(shard: Option<&str>, request: Option<&[u8]>) -> std::result::Result<Vec<u8>, ErrorReport> {
+    run("ml_train_sample_shard", || {
+        let shard = required("shard", shard)?;
+        let request = required("request", request)?;
+        crate::pipeline::shards::sample_shard(shard, request)
+    })
+}
+
 /// Trains a model for a metric type from its stored features and returns the new model id.
 /// The model is activated when there is no active one or its quality is not worse.
 #[pg_extern(volatile, parallel_unsafe)]

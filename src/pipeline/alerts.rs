@@ -5,39 +5,56 @@ use super::detect::grade;
 use super::model::Model;
 use super::notify;
 use crate::errors::Result;
-use crate::gucs;
 use crate::storage::alerts;
 use pg_anomaly_core::detect::{continues_unsettled, may_continue, Episode, Scored, SeriesRows};
 use pg_anomaly_core::messages::{alert_text, series_context, AlertFacts, SeriesContext};
 use pg_anomaly_core::row::{deviation_percent, explanation_json};
 
-/// Turns the anomalous rows of one series into episodes and writes them. An episode that
-/// overlaps a known alert of the series, or follows it within the gap, updates that alert
-/// (rescoring after recomputed features must not add a second alert for the same span);
-/// so does one that continues the series' open alert under the unsettled-gap rule, as two
-/// episodes within one run would merge: within the model's reversal window of its end and
+/// What writing a series' episodes does to ml_alerts, decided without touching it (so a
+/// Citus worker can decide for its series and the coordinator apply, in order): a new
+/// alert (`slot`: a negative placeholder for its id, which later actions of the same
+/// series use), an extension of a known or new alert, or closing one.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub enum AlertAction {
+    Insert { slot: i64, alert: alerts::AlertWrite },
+    Extend { id: i64, alert: alerts::AlertWrite },
+    Close { id: i64 },
+}
+
+/// What a series' alerts are decided from besides its rows: the model and the metric
+/// type's alert settings, and the alert language (the coordinator's, on a worker).
+pub struct AlertContext<'a> {
+    pub model: &'a Model,
+    pub metric_type: &'a str,
+    pub alert_type: &'a str,
+    pub gap_us: i64,
+    pub model_id: i64,
+    pub english: bool,
+}
+
+/// Turns the anomalous rows of one series into episodes and decides their alerts. An
+/// episode that overlaps a known alert of the series, or follows it within the gap, updates
+/// that alert (rescoring after recomputed features must not add a second alert for the same
+/// span); so does one that continues the series' open alert under the unsettled-gap rule, as
+/// two episodes within one run would merge: within the model's reversal window of its end and
 /// no row between back at a normal score (`before`: the rows after the open alert's end that
 /// an earlier run scored, rescored as look-back; the rest are in `scored`). An alert marked
 /// a false positive is not continued that way. Any other episode closes the open alert and
-/// becomes a new one. Returns the alerts added.
-#[allow(clippy::too_many_arguments)]
-pub fn write_alerts(
-    model: &Model,
-    metric_type: &str,
-    alert_type: &str,
-    gap_us: i64,
-    model_id: i64,
-    threshold: f64,
+/// becomes a new one. Appends the actions and returns the alerts added.
+pub fn plan_alerts(
+    cx: &AlertContext,
     s: &SeriesRows,
     before: &[Scored],
     scored: &[Scored],
     known: &mut Vec<alerts::KnownAlert>,
-) -> Result<i64> {
-    let english = gucs::english();
+    actions: &mut Vec<AlertAction>,
+) -> i64 {
+    let model = cx.model;
+    let gap_us = cx.gap_us;
     let params = model.episode_params(gap_us);
     let mut written = 0;
     for ep in model.episodes(scored, gap_us).into_iter().filter(|e| !e.suppressed) {
-        let w = alert_of(&ep, metric_type, alert_type, model_id, threshold, s, scored, english);
+        let w = alert_of(&ep, cx.metric_type, cx.alert_type, cx.model_id, model.threshold(), s, scored, cx.english);
         let continues = |k: &alerts::KnownAlert| ep.start_ts <= k.last_us.saturating_add(gap_us) && ep.end_ts.saturating_add(gap_us) >= k.first_us;
         let unsettled = |k: &alerts::KnownAlert| {
             k.open && !k.false_positive && k.last_us < ep.start_ts && continues_unsettled(k.last_us, ep.start_ts, before.iter().chain(&scored[..ep.start]), &params)
@@ -47,33 +64,30 @@ pub fn write_alerts(
             None => known.iter().position(unsettled),
         };
         if let Some(k) = found.map(|i| &mut known[i]) {
-            // An escalation queues a notification at the new severity.
-            if alerts::extend(k.id, &w)? {
-                notify::after_alert(k.id, false)?;
-            }
             k.first_us = k.first_us.min(w.first_us);
             k.last_us = k.last_us.max(w.last_us);
+            actions.push(AlertAction::Extend { id: k.id, alert: w });
             continue;
         }
         for k in known.iter_mut().filter(|k| k.open) {
-            alerts::close(k.id)?;
+            actions.push(AlertAction::Close { id: k.id });
             k.open = false;
         }
-        let id = alerts::insert(&w)?;
-        notify::after_alert(id, true)?;
         written += 1;
-        known.push(alerts::KnownAlert { id, first_us: w.first_us, last_us: w.last_us, open: true, false_positive: false });
+        let slot = -written;
+        known.push(alerts::KnownAlert { id: slot, first_us: w.first_us, last_us: w.last_us, open: true, false_positive: false });
+        actions.push(AlertAction::Insert { slot, alert: w });
     }
-    Ok(written)
+    written
 }
 
 /// After a saving pass scored a series up to its last row: closes its open alert once no
 /// later episode may continue it (past the episode gap, and past the reversal window or
 /// with a row since back at a normal score, or marked a false positive past the gap), so
-/// the alert stays open exactly as long as [`write_alerts`] would still extend it. `before`
+/// the alert stays open exactly as long as [`plan_alerts`] would still extend it. `before`
 /// and `scored` as there.
-pub fn close_settled(model: &Model, gap_us: i64, before: &[Scored], scored: &[Scored], known: &mut [alerts::KnownAlert]) -> Result<()> {
-    let Some(until) = scored.last().map(|r| r.ts) else { return Ok(()) };
+pub fn plan_close_settled(model: &Model, gap_us: i64, before: &[Scored], scored: &[Scored], known: &mut [alerts::KnownAlert], actions: &mut Vec<AlertAction>) {
+    let Some(until) = scored.last().map(|r| r.ts) else { return };
     let params = model.episode_params(gap_us);
     for k in known.iter_mut().filter(|k| k.open) {
         let keep = if k.false_positive {
@@ -82,8 +96,37 @@ pub fn close_settled(model: &Model, gap_us: i64, before: &[Scored], scored: &[Sc
             may_continue(k.last_us, until, before.iter().chain(scored), &params)
         };
         if !keep {
-            alerts::close(k.id)?;
+            actions.push(AlertAction::Close { id: k.id });
             k.open = false;
+        }
+    }
+}
+
+/// Applies one series' actions to ml_alerts in order, queueing the notifications: a new
+/// alert's and an escalation's.
+pub fn apply(actions: &[AlertAction]) -> Result<()> {
+    let mut ids: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let id_of = |ids: &std::collections::HashMap<i64, i64>, id: i64| -> Result<i64> {
+        if id >= 0 {
+            return Ok(id);
+        }
+        ids.get(&id).copied().ok_or_else(|| pg_anomaly_core::CoreError::internal(format!("alert action names slot {id} before its alert")).into())
+    };
+    for a in actions {
+        match a {
+            AlertAction::Insert { slot, alert } => {
+                let id = alerts::insert(alert)?;
+                notify::after_alert(id, true)?;
+                ids.insert(*slot, id);
+            }
+            AlertAction::Extend { id, alert } => {
+                let id = id_of(&ids, *id)?;
+                // An escalation queues a notification at the new severity.
+                if alerts::extend(id, alert)? {
+                    notify::after_alert(id, false)?;
+                }
+            }
+            AlertAction::Close { id } => alerts::close(id_of(&ids, *id)?)?,
         }
     }
     Ok(())

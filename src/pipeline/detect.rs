@@ -2,7 +2,9 @@
 //! saving pass scores what no saving pass scored yet, writes alerts (`alerts`) and advances
 //! the scored watermark in the same transaction; an analyst's pass streams its rows.
 
-use super::alerts::{close_settled, write_alerts};
+use super::alerts::{self as alerts_stage, plan_alerts, plan_close_settled, AlertAction, AlertContext};
+use super::shards;
+use crate::gucs;
 use super::features as feature_stage;
 use super::model::{self, Model};
 use pg_anomaly_core::model::DETECTOR_TYPE;
@@ -11,7 +13,7 @@ use super::train;
 use crate::errors::Result;
 use crate::storage::{alerts, locks, models, series, settings, to_unix_us};
 use pg_anomaly_core::codec::partition_of;
-use pg_anomaly_core::detect::{severity, MetricKind, Scored};
+use pg_anomaly_core::detect::{severity, MetricKind, Scored, SeriesRows};
 use pg_anomaly_core::row::{deviation_percent, explanation_json};
 use pg_anomaly_core::{CoreError, DetectRow, Severity};
 use pgrx::datum::TimestampWithTimeZone;
@@ -73,6 +75,32 @@ pub fn detect_partition(
     Ok(out)
 }
 
+/// A saving pass as the schedule and the real-time worker run it: (rows scored, of which
+/// anomalous), without returning the rows. On a Citus cluster (per-series tables
+/// distributed, `pg_anomaly.citus_shard_builds` on) the series are scored on the workers
+/// and only alert decisions come back; elsewhere it is `detect` with `save`.
+pub fn detect_saving(metric_type: Option<&str>, trigger: &str) -> Result<(i64, i64)> {
+    if !shards::enabled()? {
+        let rows = detect(metric_type, None, None, true, trigger)?;
+        return Ok((rows.len() as i64, rows.iter().filter(|r| r.is_anomaly).count() as i64));
+    }
+    let writer = settings::may_write_features()?;
+    if !StageRun::lock(locks::Stage::Detection, BUSY)? {
+        return Ok((0, 0));
+    }
+    let (mut scored, mut anomalous) = (0, 0);
+    for mt in metric_types(metric_type)? {
+        let Some(mut run) = TypeRun::prepare(&mt, None, true, writer, metric_type.is_some(), None, trigger)? else { continue };
+        let before = run.scored_rows;
+        run.anomalous = 0;
+        run.on_shards()?;
+        scored += run.scored_rows - before;
+        anomalous += run.anomalous;
+        run.finish()?;
+    }
+    Ok((scored, anomalous))
+}
+
 /// One metric type's scoring pass: its model and settings, and the series still to score.
 struct TypeRun {
     run: StageRun,
@@ -85,6 +113,7 @@ struct TypeRun {
     work: Vec<(String, TimestampWithTimeZone)>,
     next: usize,
     scored_rows: i64,
+    anomalous: i64,
     written: i64,
 }
 
@@ -123,7 +152,7 @@ impl TypeRun {
             Some((k, n)) => work.into_iter().filter(|w| partition_of(&w.0, n) == k).collect(),
             None => work,
         };
-        Ok(Some(TypeRun { run, mt: mt.to_string(), model_id, model, kind, alert_type, gap_us, work, next: 0, scored_rows: 0, written: 0 }))
+        Ok(Some(TypeRun { run, mt: mt.to_string(), model_id, model, kind, alert_type, gap_us, work, next: 0, scored_rows: 0, anomalous: 0, written: 0 }))
     }
 
     /// Scores the next chunk of series into `out` (writing alerts and advancing watermarks
@@ -133,70 +162,81 @@ impl TypeRun {
             return Ok(false);
         }
         pgrx::check_for_interrupts!();
-        let chunk = &self.work[self.next..(self.next + size).min(self.work.len())];
+        let chunk = self.work[self.next..(self.next + size).min(self.work.len())].to_vec();
         self.next += chunk.len();
-        let mt = self.mt.as_str();
-        let model = &self.model;
-        let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
-        let froms: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.1).collect();
-        let mut known = match (save, froms.iter().copied().min_by_key(|t| to_unix_us(*t))) {
-            (true, Some(since)) => alerts::known_alerts(mt, &entities, since, self.gap_us)?,
-            _ => Default::default(),
-        };
-        // An open alert that ended before the rows to score may still be continued under the
-        // unsettled-gap rule, which needs the scores of the rows since its end: an earlier
-        // run scored them and kept none, so they are read and rescored as look-back (at most
-        // the reversal window; only series with such an alert).
-        let window = model.open_window_us(self.gap_us);
-        let open_ends: std::collections::HashMap<&str, i64> = chunk
-            .iter()
-            .filter_map(|c| {
-                let from_us = to_unix_us(c.1);
-                let k = known.get(&c.0)?.iter().find(|k| k.open && !k.false_positive && k.last_us < from_us && from_us.saturating_sub(k.last_us) <= window)?;
-                Some((c.0.as_str(), k.last_us))
-            })
-            .collect();
-        let read_froms: Vec<TimestampWithTimeZone> = chunk
-            .iter()
-            .map(|c| match open_ends.get(c.0.as_str()) {
-                Some(end) => series::ts(end.saturating_add(1)),
-                None => c.1,
-            })
-            .collect();
-        let data = series::read(mt, self.kind.aux_metric(), &entities, &read_froms, model.lookback_us(), until)?;
-        let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
-        for s in &data {
-            let from_us = chunk.iter().find(|c| c.0 == s.entity_id).map(|c| to_unix_us(c.1)).unwrap_or(i64::MIN);
-            let first = s.ts.partition_point(|t| *t < from_us);
-            if first >= s.len() {
-                continue;
-            }
-            let scored = model.score_series(s, first)?;
-            self.scored_rows += scored.len() as i64;
-            if save {
-                // the rows between the open alert's end and the rows to score (not reported)
-                let before: Vec<Scored> = match open_ends.get(s.entity_id.as_str()) {
-                    Some(&end) if s.ts.partition_point(|t| *t <= end) < first => {
-                        let mut r = model.score_series(s, s.ts.partition_point(|t| *t <= end))?;
-                        r.retain(|x| x.ts < from_us);
-                        r
-                    }
-                    _ => Vec::new(),
-                };
-                let k = known.entry(s.entity_id.clone()).or_default();
-                self.written += write_alerts(model, mt, &self.alert_type, self.gap_us, self.model_id, model.threshold(), s, &before, &scored, k)?;
-                close_settled(model, self.gap_us, &before, &scored, k)?;
-                adv_e.push(s.entity_id.clone());
-                adv_t.push(series::ts(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1])));
-            }
-            for r in scored {
-                out.push(output_row(mt, &s.entity_id, &r, model.threshold()));
-            }
-        }
-        if save && !adv_e.is_empty() {
-            alerts::advance_scored(mt, adv_e, adv_t)?;
-        }
+        let known = if save { self.known(&chunk)? } else { Default::default() };
+        let (mt, aux) = (self.mt.clone(), self.kind.aux_metric());
+        let outcomes = score_chunk(&self.context(gucs::english()), &chunk, known, until, save, Some(out), |e, f, lookback, until| {
+            series::read(&mt, aux, e, f, lookback, until)
+        })?;
+        self.apply(outcomes)?;
         Ok(true)
+    }
+
+    /// The alerts of a chunk of series that a saving pass may continue or overlap.
+    fn known(&self, chunk: &[(String, TimestampWithTimeZone)]) -> Result<Known> {
+        let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+        Ok(match chunk.iter().map(|c| c.1).min_by_key(|t| to_unix_us(*t)) {
+            Some(since) => alerts::known_alerts(&self.mt, &entities, since, self.gap_us)?,
+            None => Default::default(),
+        })
+    }
+
+    fn context(&self, english: bool) -> Scoring<'_> {
+        Scoring {
+            alerts: AlertContext { model: &self.model, metric_type: &self.mt, alert_type: &self.alert_type, gap_us: self.gap_us, model_id: self.model_id, english },
+        }
+    }
+
+    /// Writes what scoring decided: the alerts of every series in order, then the scored
+    /// watermarks (one statement), in this transaction.
+    fn apply(&mut self, outcomes: Vec<SeriesOutcome>) -> Result<()> {
+        let (mut adv_e, mut adv_t) = (Vec::new(), Vec::new());
+        for o in outcomes {
+            alerts_stage::apply(&o.actions)?;
+            self.written += o.written;
+            self.scored_rows += o.scored;
+            self.anomalous += o.anomalous;
+            if let Some(t) = o.advance_to_us {
+                adv_e.push(o.entity_id);
+                adv_t.push(series::ts(t));
+            }
+        }
+        if !adv_e.is_empty() {
+            alerts::advance_scored(&self.mt, adv_e, adv_t)?;
+        }
+        Ok(())
+    }
+
+    /// A saving pass over every series at once on a Citus cluster: each worker scores the
+    /// series of its shards (`ml_detect_shard`, with this model's bytes, the alert settings
+    /// and the series' known alerts) and returns only what to write; the alerts are applied
+    /// here in the order of a single-node pass.
+    fn on_shards(&mut self) -> Result<()> {
+        let mut items = Vec::with_capacity(self.work.len());
+        for chunk in self.work.chunks(ENTITIES_PER_CHUNK) {
+            pgrx::check_for_interrupts!();
+            let mut known = self.known(chunk)?;
+            for (e, from) in chunk {
+                items.push(ShardItem { entity_id: e.clone(), from_us: to_unix_us(*from), known: known.remove(e).unwrap_or_default() });
+            }
+        }
+        let order: std::collections::HashMap<String, usize> = items.iter().enumerate().map(|(i, it)| (it.entity_id.clone(), i)).collect();
+        let (model_type, bytes) = model::bytes(self.model_id)?;
+        let request = ShardRequest {
+            metric_type: self.mt.clone(),
+            model_id: self.model_id,
+            model_type,
+            model: bytes,
+            alert_type: self.alert_type.clone(),
+            gap_us: self.gap_us,
+            english: gucs::english(),
+            items,
+        };
+        let mut outcomes = shards::detect(&request)?;
+        outcomes.sort_by_key(|o| order.get(&o.entity_id).copied().unwrap_or(usize::MAX));
+        self.next = self.work.len();
+        self.apply(outcomes)
     }
 
     /// Closes stale episodes and records the run (a saving, unpartitioned pass).
@@ -205,6 +245,168 @@ impl TypeRun {
         self.run.success(None, self.scored_rows, self.written)?;
         Ok(())
     }
+}
+
+/// The known alerts of some series, by entity.
+type Known = std::collections::HashMap<String, Vec<alerts::KnownAlert>>;
+
+/// What scoring needs besides the rows: the model and how its alerts are written.
+pub(super) struct Scoring<'a> {
+    pub alerts: AlertContext<'a>,
+}
+
+/// What scoring one series decided: its alert actions (applied in order), the watermark to
+/// advance to (saving), the rows scored and the alerts added.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SeriesOutcome {
+    pub entity_id: String,
+    pub actions: Vec<AlertAction>,
+    pub advance_to_us: Option<i64>,
+    pub scored: i64,
+    pub anomalous: i64,
+    pub written: i64,
+}
+
+/// One series of a shard's detection request: where its unscored rows start and its
+/// known alerts.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ShardItem {
+    pub entity_id: String,
+    pub from_us: i64,
+    pub known: Vec<alerts::KnownAlert>,
+}
+
+/// A saving detection pass as the coordinator hands it to each shard: the model (bytes
+/// and id: ml_models stays on the coordinator), the alert settings and language, and every
+/// series to score (each shard keeps its own).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ShardRequest {
+    pub metric_type: String,
+    pub model_id: i64,
+    pub model_type: String,
+    /// Travels as an argument of its own (bytea), not in the JSON.
+    #[serde(skip)]
+    pub model: Vec<u8>,
+    pub alert_type: String,
+    pub gap_us: i64,
+    pub english: bool,
+    pub items: Vec<ShardItem>,
+}
+
+/// Scores a chunk of series (entity, first ts to score) whose rows `read` gives (entities,
+/// read starts, look-back, until): the rows into `out` when given; with `save`, each series'
+/// alert actions and watermark, decided from its `known` alerts. Reads nothing else and
+/// writes nothing, so a Citus worker runs it for its own series.
+pub(super) fn score_chunk(
+    sc: &Scoring,
+    chunk: &[(String, TimestampWithTimeZone)],
+    mut known: Known,
+    until: Option<TimestampWithTimeZone>,
+    save: bool,
+    mut out: Option<&mut Vec<DetectRow>>,
+    read: impl FnOnce(&[String], &[TimestampWithTimeZone], i64, Option<TimestampWithTimeZone>) -> Result<Vec<SeriesRows>>,
+) -> Result<Vec<SeriesOutcome>> {
+    let model = sc.alerts.model;
+    let mt = sc.alerts.metric_type;
+    let gap_us = sc.alerts.gap_us;
+    let entities: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+    // An open alert that ended before the rows to score may still be continued under the
+    // unsettled-gap rule, which needs the scores of the rows since its end: an earlier
+    // run scored them and kept none, so they are read and rescored as look-back (at most
+    // the reversal window; only series with such an alert).
+    let window = model.open_window_us(gap_us);
+    let open_ends: std::collections::HashMap<&str, i64> = chunk
+        .iter()
+        .filter_map(|c| {
+            let from_us = to_unix_us(c.1);
+            let k = known.get(&c.0)?.iter().find(|k| k.open && !k.false_positive && k.last_us < from_us && from_us.saturating_sub(k.last_us) <= window)?;
+            Some((c.0.as_str(), k.last_us))
+        })
+        .collect();
+    let read_froms: Vec<TimestampWithTimeZone> = chunk
+        .iter()
+        .map(|c| match open_ends.get(c.0.as_str()) {
+            Some(end) => series::ts(end.saturating_add(1)),
+            None => c.1,
+        })
+        .collect();
+    let data = read(&entities, &read_froms, model.lookback_us(), until)?;
+    let mut outcomes = Vec::with_capacity(data.len());
+    for s in &data {
+        let from_us = chunk.iter().find(|c| c.0 == s.entity_id).map(|c| to_unix_us(c.1)).unwrap_or(i64::MIN);
+        let first = s.ts.partition_point(|t| *t < from_us);
+        if first >= s.len() {
+            continue;
+        }
+        let scored = model.score_series(s, first)?;
+        let mut o = SeriesOutcome {
+            entity_id: s.entity_id.clone(),
+            actions: Vec::new(),
+            advance_to_us: None,
+            scored: scored.len() as i64,
+            anomalous: scored.iter().filter(|r| r.is_anomaly).count() as i64,
+            written: 0,
+        };
+        if save {
+            // the rows between the open alert's end and the rows to score (not reported)
+            let before: Vec<Scored> = match open_ends.get(s.entity_id.as_str()) {
+                Some(&end) if s.ts.partition_point(|t| *t <= end) < first => {
+                    let mut r = model.score_series(s, s.ts.partition_point(|t| *t <= end))?;
+                    r.retain(|x| x.ts < from_us);
+                    r
+                }
+                _ => Vec::new(),
+            };
+            let k = known.entry(s.entity_id.clone()).or_default();
+            o.written = plan_alerts(&sc.alerts, s, &before, &scored, k, &mut o.actions);
+            plan_close_settled(model, gap_us, &before, &scored, k, &mut o.actions);
+            o.advance_to_us = Some(scored.last().map(|r| r.ts).unwrap_or(s.ts[s.len() - 1]));
+        }
+        if let Some(out) = out.as_deref_mut() {
+            for r in &scored {
+                out.push(output_row(mt, &s.entity_id, r, model.threshold()));
+            }
+        }
+        outcomes.push(o);
+    }
+    Ok(outcomes)
+}
+
+/// One shard's part of a saving detection pass, on the worker that holds the shard
+/// (`ml_detect_shard`): scores the request's series that this shard holds, reading its own
+/// shards directly, and returns their outcomes. Writes nothing.
+pub fn detect_shard(shard: &str, request: &ShardRequest) -> Result<Vec<SeriesOutcome>> {
+    // the shard is checked before the model bytes are decoded
+    let group = shards::group(shard)?;
+    let model = Model::decode(&request.model_type, &request.model)?;
+    let sc = Scoring {
+        alerts: AlertContext {
+            model: &model,
+            metric_type: &request.metric_type,
+            alert_type: &request.alert_type,
+            gap_us: request.gap_us,
+            model_id: request.model_id,
+            english: request.english,
+        },
+    };
+    let all: Vec<String> = request.items.iter().map(|i| i.entity_id.clone()).collect();
+    let mine: std::collections::HashSet<String> = crate::storage::citus::shard_entities(&group, &all)?.into_iter().collect();
+    let items: Vec<&ShardItem> = request.items.iter().filter(|i| mine.contains(&i.entity_id)).collect();
+    let aux = MetricKind::from_metric_type(&request.metric_type).aux_metric();
+    let mut outcomes = Vec::new();
+    for part in items.chunks(ENTITIES_PER_CHUNK) {
+        pgrx::check_for_interrupts!();
+        let chunk: Vec<(String, TimestampWithTimeZone)> = part.iter().map(|i| (i.entity_id.clone(), series::ts(i.from_us))).collect();
+        let known: Known = part
+            .iter()
+            .filter(|i| !i.known.is_empty())
+            .map(|i| (i.entity_id.clone(), i.known.clone()))
+            .collect();
+        outcomes.extend(score_chunk(&sc, &chunk, known, None, true, None, |e, f, lookback, until| {
+            series::read_shard(&group, &request.metric_type, aux, e, f, lookback, until)
+        })?);
+    }
+    Ok(outcomes)
 }
 
 /// An analyst's ml_detect (no saving): rows are produced a chunk of series at a time as the

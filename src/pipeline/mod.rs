@@ -23,6 +23,7 @@ pub mod realtime;
 pub mod schedule;
 pub mod selection;
 pub mod session;
+pub mod shards;
 pub mod stage;
 pub mod state_cache;
 pub mod train;

@@ -7,11 +7,25 @@ use super::{detect, stage};
 use crate::errors::Result;
 use crate::storage::{models, series};
 
+/// Whether this process already warned that it does not run on a Citus cluster.
+static CITUS_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Runs one micro-batch in the caller's transaction. Returns what it did, or None when
 /// there was nothing to do (no extension, nothing pending). A failure of a scoring pass is
 /// raised as an ERROR, as the SQL call ml_detect would raise it.
 pub fn micro_batch() -> Result<Option<String>> {
     if !super::session::enter_extension()? {
+        return Ok(None);
+    }
+    // On a Citus cluster new metrics leave no dirty mark (ml_distribute drops the triggers
+    // Citus refuses), so the worker would wait for nothing: it says so once and stays idle;
+    // the schedule runs the stages there (README "Scaling out").
+    if crate::storage::citus::metrics_distributed()? {
+        if !CITUS_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            pgrx::warning!(
+                "pg_anomaly: the real-time worker does not run on a Citus cluster: a distributed ml_metrics has no dirty marks to wait for; it stays idle. Set pg_anomaly.realtime = off and let the schedule (ml_schedule) run the stages."
+            );
+        }
         return Ok(None);
     }
     if !series::realtime_pending()? {

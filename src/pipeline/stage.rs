@@ -96,10 +96,10 @@ pub fn run_stage(stage: &str, trigger: &str) -> Result<Value> {
             })
         }
         "detection" => per_metric_type(stage, "detection", trigger, false, |m, trigger| {
-            let rows = detect::detect(Some(m), None, None, true, trigger)?;
+            // the rows themselves are not kept: on Citus they never leave the workers
+            let (scored, anomalous) = detect::detect_saving(Some(m), trigger)?;
             let retrained = retrain_if_quality_dropped(m, trigger)?;
-            Ok(json!({ "metric_type": m, "scored": rows.len(),
-                       "anomalous": rows.iter().filter(|r| r.is_anomaly).count(), "retrained": retrained }))
+            Ok(json!({ "metric_type": m, "scored": scored, "anomalous": anomalous, "retrained": retrained }))
         }),
         // A failed training is logged in ml_training_logs by train_logged and in
         // ml_job_runs here.

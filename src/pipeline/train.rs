@@ -7,6 +7,7 @@
 use super::features as feature_stage;
 use super::model::{self, Model};
 use super::selection::select_and_save;
+use super::shards;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
@@ -264,7 +265,46 @@ fn read_sample(
         Params::ZScore(_) => (entities, 0),
     };
     let entities_total = entities.len();
+    let aux = kind.aux_metric();
+    if shards::enabled()? {
+        // Citus: the sample is planned here from each series' row count (a grouped count on
+        // the shards), exactly as the reads below would cut it, then every shard reads and
+        // packs its part on its worker; the series are put back in the single-node order.
+        let counts = crate::storage::citus::row_counts(metric_type, from, train_until)?;
+        let chunks = plan_reads(&entities, cap, |chunk| Ok(chunk.iter().map(|e| counts.get(e).copied().unwrap_or(0)).sum()))?;
+        let mut by_entity = shards::sample(&shards::SampleRequest {
+            metric_type: metric_type.to_string(),
+            aux_metric: aux.map(str::to_string),
+            entities: chunks.iter().flatten().cloned().collect(),
+            from_us: train_from.map(crate::storage::to_unix_us),
+            until_us: train_until.map(crate::storage::to_unix_us),
+        })?;
+        let mut data: Vec<SeriesRows> = Vec::with_capacity(by_entity.len());
+        for chunk in &chunks {
+            // as series::read returns a chunk: the series with rows, ordered by entity
+            let mut part: Vec<SeriesRows> = chunk.iter().filter_map(|e| by_entity.remove(e)).collect();
+            part.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
+            data.extend(part);
+        }
+        let rows = data.iter().map(|s| s.len()).sum();
+        return Ok(Sample { data, rows, entities_total });
+    }
     let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
+    plan_reads(&entities, cap, |chunk| {
+        let froms = vec![from; chunk.len()];
+        let read = series::read(metric_type, aux, chunk, &froms, 0, train_until)?;
+        let n = read.iter().map(|s| s.len()).sum::<usize>();
+        data.extend(read);
+        Ok(n)
+    })?;
+    let rows = data.iter().map(|s| s.len()).sum();
+    Ok(Sample { data, rows, entities_total })
+}
+
+/// The reads of a sample: chunks of `entities` in order until about `cap` rows (0: every
+/// entity); `read` reads a chunk (or counts its rows) and returns its rows.
+fn plan_reads(entities: &[String], cap: usize, mut read: impl FnMut(&[String]) -> Result<usize>) -> Result<Vec<Vec<String>>> {
+    let mut chunks = Vec::new();
     let mut rows = 0usize;
     let mut next = 0usize;
     while next < entities.len() && (cap == 0 || rows < cap) {
@@ -278,12 +318,10 @@ fn read_sample(
         };
         let chunk = &entities[next..(next + take).min(entities.len())];
         next += chunk.len();
-        let froms = vec![from; chunk.len()];
-        let read = series::read(metric_type, kind.aux_metric(), chunk, &froms, 0, train_until)?;
-        rows += read.iter().map(|s| s.len()).sum::<usize>();
-        data.extend(read);
+        rows += read(chunk)?;
+        chunks.push(chunk.to_vec());
     }
-    Ok(Sample { data, rows, entities_total })
+    Ok(chunks)
 }
 
 /// Fits the model on the sample (labelled windows and alerts not marked false positive

@@ -6,6 +6,7 @@ use pgrx::datum::{JsonB, TimestampWithTimeZone};
 use pgrx::prelude::*;
 
 /// The open alert of a series (an episode that may still grow).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct KnownAlert {
     pub id: i64,
     pub first_us: i64,
@@ -53,6 +54,7 @@ pub fn known_alerts(
 }
 
 /// One alert to write (a new episode) or to extend (an open one).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct AlertWrite {
     pub alert_type: String,
     pub severity: pg_anomaly_core::Severity,

@@ -43,16 +43,18 @@ pub fn metrics_distributed() -> Result<bool> {
 pub struct ShardGroup {
     pub metrics: String,
     pub features: String,
+    /// The shard id of the ml_metrics shard (its hash range is the group's).
+    pub metrics_id: i64,
 }
 
 pub fn shard_group(shard: &str) -> Result<Option<ShardGroup>> {
     if !installed()? {
         return Ok(None);
     }
-    let row = pgrx::Spi::connect(|client| -> Result<Option<(String, String)>> {
+    let row = pgrx::Spi::connect(|client| -> Result<Option<(String, String, i64)>> {
         let t = client.select(
             "SELECT pg_catalog.format('%I.%I', n.nspname, pg_catalog.concat('ml_metrics_', m.shardid)),
-                    pg_catalog.format('%I.%I', n.nspname, pg_catalog.concat('ml_features_', f.shardid))
+                    pg_catalog.format('%I.%I', n.nspname, pg_catalog.concat('ml_features_', f.shardid)), m.shardid
                FROM pg_catalog.pg_dist_shard m
                JOIN pg_catalog.pg_dist_shard f ON f.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('ml_features')
                                                AND f.shardminvalue OPERATOR(pg_catalog.=) m.shardminvalue
@@ -68,14 +70,14 @@ pub fn shard_group(shard: &str) -> Result<Option<ShardGroup>> {
             &[shard.into()],
         )?;
         Ok(match t.into_iter().next() {
-            Some(r) => match (r.get::<String>(1)?, r.get::<String>(2)?) {
-                (Some(a), Some(b)) => Some((a, b)),
+            Some(r) => match (r.get::<String>(1)?, r.get::<String>(2)?, r.get::<i64>(3)?) {
+                (Some(a), Some(b), Some(id)) => Some((a, b, id)),
                 _ => None,
             },
             None => None,
         })
     })?;
-    Ok(row.map(|(metrics, features)| ShardGroup { metrics, features }))
+    Ok(row.map(|(metrics, features, metrics_id)| ShardGroup { metrics, features, metrics_id }))
 }
 
 /// The series of one shard group whose features must be (re)built, with the first
@@ -114,27 +116,41 @@ pub fn shard_work(g: &ShardGroup, metric_type: Option<&str>, all: bool) -> Resul
 }
 
 /// Runs the feature build on every shard of ml_metrics, on the node that holds it, all at
-/// once (`run_command_on_shards`, a connection per shard as the current role, each its own
-/// transaction): `ml_build_features_shard` there builds the series of that shard with the
-/// coordinator's feature settings (`settings_text`). Returns (rows read, rows written)
-/// summed; an error when a shard failed. The arguments travel hex-encoded, so nothing in
-/// them can reach the shard-name placeholder of the command template.
+/// once (`on_shards`): `ml_build_features_shard` there builds the series of that shard with
+/// the coordinator's feature settings (`settings_text`). Returns (rows read, rows written)
+/// summed; an error when a shard failed.
 pub fn build_on_shards(metric_type: Option<&str>, full_rebuild: bool, settings_text: &str) -> Result<(i64, i64)> {
-    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
     let mt = match metric_type {
-        Some(m) => format!("pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')", hex(m)),
+        Some(m) => format!("pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')", hex(m.as_bytes())),
         None => "NULL".to_string(),
     };
+    let call = format!(
+        "pg_catalog.array_to_string(ml_build_features_shard('%s', {mt}, {full_rebuild}, pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')), ',')",
+        hex(settings_text.as_bytes())
+    );
+    let (mut read, mut written) = (0i64, 0i64);
+    for (_, result) in on_shards("feature build", &call)? {
+        let mut it = result.split(',').map(|x| x.trim().parse::<i64>().unwrap_or(0));
+        read += it.next().unwrap_or(0);
+        written += it.next().unwrap_or(0);
+    }
+    Ok((read, written))
+}
+
+/// Runs a shard function of this extension on every shard of ml_metrics, on the node that
+/// holds it, all at once (`run_command_on_shards`: a connection per shard as the current
+/// role, each its own transaction). `call` is the function call without the schema, with
+/// `'%s'` where the shard's name goes; its other arguments must travel hex-encoded, so
+/// nothing in them can reach that placeholder. Returns (shard id, result text) per shard;
+/// an error naming the shard when one failed.
+pub fn on_shards(what: &str, call: &str) -> Result<Vec<(i64, String)>> {
     let schema = super::one::<String>(
         "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
           WHERE e.extname OPERATOR(pg_catalog.=) 'pg_anomaly'",
         &[],
     )?
     .unwrap_or_else(|| "public".to_string());
-    let command = format!(
-        "SELECT pg_catalog.array_to_string({schema}.ml_build_features_shard('%s', {mt}, {full_rebuild}, pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')), ',')",
-        hex(settings_text)
-    );
+    let command = format!("SELECT {schema}.{call}");
     let rows = pgrx::Spi::connect(|client| -> Result<Vec<(i64, bool, String)>> {
         let mut out = Vec::new();
         for r in client.select(
@@ -146,18 +162,80 @@ pub fn build_on_shards(metric_type: Option<&str>, full_rebuild: bool, settings_t
         }
         Ok(out)
     })?;
-    let (mut read, mut written) = (0i64, 0i64);
+    let mut out = Vec::with_capacity(rows.len());
     for (shard, ok, result) in rows {
         if !ok {
-            return Err(crate::errors::Error::Core(pg_anomaly_core::CoreError::internal(format!(
-                "feature build on shard {shard} failed: {result}"
-            ))));
+            return Err(crate::errors::Error::Core(pg_anomaly_core::CoreError::internal(format!("{what} on shard {shard} failed: {result}"))));
         }
-        let mut it = result.split(',').map(|x| x.trim().parse::<i64>().unwrap_or(0));
-        read += it.next().unwrap_or(0);
-        written += it.next().unwrap_or(0);
+        out.push((shard, result));
     }
-    Ok((read, written))
+    Ok(out)
+}
+
+/// Lower-case hex of some bytes (arguments of a shard call).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a bytea result as text (`\x` and hex digits, PostgreSQL's hex output);
+/// None when it is not that.
+pub fn bytea_of_text(text: &str) -> Option<Vec<u8>> {
+    let h = text.strip_prefix("\\x")?.as_bytes();
+    if h.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    h.chunks(2).map(|p| Some(digit(p[0])? << 4 | digit(p[1])?)).collect()
+}
+
+/// The request of a shard function, hex-encoded into its call: `decode('...', 'hex')`.
+pub fn bytea_literal(bytes: &[u8]) -> String {
+    format!("pg_catalog.decode('{}', 'hex')", hex(bytes))
+}
+
+/// Of `entities`, those whose rows hash to this shard group (Citus's own placement rule,
+/// from the metadata every node holds), in their order.
+pub fn shard_entities(g: &ShardGroup, entities: &[String]) -> Result<Vec<String>> {
+    pgrx::Spi::connect(|client| -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for r in client.select(
+            "SELECT e FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS u(e, i)
+              WHERE pg_catalog.get_shard_id_for_distribution_column(pg_catalog.to_regclass('ml_metrics'), e) OPERATOR(pg_catalog.=) $2
+              ORDER BY i",
+            None,
+            &[entities.to_vec().into(), g.metrics_id.into()],
+        )? {
+            if let Some(e) = r.get::<String>(1)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// The feature rows per series of a metric type with ts in [from, until): a grouped count
+/// that Citus runs on every shard (grouped by the distribution column), so only the counts
+/// travel. What training on a distributed ml_features plans its sample with.
+pub fn row_counts(
+    metric_type: &str,
+    from: pgrx::datum::TimestampWithTimeZone,
+    until: Option<pgrx::datum::TimestampWithTimeZone>,
+) -> Result<std::collections::HashMap<String, usize>> {
+    pgrx::Spi::connect(|client| -> Result<_> {
+        let mut out = std::collections::HashMap::new();
+        for r in client.select(
+            "SELECT entity_id, pg_catalog.count(*) FROM ml_features
+              WHERE metric_type = $1 AND \"timestamp\" >= $2 AND ($3::timestamptz IS NULL OR \"timestamp\" < $3)
+              GROUP BY entity_id",
+            None,
+            &[metric_type.into(), from.into(), until.into()],
+        )? {
+            if let (Some(e), Some(n)) = (r.get::<String>(1)?, r.get::<i64>(2)?) {
+                out.insert(e, n as usize);
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// Deletes the features and series state of these series (a shard build's full rebuild;

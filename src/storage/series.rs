@@ -19,10 +19,41 @@ pub fn read(
     lookback_us: i64,
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
+    read_from(None, metric_type, aux_metric, entities, from, lookback_us, until)
+}
+
+/// `read` on one shard group of a Citus worker (its own shards of ml_features and
+/// ml_metrics, read directly: nothing crosses to another node). The series are those of
+/// `entities` that the shard holds.
+pub fn read_shard(
+    g: &super::citus::ShardGroup,
+    metric_type: &str,
+    aux_metric: Option<&str>,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback_us: i64,
+    until: Option<TimestampWithTimeZone>,
+) -> Result<Vec<SeriesRows>> {
+    read_from(Some(g), metric_type, aux_metric, entities, from, lookback_us, until)
+}
+
+fn read_from(
+    shard: Option<&super::citus::ShardGroup>,
+    metric_type: &str,
+    aux_metric: Option<&str>,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback_us: i64,
+    until: Option<TimestampWithTimeZone>,
+) -> Result<Vec<SeriesRows>> {
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
     // One row per series with its columns as arrays (arrays_sql): per-row SPI costs several
     // times what the scan does, per-element array access almost nothing.
-    let sql = arrays_sql("ml_features", &["metric_value", "hour_of_day", "day_of_week", "median_value"])?;
+    let columns = ["metric_value", "hour_of_day", "day_of_week", "median_value"];
+    let sql = match shard {
+        Some(g) => arrays_sql_on(&g.features, &columns, false),
+        None => arrays_sql("ml_features", &columns)?,
+    };
     let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let t = client.select(
             &sql,
@@ -67,7 +98,11 @@ pub fn read(
         Ok(out)
     })?;
     if let Some(aux) = aux_metric {
-        align_aux(&mut out, aux, entities, from, lookback, until)?;
+        let sql = match shard {
+            Some(g) => arrays_sql_on(&g.metrics, &["metric_value"], false),
+            None => arrays_sql("ml_metrics", &["metric_value"])?,
+        };
+        align_aux(&mut out, &sql, aux, entities, from, lookback, until)?;
     }
     Ok(out)
 }
@@ -100,9 +135,15 @@ fn sort_by_time(s: &mut SeriesRows) {
 /// also filters the table directly, so Citus sends the query only to the shards that hold
 /// those series (on a worker's shard build: its own).
 pub(crate) fn arrays_sql(table: &'static str, columns: &[&str]) -> Result<String> {
-    if super::citus::is_distributed(table)? {
+    Ok(arrays_sql_on(table, columns, super::citus::is_distributed(table)?))
+}
+
+/// `arrays_sql` on a named relation: a constant of this crate or a shard's quoted name read
+/// from Citus's catalog (`citus::shard_group`); `distributed` picks the grouped form.
+pub(crate) fn arrays_sql_on(table: &str, columns: &[&str], distributed: bool) -> String {
+    if distributed {
         let aggs: Vec<String> = columns.iter().map(|c| format!("pg_catalog.array_agg({c})")).collect();
-        return Ok(format!(
+        return format!(
             "SELECT m.entity_id, d.from_ts, pg_catalog.array_agg(m.\"timestamp\"), {}
                FROM {table} m
                JOIN ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
@@ -113,11 +154,11 @@ pub(crate) fn arrays_sql(table: &'static str, columns: &[&str]) -> Result<String
                 AND ($6::timestamptz IS NULL OR m.\"timestamp\" < $6)
               GROUP BY m.entity_id, d.from_ts",
             aggs.join(", ")
-        ));
+        );
     }
     let aggs: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("pg_catalog.array_agg({c}) AS c{i}")).collect();
     let outs: Vec<String> = (0..columns.len()).map(|i| format!("x.c{i}")).collect();
-    Ok(format!(
+    format!(
         "SELECT d.entity_id, d.from_ts, x.t, {}
            FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, from_ts)
            CROSS JOIN LATERAL (
@@ -130,7 +171,7 @@ pub(crate) fn arrays_sql(table: &'static str, columns: &[&str]) -> Result<String
           WHERE x.t IS NOT NULL",
         outs.join(", "),
         aggs.join(", ")
-    ))
+    )
 }
 
 /// The earliest start of a chunk, as a plain parameter: with it the planner prunes the
@@ -143,6 +184,7 @@ pub(crate) fn earliest(from: &[TimestampWithTimeZone]) -> TimestampWithTimeZone 
 /// it has none). One range scan, matched here by time, instead of a lookup per row.
 fn align_aux(
     out: &mut [SeriesRows],
+    sql: &str,
     aux_metric: &str,
     entities: &[String],
     from: &[TimestampWithTimeZone],
@@ -154,10 +196,9 @@ fn align_aux(
         s.aux = Some(vec![None; s.ts.len()]);
         by_entity.insert(s.entity_id.clone(), i);
     }
-    let sql = arrays_sql("ml_metrics", &["metric_value"])?;
     Spi::connect(|client| -> Result<()> {
         let t = client.select(
-            &sql,
+            sql,
             None,
             &[aux_metric.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()],
         )?;
