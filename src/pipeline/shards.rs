@@ -85,6 +85,7 @@ pub fn detect(req: &ShardRequest) -> Result<Vec<SeriesOutcome>> {
 /// One shard's part of a saving detection pass (`ml_detect_shard`): the outcomes of the
 /// series it holds, as bytes.
 pub fn detect_shard_bytes(shard: &str, model: &[u8], request: &[u8]) -> Result<Vec<u8>> {
+    group(shard)?;
     let mut req: ShardRequest = serde_json::from_slice(request).map_err(|e| invalid("request", "(bytes)", &format!("not a detection request: {e}")))?;
     req.model = model.to_vec();
     let outcomes = detect::detect_shard(shard, &req)?;
