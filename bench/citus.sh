@@ -6,7 +6,8 @@
 # (Citus) on the workers shard by shard, an incremental build
 # with nothing new (the cost of finding dirty series: trigger marks on one node, the
 # ml_metrics / ml_features comparison on Citus), training of the four metric types and a
-# detection pass (ml_run_stage('detection'): every series scored from the start, alerts).
+# detection pass (ml_run_stage('detection'): every series scored from the start, alerts),
+# each through the coordinator and (Citus) per shard on the workers.
 # Where the feature build's time goes: the stage's per-chunk DEBUG1 timings summed (reading
 # the series from the shards, computing on the coordinator, writing the rows back, moving
 # the per-series state).
@@ -66,11 +67,31 @@ run() {
         shard=$(P -c '\timing on' -c "SELECT ml_build_features(full_rebuild => true)" | ms)
         shard_dirty=$(P -c '\timing on' -c "SELECT ml_build_features()" | ms)
     fi
-    train=$(P -c '\timing on' -c "SELECT count(ml_train(metric_type, train_until => '$END_AT'::timestamptz - interval '4 days')) FROM ml_settings" | ms)
-    detect=$(P -c '\timing on' -c "SELECT ml_run_stage('detection')" | ms)
-    scored=$(P -Atc "SELECT count(*) FROM ml_alerts")
-    printf '%-12s %9s metrics | generate %7.0f ms | distribute %7s ms | full feature build on the coordinator %8.0f ms (%s), nothing new %6.0f ms | on the workers, shard by shard: full %8s ms, nothing new %6s ms | train (4 types) %6.0f ms | detection pass %7.0f ms (%s alerts)\n' \
-        "$label" "$rows" "$gen" "$dist" "$full" "$split" "$dirty" "$shard" "$shard_dirty" "$train" "$detect" "$scored"
+    # training and a detection pass (every series from the start) with the series read
+    # through the coordinator (one node: the only way; Citus: pg_anomaly.citus_shard_builds
+    # off, as before per-worker samples and shard-local scoring), then (Citus) per shard on
+    # the workers; the detection state is reset in between. Training's split: the read and
+    # fit seconds of its log rows.
+    TRAIN="SELECT count(ml_train(metric_type, train_until => '$END_AT'::timestamptz - interval '4 days')) FROM ml_settings"
+    SPLIT="SELECT 'read ' || round(sum((metrics->>'read_seconds')::numeric), 1) || ' s, fit ' || round(sum((metrics->>'fit_seconds')::numeric), 1) || ' s, evaluate ' || round(sum((metrics->>'evaluate_seconds')::numeric), 1) || ' s'
+             FROM (SELECT metrics FROM ml_training_logs WHERE success ORDER BY id DESC LIMIT 4) l"
+    RESET="SET client_min_messages = warning; TRUNCATE ml_alerts CASCADE; UPDATE ml_series_state SET scored_until = NULL"
+    local train_c train_c_split detect_c alerts_c train_w="-" train_w_split="-" detect_w="-" alerts_w="-"
+    train_c=$(P -c '\timing on' -c "SET pg_anomaly.citus_shard_builds = off" -c "$TRAIN" | ms)
+    train_c_split=$(P -Atc "$SPLIT")
+    detect_c=$(P -c '\timing on' -c "SET pg_anomaly.citus_shard_builds = off" -c "SELECT ml_run_stage('detection')" | ms)
+    alerts_c=$(P -Atc "SELECT count(*) FROM ml_alerts")
+    if [ "$workers" != 0 ]; then
+        P -c "$RESET" >/dev/null
+        train_w=$(P -c '\timing on' -c "$TRAIN" | ms)
+        train_w_split=$(P -Atc "$SPLIT")
+        detect_w=$(P -c '\timing on' -c "SELECT ml_run_stage('detection')" | ms)
+        alerts_w=$(P -Atc "SELECT count(*) FROM ml_alerts")
+    fi
+    printf '%-12s %9s metrics | generate %7.0f ms | distribute %7s ms | full feature build on the coordinator %8.0f ms (%s), nothing new %6.0f ms | on the workers, shard by shard: full %8s ms, nothing new %6s ms\n' \
+        "$label" "$rows" "$gen" "$dist" "$full" "$split" "$dirty" "$shard" "$shard_dirty"
+    printf '%-12s train (4 types) through the coordinator %6.0f ms (%s), samples from the workers %6s ms (%s) | detection pass through the coordinator %7.0f ms (%s alerts), scored on the workers %7s ms (%s alerts)\n' \
+        "" "$train_c" "$train_c_split" "$train_w" "$train_w_split" "$detect_c" "$alerts_c" "$detect_w" "$alerts_w"
     bash scripts/citus.sh stop >/dev/null
 }
 

@@ -156,7 +156,7 @@ SELECT ml_add_channel('ops', 'webhook', '{\"url\": \"http://127.0.0.1:9/alerts\"
 SELECT ml_add_notification_rule('ops', 'dusuk');
 SELECT metric_type, ml_train(metric_type, train_until => '$END_AT'::timestamptz - interval '4 days') FROM ml_settings ORDER BY 1;"
 t1=$SECONDS
-c -c "SET citus.log_remote_commands = on" -c "$TRAIN" > "$OUT/train.txt" 2> "$OUT/train.log" || { cat "$OUT/train.log"; fail "training on Citus"; }
+c -c "SET citus.log_remote_commands = on" -c "${TRAIN/warning/notice}" > "$OUT/train.txt" 2> "$OUT/train.log" || { cat "$OUT/train.log"; fail "training on Citus"; }
 echo "training (4 metric types) on Citus, samples drawn on the workers: $((SECONDS - t1)) s"
 s -c "$TRAIN" >/dev/null || fail "training on single node"
 check "a model per metric type" "4" "$(c -c "SELECT count(*) FROM ml_models WHERE is_active")"
@@ -167,16 +167,18 @@ check "models from per-worker samples equal to single node (bytes, threshold, ro
 # A sample that the row cap cuts: 12 series of 1,000 rows, at most 10,000 rows read. The
 # cut is planned on the coordinator from the shards' row counts; the entities read, their
 # order and so the model must be those of single node.
-CAPPED="SET client_min_messages = warning;
-INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+# (separate statements: on Citus the shard work runs in its own transactions on the
+# workers, which do not see rows the calling transaction has not committed)
+CAPPED_ROWS="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
 SELECT 'sicaklik', 'sensor_' || e, 20 + 3 * sin(i / 16.0 + e) + (i % 7) * 0.1 + CASE WHEN e = 5 AND i BETWEEN 900 AND 910 THEN 25 ELSE 0 END,
        '$END_AT'::timestamptz - interval '12 days' + i * interval '15 minutes'
-  FROM generate_series(1, 12) e, generate_series(0, 999) i;
-SELECT ml_build_features('sicaklik');
-SELECT ml_train('sicaklik', params => '{\"max_train_rows\": 10000}');
-SELECT ml_train('tuketim_miktar', 'z_score', train_until => '$END_AT'::timestamptz - interval '4 days');"
-c -c "$CAPPED" >/dev/null || fail "capped and z-score training on Citus"
-s -c "$CAPPED" >/dev/null || fail "capped and z-score training on single node"
+  FROM generate_series(1, 12) e, generate_series(0, 999) i"
+for db in c s; do
+    $db -c "SET client_min_messages = warning" -c "$CAPPED_ROWS" -c "SELECT ml_build_features('sicaklik')" \
+        -c "SELECT ml_train('sicaklik', params => '{\"max_train_rows\": 10000}')" \
+        -c "SELECT ml_train('tuketim_miktar', 'z_score', train_until => '$END_AT'::timestamptz - interval '4 days')" >/dev/null \
+        || fail "capped and z-score training ($db)"
+done
 check "the row cap cut the sample (entities read of 12)" "t" \
     "$(c -c "SELECT (parameters->'sample'->>'entities_read')::int < 12 FROM ml_models WHERE metric_type = 'sicaklik' AND is_active")"
 check "capped sample and z-score model equal to single node" "$(s -c "$models")" "$(c -c "$models")"
@@ -200,13 +202,16 @@ c -c "$MORE" >/dev/null && s -c "$MORE" >/dev/null || fail "new anomalous rows"
 check "the second detection pass scores the same rows as single node" "$(s -c "$stage_counts")" "$(c -c "$stage_counts")"
 check "alerts after a second pass (known alerts continued on the workers) equal to single node" "$(s -c "$alerts")" "$(c -c "$alerts")"
 # (the notifier may already be retrying them against the closed port: any status counts)
-check "outbox on the coordinator: one notification per alert" "${a%% *}|${a%% *}" \
+n=$(c -c "SELECT count(*) FROM ml_alerts")
+[ "$n" -gt "${a%% *}" ] || fail "the second detection pass added no alert ($n)"
+check "outbox on the coordinator: one notification per alert" "$n|$n" \
     "$(c -c "SELECT count(*) FROM ml_notifications")|$(s -c "SELECT count(*) FROM ml_notifications")"
 check "no failed run" "0" "$(c -c "SELECT count(*) FROM ml_job_runs WHERE NOT success")"
 # With pg_anomaly.citus_shard_builds off the coordinator reads the sample itself: the same model.
 check "a model trained on the coordinator (shard work off) equals the per-worker one" \
     "$(c -c "SELECT md5(model_data) FROM ml_models WHERE metric_type = 'stok_seviye' AND is_active AND model_type = 'isolation_forest'")" \
-    "$(c -c "SET client_min_messages = warning; SET pg_anomaly.citus_shard_builds = off; SELECT md5(model_data) FROM ml_models WHERE id = ml_train('stok_seviye', train_until => '$END_AT'::timestamptz - interval '4 days')")"
+    "$(c -c "SET client_min_messages = warning; SET pg_anomaly.citus_shard_builds = off" -c "SELECT ml_train('stok_seviye', train_until => '$END_AT'::timestamptz - interval '4 days')" >/dev/null &&
+       c -c "SELECT md5(model_data) FROM ml_models WHERE metric_type = 'stok_seviye' AND model_type = 'isolation_forest' ORDER BY id DESC LIMIT 1")"
 out=$(c -c "SELECT ml_detect_shard('ml_metrics', '\\x00', '\\x00')" 2>&1) && fail "a detection of a non-shard"
 echo "$out" | grep -q "not a shard of ml_metrics on this node" || fail "unexpected error for a non-shard detection: $out"
 out=$(c -c "SELECT ml_train_sample_shard('ml_metrics', '\\x00')" 2>&1) && fail "a sample of a non-shard"

@@ -40,9 +40,9 @@ const SERIES_PER_READ: usize = 64;
 /// (`pack_series`): by entity.
 pub fn sample(req: &SampleRequest) -> Result<std::collections::HashMap<String, SeriesRows>> {
     let body = serde_json::to_vec(req).map_err(|e| CoreError::internal(format!("encoding a sample request failed: {e}")))?;
-    let call = format!("ml_train_sample_shard('%s', {})", citus::bytea_literal(&body));
+    let call = |schema: &str| format!("{schema}.ml_train_sample_shard('%s', {})", citus::bytea_literal(&body));
     let mut out = std::collections::HashMap::new();
-    for (shard, text) in citus::on_shards("training sample", &call)? {
+    for (shard, text) in citus::on_shards("training sample", call)? {
         let bytes = citus::bytea_of_text(&text).ok_or_else(|| CoreError::corrupt(format!("shard {shard} returned no packed series")))?;
         for s in unpack_series(&bytes)? {
             out.insert(s.entity_id.clone(), s);
@@ -71,9 +71,9 @@ pub fn sample_shard(shard: &str, request: &[u8]) -> Result<Vec<u8>> {
 /// A saving detection pass's scoring on every shard at once: the outcomes of every series.
 pub fn detect(req: &ShardRequest) -> Result<Vec<SeriesOutcome>> {
     let body = serde_json::to_vec(req).map_err(|e| CoreError::internal(format!("encoding a detection request failed: {e}")))?;
-    let call = format!("ml_detect_shard('%s', {}, {})", citus::bytea_literal(&req.model), citus::bytea_literal(&body));
+    let call = |schema: &str| format!("{schema}.ml_detect_shard('%s', {}, {})", citus::bytea_literal(&req.model), citus::bytea_literal(&body));
     let mut out = Vec::new();
-    for (shard, text) in citus::on_shards("detection", &call)? {
+    for (shard, text) in citus::on_shards("detection", call)? {
         let bytes = citus::bytea_of_text(&text).ok_or_else(|| CoreError::corrupt(format!("shard {shard} returned no detection outcome")))?;
         let part: Vec<SeriesOutcome> =
             serde_json::from_slice(&bytes).map_err(|e| CoreError::corrupt(format!("shard {shard} returned a damaged detection outcome: {e}")))?;

@@ -124,12 +124,14 @@ pub fn build_on_shards(metric_type: Option<&str>, full_rebuild: bool, settings_t
         Some(m) => format!("pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')", hex(m.as_bytes())),
         None => "NULL".to_string(),
     };
-    let call = format!(
-        "pg_catalog.array_to_string(ml_build_features_shard('%s', {mt}, {full_rebuild}, pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')), ',')",
-        hex(settings_text.as_bytes())
-    );
+    let settings = hex(settings_text.as_bytes());
+    let call = |schema: &str| {
+        format!(
+            "pg_catalog.array_to_string({schema}.ml_build_features_shard('%s', {mt}, {full_rebuild}, pg_catalog.convert_from(pg_catalog.decode('{settings}', 'hex'), 'UTF8')), ',')"
+        )
+    };
     let (mut read, mut written) = (0i64, 0i64);
-    for (_, result) in on_shards("feature build", &call)? {
+    for (_, result) in on_shards("feature build", call)? {
         let mut it = result.split(',').map(|x| x.trim().parse::<i64>().unwrap_or(0));
         read += it.next().unwrap_or(0);
         written += it.next().unwrap_or(0);
@@ -139,18 +141,18 @@ pub fn build_on_shards(metric_type: Option<&str>, full_rebuild: bool, settings_t
 
 /// Runs a shard function of this extension on every shard of ml_metrics, on the node that
 /// holds it, all at once (`run_command_on_shards`: a connection per shard as the current
-/// role, each its own transaction). `call` is the function call without the schema, with
-/// `'%s'` where the shard's name goes; its other arguments must travel hex-encoded, so
-/// nothing in them can reach that placeholder. Returns (shard id, result text) per shard;
+/// role, each its own transaction). `call` gives the expression to select from the
+/// extension's quoted schema, with `'%s'` where the shard's name goes; its other arguments
+/// must travel hex-encoded, so nothing in them can reach that placeholder. Returns (shard id, result text) per shard;
 /// an error naming the shard when one failed.
-pub fn on_shards(what: &str, call: &str) -> Result<Vec<(i64, String)>> {
+pub fn on_shards(what: &str, call: impl FnOnce(&str) -> String) -> Result<Vec<(i64, String)>> {
     let schema = super::one::<String>(
         "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
           WHERE e.extname OPERATOR(pg_catalog.=) 'pg_anomaly'",
         &[],
     )?
     .unwrap_or_else(|| "public".to_string());
-    let command = format!("SELECT {schema}.{call}");
+    let command = format!("SELECT {}", call(&schema));
     let rows = pgrx::Spi::connect(|client| -> Result<Vec<(i64, bool, String)>> {
         let mut out = Vec::new();
         for r in client.select(
