@@ -29,7 +29,8 @@ trap 'bash scripts/citus.sh stop >/dev/null 2>&1 || true' EXIT
 ms() { awk '/^Time:/ {v = $2} END {print v}'; }
 # Sums the DEBUG1 chunk timings of a feature build: read, compute, insert, state (ms).
 chunk_split() {
-    grep -o 'read [^ ]* compute [^ ]* insert [^ ]* state [^ ]*' | awk '
+    # (the parenthesised details of the read, e.g. checkpoint loading, are left out)
+    sed 's/ ([^)]*)//g' | { grep -o 'read [^ ]* compute [^ ]* insert [^ ]* state [^ ]*' || true; } | awk '
         function tous(s,   n, u) { n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
             if (u == "s") return n * 1000; if (u == "ms") return n; if (u == "µs") return n / 1000; return n / 1e6 }
         { r += tous($2); c += tous($4); i += tous($6); s += tous($8) }

@@ -72,6 +72,9 @@ SELECT (SELECT count(*) FROM ml_features) = (SELECT features FROM snap) AS featu
 -- ml_distribute needs a Citus cluster: a clear error, and the tables stay as they are
 SELECT * FROM ml_distribute();
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'ml_metrics'::regclass AND tgname = 'ml_metrics_inserted';
+-- the Citus shard functions without Citus: no shard here, a clear error (nothing read)
+SELECT ml_train_sample_shard('ml_metrics', '\x00');
+SELECT ml_detect_shard('ml_metrics', '\x00', '\x00');
 -- nothing stored changed
 SELECT (SELECT count(*) FROM ml_metrics) = metrics AND (SELECT sum(metric_value) FROM ml_metrics) = total AS metrics_intact,
        (SELECT count(*) FROM ml_models) = models AS models_intact FROM snap;

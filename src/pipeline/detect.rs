@@ -213,6 +213,9 @@ impl TypeRun {
     /// and the series' known alerts) and returns only what to write; the alerts are applied
     /// here in the order of a single-node pass.
     fn on_shards(&mut self) -> Result<()> {
+        if self.work.is_empty() {
+            return Ok(());
+        }
         let mut items = Vec::with_capacity(self.work.len());
         for chunk in self.work.chunks(ENTITIES_PER_CHUNK) {
             pgrx::check_for_interrupts!();
