@@ -161,7 +161,7 @@ echo "training (4 metric types) on Citus, samples drawn on the workers: $((SECON
 s -c "$TRAIN" >/dev/null || fail "training on single node"
 check "a model per metric type" "4" "$(c -c "SELECT count(*) FROM ml_models WHERE is_active")"
 check "each training drew its sample on the workers, once per shard" "32" "$(grep -c 'ml_train_sample_shard(.*ml_metrics_[0-9]*' "$OUT/train.log")"
-check "no training read series through the coordinator" "0" "$(grep -c 'array_agg(m."timestamp")' "$OUT/train.log")"
+check "no training read series through the coordinator" "0" "$(grep -c 'm.hour_of_day' "$OUT/train.log")"
 models="SELECT string_agg(metric_type || ':' || model_type || ':' || threshold::text || ':' || data_points || ':' || md5(model_data), ',' ORDER BY metric_type, model_type) FROM ml_models WHERE is_active"
 check "models from per-worker samples equal to single node (bytes, threshold, rows)" "$(s -c "$models")" "$(c -c "$models")"
 # A sample that the row cap cuts: 12 series of 1,000 rows, at most 10,000 rows read. The
@@ -187,7 +187,7 @@ c -c "SET citus.log_remote_commands = on" -c "SELECT ml_run_stage('detection')" 
 echo "detection stage on Citus, scored on the workers: $((SECONDS - t1)) s"
 s -c "SELECT ml_run_stage('detection')" >/dev/null
 check "detection scored on the workers, once per shard and metric type" "40" "$(grep -c 'ml_detect_shard(.*ml_metrics_[0-9]*' "$OUT/detect.log")"
-check "no series read through the coordinator by detection" "0" "$(grep -c 'array_agg(m."timestamp")' "$OUT/detect.log")"
+check "no series read through the coordinator by detection" "0" "$(grep -c 'm.hour_of_day' "$OUT/detect.log")"
 stage_counts="SELECT string_agg((r->>'metric_type') || ':' || (r->>'scored') || ':' || (r->>'anomalous'), ',' ORDER BY r->>'metric_type') FROM jsonb_array_elements(ml_run_stage('detection')->'metric_types') r"
 alerts="SELECT count(*) || ' ' || md5(string_agg(concat_ws('|', metric_type, entity_id, \"timestamp\", last_seen, severity, observation_count, is_open, round(score::numeric, 6), round(peak_score::numeric, 6), metric_value, message), ',' ORDER BY metric_type, entity_id, \"timestamp\")) FROM ml_alerts"
 a=$(c -c "$alerts")
@@ -207,11 +207,18 @@ n=$(c -c "SELECT count(*) FROM ml_alerts")
 check "outbox on the coordinator: one notification per alert" "$n|$n" \
     "$(c -c "SELECT count(*) FROM ml_notifications")|$(s -c "SELECT count(*) FROM ml_notifications")"
 check "no failed run" "0" "$(c -c "SELECT count(*) FROM ml_job_runs WHERE NOT success")"
-# With pg_anomaly.citus_shard_builds off the coordinator reads the sample itself: the same model.
-check "a model trained on the coordinator (shard work off) equals the per-worker one" \
-    "$(c -c "SELECT md5(model_data) FROM ml_models WHERE metric_type = 'stok_seviye' AND is_active AND model_type = 'isolation_forest'")" \
-    "$(c -c "SET client_min_messages = warning; SET pg_anomaly.citus_shard_builds = off" -c "SELECT ml_train('stok_seviye', train_until => '$END_AT'::timestamptz - interval '4 days')" >/dev/null &&
-       c -c "SELECT md5(model_data) FROM ml_models WHERE metric_type = 'stok_seviye' AND model_type = 'isolation_forest' ORDER BY id DESC LIMIT 1")"
+# With pg_anomaly.citus_shard_builds off the coordinator reads the sample itself: the same
+# model, and its series reads show in the log (so the "no series read through the
+# coordinator" checks above look for what such reads do issue: Citus renames the
+# aggregated columns in what it sends, but names the series columns, m.hour_of_day).
+active=$(c -c "SELECT md5(model_data) FROM ml_models WHERE metric_type = 'stok_seviye' AND is_active AND model_type = 'isolation_forest'")
+c -c "SET pg_anomaly.citus_shard_builds = off" -c "SET citus.log_remote_commands = on" \
+  -c "SELECT ml_train('stok_seviye', train_until => '$END_AT'::timestamptz - interval '4 days')" >/dev/null 2> "$OUT/train-off.log" \
+    || { cat "$OUT/train-off.log"; fail "training on the coordinator (shard work off)"; }
+[ "$(grep -c 'm.hour_of_day' "$OUT/train-off.log")" -gt 0 ] || fail "the coordinator's own series reads left no trace in the log"
+check "with the shard work off the coordinator reads the series, and no sample call goes out" "0" "$(grep -c 'ml_train_sample_shard(' "$OUT/train-off.log")"
+check "a model trained on the coordinator (shard work off) equals the per-worker one" "$active" \
+    "$(c -c "SELECT md5(model_data) FROM ml_models WHERE metric_type = 'stok_seviye' AND model_type = 'isolation_forest' ORDER BY id DESC LIMIT 1")"
 out=$(c -c "SELECT ml_detect_shard('ml_metrics', '\\x00', '\\x00')" 2>&1) && fail "a detection of a non-shard"
 echo "$out" | grep -q "not a shard of ml_metrics on this node" || fail "unexpected error for a non-shard detection: $out"
 out=$(c -c "SELECT ml_train_sample_shard('ml_metrics', '\\x00')" 2>&1) && fail "a sample of a non-shard"
