@@ -13,8 +13,11 @@
 #      pg_anomaly.citus_shard_builds off) on the coordinator; new, late, corrected and deleted metrics (ml_ingest,
 #      INSERT, UPDATE, DELETE) are found without triggers and the incremental build again
 #      equals the single-node one; a new day partition created after distribution is
-#      distributed too; training, detection with alerts equal to the single-node ones,
-#      and the notification outbox on the coordinator.
+#      distributed too; training from samples drawn per shard on the workers (models equal
+#      to single node, also for a sample the row cap cuts, a z-score model and a training on
+#      the coordinator), detection scored per shard on the workers with alerts equal to the
+#      single-node ones over two passes, the notification outbox on the coordinator, and the
+#      real-time worker's warning (it stays idle on Citus).
 #   4. Roles on the distributed tables: a reader reads features and cannot write metrics
 #      or run stages, a writer ingests and cannot read features or model bytes.
 # Prints "SKIPPED: ..." and exits 0 when the vendored tarball is missing.
@@ -250,5 +253,14 @@ check "a writer ingests into the distributed table" "inserted" \
 c -c "SET SESSION AUTHORIZATION cit_writer; INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\") VALUES ('stok_seviye', 'urun_9', 8, '$END_AT'::timestamptz + interval '2 days 3 hours')" >/dev/null \
     || fail "a writer's INSERT into ml_metrics"
 check "the writer's rows reach the feature stage" "2" "$(c -c "SET SESSION AUTHORIZATION cit_admin; SELECT ml_build_features()")"
+# The real-time worker on Citus: a distributed ml_metrics has no dirty marks to wait for; it
+# says so once in the server log and stays idle (no failing micro-batches).
+RT_WARNING="real-time worker does not run on a Citus cluster"
+c -c "ALTER SYSTEM SET pg_anomaly.realtime = on" -c "ALTER SYSTEM SET pg_anomaly.realtime_interval = 1" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 40); do grep -q "$RT_WARNING" "$PGA_CITUS_DIR/node0/server.log" && break; sleep 1; done
+sleep 3
+check "the real-time worker warns once on Citus and stays idle" "1|0" \
+    "$(grep -c "$RT_WARNING" "$PGA_CITUS_DIR/node0/server.log")|$(grep -c 'micro-batch failed' "$PGA_CITUS_DIR/node0/server.log")"
+c -c "ALTER SYSTEM RESET pg_anomaly.realtime" -c "ALTER SYSTEM RESET pg_anomaly.realtime_interval" -c "SELECT pg_reload_conf()" >/dev/null
 echo "tier 9 (Citus) cluster and pipeline: $((SECONDS - t0)) s"
 echo "citus: $passed passed, 0 failed"
