@@ -39,7 +39,8 @@
 //! `--params JSON` (detector parameters besides `min_train_days: 1`), `--split
 //! tune|report|all` (which files' lines to print; totals of all three are always printed),
 //! `--probation-cap N` (at most N probationary rows; 0 = no cap; default 750, as the
-//! benchmark's runner), `--speed N`
+//! benchmark's runner), `--verbose` (per window of the files shown: found where, its most
+//! unusual row and why; the false detections and why), `--speed N`
 //! (instead: the cost of each detector family at N entities, see [`speed`]).
 
 use std::collections::BTreeMap;
@@ -228,6 +229,8 @@ fn main() {
         std::process::exit(2);
     };
     let dir = PathBuf::from(dir);
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let retrain = args.iter().any(|a| a == "--retrain-daily");
     let show = opt("--split").unwrap_or_else(|| "all".into()).to_lowercase();
     let cap: usize = opt("--probation-cap").and_then(|v| v.parse().ok()).unwrap_or(PROBATION_CAP);
     let mut pj: serde_json::Value = match opt("--params") {
@@ -287,11 +290,18 @@ fn main() {
         let s = series_rows(&rel, &ts, &v, None, 0);
         let train = head(&s, prob);
         let fitted = Detector::fit(MetricKind::Generic, &params, &[train], &[], &[]);
+        let mut fitted_model = None;
         let (detections, scored) = match fitted {
             Ok((det, _)) => {
-                let model = Model::Detector(det);
-                let scored = model.score_series(&s, 0).unwrap_or_default();
-                (alert_starts(&model, &scored, &ts), scored)
+                let mut model = Model::Detector(det);
+                let scored = if retrain {
+                    nightly(&params, &s, prob, &mut model)
+                } else {
+                    model.score_series(&s, 0).unwrap_or_default()
+                };
+                let d = alert_starts(&model, &scored, &ts);
+                fitted_model = Some(model);
+                (d, scored)
             }
             Err(e) => {
                 eprintln!("{rel}: fit failed: {}", e.message);
@@ -306,6 +316,24 @@ fn main() {
         if show == "all" || show.eq_ignore_ascii_case(split) {
             let auc = roc_auc(&f.scores, &f.pos).map_or("   -".to_string(), |a| format!("{a:.3}"));
             println!("{split:<6} {rel:<58} {n:>6} {prob:>5} {:>4} {:>5} {:>4} {:>8} {:>7.2} {auc:>6}", f.windows, f.found, f.detections, f.fp, f.raw);
+            if verbose {
+                // per window: its rows, the first detection in it, the most unusual row and why
+                let eps = match &fitted_model {
+                    Some(m) => m.episodes(&scored, EPISODE_GAP_US),
+                    None => Vec::new(),
+                };
+                for &(a, b) in &windows {
+                    let first = detections.iter().find(|&&i| i >= a && i <= b);
+                    let peak = (a..=b).filter(|&i| i < scored.len()).max_by(|&x, &y| scored[x].neg_log10_p.total_cmp(&scored[y].neg_log10_p));
+                    let why = peak.map_or(String::new(), |i| format!("peak row {i} -log10 p {:.2} score {:.5} {:?}", scored[i].neg_log10_p, scored[i].score, scored[i].top.first().map(|t| t.0.as_str())));
+                    let ep = peak.and_then(|i| eps.iter().find(|e| e.start <= i && i <= e.end)).map_or(String::new(), |e| format!(" in episode {}..{} (peak {}){}", e.start, e.end, e.peak, if e.suppressed { " suppressed" } else { "" }));
+                    println!("         window {a}..{b} ({} rows): {} {why}{ep}", b - a + 1, first.map_or("MISSED".to_string(), |&i| format!("found at +{} by {:?}", i - a, scored[i].top.first().map(|t| t.0.as_str()))));
+                }
+                let fps: Vec<String> = detections.iter().filter(|&&i| i >= prob && !windows.iter().any(|&(a, b)| i >= a && i <= b)).map(|&i| format!("{i}:{:?}", scored[i].top.first().map(|t| t.0.as_str()))).collect();
+                if !fps.is_empty() {
+                    println!("         false: {}", fps.join(" "));
+                }
+            }
         }
         if split == "TUNE" { &mut tune } else { &mut report }.add(&f);
         all.add(&f);
@@ -315,6 +343,32 @@ fn main() {
     println!("{}", report.line("REPORT"));
     println!("{}", all.line("ALL"));
     println!("({:.1} s; probationary rows: 15 %{})", t0.elapsed().as_secs_f64(), if cap > 0 { format!(", at most {cap}") } else { String::new() });
+}
+
+/// `--retrain-daily`: the first model scores up to a day past the probationary period; then,
+/// every day, a model refitted on every row so far (the rows of the episodes alerted so far
+/// left out, as the nightly training leaves unreviewed alerts out) scores the next day.
+fn nightly(params: &DetectorParams, s: &pg_anomaly_core::detect::SeriesRows, prob: usize, model: &mut Model) -> Vec<pg_anomaly_core::detect::Scored> {
+    const DAY_US: i64 = 86_400_000_000;
+    let n = s.len();
+    let next = |c: usize| c + s.ts[c..].partition_point(|&t| t < s.ts[c] + DAY_US).max(1);
+    let mut cut = next(prob.min(n - 1));
+    let mut out = model.score_series(&head(s, cut.min(n)), 0).unwrap_or_default();
+    while cut < n {
+        let exclude: Vec<pg_anomaly_core::detect::Window> = model
+            .episodes(&out, EPISODE_GAP_US)
+            .into_iter()
+            .filter(|e| !e.suppressed)
+            .map(|e| pg_anomaly_core::detect::Window { entity_id: s.entity_id.clone(), from_us: e.start_ts, to_us: e.end_ts })
+            .collect();
+        if let Ok((det, _)) = Detector::fit(MetricKind::Generic, params, &[head(s, cut)], &exclude, &[]) {
+            *model = Model::Detector(det);
+        }
+        let end = next(cut).min(n);
+        out.extend(model.score_series(&head(s, end), cut).unwrap_or_default());
+        cut = end;
+    }
+    out
 }
 
 /// Row indices of the alerts `ml_detect(save => true)` would write for `scored` (all rows of
