@@ -40,7 +40,8 @@
 //! tune|report|all` (which files' lines to print; totals of all three are always printed),
 //! `--probation-cap N` (at most N probationary rows; 0 = no cap; default 750, as the
 //! benchmark's runner), `--verbose` (per window of the files shown: found where, its most
-//! unusual row and why; the false detections and why), `--speed N`
+//! unusual row and why; the false detections and why), `--retrain-daily` (refit every day on
+//! every row so far, see [`nightly`]), `--speed N`
 //! (instead: the cost of each detector family at N entities, see [`speed`]).
 
 use std::collections::BTreeMap;
@@ -225,7 +226,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opt = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
     let Some(dir) = args.first().filter(|a| !a.starts_with("--")).cloned() else {
-        eprintln!("usage: eval_nab DIR [--params JSON] [--split tune|report|all] [--probation-cap N] (DIR holds NAB's data/ and labels/)");
+        eprintln!("usage: eval_nab DIR [--params JSON] [--split tune|report|all] [--probation-cap N] [--verbose] [--retrain-daily] [--speed N] (DIR holds NAB's data/ and labels/)");
         std::process::exit(2);
     };
     let dir = PathBuf::from(dir);
