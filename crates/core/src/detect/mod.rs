@@ -71,7 +71,7 @@ mod tests_tune;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
-pub use seq::{SeqExplanation, SeqInput};
+pub use seq::{SeqBin, SeqContext, SeqExplanation, SeqInput};
 pub use fit::{Detector, FitReport};
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};
@@ -199,4 +199,7 @@ pub struct Scored {
     /// `-log10 p` of the score's tail probability (0 for ordinary rows): unlike `score` it
     /// keeps its resolution far into the tail.
     pub neg_log10_p: f64,
+    /// Where `top` names the sequence family (`sequence_context`): the row's bin and the
+    /// two before it, shown in the explanation ([`crate::row::explanation_json`]).
+    pub sequence: Option<SeqContext>,
 }

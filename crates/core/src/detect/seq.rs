@@ -309,6 +309,21 @@ fn range_text(e: &SeqEntity, b: u32) -> String {
     }
 }
 
+/// The value range of symbol `b`: (low, high), None where open (below or above the training
+/// range).
+fn bin_bounds(e: &SeqEntity, b: u32) -> (Option<f64>, Option<f64>) {
+    let k = nsym(e);
+    let margin = 0.05 * (e.hi - e.lo);
+    if b == 0 {
+        (None, Some(e.lo - margin))
+    } else if b >= k - 1 {
+        (Some(e.hi + margin), None)
+    } else {
+        let j = (b - 1) as usize;
+        (Some(if j == 0 { e.lo } else { e.edges[j - 1] }), Some(if j < e.edges.len() { e.edges[j] } else { e.hi }))
+    }
+}
+
 impl SeqModel {
     /// Fits the family on each series' rows where `keep` is true (rows outside known-anomaly
     /// windows); entities with fewer than [`MIN_ROWS`] such rows get none (they score with
@@ -363,21 +378,7 @@ impl SeqModel {
         self.entities.binary_search_by(|e| e.id.as_str().cmp(id)).ok().map(|i| &self.entities[i])
     }
 
-    /// Per row of `s` from `from` on: the family's `ln p` (tail probability on the detector's
-    /// scale; 0 for ordinary rows and while resting) given the detector's threshold. Rows
-    /// before `from` are look-back: learned from and used to reconstruct the rest period.
-    /// None when the entity has no sequence model.
-    pub(crate) fn ln_p(&self, s: &SeriesRows, from: usize, threshold: f64, margin: f64, rest_us: i64, window_us: i64) -> Option<Vec<f64>> {
-        let mut out = Vec::with_capacity(s.len().saturating_sub(from));
-        self.walk(s, threshold, margin, rest_us, window_us, |i, step| {
-            if i >= from {
-                out.push(step.ln_p);
-            }
-        })?;
-        Some(out)
-    }
-
-    /// Row `i` of `s` as [`ln_p`](Self::ln_p) scores it (rows before it are look-back), with
+    /// Row `i` of `s` as [`apply`](Self::apply) scores it (rows before it are look-back), with
     /// what made it unusual: its bin and the two before, the chain of probabilities, the
     /// reference it had to exceed and whether the family was resting. None when the entity
     /// has no sequence model or `i` is out of range.
@@ -478,13 +479,21 @@ impl SeqModel {
 
     /// Combines the family's tail probabilities into scored rows: `Sequence` replaces the
     /// calibrated score, `Both` keeps the larger; a row at or above the close level names the
-    /// family in its explanation.
+    /// family in its explanation, with its bins ([`SeqContext`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn apply(&self, family: Family, s: &SeriesRows, from: usize, rows: &mut [Scored], threshold: f64, close: f64, margin: f64, rest_us: i64, window_us: i64) {
-        let lp = self.ln_p(s, from, threshold, margin, rest_us, window_us);
+        let mut steps: Vec<(f64, [u32; 3])> = Vec::with_capacity(s.len().saturating_sub(from));
+        let known = self
+            .walk(s, threshold, margin, rest_us, window_us, |i, step| {
+                if i >= from {
+                    steps.push((step.ln_p, step.bins));
+                }
+            })
+            .is_some();
+        let e = if known { self.entity(&s.entity_id) } else { None };
         for (k, r) in rows.iter_mut().enumerate() {
-            let (score, nl) = match lp.as_ref().and_then(|v| v.get(k)) {
-                Some(&l) if l < 0.0 => (super::score::score_from_ln_p(l), -l / std::f64::consts::LN_10),
+            let (score, nl) = match steps.get(k) {
+                Some(&(l, _)) if l < 0.0 => (super::score::score_from_ln_p(l), -l / std::f64::consts::LN_10),
                 _ => (0.0, 0.0),
             };
             let seq_wins = score > r.score || family == Family::Sequence;
@@ -499,9 +508,65 @@ impl SeqModel {
                 } else if !r.top.iter().any(|t| t.0 == SEQ_LABEL) {
                     r.top.push((SEQ_LABEL.to_string(), 0.0));
                 }
+                if let (Some(e), Some((_, bins))) = (e, steps.get(k)) {
+                    r.sequence = Some(context(e, s, from + k, *bins));
+                }
             } else {
                 r.top.clear();
             }
         }
+    }
+}
+
+/// The bins of row `i` (`bins`: two before, previous, the row) as an alert explanation
+/// shows them.
+fn context(e: &SeqEntity, s: &SeriesRows, i: usize, bins: [u32; 3]) -> SeqContext {
+    let bin = |b: u32| {
+        let (low, high) = bin_bounds(e, b);
+        SeqBin { bin: b, range: range_text(e, b), low, high }
+    };
+    SeqContext {
+        value: detrended(s, i, e.med),
+        bin: bin(bins[2]),
+        previous: (i >= 1).then(|| bin(bins[1])),
+        two_before: (i >= 2).then(|| bin(bins[0])),
+    }
+}
+
+/// One bin of a row's context: its index (0 below the training range, `bins + 1` above it),
+/// its range as text (as `ml_explain` labels it) and its bounds (None: open).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqBin {
+    pub bin: u32,
+    pub range: String,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+/// The sequence family's view of a row it is named for in an explanation: the row's value
+/// as the family read it (less the drift of its trailing 1-day median), its bin and the bins
+/// of the two rows before it (None where the series has no such row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqContext {
+    pub value: f64,
+    pub bin: SeqBin,
+    pub previous: Option<SeqBin>,
+    pub two_before: Option<SeqBin>,
+}
+
+impl SeqContext {
+    /// The keys added to the `sequence_context` element of an explanation:
+    /// `sequence_bin` (`{"bin", "range", "low", "high", "value"}`), `sequence_previous` and
+    /// `sequence_two_before` (`{"bin", "range", "low", "high"}`, null without such a row).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| (x * 1e6).round() / 1e6);
+        let b = |x: &SeqBin| serde_json::json!({"bin": x.bin, "range": x.range, "low": num(x.low), "high": num(x.high)});
+        let mut m = serde_json::Map::new();
+        let mut row = b(&self.bin);
+        row["value"] = serde_json::json!(num(Some(self.value)));
+        m.insert("sequence_bin".into(), row);
+        m.insert("sequence_previous".into(), self.previous.as_ref().map_or(serde_json::Value::Null, b));
+        m.insert("sequence_two_before".into(), self.two_before.as_ref().map_or(serde_json::Value::Null, b));
+        m
     }
 }

@@ -163,3 +163,42 @@ fn explain_row_says_why_the_sequence_family_alarmed() {
     let det = fit(Family::Calibrated, 12.0, &train);
     assert!(det.explain_row(&s, at).unwrap().unwrap().sequence.is_none());
 }
+
+#[test]
+fn an_alert_row_carries_the_family_bins() {
+    // the explanation of the row the family alarmed on names its bin (with the range) and
+    // the two bins before it, as ml_explain shows them
+    let at = 4 * DAY + 30;
+    let s = series_with(&[at]);
+    let train = crate::corpus::head(&s, 4 * DAY);
+    for family in [Family::Sequence, Family::Both] {
+        let det = fit(family, 12.0, &train);
+        let scored = det.score_series(&s, 4 * DAY).expect("score");
+        let first = alarms(&scored).into_iter().find(|&k| k >= at - 4 * DAY).expect("an alarm at the reversed ramp");
+        let r = &scored[first];
+        let q = r.sequence.as_ref().expect("the family's bins on the alarmed row");
+        let e = det.explain_row(&s, 4 * DAY + first).unwrap().unwrap().sequence.expect("sequence view");
+        let bins: Vec<f64> = [Some(&q.bin), q.previous.as_ref(), q.two_before.as_ref()].iter().map(|b| f64::from(b.expect("two rows of history").bin)).collect();
+        assert_eq!(bins, e.inputs.iter().map(|x| x.value).collect::<Vec<_>>(), "the same bins as ml_explain");
+        assert!(e.inputs[0].label.contains(&q.bin.range), "{} vs {}", e.inputs[0].label, q.bin.range);
+        let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref());
+        let el = j.as_array().unwrap().iter().find(|x| x["feature"] == SEQ_LABEL).expect("sequence_context element");
+        assert!(el["share"].is_number() && el["neg_log10_p"].is_number(), "existing keys kept: {el}");
+        assert_eq!(el["sequence_bin"]["bin"], q.bin.bin);
+        assert!(el["sequence_bin"]["range"].as_str().is_some_and(|t| t.starts_with("bin ")), "{el}");
+        assert!(el["sequence_bin"]["value"].is_number(), "{el}");
+        assert_eq!(el["sequence_previous"]["bin"], q.previous.as_ref().unwrap().bin);
+        assert_eq!(el["sequence_two_before"]["bin"], q.two_before.as_ref().unwrap().bin);
+        // the ramp's values all lie inside the training range: closed bounds around the value
+        let (lo, hi) = (el["sequence_bin"]["low"].as_f64().unwrap(), el["sequence_bin"]["high"].as_f64().unwrap());
+        let v = el["sequence_bin"]["value"].as_f64().unwrap();
+        assert!(lo <= v + 1e-6 && v <= hi + 1e-6, "{el}");
+        // other elements (the calibrated detector's reasons) carry no bins
+        assert!(j.as_array().unwrap().iter().filter(|x| x["feature"] != SEQ_LABEL).all(|x| x.get("sequence_bin").is_none()));
+    }
+    // rows below the close level and calibrated models carry none
+    let det = fit(Family::Both, 12.0, &train);
+    let scored = det.score_series(&s, 4 * DAY).expect("score");
+    assert!(scored.iter().all(|r| r.sequence.is_none() || r.top.iter().any(|t| t.0 == SEQ_LABEL)));
+    assert!(fit(Family::Calibrated, 12.0, &train).score_series(&s, 4 * DAY).unwrap().iter().all(|r| r.sequence.is_none()));
+}
