@@ -10,8 +10,9 @@
 //! - *Contexts*: the symbol of row `i` given the two before it, with back-off (trigram ->
 //!   bigram -> unigram, each mixed with the lower order by a pseudo-count of 1): `surprise =
 //!   -ln P(b_i | b_{i-2}, b_{i-1})`. Counts come from the training span and, while scoring,
-//!   from the rows of the look-back window before the row (the detector keeps learning: a
-//!   new pattern that repeats within a day stops being surprising), so scoring needs no
+//!   from the rows of the look-back window before the row that lie outside the entity's
+//!   training span (those are in the training counts already) (the detector keeps learning:
+//!   a new pattern that repeats within a day stops being surprising), so scoring needs no
 //!   state between runs.
 //! - *Calibration*: fitted on one half of the training span and measured on the other, then
 //!   the other way round; the entity's largest held-out surprise is its reference `s_ref`.
@@ -104,6 +105,19 @@ pub(crate) struct SeqEntity {
     /// Median of the training values: symbols are read from `value - (trailing 1-day median
     /// - med)`, so a trend or a level that has lasted a day does not leave the learned range.
     pub med: f64,
+    /// First and last timestamp of the training rows the counts hold (microseconds; from
+    /// `i64::MAX` to `i64::MIN`, an empty span, for version 6 models, which did not record
+    /// it). While scoring, rows inside the span are already in the frozen counts and are not
+    /// counted again as look-back.
+    pub trained_from: i64,
+    pub trained_to: i64,
+}
+
+impl SeqEntity {
+    /// Row time `t` lies in the training span (its row is in the frozen counts).
+    fn trained(&self, t: i64) -> bool {
+        t >= self.trained_from && t <= self.trained_to
+    }
 }
 
 /// The family's part of a detector: one model per entity, sorted by id.
@@ -221,7 +235,7 @@ fn detrended(s: &SeriesRows, i: usize, med: f64) -> f64 {
 }
 
 fn entity_from(id: &str, edges: Vec<f64>, lo: f64, hi: f64, values: &[f64]) -> SeqEntity {
-    let mut e = SeqEntity { id: id.to_string(), edges, lo, hi, c1: Vec::new(), c2: Vec::new(), c3: Vec::new(), n: 0, s_ref: 0.0, med: 0.0 };
+    let mut e = SeqEntity { id: id.to_string(), edges, lo, hi, c1: Vec::new(), c2: Vec::new(), c3: Vec::new(), n: 0, s_ref: 0.0, med: 0.0, trained_from: i64::MAX, trained_to: i64::MIN };
     let k = nsym(&e);
     let b: Vec<u32> = values.iter().map(|&v| symbol(&e, v)).collect();
     let mut c = Counts::default();
@@ -356,6 +370,8 @@ impl SeqModel {
             let mut e = entity_from(&s.entity_id, edges, lo, hi, &v);
             e.s_ref = s_ref;
             e.med = med;
+            let kept: Vec<i64> = (0..s.len()).filter(|&i| keep(s, i)).map(|i| s.ts[i]).collect();
+            (e.trained_from, e.trained_to) = (kept[0], kept[kept.len() - 1]);
             entities.push(e);
         }
         entities.sort_by(|a, b| a.id.cmp(&b.id));
@@ -370,6 +386,7 @@ impl SeqModel {
                     && e.edges.iter().chain([&e.lo, &e.hi, &e.s_ref, &e.med]).all(|x| x.is_finite())
                     && e.lo <= e.hi
                     && e.s_ref >= 0.0
+                    && (e.trained_from <= e.trained_to || (e.trained_from, e.trained_to) == (i64::MAX, i64::MIN))
                     && [&e.c1, &e.c2, &e.c3].iter().all(|c| c.windows(2).all(|p| p[0].0 < p[1].0) && c.iter().all(|x| x.0 < nsym(e).pow(3)))
             })
     }
@@ -450,7 +467,9 @@ impl SeqModel {
         for i in 0..s.len() {
             // the live window: rows in (ts_i - window, ts_i)
             while left < i && s.ts[left] <= s.ts[i].saturating_sub(window_us) {
-                view.live.add(k, &b, left, -1.0);
+                if !e.trained(s.ts[left]) {
+                    view.live.add(k, &b, left, -1.0);
+                }
                 left += 1;
             }
             while recent.front().is_some_and(|&(j, _)| j < left) {
@@ -472,7 +491,12 @@ impl SeqModel {
             }
             let bins = [if i >= 2 { b[i - 2] } else { 0 }, if i >= 1 { b[i - 1] } else { 0 }, b[i]];
             visit(i, &Step { p, surprise: sur, reference, resting, ln_p, bins });
-            view.live.add(k, &b, i, 1.0);
+            // a training row is already in the frozen counts: counting it again as look-back
+            // would double its weight while the look-back window overlaps the training span
+            // (the first scored day, or every training row when scoring from the first row)
+            if !e.trained(s.ts[i]) {
+                view.live.add(k, &b, i, 1.0);
+            }
         }
         Some(())
     }
