@@ -6,7 +6,8 @@
 # The benchmark is not part of this repository (and must not be committed to it): get it with
 #   git clone https://github.com/numenta/NAB /tmp/NAB
 #   mkdir -p DIR && cp -r /tmp/NAB/data /tmp/NAB/labels DIR/
-# Usage: bench/nab.sh DIR [--params JSON] [--split tune|report|all] [--probation-cap N]
+# Usage: bench/nab.sh DIR [--params JSON] [--split tune|report|all] [--probation-cap N (750; 0 = none)]
+#        [--verbose] [--retrain-daily] [--speed N]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dir="${1:-}"

@@ -136,6 +136,53 @@ SQL
     pass "cleanup after the upgrade"
     new_model=$(sql -d pga_upg -c "SELECT ml_train('stok_seviye')")
     check "training after the upgrade" "t" "$(sql -d pga_upg -c "SELECT version > 1 FROM ml_models WHERE id = $new_model")"
+
+    # 5. pg_upgrade, what a PostgreSQL major upgrade runs (into a new cluster of the same
+    # version here: no other major version is installed). It refuses a cluster whose tables
+    # hold OIDs it cannot carry over (reg* columns such as regprocedure); the extension's
+    # workers stay out of its binary-upgrade servers; every row comes through, and the
+    # pipeline goes on, the automatic action included (its function has a new OID).
+    sql -d pga_upg -c "UPDATE ml_channels SET enabled = false" >/dev/null
+    sql -d pga_upg -f scripts/sql/fingerprint.sql > "$OUT/$OLD.before_pg_upgrade"
+    bash scripts/cluster.sh stop >/dev/null
+    NEXT="$PGA_DIR/next"
+    rm -rf "$NEXT"
+    init_cluster "$NEXT" "$PGA_PORT" pga_upg pg_cron,pg_anomaly off "pg_upgrade target"
+    as_pg mkdir -p "$NEXT/work"
+    t0=$(date +%s.%N)
+    if ! (cd "$NEXT/work" && as_pg "$PG_BIN/pg_upgrade" -b "$PG_BIN" -B "$PG_BIN" -d "$PGA_DIR/data" -D "$NEXT/data" \
+            -p "$PGA_PORT" -P "$PGA_PORT" -s "$NEXT/work" > "$OUT/pg_upgrade.log" 2>&1); then
+        cat "$OUT/pg_upgrade.log"
+        find "$NEXT/data" -path '*pg_upgrade_output.d*' -name '*.txt' -exec cat {} + 2>/dev/null || true
+        fail "pg_upgrade refused or failed (log above)"
+    fi
+    printf 'pg_upgrade: %.1f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
+    pass "pg_upgrade of a cluster with the extension, its rules and data"
+    rm -rf "$PGA_DIR/data"
+    mv "$NEXT/data" "$PGA_DIR/data"
+    cat >> "$PGA_DIR/data/postgresql.conf" <<CONF
+unix_socket_directories = '$PGA_DIR/sock'
+cron.host = '$PGA_DIR/sock'
+CONF
+    bash scripts/cluster.sh start >/dev/null
+    sql -d pga_upg -f scripts/sql/fingerprint.sql > "$OUT/$OLD.after_pg_upgrade"
+    diff -u "$OUT/$OLD.before_pg_upgrade" "$OUT/$OLD.after_pg_upgrade" || fail "rows changed by pg_upgrade"
+    pass "every row and sequence unchanged by pg_upgrade"
+    old_max=$(sql -d pga_upg -c "SELECT max(id) FROM ml_alerts")
+    sql -d pga_upg <<'SQL' >/dev/null
+-- a consumption spike (the stock series are still in the episode of the spike above)
+SELECT ml_ingest('tuketim_miktar', e, v, t)
+  FROM (SELECT entity_id AS e, max("timestamp") AS last FROM ml_metrics
+         WHERE metric_type = 'tuketim_miktar' AND entity_id LIKE 'urun\_00%' GROUP BY 1) s,
+       LATERAL (SELECT s.last + i * interval '15 minutes' AS t, CASE WHEN i > 4 THEN 1000000.0 ELSE 1 END AS v FROM generate_series(1, 8) i) n;
+SELECT ml_run_stage('features');
+SELECT ml_run_stage('detection');
+SQL
+    [ "$(sql -d pga_upg -c "SELECT count(*) FROM ml_alerts WHERE id > $old_max")" -gt 0 ] || fail "no new alert after pg_upgrade"
+    check "action after pg_upgrade: resolved from its stored signature, ran as its owner" "upg_app" \
+        "$(sql -d pga_upg -c "SELECT DISTINCT opened_by FROM app.tasks WHERE alert_id > $old_max")"
+    check "no failed action run after pg_upgrade" "0" \
+        "$(sql -d pga_upg -c "SELECT count(*) FROM ml_action_runs WHERE alert_id > $old_max AND NOT success")"
     bash scripts/cluster.sh stop >/dev/null
 done
 echo "upgrade: $passed passed, 0 failed"

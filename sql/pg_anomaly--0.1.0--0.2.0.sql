@@ -9,6 +9,8 @@
 --     untouched default); the owners of sources and action rules were role OIDs, which name
 --     no role (or another one) in a new cluster: they are regrole now, dumped by role name;
 --     six sequences were not dumped, so a restored database handed out ids already in use;
+--   * pg_upgrade: it refuses a table with a regprocedure column (function OIDs change), so
+--     action rules store the function's schema-qualified signature as text;
 --   * security: owners are stamped by triggers and refused when superuser, stored patterns
 --     are validated, PUBLIC holds nothing, column privileges keep the owner columns out of
 --     reach, catalog functions are called schema-qualified, NOTIFY carries no alert text;
@@ -64,6 +66,19 @@ END
 $owners$;
 ALTER TABLE ml_sources ALTER COLUMN owner TYPE regrole USING owner::pg_catalog.regrole;
 ALTER TABLE ml_action_rules ALTER COLUMN owner TYPE regrole USING owner::pg_catalog.regrole;
+-- Action signatures as schema-qualified text: pg_upgrade refuses a cluster whose tables have
+-- a regprocedure column (function OIDs are not kept across a major upgrade).
+CREATE FUNCTION ml_upgrade_action_signature(f pg_catalog.oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+     WHERE p.oid OPERATOR(pg_catalog.=) f
+$fn$;
+ALTER TABLE ml_action_rules ALTER COLUMN action TYPE text
+    USING COALESCE(@extschema@.ml_upgrade_action_signature(action::pg_catalog.oid), action::pg_catalog.text);
+DROP FUNCTION ml_upgrade_action_signature(pg_catalog.oid);
+COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow: a later scoring run continues it while its series has not returned to normal; closed once its last anomalous observation is older than the series'' scored watermark minus episode_gap (or the model''s reversal window)';
+COMMENT ON COLUMN ml_action_rules.action IS 'The function''s schema-qualified signature, e.g. app.open_restock_task(bigint), normalised and checked when stored, resolved again at each run (a dropped or renamed function is recorded as a failed run)';
 CREATE VIEW ml_sources_status AS
 SELECT s.name, s.metric_type, s.kind, s.owner, s.enabled, s.watermark,
        r.started AS last_run_started, r.finished AS last_run_finished,
@@ -128,13 +143,28 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     p record;
 BEGIN
-    SELECT f.pronargs, f.proargtypes, f.prokind, f.proretset INTO p FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) NEW.action::oid;
-    IF NOT FOUND OR p.prokind OPERATOR(pg_catalog.<>) 'f' OR p.pronargs OPERATOR(pg_catalog.<>) 1
+    -- The signature is stored as text (a reg* column would make pg_upgrade refuse the
+    -- cluster), resolved here once, schema-qualified, never against a caller's search_path.
+    SELECT f.proname, n.nspname, f.pronargs, f.proargtypes, f.prokind INTO p
+      FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) f.pronamespace
+     WHERE f.oid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure(NEW.action)::pg_catalog.oid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'function % does not exist', NEW.action USING ERRCODE = '42883',
+            DETAIL = 'An action is stored as its schema-qualified signature and resolved when stored.',
+            HINT = 'Qualify the function with its schema, e.g. app.open_restock_task(bigint).';
+    END IF;
+    IF p.prokind OPERATOR(pg_catalog.<>) 'f' OR p.pronargs OPERATOR(pg_catalog.<>) 1
        OR p.proargtypes[0] OPERATOR(pg_catalog.<>) 'pg_catalog.int8'::pg_catalog.regtype THEN
         RAISE EXCEPTION 'action % does not take exactly one bigint argument', NEW.action USING ERRCODE = '42883',
             DETAIL = 'An action is called as action(alert_id bigint) for each new matching alert.',
             HINT = 'Register a function whose only argument is the alert id, e.g. app.open_restock_task(bigint).';
     END IF;
+    IF pg_catalog.starts_with(p.nspname, 'pg_temp') THEN
+        RAISE EXCEPTION 'action % is a temporary function', NEW.action USING ERRCODE = '42P17',
+            DETAIL = 'A temporary function disappears with its session; the rule would outlive it.',
+            HINT = 'Create the function in a permanent schema.';
+    END IF;
+    NEW.action := pg_catalog.format('%I.%I(bigint)', p.nspname, p.proname);
     PERFORM @extschema@.ml_check_entity_pattern(NEW.entity_pattern);
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user AND r.rolsuper) THEN
         IF NEW.owner IS NULL THEN
@@ -142,7 +172,7 @@ BEGIN
         END IF;
     ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
         NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
-    ELSIF NEW.action::pg_catalog.oid OPERATOR(pg_catalog.<>) OLD.action::pg_catalog.oid THEN
+    ELSIF NEW.action OPERATOR(pg_catalog.<>) OLD.action THEN
         NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
     ELSE
         NEW.owner := OLD.owner;

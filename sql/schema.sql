@@ -562,7 +562,7 @@ COMMENT ON COLUMN ml_alerts.peak_score IS 'Highest score in the episode';
 COMMENT ON COLUMN ml_alerts.observation_count IS 'Anomalous observations in the episode';
 COMMENT ON COLUMN ml_alerts.model_id IS 'Model that scored the episode';
 COMMENT ON COLUMN ml_alerts.explanation IS 'Top features behind the score with their shares';
-COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow (closed once no anomaly is seen for episode_gap)';
+COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow: a later scoring run continues it while its series has not returned to normal; closed once its last anomalous observation is older than the series'' scored watermark minus episode_gap (or the model''s reversal window)';
 COMMENT ON COLUMN ml_alerts.updated_at IS 'Last change by detection';
 
 -- ---------------------------------------------------------------------------
@@ -1023,7 +1023,7 @@ COMMENT ON COLUMN ml_notifications.idempotency_key IS 'Sent with every attempt (
 
 CREATE TABLE ml_action_rules (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    action         regprocedure NOT NULL,
+    action         text NOT NULL,
     owner          regrole NOT NULL,
     min_severity   text NOT NULL DEFAULT 'orta' CHECK (min_severity IN ('dusuk', 'orta', 'yuksek', 'kritik')),
     alert_type     text,
@@ -1033,7 +1033,7 @@ CREATE TABLE ml_action_rules (
 );
 COMMENT ON TABLE ml_action_rules IS 'Automatic actions: a function taking the alert id (bigint), called with its owner''s privileges when a matching alert is written';
 COMMENT ON COLUMN ml_action_rules.id IS 'Rule id';
-COMMENT ON COLUMN ml_action_rules.action IS 'The function, e.g. app.open_restock_task(bigint)';
+COMMENT ON COLUMN ml_action_rules.action IS 'The function''s schema-qualified signature, e.g. app.open_restock_task(bigint), normalised and checked when stored, resolved again at each run (a dropped or renamed function is recorded as a failed run)';
 COMMENT ON COLUMN ml_action_rules.owner IS 'Role that registered the rule: the function runs with its privileges';
 COMMENT ON COLUMN ml_action_rules.min_severity IS 'Lowest severity acted on';
 COMMENT ON COLUMN ml_action_rules.alert_type IS 'Only this alert type (NULL: any)';
@@ -1049,13 +1049,28 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     p record;
 BEGIN
-    SELECT f.pronargs, f.proargtypes, f.prokind, f.proretset INTO p FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) NEW.action::oid;
-    IF NOT FOUND OR p.prokind OPERATOR(pg_catalog.<>) 'f' OR p.pronargs OPERATOR(pg_catalog.<>) 1
+    -- The signature is stored as text (a reg* column would make pg_upgrade refuse the
+    -- cluster), resolved here once, schema-qualified, never against a caller's search_path.
+    SELECT f.proname, n.nspname, f.pronargs, f.proargtypes, f.prokind INTO p
+      FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) f.pronamespace
+     WHERE f.oid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure(NEW.action)::pg_catalog.oid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'function % does not exist', NEW.action USING ERRCODE = '42883',
+            DETAIL = 'An action is stored as its schema-qualified signature and resolved when stored.',
+            HINT = 'Qualify the function with its schema, e.g. app.open_restock_task(bigint).';
+    END IF;
+    IF p.prokind OPERATOR(pg_catalog.<>) 'f' OR p.pronargs OPERATOR(pg_catalog.<>) 1
        OR p.proargtypes[0] OPERATOR(pg_catalog.<>) 'pg_catalog.int8'::pg_catalog.regtype THEN
         RAISE EXCEPTION 'action % does not take exactly one bigint argument', NEW.action USING ERRCODE = '42883',
             DETAIL = 'An action is called as action(alert_id bigint) for each new matching alert.',
             HINT = 'Register a function whose only argument is the alert id, e.g. app.open_restock_task(bigint).';
     END IF;
+    IF pg_catalog.starts_with(p.nspname, 'pg_temp') THEN
+        RAISE EXCEPTION 'action % is a temporary function', NEW.action USING ERRCODE = '42P17',
+            DETAIL = 'A temporary function disappears with its session; the rule would outlive it.',
+            HINT = 'Create the function in a permanent schema.';
+    END IF;
+    NEW.action := pg_catalog.format('%I.%I(bigint)', p.nspname, p.proname);
     PERFORM @extschema@.ml_check_entity_pattern(NEW.entity_pattern);
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user AND r.rolsuper) THEN
         IF NEW.owner IS NULL THEN
@@ -1063,7 +1078,7 @@ BEGIN
         END IF;
     ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
         NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
-    ELSIF NEW.action::pg_catalog.oid OPERATOR(pg_catalog.<>) OLD.action::pg_catalog.oid THEN
+    ELSIF NEW.action OPERATOR(pg_catalog.<>) OLD.action THEN
         NEW.owner := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user);
     ELSE
         NEW.owner := OLD.owner;

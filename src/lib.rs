@@ -35,7 +35,10 @@ pub fn preloaded() -> bool {
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
-    if preloaded() {
+    if preloaded() && unsafe { pg_sys::IsBinaryUpgrade } {
+        // pg_upgrade's servers (postgres -b) restore the catalog: no worker may run there.
+        pgrx::debug1!("pg_anomaly: binary upgrade mode; the workers are not started");
+    } else if preloaded() {
         workers::realtime::register();
         workers::notifier::register();
     } else {

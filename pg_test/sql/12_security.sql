@@ -86,10 +86,24 @@ SELECT ml_add_action('pg_catalog.abs(bigint)', 'dusuk') > 0 AS one_bigint_ok;
 SELECT ml_add_action('sec_app.act(bigint)', 'dusuk', entity_pattern => E'u\\');
 SELECT ml_add_action('no_such_function(bigint)', 'dusuk');
 UPDATE ml_action_rules SET action = 'pg_catalog.upper(text)';
+-- signatures are stored schema-qualified and never resolved against a caller's search_path
+-- (neither by ml_add_action nor by a direct write); a temporary function is refused (the
+-- rule would outlive it)
+SET search_path = sec_app, public;
+SELECT ml_add_action('act(bigint)', 'dusuk');
+INSERT INTO ml_action_rules (action) VALUES ('act(bigint)');
+CREATE FUNCTION pg_temp.tmp_act(bigint) RETURNS void LANGUAGE sql AS '';
+SELECT ml_add_action('pg_temp.tmp_act(bigint)', 'dusuk');
+DROP FUNCTION pg_temp.tmp_act(bigint);
+RESET search_path;
+-- stored normalised: quoted where needed, whatever spelling was given
+SELECT ml_add_action(' SEC_APP . "act" ( int8 ) ', 'dusuk', entity_pattern => 'no match') > 0 AS respelled_added;
+SELECT action FROM ml_action_rules WHERE entity_pattern = 'no match';
+DELETE FROM ml_action_rules WHERE entity_pattern = 'no match';
 SELECT ml_add_source('s_big', 'stok_seviye', repeat(' ', 100001) || $q$SELECT 'a' AS entity_id, 1::float8 AS metric_value$q$, 'snapshot');
 RESET SESSION AUTHORIZATION;
 SELECT entity_pattern FROM ml_notification_rules ORDER BY id;
-DELETE FROM ml_action_rules WHERE action = 'pg_catalog.abs(bigint)'::regprocedure;
+DELETE FROM ml_action_rules WHERE action = 'pg_catalog.abs(bigint)';
 SELECT ml_add_notification_rule('hook', 'dusuk', entity_pattern => 'urun%') > 0 AS good_rule;
 -- the web hook URL is shown without userinfo, path or query
 SELECT config_without_secrets FROM ml_channels_safe;
@@ -103,6 +117,12 @@ ALTER TABLE ml_action_rules DISABLE TRIGGER ml_action_rules_check;
 INSERT INTO ml_action_rules (action, owner, min_severity, entity_pattern) VALUES ('sec_app.act(bigint)', 'pga_sec_admin'::regrole, 'dusuk', E'u\\');
 INSERT INTO ml_action_rules (action, owner, min_severity) VALUES ('sec_app.act(bigint)', 10, 'dusuk');
 ALTER TABLE ml_action_rules ENABLE TRIGGER ml_action_rules_check;
+-- a rule whose function was dropped after it was stored
+CREATE FUNCTION sec_app.gone(alert bigint) RETURNS void LANGUAGE sql AS '';
+SET SESSION AUTHORIZATION pga_sec_admin;
+SELECT ml_add_action('sec_app.gone(bigint)', 'dusuk') > 0 AS gone_added;
+RESET SESSION AUTHORIZATION;
+DROP FUNCTION sec_app.gone(bigint);
 TRUNCATE sec_app.ran;
 
 -- 2. catalog functions cannot be shadowed from the extension's schema: exact-match
@@ -139,9 +159,10 @@ SELECT count(*) AS broken_rules, bool_and(last_error IS NOT NULL) AS recorded FR
 -- superuser-owned one were recorded as failures
 SELECT count(*) = (SELECT count(*) FROM ml_alerts) AS one_run_per_alert, bool_and(NOT is_super) AS never_super,
        min(as_role) AS as_role FROM sec_app.ran;
-SELECT r.entity_pattern IS NOT NULL AS broken_pattern, r.owner = 10 AS super_owner, x.success, count(*) > 0 AS runs,
+SELECT r.entity_pattern IS NOT NULL AS broken_pattern, r.owner = 10 AS super_owner, r.action = 'sec_app.gone(bigint)' AS dropped_function,
+       x.success, count(*) > 0 AS runs,
        min(regexp_replace(x.error, '\d+', 'N', 'g')) AS error
-  FROM ml_action_runs x JOIN ml_action_rules r ON r.id = x.rule_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+  FROM ml_action_runs x JOIN ml_action_rules r ON r.id = x.rule_id GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 DROP FUNCTION array_position(text[], text), unnest(text[]), unnest(timestamptz[]), unnest(double precision[]),
     json_build_object(text, bigint, text, text, text, text), concat(text, bigint, text, bigint, text, text), array_agg(text);
 

@@ -30,6 +30,21 @@ SELECT entity_id, "timestamp" BETWEEN '2026-05-08 09:00+00' AND '2026-05-08 10:3
        explanation -> 0 ->> 'feature' AS named, (explanation -> 0 ->> 'neg_log10_p')::float8 > 3 AS rare,
        message ~ 'son değerlerin olağandışı sırası' AS worded
   FROM ml_alerts WHERE metric_type = 'seq_load' ORDER BY "timestamp";
+-- 2b. ml_explain explains the family's alert in its usual shape: after the calibrated inputs,
+-- the row's value range (bin) and the two before it, their terms adding up to the family's
+-- surprise; the reversed ramp's values are all ones the ramp takes, so its context (the bins
+-- before), not the row's own range, carries the surprise; the score is the alert's
+CREATE TEMP TABLE seq_x AS
+SELECT a.peak_score, x.* FROM ml_alerts a, ml_explain('seq_load', a.entity_id, a."timestamp") x
+ WHERE a.metric_type = 'seq_load';
+SELECT input, label ~ '^sequence: .*bin [0-9]+ of [0-9]+' AS labelled, value >= 0 AS is_bin, forest_attribution IS NULL AS no_forest,
+       base_surprise = 0 AS base_zero
+  FROM seq_x WHERE input LIKE 'sequence%' ORDER BY input;
+SELECT abs(sum(attribution) - max(surprise)) < 1e-9 AS adds_up, abs(sum(share) - 1) < 1e-9 AS shares_add_up,
+       sum(attribution) FILTER (WHERE input <> 'sequence_bin') > max(attribution) FILTER (WHERE input = 'sequence_bin') AS context_carries_it,
+       abs(max(score) - max(peak_score)) < 1e-12 AS alert_score
+  FROM seq_x WHERE input LIKE 'sequence%';
+SELECT count(*) FILTER (WHERE input NOT LIKE 'sequence%') > 0 AS calibrated_inputs_too FROM seq_x;
 -- 3. ml_tune searches the family and its margin (every trial recorded with its family)
 SELECT (ml_tune('seq_load', 600) ->> 'trials')::int > 0 AS tuned;
 SELECT count(*) FILTER (WHERE knob = 'detector_family') >= 2 AS families_tried,

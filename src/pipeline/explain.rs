@@ -48,13 +48,23 @@ pub fn explain(metric_type: &str, entity_id: &str, at: TimestampWithTimeZone) ->
             .into());
     };
     let diff = e.surprise - e.base_surprise;
-    Ok(e.inputs
+    let mut out: Vec<ExplainRow> = e
+        .inputs
         .into_iter()
         .map(|a| {
             let share = (diff.abs() > 1e-12).then(|| a.attribution / diff);
             (a.input.to_string(), a.label.to_string(), a.value, a.attribution, share, a.forest, e.score, e.surprise, e.base_surprise)
         })
-        .collect())
+        .collect();
+    // the sequence family's view: the row's bin and its context, their terms of the family's
+    // surprise (base 0: the terms add up to the surprise)
+    if let Some(q) = e.sequence {
+        out.extend(q.inputs.into_iter().map(|a| {
+            let share = (q.surprise.abs() > 1e-12).then(|| a.attribution / q.surprise);
+            (a.input.to_string(), a.label, a.value, a.attribution, share, None, e.score, q.surprise, 0.0)
+        }));
+    }
+    Ok(out)
 }
 
 /// Runs recursive feature elimination for a metric type on its stored training data (as

@@ -41,8 +41,13 @@ pub fn add_action(
     entity_pattern: Option<&str>,
 ) -> Result<i64> {
     Ok(one::<i64>(
+        // Resolved here (the function's search_path: the extension's schema, pg_catalog),
+        // stored schema-qualified; the table's trigger checks it again and normalises it.
         "INSERT INTO ml_action_rules (action, min_severity, alert_type, metric_type, entity_pattern)
-         VALUES ($1::pg_catalog.regprocedure, $2, $3, $4, $5) RETURNING id",
+         SELECT pg_catalog.format('%I.%I(%s)', n.nspname, f.proname, pg_catalog.oidvectortypes(f.proargtypes)), $2, $3, $4, $5
+           FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) f.pronamespace
+          WHERE f.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regprocedure::pg_catalog.oid
+         RETURNING id",
         &[action.into(), min_severity.as_str().into(), alert_type.into(), metric_type.into(), entity_pattern.into()],
     )?
     .unwrap_or_default())

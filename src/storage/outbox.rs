@@ -74,7 +74,7 @@ pub fn run_actions(alert_id: i64) -> Result<()> {
     let rules: Vec<(i64, String, pg_sys::Oid, Option<String>, String)> = Spi::connect(|client| -> Result<_> {
         let t = client.select(
             &format!(
-                "SELECT r.id, r.action::pg_catalog.regproc::text, r.owner::pg_catalog.oid, r.entity_pattern, a.entity_id
+                "SELECT r.id, r.action, r.owner::pg_catalog.oid, r.entity_pattern, a.entity_id
                    FROM ml_alerts a JOIN ml_action_rules r ON r.enabled
                   WHERE a.id OPERATOR(pg_catalog.=) $1 AND {rank}a.severity) OPERATOR(pg_catalog.>=) {rank}r.min_severity)
                     AND (r.alert_type IS NULL OR r.alert_type OPERATOR(pg_catalog.=) a.alert_type)
@@ -94,14 +94,11 @@ pub fn run_actions(alert_id: i64) -> Result<()> {
         }
         Ok(v)
     })?;
-    for (rule_id, function, owner, pattern, entity) in rules {
+    for (rule_id, signature, owner, pattern, entity) in rules {
         if let Some(why) = super::owners::refusal(owner)? {
             record_action(alert_id, rule_id, Some(format!("action not run: {why}")))?;
             continue;
         }
-        // The function name is the catalog's own quoted rendering of the regprocedure
-        // (never user text); the alert id travels as a parameter.
-        let sql = format!("SELECT {function}($1::pg_catalog.int8)");
         let outcome = subxact::run(|| -> Result<bool> {
             if let Some(p) = &pattern {
                 let matches = super::one::<bool>("SELECT $1 OPERATOR(pg_catalog.~~) $2", &[entity.as_str().into(), p.as_str().into()])?;
@@ -109,6 +106,20 @@ pub fn run_actions(alert_id: i64) -> Result<()> {
                     return Ok(false);
                 }
             }
+            // The stored signature is resolved at each run (a function dropped or renamed
+            // since is a failed run); the call uses the catalog's own quoted rendering of
+            // the resolved function (never stored text), the alert id travels as a parameter.
+            let Some(function) = super::one::<String>(
+                "SELECT pg_catalog.to_regprocedure($1)::pg_catalog.regproc::pg_catalog.text",
+                &[signature.as_str().into()],
+            )?
+            else {
+                return Err(crate::errors::not_found(
+                    format!("action not run: function {signature} does not exist (dropped or renamed since the rule was stored)"),
+                    "Recreate the function, or point the rule at another one (UPDATE ml_action_rules SET action = ...).",
+                ));
+            };
+            let sql = format!("SELECT {function}($1::pg_catalog.int8)");
             subxact::as_role(owner, || exec(&sql, &[alert_id.into()]))?;
             Ok(true)
         });

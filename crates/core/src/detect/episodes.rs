@@ -6,7 +6,8 @@
 //!   above the lower close level, so a score hovering at the threshold is one alert;
 //! - gaps: episodes closer than `max_gap_us` merge;
 //! - reversal: an episode that goes the other way within `reversal_us` (a stuck reading and
-//!   its recovery jump, a level shift and its return) merges into the previous one;
+//!   its recovery jump, a level shift and its return) merges into the previous one, unless
+//!   it is far more unusual than that one ([`REVERSAL_MAX_RATIO`]): then it is a new event;
 //! - unsettled gap: so does an episode within `reversal_us` when no row between the two fell
 //!   back to a normal score ([`quiet_level`]): one event whose evidence moved from one input
 //!   to another (a missing refill: first stock falling unexplained, then stock lingering
@@ -68,7 +69,12 @@ pub fn episodes(rows: &[Scored], p: &EpisodeParams) -> Vec<Episode> {
     for ep in raw {
         if let Some(prev) = merged.last_mut() {
             let gap = ep.start_ts.saturating_sub(prev.end_ts);
-            let reversal = prev.direction != 0 && ep.direction == -prev.direction && gap <= p.reversal_us;
+            // a reversal goes back about as far as the jump went: an episode far more unusual
+            // than the one before it is an event of its own, not that one's return
+            let reversal = prev.direction != 0
+                && ep.direction == -prev.direction
+                && gap <= p.reversal_us
+                && rarity(&rows[ep.peak]) <= REVERSAL_MAX_RATIO * rarity(&rows[prev.peak]);
             // the series never went back to normal in between: one event whose evidence passed
             // from one input to another (a missing refill: the unexplained fall, then the stock
             // lingering empty) dipped below the close level for a while, not two events
@@ -118,6 +124,12 @@ pub fn may_continue<'a>(end_ts: i64, until_ts: i64, since: impl IntoIterator<Ite
     gap <= p.max_gap_us || (gap < p.reversal_us && since.into_iter().filter(|r| r.ts > end_ts).all(|r| r.score >= quiet_level(p.close)))
 }
 
+/// A later episode in the other direction within `reversal_us` is the earlier one's reversal
+/// (merged into it) only while its peak's `-log10 p` is at most this multiple of the earlier
+/// peak's: a return is about as unusual as the jump it undoes, while a far larger swing the
+/// other way is a new event (chosen on TUNE halves: 1, 1.5, 2, 3, 4, 8, no limit).
+pub(crate) const REVERSAL_MAX_RATIO: f64 = 1.5;
+
 /// How much more often than the close level a row may be reached while the series still
 /// counts as not back to normal between two episodes (see [`quiet_level`]).
 const QUIET_FACTOR: f64 = 10.0;
@@ -128,6 +140,15 @@ const QUIET_FACTOR: f64 = 10.0;
 /// there never looked normal).
 pub(crate) fn quiet_level(close: f64) -> f64 {
     1.0 - (QUIET_FACTOR * (1.0 - close)).min(1.0)
+}
+
+/// `-log10 p` of a row: its own when set, else from its score (rows built without it).
+fn rarity(r: &Scored) -> f64 {
+    if r.neg_log10_p > 0.0 {
+        r.neg_log10_p
+    } else {
+        -(1.0 - r.score).clamp(1e-300, 1.0).log10()
+    }
 }
 
 fn new_episode(rows: &[Scored], i: usize) -> Episode {

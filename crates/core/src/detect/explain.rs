@@ -47,9 +47,11 @@ pub struct InputAttribution {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
     pub ts: i64,
-    /// The detector's score of the row.
+    /// The model's score of the row, as `score_series` gives it (with the sequence family,
+    /// the larger of the two families' scores, or the family's alone).
     pub score: f64,
-    /// Row surprise `t(z)` (nats); `sum(attribution) = surprise - base_surprise`.
+    /// The calibrated detector's row surprise `t(z)` (nats); `sum(attribution) = surprise -
+    /// base_surprise`.
     pub surprise: f64,
     /// `t(0)`: the surprise of a row with no deviation.
     pub base_surprise: f64,
@@ -59,6 +61,9 @@ pub struct Explanation {
     pub forest_base: Option<f64>,
     /// Every input of the kind, in column order (left-out ones with zeros).
     pub inputs: Vec<InputAttribution>,
+    /// The sequence family's view of the row (`seq.rs`), when the model has the family and a
+    /// sequence model for the entity.
+    pub sequence: Option<super::seq::SeqExplanation>,
 }
 
 /// Mean |attribution| per input over a sample of scored rows and over alerted rows.
@@ -201,6 +206,9 @@ impl Detector {
         let nf = info.len();
         let (phi, t, t0) = self.shapley(&row.z[..nf]);
         let forest = self.forest_shap(&row.z[..nf]);
+        let score = self.score_series(&view, i - lb)?.first().map_or_else(|| self.score_of(t), |r| r.score);
+        let p = &self.params;
+        let sequence = self.seq.as_ref().and_then(|sq| sq.explain(&view, i - lb, self.threshold, p.seq_margin, (p.seq_rest_hours * 3600e6) as i64, self.lookback_us()));
         let inputs = (0..nf)
             .map(|j| InputAttribution {
                 input: info[j].name,
@@ -212,12 +220,13 @@ impl Detector {
             .collect();
         Ok(Some(Explanation {
             ts: s.ts[i],
-            score: self.score_of(t),
+            score,
             surprise: t,
             base_surprise: t0,
             forest_log2: forest.as_ref().map(|f| f.1),
             forest_base: forest.as_ref().map(|f| f.2),
             inputs,
+            sequence,
         }))
     }
 

@@ -71,6 +71,7 @@ mod tests_tune;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
+pub use seq::{SeqExplanation, SeqInput};
 pub use fit::{Detector, FitReport};
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};

@@ -170,20 +170,26 @@ impl View<'_> {
     }
     /// `-ln P(b_i | history)` with back-off.
     fn surprise(&self, b: &[u32], i: usize) -> f64 {
+        let (p1, p2, p3) = self.probabilities(b, i);
+        -p3.or(p2).unwrap_or(p1).ln()
+    }
+    /// `P(b_i)`, `P(b_i | b_{i-1})` and `P(b_i | b_{i-2}, b_{i-1})` (each backed off to the
+    /// order below; None where the row has no such history).
+    fn probabilities(&self, b: &[u32], i: usize) -> (f64, Option<f64>, Option<f64>) {
         let k = self.k;
         let n = f64::from(self.frozen.n) + self.live.n;
         let p1 = (self.c(1, b[i]) + 0.5) / (n + 0.5 * f64::from(k));
         if i == 0 {
-            return -p1.ln();
+            return (p1, None, None);
         }
         let prev = self.c(1, b[i - 1]);
         let p2 = (self.c(2, b[i - 1] * k + b[i]) + KAPPA * p1) / (prev + KAPPA);
         if i == 1 {
-            return -p2.ln();
+            return (p1, Some(p2), None);
         }
         let ctx = self.c(2, b[i - 2] * k + b[i - 1]);
         let p3 = (self.c(3, (b[i - 2] * k + b[i - 1]) * k + b[i]) + KAPPA * p2) / (ctx + KAPPA);
-        -p3.ln()
+        (p1, Some(p2), Some(p3))
     }
 }
 
@@ -227,6 +233,80 @@ fn entity_from(id: &str, edges: Vec<f64>, lo: f64, hi: f64, values: &[f64]) -> S
     e.c3 = freeze(&c.c3);
     e.n = c.n.round() as u32;
     e
+}
+
+/// One row as the family saw it while walking a series.
+#[derive(Clone)]
+struct Step {
+    /// `P(bin)`, `P(bin | previous)`, `P(bin | two before)` (see [`View::probabilities`]).
+    p: (f64, Option<f64>, Option<f64>),
+    surprise: f64,
+    reference: f64,
+    resting: bool,
+    ln_p: f64,
+    /// Symbols of the row two before, the previous row and the row.
+    bins: [u32; 3],
+}
+
+/// One term of a sequence explanation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeqInput {
+    /// `sequence_bin`, `sequence_previous` or `sequence_two_before`.
+    pub input: &'static str,
+    /// Which value range (bin) the row had, and the ranges of its context.
+    pub label: String,
+    /// The bin (symbol) index: 0 below the training range, `bins + 1` above it; NaN where the
+    /// row has no such history.
+    pub value: f64,
+    /// Nats: `-ln P(bin)` for the row's bin; what conditioning on the previous bin adds
+    /// (`ln P(bin) - ln P(bin | previous)`); what the bin two before adds (`ln P(bin |
+    /// previous) - ln P(bin | two before, previous)`). They add up to the surprise; a negative
+    /// term is context that made the row more expected.
+    pub attribution: f64,
+}
+
+/// Why the sequence family scored a row as it did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeqExplanation {
+    /// `-ln P(bin | two bins before)` in nats (the sum of the inputs' attributions).
+    pub surprise: f64,
+    /// The surprise to beat: the larger of the entity's largest held-out surprise and the
+    /// largest of the look-back window (only an increase over the recent maximum counts).
+    pub reference: f64,
+    /// `seq_margin`: the row alarms when `surprise > reference + margin`.
+    pub margin: f64,
+    /// Inside the rest period after an alarm (scored 0).
+    pub resting: bool,
+    /// The family's tail probability on the detector's scale (`ln p`, 0 for ordinary rows).
+    pub ln_p: f64,
+    pub inputs: Vec<SeqInput>,
+}
+
+fn fmt(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{v:.3e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The value range of symbol `b` as text.
+fn range_text(e: &SeqEntity, b: u32) -> String {
+    let k = nsym(e);
+    let margin = 0.05 * (e.hi - e.lo);
+    if b == 0 {
+        format!("bin 0 of {k} (below the training range, under {})", fmt(e.lo - margin))
+    } else if b == k - 1 {
+        format!("bin {b} of {k} (above the training range, over {})", fmt(e.hi + margin))
+    } else {
+        let j = (b - 1) as usize;
+        let lo = if j == 0 { e.lo } else { e.edges[j - 1] };
+        let hi = if j < e.edges.len() { e.edges[j] } else { e.hi };
+        format!("bin {b} of {k} ({} to {})", fmt(lo), fmt(hi))
+    }
 }
 
 impl SeqModel {
@@ -288,12 +368,80 @@ impl SeqModel {
     /// before `from` are look-back: learned from and used to reconstruct the rest period.
     /// None when the entity has no sequence model.
     pub(crate) fn ln_p(&self, s: &SeriesRows, from: usize, threshold: f64, margin: f64, rest_us: i64, window_us: i64) -> Option<Vec<f64>> {
+        let mut out = Vec::with_capacity(s.len().saturating_sub(from));
+        self.walk(s, threshold, margin, rest_us, window_us, |i, step| {
+            if i >= from {
+                out.push(step.ln_p);
+            }
+        })?;
+        Some(out)
+    }
+
+    /// Row `i` of `s` as [`ln_p`](Self::ln_p) scores it (rows before it are look-back), with
+    /// what made it unusual: its bin and the two before, the chain of probabilities, the
+    /// reference it had to exceed and whether the family was resting. None when the entity
+    /// has no sequence model or `i` is out of range.
+    pub(crate) fn explain(&self, s: &SeriesRows, i: usize, threshold: f64, margin: f64, rest_us: i64, window_us: i64) -> Option<SeqExplanation> {
+        if i >= s.len() {
+            return None;
+        }
+        let e = self.entity(&s.entity_id)?;
+        let mut found = None;
+        let sub = SeriesRows {
+            entity_id: s.entity_id.clone(),
+            ts: s.ts[..=i].to_vec(),
+            value: s.value[..=i].to_vec(),
+            features: s.features[..=i].to_vec(),
+            aux: s.aux.as_ref().map(|a| a[..=i].to_vec()),
+        };
+        self.walk(&sub, threshold, margin, rest_us, window_us, |j, step| {
+            if j == i {
+                found = Some(step.clone());
+            }
+        })?;
+        let step = found?;
+        let bin = |k: usize| (k <= i).then(|| step.bins[2 - (i - k).min(2)]);
+        let value = detrended(&sub, i, e.med);
+        let (p1, p2, p3) = step.p;
+        let chain = [
+            ("sequence_bin", Some(i), -p1.ln()),
+            ("sequence_previous", i.checked_sub(1), p2.map_or(0.0, |p2| p1.ln() - p2.ln())),
+            ("sequence_two_before", i.checked_sub(2), match (p2, p3) {
+                (Some(p2), Some(p3)) => p2.ln() - p3.ln(),
+                _ => 0.0,
+            }),
+        ];
+        let inputs = chain
+            .into_iter()
+            .map(|(name, row, attribution)| {
+                let sym = row.and_then(bin);
+                let label = match (name, sym) {
+                    ("sequence_bin", Some(b)) => format!("sequence: the row's value {} is in {} (rarity of that range)", fmt(value), range_text(e, b)),
+                    ("sequence_previous", Some(b)) => format!("sequence: after a value in {} (what the previous value adds)", range_text(e, b)),
+                    ("sequence_two_before", Some(b)) => format!("sequence: two rows before, a value in {} (what the value before that adds)", range_text(e, b)),
+                    _ => "sequence: no row this far back".to_string(),
+                };
+                SeqInput { input: name, label, value: sym.map_or(f64::NAN, f64::from), attribution }
+            })
+            .collect();
+        Some(SeqExplanation {
+            surprise: step.surprise,
+            reference: step.reference,
+            margin,
+            resting: step.resting,
+            ln_p: step.ln_p,
+            inputs,
+        })
+    }
+
+    /// Walks every row of `s` in order (the live window learning as it goes), calling `visit`
+    /// with each row's index and its [`Step`].
+    fn walk(&self, s: &SeriesRows, threshold: f64, margin: f64, rest_us: i64, window_us: i64, mut visit: impl FnMut(usize, &Step)) -> Option<()> {
         let e = self.entity(&s.entity_id)?;
         let k = nsym(e);
         let b: Vec<u32> = (0..s.len()).map(|i| symbol(e, detrended(s, i, e.med))).collect();
         let mut view = View { k, frozen: e, live: Counts::default() };
         let base = (1.0 - threshold).max(1e-300).ln();
-        let mut out = Vec::with_capacity(s.len() - from);
         let mut resting_until = i64::MIN;
         let mut left = 0usize;
         // surprises of the live window's rows, decreasing (a monotone queue of (row, surprise))
@@ -307,7 +455,8 @@ impl SeqModel {
             while recent.front().is_some_and(|&(j, _)| j < left) {
                 recent.pop_front();
             }
-            let sur = view.surprise(&b, i);
+            let p = view.probabilities(&b, i);
+            let sur = -p.2.or(p.1).unwrap_or(p.0).ln();
             // only an increase over the recent maximum counts
             let reference = recent.front().map_or(e.s_ref, |&(_, m)| m.max(e.s_ref));
             let excess = sur - reference - margin;
@@ -315,16 +464,16 @@ impl SeqModel {
                 recent.pop_back();
             }
             recent.push_back((i, sur));
-            let ln_p = if s.ts[i] <= resting_until { 0.0 } else { (base - excess).min(0.0) };
-            if ln_p <= base && s.ts[i] > resting_until {
+            let resting = s.ts[i] <= resting_until;
+            let ln_p = if resting { 0.0 } else { (base - excess).min(0.0) };
+            if ln_p <= base && !resting {
                 resting_until = s.ts[i].saturating_add(rest_us);
             }
-            if i >= from {
-                out.push(ln_p);
-            }
+            let bins = [if i >= 2 { b[i - 2] } else { 0 }, if i >= 1 { b[i - 1] } else { 0 }, b[i]];
+            visit(i, &Step { p, surprise: sur, reference, resting, ln_p, bins });
             view.live.add(k, &b, i, 1.0);
         }
-        Some(out)
+        Some(())
     }
 
     /// Combines the family's tail probabilities into scored rows: `Sequence` replaces the

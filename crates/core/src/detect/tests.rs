@@ -210,6 +210,15 @@ fn a_jump_and_its_reversal_are_one_episode() {
     // same direction, beyond the gap: two episodes
     rows[30].direction = 1;
     assert_eq!(episodes(&rows, &params()).len(), 2);
+    // a return a little more unusual than the jump is still its reversal
+    rows[30] = scored(450, 0.999_99, -1);
+    assert_eq!(episodes(&rows, &params()).len(), 1);
+    // a swing the other way far more unusual than the jump (-log10 p 12 against 4) is an event
+    // of its own, and as more unusual than the alert it is not suppressed either
+    rows[30] = scored(450, 1.0 - 1e-12, -1);
+    let eps = episodes(&rows, &params());
+    assert_eq!(eps.len(), 2, "{eps:?}");
+    assert_eq!((eps[1].start, eps[1].suppressed), (30, false));
 }
 
 #[test]

@@ -131,3 +131,35 @@ fn version_5_bytes_still_load_as_calibrated() {
     assert_eq!(back, det);
     assert_eq!(back.params().detector_family, Family::Calibrated);
 }
+
+#[test]
+fn explain_row_says_why_the_sequence_family_alarmed() {
+    let at = 4 * DAY + 30;
+    let s = series_with(&[at]);
+    let train = crate::corpus::head(&s, 4 * DAY);
+    for family in [Family::Sequence, Family::Both] {
+        let det = fit(family, 12.0, &train);
+        let scored = det.score_series(&s, 4 * DAY).expect("score");
+        let first = alarms(&scored).into_iter().find(|&k| k >= at - 4 * DAY).expect("an alarm at the reversed ramp");
+        let i = 4 * DAY + first;
+        let e = det.explain_row(&s, i).expect("explain").expect("known entity");
+        assert!((e.score - scored[first].score).abs() < 1e-12, "{family:?}: explained score {} vs scored {}", e.score, scored[first].score);
+        let q = e.sequence.as_ref().expect("the sequence family's view");
+        assert_eq!(q.inputs.iter().map(|x| x.input).collect::<Vec<_>>(), ["sequence_bin", "sequence_previous", "sequence_two_before"]);
+        let sum: f64 = q.inputs.iter().map(|x| x.attribution).sum();
+        assert!((sum - q.surprise).abs() < 1e-9, "terms add up to the surprise: {sum} vs {}", q.surprise);
+        assert!(q.surprise > q.reference + q.margin && !q.resting, "{q:?}");
+        assert!(q.ln_p < 0.0 && (crate::detect::score::score_from_ln_p(q.ln_p) - scored[first].score).abs() < 1e-12 || family == Family::Both, "{q:?}");
+        // every value of the reversed ramp is one the ramp takes: its context, not its range, is new
+        let ctx = q.inputs[1].attribution + q.inputs[2].attribution;
+        assert!(ctx > q.inputs[0].attribution, "the context carries the surprise: {q:?}");
+        assert!(q.inputs.iter().all(|x| x.value.is_finite() && x.label.starts_with("sequence: ")), "{q:?}");
+        // a row of the learned pattern: small surprise, no alarm
+        let calm = det.explain_row(&s, 4 * DAY + 6).unwrap().unwrap();
+        let c = calm.sequence.expect("sequence view");
+        assert!(c.surprise < c.reference + c.margin && crate::detect::score::score_from_ln_p(c.ln_p) < det.threshold(), "{c:?}");
+    }
+    // the calibrated family has no sequence view
+    let det = fit(Family::Calibrated, 12.0, &train);
+    assert!(det.explain_row(&s, at).unwrap().unwrap().sequence.is_none());
+}
