@@ -50,7 +50,7 @@ SELECT pg_backend_pid() AS pid \gset
 \setenv BENCH_PID :pid
 BEGIN;
 $more;
-SELECT ml_build_features();
+SELECT ml_run_stage('features', 'cron');
 UPDATE ml_series_state SET scored_until = (SELECT max("timestamp") - interval '1 hour' FROM ml_metrics);
 \timing on
 SELECT count(*) FROM ml_detect(save => true);
