@@ -16,6 +16,14 @@ RUNS="${1:-3}"
 DETECT="${2:-}"
 bash scripts/cluster.sh start >/dev/null
 P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# The real-time worker would race the bench for the stage locks: off while measuring.
+for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done
+trap 'for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done' EXIT
+# and wait until it has finished what it was building (it holds the stage locks meanwhile)
+for _ in $(seq 1 60); do
+    [ "$(P -Atc "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory'")" = 0 ] && break
+    sleep 2
+done
 more="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
       SELECT m.metric_type, m.entity_id, m.metric_value, m.\"timestamp\" + k * interval '15 minutes'
         FROM ml_metrics m CROSS JOIN generate_series(1, 2) k
