@@ -141,7 +141,7 @@ COMMENT ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]) IS
     'The stored features of a metric type as (entity_id, timestamp, metric_value, feature_values[]), in the order of the features asked (default: the selected set, else all)';
 
 COMMENT ON FUNCTION ml_explain(text, text, timestamptz) IS
-    'Exact Shapley attributions of a stored row''s surprise (nats; score = 1 - P_day(T >= surprise)) to the active isolation forest detector''s inputs, reference: zero deviation; sum(attribution) = surprise - base_surprise; forest_attribution: TreeSHAP of log2 of the forest score';
+    'Exact Shapley attributions of a stored row''s surprise (nats; score = 1 - P_day(T >= surprise)) to the active isolation forest detector''s inputs, reference: zero deviation; sum(attribution) = surprise - base_surprise; forest_attribution: TreeSHAP of log2 of the forest score. With the sequence family (detector_family sequence or both) three more rows follow: sequence_bin, sequence_previous, sequence_two_before (value: the bin of the row, of the previous row, of the row two before; label: its value range); their attributions split the family''s surprise -ln P(bin | two bins before) along its back-off chain and add up to it (surprise: the family''s, base_surprise 0, share: attribution / that surprise, forest_attribution NULL); score is the model''s score of the row as ml_detect gives it';
 GRANT EXECUTE ON FUNCTION ml_explain(text, text, timestamptz) TO anomaly_reader, anomaly_admin;
 
 -- Global importance of the detector inputs, stored with the model at training

@@ -760,7 +760,7 @@ SET search_path TO @extschema@, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'ml_explain_wrapper';
 COMMENT ON FUNCTION ml_explain(text, text, timestamptz) IS
-    'Exact Shapley attributions of a stored row''s surprise (nats; score = 1 - P_day(T >= surprise)) to the active isolation forest detector''s inputs, reference: zero deviation; sum(attribution) = surprise - base_surprise; forest_attribution: TreeSHAP of log2 of the forest score';
+    'Exact Shapley attributions of a stored row''s surprise (nats; score = 1 - P_day(T >= surprise)) to the active isolation forest detector''s inputs, reference: zero deviation; sum(attribution) = surprise - base_surprise; forest_attribution: TreeSHAP of log2 of the forest score. With the sequence family (detector_family sequence or both) three more rows follow: sequence_bin, sequence_previous, sequence_two_before (value: the bin of the row, of the previous row, of the row two before; label: its value range); their attributions split the family''s surprise -ln P(bin | two bins before) along its back-off chain and add up to it (surprise: the family''s, base_surprise 0, share: attribution / that surprise, forest_attribution NULL); score is the model''s score of the row as ml_detect gives it';
 CREATE FUNCTION ml_feature_importance(metric_type text)
 RETURNS TABLE (input text, importance double precision, sample_importance double precision,
                alerted_importance double precision, forest_importance double precision,

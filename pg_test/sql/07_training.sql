@@ -51,3 +51,7 @@ SELECT (parameters->'sample'->>'entities_read')::int AS entities_read, (paramete
        data_points >= 10000 AS reached_cap FROM ml_models WHERE id = :sample_id;
 SELECT ml_train('tuketim_miktar', params => '{"max_train_rows": 5}');
 SELECT ml_train('tuketim_miktar', params => '{"interactions": 11}');
+-- parameters name the format version of the stored bytes (the header's u16 after the magic)
+SELECT count(*) > 0 AS models, bool_and((parameters->>'format_version')::int = get_byte(model_data, 4) + 256 * get_byte(model_data, 5)) AS version_matches_bytes,
+       bool_and((parameters->>'format_version')::int > 1) FILTER (WHERE model_type = 'isolation_forest') AS detector_version_current
+  FROM ml_models;

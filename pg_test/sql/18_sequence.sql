@@ -45,6 +45,17 @@ SELECT abs(sum(attribution) - max(surprise)) < 1e-9 AS adds_up, abs(sum(share) -
        abs(max(score) - max(peak_score)) < 1e-12 AS alert_score
   FROM seq_x WHERE input LIKE 'sequence%';
 SELECT count(*) FILTER (WHERE input NOT LIKE 'sequence%') > 0 AS calibrated_inputs_too FROM seq_x;
+-- 2c. the alert's explanation carries the same bins: the row's value bin with its range and the
+-- bins of the two rows before, next to the keys it always had
+SELECT e ->> 'feature' AS named, e ? 'share' AND e ? 'neg_log10_p' AS keys_kept,
+       e -> 'sequence_bin' ->> 'range' ~ '^bin [0-9]+ of [0-9]+ \(' AS ranged,
+       (e -> 'sequence_bin' ->> 'bin')::float8 = (SELECT value FROM seq_x WHERE input = 'sequence_bin') AS same_bin,
+       (SELECT label FROM seq_x WHERE input = 'sequence_bin') LIKE '%' || (e -> 'sequence_bin' ->> 'range') || '%' AS same_range,
+       jsonb_typeof(e -> 'sequence_bin' -> 'value') = 'number' AS has_value,
+       (e -> 'sequence_previous' ->> 'bin')::float8 = (SELECT value FROM seq_x WHERE input = 'sequence_previous') AS same_previous,
+       (e -> 'sequence_two_before' ->> 'bin')::float8 = (SELECT value FROM seq_x WHERE input = 'sequence_two_before') AS same_two_before
+  FROM ml_alerts a, jsonb_array_elements(a.explanation) e
+ WHERE a.metric_type = 'seq_load' AND e ->> 'feature' = 'sequence_context';
 -- 3. ml_tune searches the family and its margin (every trial recorded with its family)
 SELECT (ml_tune('seq_load', 600) ->> 'trials')::int > 0 AS tuned;
 SELECT count(*) FILTER (WHERE knob = 'detector_family') >= 2 AS families_tried,

@@ -11,7 +11,16 @@ use pgrx::prelude::*;
 /// Shapley attributions of one stored row's score to the active detector's inputs: per input
 /// its value (a dimensionless deviation), its exact Shapley value of the row surprise in nats
 /// (they add up to surprise - base_surprise), its share of that difference, and the forest's
-/// TreeSHAP value of log2 of its score (interactions folded).
+/// TreeSHAP value of log2 of its score (interactions folded). `score` is the model's score of
+/// the row as ml_detect gives it.
+///
+/// With the sequence family (`detector_family` `sequence` or `both`) three more rows follow in
+/// the same columns: `sequence_bin` (value: the row's bin; label: its value range),
+/// `sequence_previous` and `sequence_two_before` (the bins of the two rows before it). Their
+/// attributions split the family's surprise `-ln P(bin | two bins before)` along its back-off
+/// chain (`-ln P(bin)`, what the previous bin adds, what the one before that adds) and add up
+/// to it: `surprise` is the family's, `base_surprise` 0, `share` attribution / surprise,
+/// `forest_attribution` NULL.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_explain(

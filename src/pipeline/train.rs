@@ -166,7 +166,7 @@ pub fn train(req: &TrainRequest) -> Result<i64> {
     let eval_started = std::time::Instant::now();
     let q = evaluate_model(&model, data, &windows.labels, &windows.normal, first_ts, last_ts)?;
     let eval_secs = eval_started.elapsed().as_secs_f64();
-    describe(&mut info, model_type, metric_type, &selected, threshold, params);
+    describe(&mut info, model_type, metric_type, &selected, threshold, params, pg_anomaly_core::forest::header_version(&bytes));
     let rows = sample.rows as i64;
     let id = models::insert(models::NewModel {
         model_type,
@@ -200,13 +200,23 @@ pub fn train(req: &TrainRequest) -> Result<i64> {
 }
 
 /// Completes the description stored with a model (ml_models.parameters).
-fn describe(info: &mut serde_json::Value, model_type: &str, metric_type: &str, selected: &[String], threshold: f64, params: &serde_json::Value) {
+#[allow(clippy::too_many_arguments)]
+fn describe(
+    info: &mut serde_json::Value,
+    model_type: &str,
+    metric_type: &str,
+    selected: &[String],
+    threshold: f64,
+    params: &serde_json::Value,
+    format_version: Option<u16>,
+) {
     if let Some(obj) = info.as_object_mut() {
         obj.insert("model_type".into(), json!(model_type));
         obj.insert("metric_type".into(), json!(metric_type));
         obj.insert("features_selected".into(), json!(selected));
         obj.insert("threshold".into(), json!(threshold));
-        obj.insert("format_version".into(), json!(1));
+        // The version in the stored bytes' header (the detector's or the forest's).
+        obj.insert("format_version".into(), json!(format_version));
         obj.insert("params".into(), params.clone());
     }
 }

@@ -100,6 +100,7 @@ fn score_zscore_row(z: &ZScoreModel, s: &SeriesRows, i: usize) -> Scored {
         direction: zz.map(|z| if z > 0.0 { 1 } else if z < 0.0 { -1 } else { 0 }).unwrap_or(0),
         top: if zz.is_some() { vec![("value".to_string(), 1.0)] } else { vec![] },
         neg_log10_p: -(1.0 - score).clamp(1e-300, 1.0).log10(),
+        sequence: None,
     }
 }
 

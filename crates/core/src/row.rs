@@ -35,10 +35,24 @@ pub fn deviation_percent(value: f64, expected: Option<f64>) -> Option<f64> {
 
 /// The explanation of a scored row as JSON: `[{"feature": name, "share": share,
 /// "neg_log10_p": x}, ...]`; `neg_log10_p` is the row's `-log10` tail probability (the same
-/// in every element; it keeps ranking where the score is within 1e-12 of 1).
-pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64) -> serde_json::Value {
+/// in every element; it keeps ranking where the score is within 1e-12 of 1). The element of
+/// the sequence family (`"feature": "sequence_context"`) also carries its bins when `sequence`
+/// is given: `sequence_bin` (the row's bin, its range and bounds, the value as the family
+/// read it), `sequence_previous` and `sequence_two_before` (see
+/// [`SeqContext::to_json`](crate::detect::SeqContext::to_json)).
+pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Option<&crate::detect::SeqContext>) -> serde_json::Value {
     let l = if neg_log10_p.is_finite() { (neg_log10_p.max(0.0) * 1000.0).round() / 1000.0 } else { f64::MAX };
-    serde_json::Value::Array(top.iter().map(|(f, s)| serde_json::json!({"feature": f, "share": s, "neg_log10_p": l})).collect())
+    serde_json::Value::Array(
+        top.iter()
+            .map(|(f, s)| {
+                let mut v = serde_json::json!({"feature": f, "share": s, "neg_log10_p": l});
+                if let (Some(q), Some(o)) = (sequence.filter(|_| f == crate::detect::seq::SEQ_LABEL), v.as_object_mut()) {
+                    o.extend(q.to_json());
+                }
+                v
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -66,7 +80,7 @@ mod tests {
             severity: Some(Severity::Yuksek),
             expected_value: Some(10.0),
             deviation_percent: Some(-70.0),
-            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0)),
+            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0, None)),
         };
         let back: DetectRow = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);

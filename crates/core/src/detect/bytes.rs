@@ -8,7 +8,8 @@
 //! Version 2 added `interactions` to the parameters; version 3 the recognised shape of each
 //! entity and the measurement noise and drift of stock residuals; version 4 `exclude_inputs`;
 //! version 5 `adapt_hours` and `change_scan`; version 6 the detector family, its two parameters
-//! and the sequence family's per-entity models. Version 5 bytes are read as a `calibrated`
+//! and the sequence family's per-entity models; version 7 each sequence model's training span
+//! (version 6 bytes load with an empty span: they score as they did). Version 5 bytes are read as a `calibrated`
 //! model, version 4 bytes as one with the recent baseline and the change scan off (both score
 //! as they did); older bytes are refused (retrain).
 
@@ -19,8 +20,8 @@ use super::derive::features;
 use super::fit::{Detector, EntityModel};
 use super::noise::{Noise, Pooled};
 use super::params::DetectorParams;
-use super::seq::{Family, SeqModel};
-use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_PREVIOUS};
+use super::seq::{Family, SeqEntity, SeqModel};
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_PREVIOUS};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::serialize::{decode, encode};
 use crate::forest::IsolationForest;
@@ -43,6 +44,10 @@ impl Detector {
         }
         if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_5 {
             let w: DetectorWireV5 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_5, "anomaly detector", bytes)?;
+            return Detector::try_from(DetectorWire::from(w));
+        }
+        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_6 {
+            let w: DetectorWireV6 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_6, "anomaly detector", bytes)?;
             return Detector::try_from(DetectorWire::from(w));
         }
         decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes)
@@ -132,6 +137,54 @@ impl<P: Into<ParamsV5>> From<DetectorWire<P, ()>> for DetectorWire {
             threshold: w.threshold,
             close: w.close,
             seq: None,
+        }
+    }
+}
+
+/// A sequence model's entity as version 6 stored it (no training span).
+#[derive(Deserialize)]
+struct SeqEntityV6 {
+    id: String,
+    edges: Vec<f64>,
+    lo: f64,
+    hi: f64,
+    c1: Vec<(u32, u32)>,
+    c2: Vec<(u32, u32)>,
+    c3: Vec<(u32, u32)>,
+    n: u32,
+    s_ref: f64,
+    med: f64,
+}
+
+#[derive(Deserialize)]
+struct SeqModelV6 {
+    entities: Vec<SeqEntityV6>,
+}
+
+/// Version 6 bytes: the current shape but for the sequence models' training span.
+type DetectorWireV6 = DetectorWire<DetectorParams, Option<SeqModelV6>>;
+
+impl From<DetectorWireV6> for DetectorWire {
+    fn from(w: DetectorWireV6) -> Self {
+        let seq = w.seq.map(|m| SeqModel {
+            entities: m
+                .entities
+                .into_iter()
+                .map(|e| SeqEntity { id: e.id, edges: e.edges, lo: e.lo, hi: e.hi, c1: e.c1, c2: e.c2, c3: e.c3, n: e.n, s_ref: e.s_ref, med: e.med, trained_from: i64::MAX, trained_to: i64::MIN })
+                .collect(),
+        });
+        DetectorWire {
+            kind: w.kind,
+            params: w.params,
+            pooled: w.pooled,
+            entities: w.entities,
+            feature_tails: w.feature_tails,
+            forest: w.forest,
+            forest_tail: w.forest_tail,
+            day_tail: w.day_tail,
+            threshold: w.threshold,
+            close: w.close,
+            seq,
         }
     }
 }

@@ -12,9 +12,11 @@
 //!   back to a normal score ([`quiet_level`]): one event whose evidence moved from one input
 //!   to another (a missing refill: first stock falling unexplained, then stock lingering
 //!   empty) and dipped below the close level on the way;
-//! - suppression: an episode within `suppress_us` after an alert of the same series is
-//!   reported (flagged `suppressed`) but raises no alert unless it is more unusual than that
-//!   alert: only an increase over the recent maximum counts.
+//! - suppression: an episode starting within `suppress_us` after the end of an alert of the
+//!   same series, or of the last suppressed repeat after it, is reported (flagged
+//!   `suppressed`) but raises no alert unless it is more unusual than that alert: only an
+//!   increase over the recent maximum counts. Each suppressed repeat restarts the window, so
+//!   repeats chain (measured on the NAB TUNE half: not chaining was worse, 45.3 vs 46.5).
 
 use super::Scored;
 

@@ -71,7 +71,7 @@ mod tests_tune;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
-pub use seq::{SeqExplanation, SeqInput};
+pub use seq::{SeqBin, SeqContext, SeqExplanation, SeqInput};
 pub use fit::{Detector, FitReport};
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};
@@ -82,12 +82,15 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 6;
+pub const DETECTOR_VERSION: u16 = 7;
 /// The previous format, still read (its models behave as before: no recent baseline, no
 /// change-point scan).
 pub const DETECTOR_VERSION_PREVIOUS: u16 = 4;
 /// Version 5 (before the sequence family), still read as a `calibrated` model.
 pub const DETECTOR_VERSION_5: u16 = 5;
+/// Version 6 (sequence models without their training span), still read: its sequence models
+/// count look-back rows inside the training span again, as they did.
+pub const DETECTOR_VERSION_6: u16 = 6;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.
@@ -199,4 +202,7 @@ pub struct Scored {
     /// `-log10 p` of the score's tail probability (0 for ordinary rows): unlike `score` it
     /// keeps its resolution far into the tail.
     pub neg_log10_p: f64,
+    /// Where `top` names the sequence family (`sequence_context`): the row's bin and the
+    /// two before it, shown in the explanation ([`crate::row::explanation_json`]).
+    pub sequence: Option<SeqContext>,
 }

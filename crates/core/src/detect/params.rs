@@ -56,8 +56,10 @@ pub struct DetectorParams {
     pub close_p: f64,
     /// Episodes closer than this merge into one [120 minutes].
     pub max_gap_minutes: f64,
-    /// A new episode within this many hours after an alert of the same series is suppressed
-    /// unless it is more unusual than that alert [24].
+    /// A new episode starting within this many hours after the end of an alert of the same
+    /// series, or of the last suppressed repeat after it, is suppressed unless it is more
+    /// unusual than that alert: each suppressed repeat restarts the window, so repeats chain
+    /// [24].
     pub suppress_hours: f64,
     /// An episode that reverses the previous one's jump within this many hours merges into it
     /// (an unexplained jump and its recovery are one event) [24].

@@ -150,7 +150,7 @@ impl Detector {
             return Ok(Vec::new());
         }
         let Some(em) = self.entity(&s.entity_id) else {
-            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0 };
+            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None };
             return Ok((first..s.len()).map(unknown).collect());
         };
         let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
@@ -183,7 +183,7 @@ impl Detector {
                 let value = view.value[i];
                 let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
                 let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
-                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: self.neg_log10_p(t) }
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: self.neg_log10_p(t), sequence: None }
             })
             .collect();
         let mut out: Vec<Scored> = out;

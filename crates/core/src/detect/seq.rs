@@ -10,8 +10,9 @@
 //! - *Contexts*: the symbol of row `i` given the two before it, with back-off (trigram ->
 //!   bigram -> unigram, each mixed with the lower order by a pseudo-count of 1): `surprise =
 //!   -ln P(b_i | b_{i-2}, b_{i-1})`. Counts come from the training span and, while scoring,
-//!   from the rows of the look-back window before the row (the detector keeps learning: a
-//!   new pattern that repeats within a day stops being surprising), so scoring needs no
+//!   from the rows of the look-back window before the row that lie outside the entity's
+//!   training span (those are in the training counts already) (the detector keeps learning:
+//!   a new pattern that repeats within a day stops being surprising), so scoring needs no
 //!   state between runs.
 //! - *Calibration*: fitted on one half of the training span and measured on the other, then
 //!   the other way round; the entity's largest held-out surprise is its reference `s_ref`.
@@ -104,6 +105,19 @@ pub(crate) struct SeqEntity {
     /// Median of the training values: symbols are read from `value - (trailing 1-day median
     /// - med)`, so a trend or a level that has lasted a day does not leave the learned range.
     pub med: f64,
+    /// First and last timestamp of the training rows the counts hold (microseconds; from
+    /// `i64::MAX` to `i64::MIN`, an empty span, for version 6 models, which did not record
+    /// it). While scoring, rows inside the span are already in the frozen counts and are not
+    /// counted again as look-back.
+    pub trained_from: i64,
+    pub trained_to: i64,
+}
+
+impl SeqEntity {
+    /// Row time `t` lies in the training span (its row is in the frozen counts).
+    fn trained(&self, t: i64) -> bool {
+        t >= self.trained_from && t <= self.trained_to
+    }
 }
 
 /// The family's part of a detector: one model per entity, sorted by id.
@@ -221,7 +235,7 @@ fn detrended(s: &SeriesRows, i: usize, med: f64) -> f64 {
 }
 
 fn entity_from(id: &str, edges: Vec<f64>, lo: f64, hi: f64, values: &[f64]) -> SeqEntity {
-    let mut e = SeqEntity { id: id.to_string(), edges, lo, hi, c1: Vec::new(), c2: Vec::new(), c3: Vec::new(), n: 0, s_ref: 0.0, med: 0.0 };
+    let mut e = SeqEntity { id: id.to_string(), edges, lo, hi, c1: Vec::new(), c2: Vec::new(), c3: Vec::new(), n: 0, s_ref: 0.0, med: 0.0, trained_from: i64::MAX, trained_to: i64::MIN };
     let k = nsym(&e);
     let b: Vec<u32> = values.iter().map(|&v| symbol(&e, v)).collect();
     let mut c = Counts::default();
@@ -309,6 +323,21 @@ fn range_text(e: &SeqEntity, b: u32) -> String {
     }
 }
 
+/// The value range of symbol `b`: (low, high), None where open (below or above the training
+/// range).
+fn bin_bounds(e: &SeqEntity, b: u32) -> (Option<f64>, Option<f64>) {
+    let k = nsym(e);
+    let margin = 0.05 * (e.hi - e.lo);
+    if b == 0 {
+        (None, Some(e.lo - margin))
+    } else if b >= k - 1 {
+        (Some(e.hi + margin), None)
+    } else {
+        let j = (b - 1) as usize;
+        (Some(if j == 0 { e.lo } else { e.edges[j - 1] }), Some(if j < e.edges.len() { e.edges[j] } else { e.hi }))
+    }
+}
+
 impl SeqModel {
     /// Fits the family on each series' rows where `keep` is true (rows outside known-anomaly
     /// windows); entities with fewer than [`MIN_ROWS`] such rows get none (they score with
@@ -341,6 +370,8 @@ impl SeqModel {
             let mut e = entity_from(&s.entity_id, edges, lo, hi, &v);
             e.s_ref = s_ref;
             e.med = med;
+            let kept: Vec<i64> = (0..s.len()).filter(|&i| keep(s, i)).map(|i| s.ts[i]).collect();
+            (e.trained_from, e.trained_to) = (kept[0], kept[kept.len() - 1]);
             entities.push(e);
         }
         entities.sort_by(|a, b| a.id.cmp(&b.id));
@@ -355,6 +386,7 @@ impl SeqModel {
                     && e.edges.iter().chain([&e.lo, &e.hi, &e.s_ref, &e.med]).all(|x| x.is_finite())
                     && e.lo <= e.hi
                     && e.s_ref >= 0.0
+                    && (e.trained_from <= e.trained_to || (e.trained_from, e.trained_to) == (i64::MAX, i64::MIN))
                     && [&e.c1, &e.c2, &e.c3].iter().all(|c| c.windows(2).all(|p| p[0].0 < p[1].0) && c.iter().all(|x| x.0 < nsym(e).pow(3)))
             })
     }
@@ -363,21 +395,7 @@ impl SeqModel {
         self.entities.binary_search_by(|e| e.id.as_str().cmp(id)).ok().map(|i| &self.entities[i])
     }
 
-    /// Per row of `s` from `from` on: the family's `ln p` (tail probability on the detector's
-    /// scale; 0 for ordinary rows and while resting) given the detector's threshold. Rows
-    /// before `from` are look-back: learned from and used to reconstruct the rest period.
-    /// None when the entity has no sequence model.
-    pub(crate) fn ln_p(&self, s: &SeriesRows, from: usize, threshold: f64, margin: f64, rest_us: i64, window_us: i64) -> Option<Vec<f64>> {
-        let mut out = Vec::with_capacity(s.len().saturating_sub(from));
-        self.walk(s, threshold, margin, rest_us, window_us, |i, step| {
-            if i >= from {
-                out.push(step.ln_p);
-            }
-        })?;
-        Some(out)
-    }
-
-    /// Row `i` of `s` as [`ln_p`](Self::ln_p) scores it (rows before it are look-back), with
+    /// Row `i` of `s` as [`apply`](Self::apply) scores it (rows before it are look-back), with
     /// what made it unusual: its bin and the two before, the chain of probabilities, the
     /// reference it had to exceed and whether the family was resting. None when the entity
     /// has no sequence model or `i` is out of range.
@@ -449,7 +467,9 @@ impl SeqModel {
         for i in 0..s.len() {
             // the live window: rows in (ts_i - window, ts_i)
             while left < i && s.ts[left] <= s.ts[i].saturating_sub(window_us) {
-                view.live.add(k, &b, left, -1.0);
+                if !e.trained(s.ts[left]) {
+                    view.live.add(k, &b, left, -1.0);
+                }
                 left += 1;
             }
             while recent.front().is_some_and(|&(j, _)| j < left) {
@@ -471,20 +491,33 @@ impl SeqModel {
             }
             let bins = [if i >= 2 { b[i - 2] } else { 0 }, if i >= 1 { b[i - 1] } else { 0 }, b[i]];
             visit(i, &Step { p, surprise: sur, reference, resting, ln_p, bins });
-            view.live.add(k, &b, i, 1.0);
+            // a training row is already in the frozen counts: counting it again as look-back
+            // would double its weight while the look-back window overlaps the training span
+            // (the first scored day, or every training row when scoring from the first row)
+            if !e.trained(s.ts[i]) {
+                view.live.add(k, &b, i, 1.0);
+            }
         }
         Some(())
     }
 
     /// Combines the family's tail probabilities into scored rows: `Sequence` replaces the
     /// calibrated score, `Both` keeps the larger; a row at or above the close level names the
-    /// family in its explanation.
+    /// family in its explanation, with its bins ([`SeqContext`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn apply(&self, family: Family, s: &SeriesRows, from: usize, rows: &mut [Scored], threshold: f64, close: f64, margin: f64, rest_us: i64, window_us: i64) {
-        let lp = self.ln_p(s, from, threshold, margin, rest_us, window_us);
+        let mut steps: Vec<(f64, [u32; 3])> = Vec::with_capacity(s.len().saturating_sub(from));
+        let known = self
+            .walk(s, threshold, margin, rest_us, window_us, |i, step| {
+                if i >= from {
+                    steps.push((step.ln_p, step.bins));
+                }
+            })
+            .is_some();
+        let e = if known { self.entity(&s.entity_id) } else { None };
         for (k, r) in rows.iter_mut().enumerate() {
-            let (score, nl) = match lp.as_ref().and_then(|v| v.get(k)) {
-                Some(&l) if l < 0.0 => (super::score::score_from_ln_p(l), -l / std::f64::consts::LN_10),
+            let (score, nl) = match steps.get(k) {
+                Some(&(l, _)) if l < 0.0 => (super::score::score_from_ln_p(l), -l / std::f64::consts::LN_10),
                 _ => (0.0, 0.0),
             };
             let seq_wins = score > r.score || family == Family::Sequence;
@@ -499,9 +532,65 @@ impl SeqModel {
                 } else if !r.top.iter().any(|t| t.0 == SEQ_LABEL) {
                     r.top.push((SEQ_LABEL.to_string(), 0.0));
                 }
+                if let (Some(e), Some((_, bins))) = (e, steps.get(k)) {
+                    r.sequence = Some(context(e, s, from + k, *bins));
+                }
             } else {
                 r.top.clear();
             }
         }
+    }
+}
+
+/// The bins of row `i` (`bins`: two before, previous, the row) as an alert explanation
+/// shows them.
+fn context(e: &SeqEntity, s: &SeriesRows, i: usize, bins: [u32; 3]) -> SeqContext {
+    let bin = |b: u32| {
+        let (low, high) = bin_bounds(e, b);
+        SeqBin { bin: b, range: range_text(e, b), low, high }
+    };
+    SeqContext {
+        value: detrended(s, i, e.med),
+        bin: bin(bins[2]),
+        previous: (i >= 1).then(|| bin(bins[1])),
+        two_before: (i >= 2).then(|| bin(bins[0])),
+    }
+}
+
+/// One bin of a row's context: its index (0 below the training range, `bins + 1` above it),
+/// its range as text (as `ml_explain` labels it) and its bounds (None: open).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqBin {
+    pub bin: u32,
+    pub range: String,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+/// The sequence family's view of a row it is named for in an explanation: the row's value
+/// as the family read it (less the drift of its trailing 1-day median), its bin and the bins
+/// of the two rows before it (None where the series has no such row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqContext {
+    pub value: f64,
+    pub bin: SeqBin,
+    pub previous: Option<SeqBin>,
+    pub two_before: Option<SeqBin>,
+}
+
+impl SeqContext {
+    /// The keys added to the `sequence_context` element of an explanation:
+    /// `sequence_bin` (`{"bin", "range", "low", "high", "value"}`), `sequence_previous` and
+    /// `sequence_two_before` (`{"bin", "range", "low", "high"}`, null without such a row).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| (x * 1e6).round() / 1e6);
+        let b = |x: &SeqBin| serde_json::json!({"bin": x.bin, "range": x.range, "low": num(x.low), "high": num(x.high)});
+        let mut m = serde_json::Map::new();
+        let mut row = b(&self.bin);
+        row["value"] = serde_json::json!(num(Some(self.value)));
+        m.insert("sequence_bin".into(), row);
+        m.insert("sequence_previous".into(), self.previous.as_ref().map_or(serde_json::Value::Null, b));
+        m.insert("sequence_two_before".into(), self.two_before.as_ref().map_or(serde_json::Value::Null, b));
+        m
     }
 }

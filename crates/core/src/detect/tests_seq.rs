@@ -163,3 +163,113 @@ fn explain_row_says_why_the_sequence_family_alarmed() {
     let det = fit(Family::Calibrated, 12.0, &train);
     assert!(det.explain_row(&s, at).unwrap().unwrap().sequence.is_none());
 }
+
+#[test]
+fn an_alert_row_carries_the_family_bins() {
+    // the explanation of the row the family alarmed on names its bin (with the range) and
+    // the two bins before it, as ml_explain shows them
+    let at = 4 * DAY + 30;
+    let s = series_with(&[at]);
+    let train = crate::corpus::head(&s, 4 * DAY);
+    for family in [Family::Sequence, Family::Both] {
+        let det = fit(family, 12.0, &train);
+        let scored = det.score_series(&s, 4 * DAY).expect("score");
+        let first = alarms(&scored).into_iter().find(|&k| k >= at - 4 * DAY).expect("an alarm at the reversed ramp");
+        let r = &scored[first];
+        let q = r.sequence.as_ref().expect("the family's bins on the alarmed row");
+        let e = det.explain_row(&s, 4 * DAY + first).unwrap().unwrap().sequence.expect("sequence view");
+        let bins: Vec<f64> = [Some(&q.bin), q.previous.as_ref(), q.two_before.as_ref()].iter().map(|b| f64::from(b.expect("two rows of history").bin)).collect();
+        assert_eq!(bins, e.inputs.iter().map(|x| x.value).collect::<Vec<_>>(), "the same bins as ml_explain");
+        assert!(e.inputs[0].label.contains(&q.bin.range), "{} vs {}", e.inputs[0].label, q.bin.range);
+        let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref());
+        let el = j.as_array().unwrap().iter().find(|x| x["feature"] == SEQ_LABEL).expect("sequence_context element");
+        assert!(el["share"].is_number() && el["neg_log10_p"].is_number(), "existing keys kept: {el}");
+        assert_eq!(el["sequence_bin"]["bin"], q.bin.bin);
+        assert!(el["sequence_bin"]["range"].as_str().is_some_and(|t| t.starts_with("bin ")), "{el}");
+        assert!(el["sequence_bin"]["value"].is_number(), "{el}");
+        assert_eq!(el["sequence_previous"]["bin"], q.previous.as_ref().unwrap().bin);
+        assert_eq!(el["sequence_two_before"]["bin"], q.two_before.as_ref().unwrap().bin);
+        // the ramp's values all lie inside the training range: closed bounds around the value
+        let (lo, hi) = (el["sequence_bin"]["low"].as_f64().unwrap(), el["sequence_bin"]["high"].as_f64().unwrap());
+        let v = el["sequence_bin"]["value"].as_f64().unwrap();
+        assert!(lo <= v + 1e-6 && v <= hi + 1e-6, "{el}");
+        // other elements (the calibrated detector's reasons) carry no bins
+        assert!(j.as_array().unwrap().iter().filter(|x| x["feature"] != SEQ_LABEL).all(|x| x.get("sequence_bin").is_none()));
+    }
+    // rows below the close level and calibrated models carry none
+    let det = fit(Family::Both, 12.0, &train);
+    let scored = det.score_series(&s, 4 * DAY).expect("score");
+    assert!(scored.iter().all(|r| r.sequence.is_none() || r.top.iter().any(|t| t.0 == SEQ_LABEL)));
+    assert!(fit(Family::Calibrated, 12.0, &train).score_series(&s, 4 * DAY).unwrap().iter().all(|r| r.sequence.is_none()));
+}
+
+/// `-ln P(bin)` from the training counts alone, for the bin a row's explanation names.
+fn unigram_surprise_from_training(det: &Detector, bin: u32) -> f64 {
+    let e = &det.seq.as_ref().expect("sequence model").entities[0];
+    let k = f64::from(e.edges.len() as u32 + 3);
+    let c = e.c1.iter().find(|x| x.0 == bin).map_or(0.0, |x| f64::from(x.1));
+    -((c + 0.5) / (f64::from(e.n) + 0.5 * k)).ln()
+}
+
+#[test]
+fn training_rows_are_not_counted_twice() {
+    // the frozen counts hold the training rows: the look-back of the first scored row (the
+    // last training day) and the training rows themselves, when scored from the first row,
+    // add nothing to them
+    let s = series_with(&[]);
+    let train = crate::corpus::head(&s, 4 * DAY);
+    let det = fit(Family::Sequence, 12.0, &train);
+    for i in [4 * DAY, 2 * DAY, 3 * DAY + 40] {
+        let e = det.explain_row(&s, i).unwrap().unwrap().sequence.expect("sequence view");
+        let bin = e.inputs[0].value as u32;
+        let want = unigram_surprise_from_training(&det, bin);
+        assert!((e.inputs[0].attribution - want).abs() < 1e-12, "row {i}: -ln P(bin) {} vs training counts {want}", e.inputs[0].attribution);
+    }
+    // a row a day after training: the scored day before it is counted (it was not trained on)
+    let e = det.explain_row(&s, 5 * DAY + 10).unwrap().unwrap().sequence.unwrap();
+    assert!((e.inputs[0].attribution - unigram_surprise_from_training(&det, e.inputs[0].value as u32)).abs() > 1e-9, "the scored rows are learned: {e:?}");
+    // scoring from the first row gives the rows after training the scores they get when
+    // scored from there (their look-back holds only training rows either way)
+    let all = det.score_series(&s, 0).unwrap();
+    let after = det.score_series(&s, 4 * DAY).unwrap();
+    assert_eq!(&all[4 * DAY..4 * DAY + 8], &after[..8]);
+}
+
+#[test]
+fn version_6_bytes_still_load_without_the_training_span() {
+    use serde::Serialize;
+    #[derive(Serialize)]
+    struct EntityV6<'a> {
+        id: &'a str,
+        edges: &'a [f64],
+        lo: f64,
+        hi: f64,
+        c1: &'a [(u32, u32)],
+        c2: &'a [(u32, u32)],
+        c3: &'a [(u32, u32)],
+        n: u32,
+        s_ref: f64,
+        med: f64,
+    }
+    let s = series_with(&[4 * DAY + 30]);
+    let train = crate::corpus::head(&s, 4 * DAY);
+    let det = fit(Family::Both, 12.0, &train);
+    let seq = det.seq.as_ref().unwrap();
+    let v6: Vec<EntityV6> = seq.entities.iter().map(|e| EntityV6 { id: &e.id, edges: &e.edges, lo: e.lo, hi: e.hi, c1: &e.c1, c2: &e.c2, c3: &e.c3, n: e.n, s_ref: e.s_ref, med: e.med }).collect();
+    // the current bytes up to the sequence models, then version 6's models
+    let bytes = det.to_bytes().expect("bytes");
+    let tail = {
+        use bincode::Options;
+        let o = bincode::DefaultOptions::new();
+        (o.serialize(&det.seq).unwrap().len(), o.serialize(&Some((v6,))).unwrap())
+    };
+    let mut old = bytes[..bytes.len() - tail.0].to_vec();
+    old.extend_from_slice(&tail.1);
+    old[4..6].copy_from_slice(&6u16.to_le_bytes());
+    let back = Detector::from_bytes(&old).expect("version 6 loads");
+    let e = &back.seq.as_ref().unwrap().entities[0];
+    assert_eq!((e.trained_from, e.trained_to), (i64::MAX, i64::MIN), "no training span recorded");
+    assert_eq!(e.c1, seq.entities[0].c1);
+    assert!(!back.score_series(&s, 4 * DAY).unwrap().is_empty());
+    assert_eq!(Detector::from_bytes(&det.to_bytes().unwrap()).unwrap(), det);
+}

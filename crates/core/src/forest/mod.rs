@@ -49,5 +49,5 @@ pub use hyperparams::{
 };
 pub use score::threshold_from_contamination;
 pub use shap::ShapValues;
-pub use serialize::{FOREST_MAGIC, FOREST_VERSION, MODEL_BYTES_LIMIT};
+pub use serialize::{header_version, FOREST_MAGIC, FOREST_VERSION, MODEL_BYTES_LIMIT};
 pub use tree::{c_factor, height_limit};

@@ -54,6 +54,11 @@ pub(crate) fn encode<T: Serialize>(
     Ok(out)
 }
 
+/// The format version in model bytes' header (None when there is no header).
+pub fn header_version(bytes: &[u8]) -> Option<u16> {
+    (bytes.len() >= HEADER_LEN).then(|| u16::from_le_bytes([bytes[4], bytes[5]]))
+}
+
 /// Checks the header, decodes with the byte limit and validates (via `T`'s serde `try_from`).
 /// Every failure is `ErrorKind::Corrupt`.
 pub(crate) fn decode<T: DeserializeOwned>(
