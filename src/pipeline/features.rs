@@ -15,8 +15,9 @@ use std::collections::HashMap;
 const SERIES_PER_CHUNK: usize = 64;
 /// The same for an incremental build, whose series are read from a checkpoint or over at
 /// most their look-back (31 periods): larger chunks pay each statement's fixed cost less
-/// often (at 1,000 entities, 16 chunks instead of 63 per tick).
-const SERIES_PER_INCREMENTAL_CHUNK: usize = 256;
+/// often (at 1,000 entities, one chunk per metric type: 4 per tick instead of 16 with 256).
+/// A chunk's decoded states take about 90 kB each (15-minute data), ~90 MB at once.
+const SERIES_PER_INCREMENTAL_CHUNK: usize = 1024;
 
 /// The feature stage, callable from other stages (detection builds missing features first).
 pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Result<i64> {
@@ -168,33 +169,46 @@ fn build_chunk(
     let in_memory = kept.len();
     // checkpoints still valid after this build: series whose new rows all come after theirs
     let mut valid_cp: HashMap<String, i64> = HashMap::new();
+    // their encoded states, decoded one at a time while computing (a state is ~90 kB in
+    // memory: decoding a chunk's worth at once costs as much in fresh pages as in decoding)
+    let mut pending: HashMap<String, (Vec<u8>, i64)> = HashMap::new();
     let mut t_load = t0.elapsed();
     if let (Some(tz), false) = (tz, full_rebuild) {
         let want: Vec<String> = entities.iter().filter(|e| !kept.contains_key(*e)).cloned().collect();
         let stored = checkpoints::load(metric_type, &entities, &want, tz)?;
         t_load = t0.elapsed();
+        for (e, cp) in stored {
+            let Some(c) = chunk.iter().find(|c| c.1 == e) else { continue };
+            if !cp.current || to_unix_us(c.2) <= cp.until_us {
+                continue;
+            }
+            valid_cp.insert(e.clone(), cp.until_us);
+            if let Some(bytes) = cp.bytes {
+                pending.insert(e, (bytes, cp.until_us));
+            }
+        }
+    }
+    let t_decode = t0.elapsed();
+    let (series, resumed, cold) = read_chunk(metric_type, chunk, params, &kept, &pending)?;
+    let t1 = t0.elapsed();
+    // drop each state right after its rows unless this build keeps it in memory or writes it
+    let keep_all = !full_rebuild && state_cache::keeps();
+    // whether a series' checkpoint is (re)written after this build: with checkpoints, when it
+    // has none still valid or got far enough past it
+    let refresh = |valid_cp: &HashMap<String, i64>, e: &str, last: i64| match valid_cp.get(e) {
+        Some(&until) if tz.is_some() => last.saturating_sub(until) >= refresh_after_us(params.period_us, e),
+        _ => tz.is_some(),
+    };
+    let mut out = Computed::default();
+    let failed = compute(metric_type, &series, params, &mut kept, &mut pending, keep_all, &|e, l| refresh(&valid_cp, e, l), &mut out)?;
+    if !failed.is_empty() {
+        // checkpoints that did not decode: those series again, from their look-back
         let (mut bad, mut detail) = (0usize, String::new());
-        for c in chunk {
-            let Some(cp) = stored.get(&c.1).filter(|cp| cp.current && to_unix_us(c.2) > cp.until_us) else { continue };
-            valid_cp.insert(c.1.clone(), cp.until_us);
-            let Some(bytes) = cp.bytes.as_deref() else { continue };
-            match SeriesState::decode(bytes, params, owner_tag(metric_type, &c.1)) {
-                Ok(st) if st.last_ts() == Some(cp.until_us) => {
-                    kept.insert(c.1.clone(), st);
-                }
-                Ok(_) => {
-                    valid_cp.remove(&c.1);
-                    bad += 1;
-                    detail = format!("entity {}: its last row is not the stored one", c.1);
-                }
-                Err(e) => {
-                    valid_cp.remove(&c.1);
-                    // other settings: a normal recompute; anything else is recorded
-                    if e.kind == pg_anomaly_core::error::ErrorKind::Corrupt {
-                        bad += 1;
-                        detail = format!("entity {}: {}", c.1, e.detail.clone().unwrap_or(e.message.clone()));
-                    }
-                }
+        for (e, why) in &failed {
+            valid_cp.remove(e);
+            if let Some(why) = why {
+                bad += 1;
+                detail = format!("entity {e}: {why}");
             }
         }
         if bad > 0 {
@@ -202,35 +216,48 @@ fn build_chunk(
                 "pg_anomaly: {bad} kernel checkpoint(s) of metric type {metric_type} could not be used and were recomputed from their look-back (last: {detail})"
             );
         }
+        let again: Vec<(String, String, TimestampWithTimeZone)> = chunk.iter().filter(|c| failed.iter().any(|f| f.0 == c.1)).cloned().collect();
+        let (series, _, _) = read_chunk(metric_type, &again, params, &HashMap::new(), &HashMap::new())?;
+        let none = compute(metric_type, &series, params, &mut HashMap::new(), &mut HashMap::new(), keep_all, &|e, l| refresh(&valid_cp, e, l), &mut out)?;
+        debug_assert!(none.is_empty());
     }
-    let t_decode = t0.elapsed();
-    let (series, resumed, cold) = read_chunk(metric_type, chunk, params, &kept)?;
-    let t1 = t0.elapsed();
-    let Computed { batch, read, entities, firsts, lasts, mut states } = compute(metric_type, &series, params, &mut kept)?;
+    let Computed { batch, read, entities, firsts, lasts, mut states } = out;
     let t2 = t0.elapsed();
     let written = store::insert(batch)?;
     let t3 = t0.elapsed();
     let (mut saves, mut carry_e, mut carry_v) = (Vec::new(), Vec::new(), Vec::new());
     if !entities.is_empty() {
+        let last_of: HashMap<String, i64> = entities.iter().cloned().zip(lasts.iter().map(|l| to_unix_us(*l))).collect();
         for (e, version) in store::advance_state(metric_type, entities, firsts, lasts)? {
-            let Some(mut st) = states.remove(&e) else { continue };
+            let state = states.remove(&e);
             if tz.is_some() {
-                let last = st.last_ts().unwrap_or(i64::MIN);
-                match valid_cp.get(&e) {
-                    Some(&until) if last.saturating_sub(until) < refresh_after_us(params.period_us, &e) => {
-                        carry_e.push(e.clone());
-                        carry_v.push(version);
-                    }
-                    _ => {
+                let last = last_of.get(&e).copied().unwrap_or(i64::MIN);
+                match state {
+                    // compute kept the states whose checkpoint is due (refresh), dropped the others
+                    Some(mut st) if refresh(&valid_cp, &e, last) => {
                         let bytes = st.encode(owner_tag(metric_type, &e));
                         let oldest = st.first_ts().unwrap_or(last);
                         saves.push((e.clone(), version, from_unix_us(last), from_unix_us(oldest), bytes));
+                        if keep_all {
+                            state_cache::put(metric_type, &e, version, st);
+                        }
                     }
+                    Some(st) => {
+                        carry_e.push(e.clone());
+                        carry_v.push(version);
+                        if keep_all {
+                            state_cache::put(metric_type, &e, version, st);
+                        }
+                    }
+                    None if !refresh(&valid_cp, &e, last) => {
+                        carry_e.push(e.clone());
+                        carry_v.push(version);
+                    }
+                    None => {}
                 }
-            }
-            // a full rebuild (often a one-off in a session, or a parallel worker about to
-            // exit) keeps nothing in memory; incremental builds, the real-time worker's, do
-            if !full_rebuild {
+            } else if let Some(st) = state.filter(|_| keep_all) {
+                // a full rebuild (often a one-off in a session, or a parallel worker about
+                // to exit) keeps nothing in memory; incremental builds, the real-time worker's, do
                 state_cache::put(metric_type, &e, version, st);
             }
         }
@@ -300,11 +327,12 @@ fn read_chunk(
     chunk: &[(String, String, TimestampWithTimeZone)],
     params: &FeatureParams,
     kept: &HashMap<String, SeriesState>,
+    pending: &HashMap<String, (Vec<u8>, i64)>,
 ) -> Result<(Vec<store::SeriesData>, usize, usize)> {
     let (mut cold_e, mut cold_f, mut warm_e, mut warm_f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut first: HashMap<&str, i64> = HashMap::new();
     for c in chunk {
-        match kept.get(&c.1).and_then(|st| st.last_ts()) {
+        match kept.get(&c.1).and_then(|st| st.last_ts()).or_else(|| pending.get(&c.1).map(|p| p.1)) {
             Some(last) => {
                 warm_e.push(c.1.clone());
                 warm_f.push(from_unix_us(last + 1));
@@ -330,7 +358,8 @@ fn read_chunk(
     Ok((series, warm_e.len(), cold_e.len()))
 }
 
-/// The feature rows of a chunk, ready to write, and the kernels' state after each series.
+/// The feature rows of a chunk, ready to write, and the kernels' state after each series
+/// (those asked to be kept).
 struct Computed {
     batch: store::FeatureBatch,
     read: i64,
@@ -340,35 +369,74 @@ struct Computed {
     states: HashMap<String, SeriesState>,
 }
 
-/// Feeds each series through the feature kernels (resuming a kept state, or warming a new
-/// one on the look-back first).
+impl Default for Computed {
+    fn default() -> Self {
+        Computed {
+            batch: store::FeatureBatch::new(0),
+            read: 0,
+            entities: Vec::new(),
+            firsts: Vec::new(),
+            lasts: Vec::new(),
+            states: HashMap::new(),
+        }
+    }
+}
+
+/// Feeds each series through the feature kernels (resuming a kept state, decoding a pending
+/// checkpoint, or warming a new state on the look-back first) and adds its rows to `out`.
+/// A state is kept in `out.states` when `keep_all` or `keep(entity, last ts)` says so.
+/// Returns the series whose checkpoint could not be used (with why, when it was damaged
+/// rather than of other settings): they were read without look-back, so nothing of them
+/// was added, and they must be read again with it.
+#[allow(clippy::too_many_arguments)]
 fn compute(
     metric_type: &str,
     series: &[store::SeriesData],
     params: &FeatureParams,
     kept: &mut HashMap<String, SeriesState>,
-) -> Result<Computed> {
-    let mut batch = store::FeatureBatch::new(series.iter().map(|s| s.obs.len() - s.first_out.min(s.obs.len())).sum());
+    pending: &mut HashMap<String, (Vec<u8>, i64)>,
+    keep_all: bool,
+    keep: &dyn Fn(&str, i64) -> bool,
+    out: &mut Computed,
+) -> Result<Vec<(String, Option<String>)>> {
     let mut rows: Vec<FeatureRow> = Vec::new();
-    let (mut st_e, mut st_f, mut st_u) = (Vec::new(), Vec::new(), Vec::new());
-    let mut states: HashMap<String, SeriesState> = HashMap::new();
-    let mut read = 0i64;
+    let mut failed = Vec::new();
     for s in series {
-        read += s.obs.len() as i64;
         if s.first_out >= s.obs.len() {
+            out.read += s.obs.len() as i64;
             continue;
         }
         rows.clear();
-        let mut st = kept.remove(&s.entity_id).unwrap_or_else(|| SeriesState::new(params));
+        let mut st = match (kept.remove(&s.entity_id), pending.remove(&s.entity_id)) {
+            (Some(st), _) => st,
+            (None, Some((bytes, until))) => match SeriesState::decode(&bytes, params, owner_tag(metric_type, &s.entity_id)) {
+                Ok(st) if st.last_ts() == Some(until) => st,
+                Ok(_) => {
+                    failed.push((s.entity_id.clone(), Some("its last row is not the stored one".to_string())));
+                    continue;
+                }
+                Err(e) => {
+                    // other settings: a normal recompute; anything else is recorded
+                    let why = (e.kind == pg_anomaly_core::error::ErrorKind::Corrupt).then(|| e.detail.clone().unwrap_or(e.message.clone()));
+                    failed.push((s.entity_id.clone(), why));
+                    continue;
+                }
+            },
+            (None, None) => SeriesState::new(params),
+        };
+        out.read += s.obs.len() as i64;
         st.feed(&s.obs[..s.first_out], false, &mut rows)?;
         st.feed(&s.obs[s.first_out..], true, &mut rows)?;
         for (row, o) in rows.iter().zip(&s.obs[s.first_out..]) {
-            batch.push(metric_type, &s.entity_id, o.value, row);
+            out.batch.push(metric_type, &s.entity_id, o.value, row);
         }
-        st_e.push(s.entity_id.clone());
-        st_f.push(from_unix_us(s.obs[s.first_out].ts));
-        st_u.push(from_unix_us(s.obs.last().map(|o| o.ts).unwrap_or(s.obs[s.first_out].ts)));
-        states.insert(s.entity_id.clone(), st);
+        let last = s.obs.last().map(|o| o.ts).unwrap_or(s.obs[s.first_out].ts);
+        out.entities.push(s.entity_id.clone());
+        out.firsts.push(from_unix_us(s.obs[s.first_out].ts));
+        out.lasts.push(from_unix_us(last));
+        if keep_all || keep(&s.entity_id, last) {
+            out.states.insert(s.entity_id.clone(), st);
+        }
     }
-    Ok(Computed { batch, read, entities: st_e, firsts: st_f, lasts: st_u, states })
+    Ok(failed)
 }

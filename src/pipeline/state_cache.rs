@@ -74,6 +74,12 @@ pub fn take(metric_type: &str, entity_id: &str, version: i64, features_until_us:
     })
 }
 
+/// Whether [`put`] may keep states in this build (not in a one-shot process, nor with a
+/// cache of 0 bytes): when not, a build drops each state as soon as it needs it no more.
+pub fn keeps() -> bool {
+    crate::gucs::feature_state_cache_bytes() > 0 && CACHE.with(|c| !c.borrow().one_shot)
+}
+
 /// Keeps a series' state after this process wrote its features as `version`.
 pub fn put(metric_type: &str, entity_id: &str, version: i64, state: SeriesState) {
     let limit = crate::gucs::feature_state_cache_bytes();

@@ -1,11 +1,18 @@
 //! A versioned binary encoding of a [`SeriesState`], so a process that did not compute a
 //! series can resume it (a kernel checkpoint stored in the database).
 //!
-//! The encoding holds exactly what the state holds: the buffered observations (timestamps as
-//! zigzag varints of their second differences, values as raw IEEE bits; the calendar fields
-//! of past rows are dropped, since the kernel reads them only for the row it steps) and
-//! every window's sums, counters, cursors and index lists. Decoding gives a state whose
-//! next rows are bitwise the rows of the encoded one (tested against `compute_series`).
+//! The encoding holds what the state holds: the buffered observations (timestamps as
+//! zigzag varints of their second differences; values as zigzag varints of the differences
+//! of their decimal mantissas when every buffered value is exactly `m / 10^d` for one `d` in
+//! 0..=6, checked bitwise when encoding, else as raw IEEE bits; the calendar fields of past
+//! rows are dropped, since the kernel reads them only for the row it steps) and every
+//! window's sums, counters, cursors and index lists. The two sorted windows (the statistics
+//! window's values, the 7-period window's absolute differences) are not stored: their
+//! contents are exactly the buffered rows of their windows, and decoding sorts them again.
+//! Decoding gives a state whose next rows are bitwise the rows of the encoded one (tested
+//! against `compute_series`).
+//!
+//! Version 1 (values always raw, sorted windows stored) is still read.
 //!
 //! Stored bytes come from a table a role with UPDATE can write, so decoding is defensive:
 //! every length is bounded by the input's length, every index must point into the buffer
@@ -23,8 +30,35 @@ use crate::error::{CoreError, CoreResult, ErrorKind};
 
 const MAGIC: &[u8; 4] = b"PGAK";
 /// Format version; a change of the kernel's fields needs a new one (old checkpoints are then
-/// refused and the series recompute from their look-back once).
-pub const CODEC_VERSION: u8 = 1;
+/// refused and the series recompute from their look-back once, unless the decoder still
+/// reads them: version 1 is read).
+pub const CODEC_VERSION: u8 = 2;
+/// Value encoding of version 2: raw IEEE bits.
+const RAW_VALUES: u8 = 0xff;
+/// Powers of ten of the decimal value encoding (each exact in f64).
+const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+
+/// The smallest `d` such that every value is bitwise `m / 10^d` for an integer mantissa `m`
+/// of at most 2^53 in magnitude, with the mantissas; `None` when there is none.
+fn decimal_mantissas(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, Vec<i64>)> {
+    'scale: for (d, &p) in POW10.iter().enumerate() {
+        let mut ms = Vec::new();
+        for v in values.clone() {
+            let m = (v * p).round();
+            if !(m.abs() <= 9_007_199_254_740_992.0) {
+                continue 'scale;
+            }
+            // what decoding computes, bit for bit (this also turns -0.0 away)
+            let m = m as i64;
+            if (m as f64 / p).to_bits() != v.to_bits() {
+                continue 'scale;
+            }
+            ms.push(m);
+        }
+        return Some((d as u8, ms));
+    }
+    None
+}
 
 struct W(Vec<u8>);
 
@@ -93,8 +127,19 @@ impl R<'_> {
         self.at = end;
         Ok(s)
     }
-    #[inline]
+    #[inline(always)]
     fn u(&mut self) -> CoreResult<u64> {
+        // most varints of a state are one byte (regular sampling, small mantissa steps)
+        if let Some(&byte) = self.b.get(self.at) {
+            if byte < 0x80 {
+                self.at += 1;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.u_long()
+    }
+    #[inline(never)]
+    fn u_long(&mut self) -> CoreResult<u64> {
         let mut v = 0u64;
         let mut shift = 0u32;
         while let Some(&byte) = self.b.get(self.at) {
@@ -110,7 +155,7 @@ impl R<'_> {
         }
         Err(corrupt("truncated"))
     }
-    #[inline]
+    #[inline(always)]
     fn z(&mut self) -> CoreResult<i64> {
         let v = self.u()?;
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
@@ -213,11 +258,21 @@ impl SeriesState {
     /// belongs to: [`owner_tag`]). Drops the rows no window can read first, which changes no
     /// later result. An empty state (nothing fed) encodes too.
     pub fn encode(&mut self, owner: u64) -> Vec<u8> {
+        self.encode_as(owner, CODEC_VERSION)
+    }
+
+    /// [`SeriesState::encode`] in format `version` (1 or 2; 1 only for the tests that an
+    /// old checkpoint is still read).
+    pub(super) fn encode_as(&mut self, owner: u64, version: u8) -> Vec<u8> {
         self.trim();
         let k = &self.kernel;
         let mut w = W(Vec::with_capacity(64 + self.buf.len() * 10 + (k.stat.sorted.len + k.abs_diffs7.len) * 8));
         w.0.extend_from_slice(MAGIC);
-        w.0.push(CODEC_VERSION);
+        w.0.push(version);
+        let decimal = if version >= 2 { decimal_mantissas(self.buf.iter().map(|o| o.value)) } else { None };
+        if version >= 2 {
+            w.0.push(decimal.as_ref().map_or(RAW_VALUES, |d| d.0));
+        }
         w.0.extend_from_slice(&owner.to_le_bytes());
         write_params(&mut w, &self.params);
         w.u(self.buf.len() as u64);
@@ -231,7 +286,10 @@ impl SeriesState {
                 prev_d = d;
             }
             prev_ts = o.ts;
-            w.f(o.value);
+            match &decimal {
+                Some((_, ms)) => w.z(ms[i].wrapping_sub(if i == 0 { 0 } else { ms[i - 1] })),
+                None => w.f(o.value),
+            }
         }
         match k.block {
             None => w.u(0),
@@ -257,10 +315,14 @@ impl SeriesState {
         w.u(st.diff_changes as u64);
         w.deque(&st.min.idx);
         w.deque(&st.max.idx);
-        w.bag(&st.sorted);
+        if version < 2 {
+            w.bag(&st.sorted);
+        }
         w.u(k.p7.lo as u64);
         w.long(&k.long7);
-        w.bag(&k.abs_diffs7);
+        if version < 2 {
+            w.bag(&k.abs_diffs7);
+        }
         w.deque(&k.jumps7.idx);
         w.opt(k.last_change);
         w.u(k.p30.lo as u64);
@@ -285,19 +347,28 @@ impl SeriesState {
             return Err(corrupt("not a kernel state"));
         }
         let version = r.take(1)?[0];
-        if version != CODEC_VERSION {
+        if version != CODEC_VERSION && version != 1 {
             return Err(CoreError::new(ErrorKind::InvalidParameter, "kernel state of another format version")
-                .with_detail(format!("version {version}, this build reads {CODEC_VERSION}")));
+                .with_detail(format!("version {version}, this build reads 1 and {CODEC_VERSION}")));
         }
+        let scale = if version >= 2 {
+            match r.take(1)?[0] {
+                RAW_VALUES => None,
+                d => Some(*POW10.get(usize::from(d)).ok_or_else(|| corrupt("value scale"))?),
+            }
+        } else {
+            None
+        };
         if r.i()? as u64 != owner {
             return Err(corrupt("a state of another series"));
         }
         if !same_params(&mut r, params)? {
             return Err(CoreError::new(ErrorKind::InvalidParameter, "kernel state of other feature settings"));
         }
-        let n = r.count(9)?;
+        // at least one byte of timestamp and one of value per row
+        let n = r.count(2)?;
         let mut buf: Vec<Observation> = Vec::with_capacity(n + n / 16);
-        let (mut prev_ts, mut prev_d) = (0i64, 0i64);
+        let (mut prev_ts, mut prev_d, mut prev_m) = (0i64, 0i64, 0i64);
         for i in 0..n {
             let ts = if i == 0 {
                 r.i()?
@@ -311,10 +382,20 @@ impl SeriesState {
                 ts
             };
             prev_ts = ts;
-            let value = r.f()?;
-            if !value.is_finite() {
-                return Err(corrupt("a value that is not finite"));
-            }
+            let value = match scale {
+                // an i64 over a power of ten is always finite
+                Some(p) => {
+                    prev_m = prev_m.wrapping_add(r.z()?);
+                    prev_m as f64 / p
+                }
+                None => {
+                    let v = r.f()?;
+                    if !v.is_finite() {
+                        return Err(corrupt("a value that is not finite"));
+                    }
+                    v
+                }
+            };
             buf.push(Observation { ts, value, hour_of_day: 0, day_of_week: 0, day_of_month: 0 });
         }
         let mut k = Kernel::new(Clamped::from(params), &[], 0);
@@ -341,10 +422,20 @@ impl SeriesState {
         k.stat.diff_changes = usize::try_from(r.u()?).map_err(|_| corrupt("count"))?;
         k.stat.min.idx = r.deque(n, 0)?;
         k.stat.max.idx = r.deque(n, 0)?;
-        k.stat.sorted = r.bag()?;
+        if version < 2 {
+            k.stat.sorted = r.bag()?;
+        }
         k.p7.lo = r.index(n, true)?;
         k.long7 = r.long()?;
-        k.abs_diffs7 = r.bag()?;
+        if version < 2 {
+            k.abs_diffs7 = r.bag()?;
+        } else {
+            // the windows' contents: the values of rows lo..=last, and the absolute
+            // differences ending at rows lo+1..=last
+            k.stat.sorted = SortedBag::from_values(buf[k.w.lo.min(n)..].iter().map(|o| o.value));
+            let from = (k.p7.lo + 1).min(n);
+            k.abs_diffs7 = SortedBag::from_values((from..n).map(|i| (buf[i].value - buf[i - 1].value).abs()));
+        }
         // a jump's difference reads the row before it
         k.jumps7.idx = r.deque(n, 1)?;
         k.last_change = r.opt(n)?;

@@ -217,6 +217,22 @@ impl SortedBag {
             }
         }
     }
+    /// A bag holding exactly these values (the same contents as inserting them one by one;
+    /// results depend only on the contents, not on the chunk layout).
+    pub fn from_values(values: impl Iterator<Item = f64>) -> Self {
+        let mut keys: Vec<i64> = values.map(key).collect();
+        keys.sort_unstable();
+        let len = keys.len();
+        let chunks = keys
+            .chunks(CHUNK)
+            .map(|c| {
+                let mut v = Vec::with_capacity(2 * CHUNK + 1);
+                v.extend_from_slice(c);
+                v
+            })
+            .collect();
+        SortedBag { chunks, len }
+    }
     /// Heap bytes held (chunk capacities and the chunk list).
     pub fn heap_bytes(&self) -> usize {
         let keys: usize = self.chunks.iter().map(Vec::capacity).sum();
@@ -414,10 +430,13 @@ mod tests {
             }
             let mut sorted = v.clone();
             sorted.sort_by(f64::total_cmp);
+            let built = SortedBag::from_values(v.iter().copied());
             for (k, x) in sorted.iter().enumerate() {
                 assert_eq!(bag.kth(k), Some(*x));
+                assert_eq!(built.kth(k).map(f64::to_bits), Some(x.to_bits()));
             }
             assert_eq!(bag.kth(sorted.len()), None);
+            assert_eq!(built.len, bag.len);
         }
     }
 }

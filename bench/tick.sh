@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The scheduled ticks in a fresh session, repeated on one unchanged database: each run
+# inserts 30 more minutes of data (2 points per series) in a transaction, builds the
+# features incrementally (resuming the kernel checkpoints) and, when models exist, runs
+# the scheduled detection over the last hour, then rolls everything back. So every run
+# measures the same state, and two builds can be compared alternately on one database.
+# Needs a database loaded by bench/pipeline.sh (features built; models for detection).
+# Usage: bench/tick.sh [runs] [detect]   (detect: also time the detection tick)
+# Prints per run: the build as pg_cron runs it (ml_run_stage('features', 'cron'): a process
+# that ends with its job keeps no kernel state in memory) with its chunks' split (debug
+# lines) and the backend's peak, then the same build by hand (ml_build_features(), which
+# keeps the states in the session's cache).
+source "$(dirname "$0")/../scripts/common.sh"
+cd "$ROOT"
+RUNS="${1:-3}"
+DETECT="${2:-}"
+bash scripts/cluster.sh start >/dev/null
+P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# The real-time worker would race the bench for the stage locks: off while measuring.
+for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done
+trap 'for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done' EXIT
+# and wait until it has finished what it was building (it holds the stage locks meanwhile)
+for _ in $(seq 1 60); do
+    [ "$(P -Atc "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory'")" = 0 ] && break
+    sleep 2
+done
+more="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+      SELECT m.metric_type, m.entity_id, m.metric_value, m.\"timestamp\" + k * interval '15 minutes'
+        FROM ml_metrics m CROSS JOIN generate_series(1, 2) k
+       WHERE m.\"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)"
+for r in $(seq 1 "$RUNS"); do
+  for call in "ml_run_stage('features', 'cron')" "ml_build_features()"; do
+    out=$(P 2>&1 <<SQL
+SELECT pg_backend_pid() AS pid \gset
+\setenv BENCH_PID :pid
+BEGIN;
+$more;
+SET LOCAL client_min_messages = debug1;
+\timing on
+SELECT $call;
+\timing off
+RESET client_min_messages;
+\! grep VmHWM /proc/\$BENCH_PID/status
+ROLLBACK;
+SQL
+)
+    t=$(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1)
+    echo "run $r: fresh incremental build, $call: $t ms, backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+    # each chunk's debug line: read (checkpoints, decoding) compute insert state, as durations
+    echo "$out" | grep -o 'features chunk: .*' | sed -E 's/.*; read (.*)/\1/; s/[(),]//g; s/checkpoints |decoding |compute |insert |state //g' |
+      awk 'function ms(d) { if (d ~ /ms$/) return d + 0; if (d ~ /µs$/) return d / 1000; if (d ~ /ns$/) return d / 1e6; return d * 1000 }
+           { read += ms($1); cp += ms($2); dec += ms($3); comp += ms($4); ins += ms($5); st += ms($6); n++ }
+           END { if (n) printf "   %d chunks: checkpoint load %.0f ms, decode %.0f ms, read new rows %.0f ms, compute %.0f ms, insert %.0f ms, state+checkpoints %.0f ms\n", n, cp, dec, read - cp - dec, comp, ins, st }'
+  done
+    if [ -n "$DETECT" ]; then
+        out=$(P 2>&1 <<SQL
+SELECT pg_backend_pid() AS pid \gset
+\setenv BENCH_PID :pid
+BEGIN;
+$more;
+SELECT ml_run_stage('features', 'cron');
+UPDATE ml_series_state SET scored_until = (SELECT max("timestamp") - interval '1 hour' FROM ml_metrics);
+\timing on
+SELECT count(*) FROM ml_detect(save => true);
+\timing off
+\! grep VmHWM /proc/\$BENCH_PID/status
+ROLLBACK;
+SQL
+)
+        echo "run $r: scheduled detection over the last hour $(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1) ms, backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+    fi
+done
