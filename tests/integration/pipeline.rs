@@ -328,3 +328,46 @@ fn kept_kernel_state_is_never_stale() {
         .get(0);
     assert!(seen < 1e6 && rolling > 1e6 / (7.0 * 96.0), "max {seen}, rolling_mean_7 {rolling}");
 }
+
+/// Cleanup never waits on a row a stage holds: a checkpoint or series state locked by
+/// another transaction (a feature build rewriting it) is skipped, not waited for (waiting on
+/// each other's rows in different orders is a deadlock), and forgotten by the next cleanup.
+#[test]
+fn cleanup_skips_rows_a_build_holds() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    // three days of history ending two days ago: with one day of retention every row, and so
+    // every checkpoint and every series state, has expired
+    c.batch_execute(
+        "SELECT ml_generate_demo_data(2, 3, 1, date_trunc('hour', now()) - interval '2 days');
+         SELECT ml_build_features();",
+    )
+    .unwrap();
+    let checkpoints: i64 = c.query_one("SELECT count(*) FROM ml_series_checkpoint", &[]).unwrap().get(0);
+    assert!(checkpoints > 1, "the build wrote checkpoints ({checkpoints})");
+    let mut holder = connect();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute(
+        "SELECT 1 FROM ml_series_checkpoint WHERE entity_id = 'urun_0001' AND metric_type = 'stok_seviye' FOR UPDATE;
+         SELECT 1 FROM ml_series_state WHERE entity_id = 'urun_0001' AND metric_type = 'stok_seviye' FOR UPDATE;",
+    )
+    .unwrap();
+    c.batch_execute(
+        "SET lock_timeout = '5s'; SET pg_anomaly.metrics_retention_days = 1; SET pg_anomaly.features_retention_days = 1;",
+    )
+    .unwrap();
+    c.query("SELECT * FROM ml_cleanup()", &[]).expect("cleanup waited on a held row (lock_timeout)");
+    let left = |c: &mut postgres::Client, table: &str| -> Vec<String> {
+        c.query(&format!("SELECT metric_type || '/' || entity_id FROM {table} ORDER BY 1"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    assert_eq!(left(&mut c, "ml_series_checkpoint"), vec!["stok_seviye/urun_0001".to_string()], "only the held checkpoint is kept");
+    assert_eq!(left(&mut c, "ml_series_state"), vec!["stok_seviye/urun_0001".to_string()], "only the held state is kept");
+    tx.commit().unwrap();
+    c.query("SELECT * FROM ml_cleanup()", &[]).unwrap();
+    assert!(left(&mut c, "ml_series_checkpoint").is_empty(), "the next cleanup forgets the released checkpoint");
+    assert!(left(&mut c, "ml_series_state").is_empty(), "the next cleanup forgets the released state");
+}
