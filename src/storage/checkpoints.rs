@@ -135,16 +135,12 @@ pub fn forget_expired(days: i32) -> Result<i64> {
         // ml_distribute are of no use
         return exec("DELETE FROM ml_series_checkpoint", &[]);
     }
-    // A checkpoint a feature build is rewriting right now is skipped, never waited for:
-    // the build locks checkpoints in its own order, this scan in another, and waiting on
-    // each other's rows is a deadlock. The next cleanup forgets it if it is still expired.
-    exec(
-        "DELETE FROM ml_series_checkpoint c
-          WHERE c.ctid = ANY (ARRAY(
-                SELECT x.ctid FROM ml_series_checkpoint x
-                 WHERE x.oldest < pg_catalog.now() - pg_catalog.make_interval(days => $1)
-                    OR NOT EXISTS (SELECT 1 FROM ml_series_state s WHERE s.metric_type = x.metric_type AND s.entity_id = x.entity_id)
-                   FOR UPDATE OF x SKIP LOCKED))",
+    // A checkpoint a feature build is rewriting right now is skipped (the next cleanup
+    // forgets it if it is still expired).
+    super::delete_unheld(
+        "ml_series_checkpoint",
+        "x.oldest < pg_catalog.now() - pg_catalog.make_interval(days => $1)
+            OR NOT EXISTS (SELECT 1 FROM ml_series_state s WHERE s.metric_type = x.metric_type AND s.entity_id = x.entity_id)",
         &[days.into()],
     )
 }

@@ -85,3 +85,15 @@ pub fn col<T: FromDatum>(t: &pgrx::spi::SpiTupleTable<'_>, n: usize) -> Result<O
 pub fn exec(sql: &str, args: &[DatumWithOid]) -> Result<i64> {
     Ok(Spi::connect_mut(|client| client.update(sql, None, args).map(|t| t.len() as i64))?)
 }
+
+/// Deletes the rows of `table` (alias `x` in `condition`) that match, except those another
+/// transaction holds: they are skipped, never waited for (a stage locking the same rows in
+/// its own order and this scan in another would deadlock); a later run takes them.
+pub fn delete_unheld(table: &str, condition: &str, args: &[DatumWithOid]) -> Result<i64> {
+    exec(
+        &format!(
+            "DELETE FROM {table} d WHERE d.ctid = ANY (ARRAY(SELECT x.ctid FROM {table} x WHERE {condition} FOR UPDATE OF x SKIP LOCKED))"
+        ),
+        args,
+    )
+}

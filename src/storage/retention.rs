@@ -91,21 +91,11 @@ pub fn delete_expired(table: Expiring, days: i32) -> Result<i64> {
 
 /// Forgets the state of series whose every row expired.
 pub fn forget_empty_series() -> Result<i64> {
+    const EMPTY: &str = "NOT EXISTS (SELECT 1 FROM ml_metrics m WHERE m.metric_type = x.metric_type AND m.entity_id = x.entity_id)";
     if super::citus::is_distributed("ml_series_state")? {
-        return exec(
-            "DELETE FROM ml_series_state s WHERE NOT EXISTS (SELECT 1 FROM ml_metrics m WHERE m.metric_type = s.metric_type AND m.entity_id = s.entity_id)",
-            &[],
-        );
+        return exec(&format!("DELETE FROM ml_series_state x WHERE {EMPTY}"), &[]);
     }
-    // A state row a stage holds (a build or a scoring run updating it) is skipped, never
-    // waited for (waiting on each other's rows in different orders is a deadlock); the
-    // next cleanup forgets it if its series is still empty.
-    exec(
-        "DELETE FROM ml_series_state s
-          WHERE s.ctid = ANY (ARRAY(
-                SELECT x.ctid FROM ml_series_state x
-                 WHERE NOT EXISTS (SELECT 1 FROM ml_metrics m WHERE m.metric_type = x.metric_type AND m.entity_id = x.entity_id)
-                   FOR UPDATE OF x SKIP LOCKED))",
-        &[],
-    )
+    // A state row a stage holds (a build or a scoring run updating it) is skipped; the next
+    // cleanup forgets it if its series is still empty.
+    super::delete_unheld("ml_series_state", EMPTY, &[])
 }
