@@ -173,6 +173,7 @@ CREATE TABLE ml_series_state (
     features_until   timestamptz,
     scored_until     timestamptz,
     features_version bigint NOT NULL DEFAULT pg_catalog.nextval('ml_features_version_seq'),
+    checkpoint_version bigint,
     PRIMARY KEY (metric_type, entity_id)
 );
 COMMENT ON TABLE ml_series_state IS 'Watermarks per series: the last observation with features and the last one scored by a saving detection run';
@@ -181,6 +182,7 @@ COMMENT ON COLUMN ml_series_state.entity_id IS 'Entity of the series';
 COMMENT ON COLUMN ml_series_state.features_until IS 'Timestamp of the newest ml_features row of the series';
 COMMENT ON COLUMN ml_series_state.features_version IS 'Changes (from a sequence, never reused) whenever features of the series are written: a process that kept the kernel state of the series resumes from it only while this is the version it wrote';
 COMMENT ON COLUMN ml_series_state.scored_until IS 'Observations up to here were scored and alerted by ml_detect(save => true); lowered when features are recomputed';
+COMMENT ON COLUMN ml_series_state.checkpoint_version IS 'The features_version of the series'' ml_series_checkpoint row while that checkpoint is valid, set in the same statement as features_version (kept by a build that only appended after the checkpoint, the new version when it writes one, NULL otherwise); NULL: no valid checkpoint';
 
 CREATE TABLE ml_series_checkpoint (
     metric_type      text NOT NULL,
@@ -195,10 +197,13 @@ CREATE TABLE ml_series_checkpoint (
 -- stored uncompressed: the state is mostly float8 bits, which pglz does not shrink, and a
 -- build rewrites or carries it over without re-reading the bytes
 ALTER TABLE ml_series_checkpoint ALTER COLUMN state SET STORAGE EXTERNAL;
+-- kept in the row when it fits in a page (toast_tuple_target at its maximum): a state of up to
+-- ~8 kB (6.8 kB at 30 days of 15-minute data) is read with its row, not through the TOAST index
+ALTER TABLE ml_series_checkpoint SET (toast_tuple_target = 8160);
 COMMENT ON TABLE ml_series_checkpoint IS 'Kernel checkpoints: the feature kernels'' state of a series after one of its rows, so a fresh session resumes the series instead of re-reading its 31-day look-back; not dumped (a restored series recomputes from its look-back once)';
 COMMENT ON COLUMN ml_series_checkpoint.metric_type IS 'Metric type of the series';
 COMMENT ON COLUMN ml_series_checkpoint.entity_id IS 'Entity of the series';
-COMMENT ON COLUMN ml_series_checkpoint.features_version IS 'Used only while equal to ml_series_state.features_version: a build that appends after the checkpoint carries it over, any other write of the series'' features leaves it stale';
+COMMENT ON COLUMN ml_series_checkpoint.features_version IS 'The series'' features_version when the checkpoint was written; used only while equal to ml_series_state.checkpoint_version, which a build that appends after the checkpoint keeps and any other write of the series'' features clears';
 COMMENT ON COLUMN ml_series_checkpoint.until IS 'Timestamp of the last observation fed to the state';
 COMMENT ON COLUMN ml_series_checkpoint.oldest IS 'Timestamp of the oldest observation the state holds (ml_cleanup drops checkpoints whose rows expired)';
 COMMENT ON COLUMN ml_series_checkpoint.time_zone IS 'pg_anomaly.timezone the state''s hour-of-day buckets were filled in';

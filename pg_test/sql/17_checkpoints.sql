@@ -16,18 +16,22 @@ CREATE VIEW cp_cols AS SELECT metric_type, entity_id, "timestamp", metric_value,
 INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
 SELECT * FROM cp_staged WHERE "timestamp" < '2026-04-17 00:00+00';
 SELECT ml_build_features() > 0 AS step_1;
-SELECT count(*) AS checkpoints, count(*) FILTER (WHERE c.features_version = s.features_version AND c.until = s.features_until) AS current,
+SELECT count(*) AS checkpoints, count(*) FILTER (WHERE c.features_version = s.checkpoint_version AND c.features_version = s.features_version
+                                                 AND c.until = s.features_until) AS current,
        min(pg_catalog.length(c.state)) > 1000 AS sized
   FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id);
 
 -- a fresh session, 30 more minutes: the series resume from their checkpoints, which read
--- only the two new rows of each (not 31 days), and the checkpoints are carried over
+-- only the two new rows of each (not 31 days), and the checkpoints stay valid: the series'
+-- checkpoint_version keeps their version while features_version moves on (the checkpoint
+-- rows themselves are not written)
 \c
 INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
 SELECT * FROM cp_staged WHERE "timestamp" >= '2026-04-17 00:00+00' AND "timestamp" < '2026-04-17 00:30+00';
 SELECT ml_build_features() AS step_2;
 SELECT rows_in, rows_out FROM ml_job_runs WHERE stage = 'features' ORDER BY id DESC LIMIT 1;
-SELECT count(*) FILTER (WHERE c.features_version = s.features_version) AS carried, count(*) FILTER (WHERE c.until < s.features_until) AS behind
+SELECT count(*) FILTER (WHERE c.features_version = s.checkpoint_version) AS carried, count(*) FILTER (WHERE c.features_version < s.features_version) AS rows_unwritten,
+       count(*) FILTER (WHERE c.until < s.features_until) AS behind
   FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id);
 
 -- another fresh session, a day and a half more: resumed again (now also feeding the rows
@@ -38,8 +42,34 @@ INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
 SELECT * FROM cp_staged WHERE "timestamp" >= '2026-04-17 00:30+00' AND "timestamp" < '2026-04-18 12:00+00';
 SELECT ml_build_features() AS step_3;
 SELECT rows_in < 8 * 40 * 96 AS no_look_back FROM ml_job_runs WHERE stage = 'features' ORDER BY id DESC LIMIT 1;
-SELECT count(*) FILTER (WHERE c.features_version = s.features_version) AS current, count(*) FILTER (WHERE c.until = s.features_until) AS rewritten
+SELECT count(*) FILTER (WHERE c.features_version = s.checkpoint_version) AS current, count(*) FILTER (WHERE c.until = s.features_until) AS rewritten
   FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id);
+
+-- a missing or wrong checkpoint_version (here cleared on one series and off by one on
+-- another) is a stale checkpoint: those two series recompute from their 31-day look-back
+-- (2,978 rows each), the six others resume (2 rows each), and both get a new valid one
+UPDATE ml_series_state SET checkpoint_version = NULL WHERE metric_type = 'tuketim_miktar' AND entity_id = 'urun_0002';
+UPDATE ml_series_state SET checkpoint_version = checkpoint_version - 1 WHERE metric_type = 'stok_seviye' AND entity_id = 'urun_0002';
+\c
+INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
+SELECT * FROM cp_staged WHERE "timestamp" >= '2026-04-18 12:00+00' AND "timestamp" < '2026-04-18 12:30+00';
+SELECT ml_build_features() AS step_3b;
+SELECT rows_in FROM ml_job_runs WHERE stage = 'features' ORDER BY id DESC LIMIT 1;
+SELECT metric_type, entity_id, c.features_version = s.checkpoint_version AS valid, c.features_version = s.features_version AS rewritten, c.until = s.features_until AS at_last_row
+  FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id) ORDER BY 1, 2;
+
+-- a library newer than the catalog (ml_series_state without checkpoint_version, as before
+-- ALTER EXTENSION ... UPDATE): no checkpoint is used or written, every series reads its
+-- look-back (rolled back)
+\c
+BEGIN;
+ALTER TABLE ml_series_state DROP COLUMN checkpoint_version;
+INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
+SELECT * FROM cp_staged WHERE "timestamp" >= '2026-04-18 12:30+00' AND "timestamp" < '2026-04-18 13:00+00';
+SELECT ml_build_features() AS without_column;
+SELECT rows_in FROM ml_job_runs WHERE stage = 'features' ORDER BY id DESC LIMIT 1;
+SELECT count(*) FILTER (WHERE c.until = s.features_until) AS written FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id);
+ROLLBACK;
 
 -- damaged, foreign and stale checkpoints: one truncated, one copied from another series,
 -- one behind a late row; the next fresh build reports the damaged and the foreign one and
@@ -50,9 +80,10 @@ UPDATE ml_series_checkpoint c SET state = o.state FROM ml_series_checkpoint o
 \c
 SELECT ml_ingest('dolum_sure', 'urun_0002', 5, '2026-04-16 06:07+00') AS late;
 INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
-SELECT * FROM cp_staged WHERE "timestamp" >= '2026-04-18 12:00+00';
+SELECT * FROM cp_staged WHERE "timestamp" >= '2026-04-18 12:30+00';
 SELECT ml_build_features() > 0 AS step_4;
-SELECT count(*) AS checkpoints, count(*) FILTER (WHERE c.features_version = s.features_version AND c.until = s.features_until) AS rewritten
+SELECT count(*) AS checkpoints, count(*) FILTER (WHERE c.features_version = s.checkpoint_version AND c.features_version = s.features_version
+                                                 AND c.until = s.features_until) AS rewritten
   FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id)
  WHERE (c.metric_type, c.entity_id) IN (('tuketim_miktar', 'urun_0001'), ('stok_seviye', 'urun_0001'), ('dolum_sure', 'urun_0002'));
 
@@ -64,7 +95,7 @@ SELECT (SELECT count(*) FROM (SELECT * FROM cp_incremental EXCEPT SELECT * FROM 
        (SELECT count(*) FROM cp_cols) AS feature_rows;
 -- a full rebuild replaces every checkpoint; truncating the series state makes them stale
 SELECT count(*) AS checkpoints FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id)
- WHERE c.features_version = s.features_version AND c.until = s.features_until;
+ WHERE c.features_version = s.checkpoint_version AND c.until = s.features_until;
 -- retention that drops rows a checkpoint still holds forgets that checkpoint (the series
 -- keep their state and recompute from what is left)
 SELECT pg_catalog.set_config('pg_anomaly.metrics_retention_days', (pg_catalog.now()::date - date '2026-04-10')::text, false) IS NOT NULL AS retention_set;
@@ -75,7 +106,7 @@ SELECT ml_build_features(full_rebuild => true) > 0 AS rebuilt;
 SELECT count(*) AS checkpoints_again FROM ml_series_checkpoint;
 TRUNCATE ml_series_state;
 SELECT count(*) AS current_after_truncate FROM ml_series_checkpoint c JOIN ml_series_state s USING (metric_type, entity_id)
- WHERE c.features_version = s.features_version;
+ WHERE c.features_version = s.checkpoint_version;
 -- readers do not see the states
 SELECT has_table_privilege('anomaly_reader', 'ml_series_checkpoint', 'SELECT') AS reader_reads,
        has_table_privilege('anomaly_admin', 'ml_series_checkpoint', 'UPDATE') AS admin_writes;

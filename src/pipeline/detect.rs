@@ -18,8 +18,16 @@ use pg_anomaly_core::row::{deviation_percent, explanation_json};
 use pg_anomaly_core::{CoreError, DetectRow, Severity};
 use pgrx::datum::TimestampWithTimeZone;
 
-/// Entities per read of a saving pass.
+/// Entities per read of a saving pass whose series span a month or more (or an unknown span).
 const ENTITIES_PER_CHUNK: usize = 64;
+/// A saving pass puts up to this many series in one chunk when their rows to read (the
+/// unscored span plus the model's look-back) are short, within the rows of ENTITIES_PER_CHUNK
+/// series of a month: a scheduled run over the last hour reads 8 chunks per metric type at
+/// 1,000 entities instead of 63, so 8 times fewer statements to plan over the partitioned
+/// tables. The alerts are written in the same order whatever the chunks.
+const MAX_ENTITIES_PER_CHUNK: usize = 512;
+/// The span a series of unknown extent counts for when sizing chunks.
+const MONTH_US: i64 = 31 * 86_400_000_000;
 /// Entities per chunk when streaming an analyst's rows: a month of 15-minute rows of 16
 /// series is about 46,000 rows held at a time.
 const ENTITIES_PER_STREAMED_CHUNK: usize = 16;
@@ -111,6 +119,9 @@ struct TypeRun {
     alert_type: String,
     gap_us: i64,
     work: Vec<(String, TimestampWithTimeZone)>,
+    /// Per series of `work`: the span of its rows to score in microseconds, when known
+    /// (a saving pass: from the scored to the features watermark).
+    spans: Vec<Option<i64>>,
     next: usize,
     scored_rows: i64,
     anomalous: i64,
@@ -138,21 +149,58 @@ impl TypeRun {
         let model = model::load(model_id)?;
         let kind = MetricKind::from_metric_type(mt);
         let (alert_type, gap_us) = alerts::settings(mt)?;
-        let work: Vec<(String, TimestampWithTimeZone)> = match (save, since) {
+        let work: Vec<((String, TimestampWithTimeZone), Option<i64>)> = match (save, since) {
             (true, None) => alerts::unscored(mt)?
                 .into_iter()
-                .map(|(e, s)| (e, s.map(|t| series::ts(to_unix_us(t) + 1)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
+                .map(|(e, s, f)| {
+                    let span = match (s, f) {
+                        (Some(s), Some(f)) => Some(to_unix_us(f).saturating_sub(to_unix_us(s)).max(0)),
+                        _ => None,
+                    };
+                    ((e, s.map(|t| series::ts(to_unix_us(t) + 1)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)), span)
+                })
                 .collect(),
             (_, s) => series::entities(mt)?
                 .into_iter()
-                .map(|e| (e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)))
+                .map(|e| ((e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)), None))
                 .collect(),
         };
-        let work = match partition {
-            Some((k, n)) => work.into_iter().filter(|w| partition_of(&w.0, n) == k).collect(),
-            None => work,
+        let (work, spans): (Vec<_>, Vec<_>) = match partition {
+            Some((k, n)) => work.into_iter().filter(|w| partition_of(&w.0 .0, n) == k).unzip(),
+            None => work.into_iter().unzip(),
         };
-        Ok(Some(TypeRun { run, mt: mt.to_string(), model_id, model, kind, alert_type, gap_us, work, next: 0, scored_rows: 0, anomalous: 0, written: 0 }))
+        Ok(Some(TypeRun {
+            run,
+            mt: mt.to_string(),
+            model_id,
+            model,
+            kind,
+            alert_type,
+            gap_us,
+            work,
+            spans,
+            next: 0,
+            scored_rows: 0,
+            anomalous: 0,
+            written: 0,
+        }))
+    }
+
+    /// How many series the next chunk of a saving pass takes: `size` series of a month's
+    /// rows (or of unknown span) at most, in up to MAX_ENTITIES_PER_CHUNK series of short spans.
+    fn chunk_len(&self, size: usize) -> usize {
+        let budget = (size as i64).saturating_mul(MONTH_US);
+        let lookback = self.model.lookback_us().max(0);
+        let (mut used, mut n) = (0i64, 0usize);
+        for span in &self.spans[self.next.min(self.spans.len())..] {
+            let cost = span.unwrap_or(MONTH_US).saturating_add(lookback).clamp(1, MONTH_US);
+            if n > 0 && (n >= MAX_ENTITIES_PER_CHUNK.max(size) || used.saturating_add(cost) > budget) {
+                break;
+            }
+            used = used.saturating_add(cost);
+            n += 1;
+        }
+        n.max(1)
     }
 
     /// Scores the next chunk of series into `out` (writing alerts and advancing watermarks
@@ -162,6 +210,8 @@ impl TypeRun {
             return Ok(false);
         }
         pgrx::check_for_interrupts!();
+        let _no_jit = crate::storage::NoJit::new();
+        let size = if save { self.chunk_len(size) } else { size };
         let chunk = self.work[self.next..(self.next + size).min(self.work.len())].to_vec();
         self.next += chunk.len();
         let known = if save { self.known(&chunk)? } else { Default::default() };

@@ -4,6 +4,7 @@
 use super::stage::StageRun;
 use super::state_cache;
 use crate::errors::Result;
+use crate::storage::features::CheckpointAction;
 use crate::storage::{checkpoints, citus, features as store, from_unix_us, locks, settings, to_unix_us};
 use pg_anomaly_core::codec::partition_of;
 use pg_anomaly_core::features::{owner_tag, FeatureParams, FeatureRow, SeriesState};
@@ -159,6 +160,7 @@ fn build_chunk(
     full_rebuild: bool,
     tz: Option<&str>,
 ) -> Result<(i64, i64)> {
+    let _no_jit = crate::storage::NoJit::new();
     let entities: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
     let from: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.2).collect();
     if !full_rebuild {
@@ -225,35 +227,40 @@ fn build_chunk(
     let t2 = t0.elapsed();
     let written = store::insert(batch)?;
     let t3 = t0.elapsed();
-    let (mut saves, mut carry_e, mut carry_v) = (Vec::new(), Vec::new(), Vec::new());
+    let mut saves = Vec::new();
+    let mut n_carried = 0usize;
     if !entities.is_empty() {
-        let last_of: HashMap<String, i64> = entities.iter().cloned().zip(lasts.iter().map(|l| to_unix_us(*l))).collect();
-        for (e, version) in store::advance_state(metric_type, entities, firsts, lasts)? {
+        // Each series' checkpoint after this build, decided before its state is written so
+        // that one statement writes both: a new one when due (compute kept the states whose
+        // checkpoint is due), kept when still valid and not due, else none.
+        let actions: Option<Vec<CheckpointAction>> = tz.map(|_| {
+            entities
+                .iter()
+                .zip(&lasts)
+                .map(|(e, l)| match (states.contains_key(e), refresh(&valid_cp, e, to_unix_us(*l))) {
+                    (true, true) => CheckpointAction::Write,
+                    (_, false) => CheckpointAction::Keep,
+                    (false, true) => CheckpointAction::Drop,
+                })
+                .collect()
+        });
+        let action_of: HashMap<String, (CheckpointAction, i64)> = match &actions {
+            Some(a) => entities.iter().cloned().zip(a.iter().copied().zip(lasts.iter().map(|l| to_unix_us(*l)))).collect(),
+            None => HashMap::new(),
+        };
+        n_carried = actions.as_ref().map(|a| a.iter().filter(|x| **x == CheckpointAction::Keep).count()).unwrap_or(0);
+        for (e, version) in store::advance_state(metric_type, entities, firsts, lasts, actions)? {
             let state = states.remove(&e);
-            if tz.is_some() {
-                let last = last_of.get(&e).copied().unwrap_or(i64::MIN);
-                match state {
-                    // compute kept the states whose checkpoint is due (refresh), dropped the others
-                    Some(mut st) if refresh(&valid_cp, &e, last) => {
+            if let Some(&(action, last)) = action_of.get(&e) {
+                if let Some(mut st) = state {
+                    if action == CheckpointAction::Write {
                         let bytes = st.encode(owner_tag(metric_type, &e));
                         let oldest = st.first_ts().unwrap_or(last);
                         saves.push((e.clone(), version, from_unix_us(last), from_unix_us(oldest), bytes));
-                        if keep_all {
-                            state_cache::put(metric_type, &e, version, st);
-                        }
                     }
-                    Some(st) => {
-                        carry_e.push(e.clone());
-                        carry_v.push(version);
-                        if keep_all {
-                            state_cache::put(metric_type, &e, version, st);
-                        }
+                    if keep_all {
+                        state_cache::put(metric_type, &e, version, st);
                     }
-                    None if !refresh(&valid_cp, &e, last) => {
-                        carry_e.push(e.clone());
-                        carry_v.push(version);
-                    }
-                    None => {}
                 }
             } else if let Some(st) = state.filter(|_| keep_all) {
                 // a full rebuild (often a one-off in a session, or a parallel worker about
@@ -263,10 +270,9 @@ fn build_chunk(
         }
     }
     let saved_bytes: usize = saves.iter().map(|s| s.4.len()).sum();
-    let (n_saved, n_carried) = (saves.len(), carry_e.len());
+    let n_saved = saves.len();
     if let Some(tz) = tz {
         checkpoints::save(metric_type, tz, saves)?;
-        checkpoints::carry(metric_type, carry_e, carry_v)?;
     }
     let (cached, cached_bytes) = state_cache::stats();
     pgrx::debug1!(

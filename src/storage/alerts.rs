@@ -195,11 +195,12 @@ pub fn close(id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Series of a metric type with rows not yet scored by a saving run: (entity, scored_until).
-pub fn unscored(metric_type: &str) -> Result<Vec<(String, Option<TimestampWithTimeZone>)>> {
+/// Series of a metric type with rows not yet scored by a saving run: (entity, scored_until,
+/// features_until).
+pub fn unscored(metric_type: &str) -> Result<Vec<(String, Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>)>> {
     Spi::connect(|client| -> Result<_> {
         let t = client.select(
-            "SELECT entity_id, scored_until FROM ml_series_state
+            "SELECT entity_id, scored_until, features_until FROM ml_series_state
               WHERE metric_type = $1 AND features_until IS NOT NULL
                 AND (scored_until IS NULL OR scored_until < features_until)
               ORDER BY entity_id",
@@ -208,7 +209,7 @@ pub fn unscored(metric_type: &str) -> Result<Vec<(String, Option<TimestampWithTi
         )?;
         let mut out = Vec::new();
         for r in t {
-            out.push((r.get::<String>(1)?.unwrap_or_default(), r.get::<TimestampWithTimeZone>(2)?));
+            out.push((r.get::<String>(1)?.unwrap_or_default(), r.get::<TimestampWithTimeZone>(2)?, r.get::<TimestampWithTimeZone>(3)?));
         }
         Ok(out)
     })

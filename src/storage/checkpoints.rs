@@ -2,11 +2,13 @@
 //! fresh session resumes the series from there instead of re-reading its look-back.
 //!
 //! A checkpoint is valid only while its `features_version` equals the series'
-//! `ml_series_state.features_version`: every write of a series' features draws a new version,
-//! and only a build that resumed or kept the checkpoint valid (new rows all after `until`)
-//! carries the checkpoint's version along in the same transaction. A recompute from the
-//! look-back, a rebuild, a truncated ml_series_state or a rolled-back build therefore leave it
-//! stale, never used again until overwritten.
+//! `ml_series_state.checkpoint_version`: every write of a series' features sets that column in
+//! the same statement as the new features_version (`features::advance_state`): kept only by a
+//! build that resumed or kept the checkpoint valid (new rows all after `until`), the new version
+//! when the build writes a new checkpoint, NULL otherwise. A recompute from the look-back, a
+//! rebuild, a truncated ml_series_state or a rolled-back build therefore leave it stale, never
+//! used again until overwritten. (Before, the checkpoint row itself was updated to carry the
+//! new features_version: a second UPDATE of every series per build.)
 
 use super::{exec, to_unix_us};
 use crate::errors::Result;
@@ -18,7 +20,13 @@ use std::collections::HashMap;
 /// Whether this database has the table: a package upgrade installs this library before
 /// ALTER EXTENSION pg_anomaly UPDATE creates it, and the stages keep running meanwhile.
 pub fn available() -> Result<bool> {
-    Ok(super::one::<bool>("SELECT pg_catalog.to_regclass('ml_series_checkpoint') IS NOT NULL", &[])?.unwrap_or(false))
+    Ok(super::one::<bool>(
+        "SELECT pg_catalog.to_regclass('ml_series_checkpoint') IS NOT NULL
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass('ml_series_state')
+                         AND attname = 'checkpoint_version' AND NOT attisdropped)",
+        &[],
+    )?
+    .unwrap_or(false))
 }
 
 /// A stored checkpoint of one series.
@@ -35,8 +43,8 @@ pub struct Stored {
 pub fn load(metric_type: &str, entities: &[String], want: &[String], time_zone: &str) -> Result<HashMap<String, Stored>> {
     Spi::connect(|client| -> Result<HashMap<String, Stored>> {
         let t = client.select(
-            "SELECT c.entity_id, c.until, (c.features_version = s.features_version AND c.time_zone = $4) AS current,
-                    CASE WHEN c.features_version = s.features_version AND c.time_zone = $4 AND c.entity_id = ANY($3) THEN c.state END
+            "SELECT c.entity_id, c.until, coalesce(c.features_version = s.checkpoint_version AND c.time_zone = $4, false) AS current,
+                    CASE WHEN c.features_version = s.checkpoint_version AND c.time_zone = $4 AND c.entity_id = ANY($3) THEN c.state END
                FROM ml_series_checkpoint c JOIN ml_series_state s ON s.metric_type = c.metric_type AND s.entity_id = c.entity_id
               WHERE c.metric_type = $1 AND c.entity_id = ANY($2)",
             None,
@@ -57,7 +65,8 @@ pub fn load(metric_type: &str, entities: &[String], want: &[String], time_zone: 
 }
 
 /// Writes new checkpoints (replacing the old ones) of a metric type's series: entity,
-/// features_version, last row, oldest buffered row, encoded state.
+/// features_version, last row, oldest buffered row, encoded state. `features::advance_state`
+/// set the series' checkpoint_version to that features_version in the same transaction.
 pub fn save(metric_type: &str, time_zone: &str, rows: Vec<(String, i64, TimestampWithTimeZone, TimestampWithTimeZone, Vec<u8>)>) -> Result<i64> {
     if rows.is_empty() {
         return Ok(0);
@@ -99,20 +108,6 @@ fn save_rows(
             SET features_version = excluded.features_version, until = excluded.until, oldest = excluded.oldest,
                 time_zone = excluded.time_zone, state = excluded.state",
         &[metric_type.into(), time_zone.into(), e.into(), v.into(), u.into(), o.into(), b.into()],
-    )
-}
-
-/// Carries still valid checkpoints over to the series' new features_version (a build that
-/// only appended rows after them).
-pub fn carry(metric_type: &str, entities: Vec<String>, versions: Vec<i64>) -> Result<i64> {
-    if entities.is_empty() {
-        return Ok(0);
-    }
-    exec(
-        "UPDATE ml_series_checkpoint c SET features_version = d.v
-           FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::bigint[])) AS d(e, v)
-          WHERE c.metric_type = $1 AND c.entity_id = d.e",
-        &[metric_type.into(), entities.into(), versions.into()],
     )
 }
 

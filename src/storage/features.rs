@@ -245,17 +245,63 @@ pub fn insert(batch: FeatureBatch) -> Result<i64> {
     Ok(super::copy::copy_into("ml_features", batch_columns(), batch.rows)? as i64)
 }
 
+/// What a feature build does with a series' checkpoint (ml_series_checkpoint), decided
+/// before its state is written: `advance_state` records it in ml_series_state's
+/// checkpoint_version in the same statement as the new features_version.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(i16)]
+pub enum CheckpointAction {
+    /// No valid checkpoint after this build (recomputed from the look-back, or none due).
+    Drop = 0,
+    /// The checkpoint stays valid: the build only appended rows after it.
+    Keep = 1,
+    /// A new checkpoint is written with the new features_version.
+    Write = 2,
+}
+
 /// Moves the per-series watermarks: features_until to the newest feature row, and
 /// scored_until back when older rows were recomputed (they must be scored again).
-/// Returns the new features_version of each series written.
+/// With `checkpoints` (one action per series; a database with ml_series_checkpoint), also
+/// sets each series' checkpoint_version: one statement for the state and the checkpoints'
+/// validity of a whole chunk. Returns the new features_version of each series written.
 pub fn advance_state(
     metric_type: &str,
     entities: Vec<String>,
     from: Vec<TimestampWithTimeZone>,
     until: Vec<TimestampWithTimeZone>,
+    checkpoints: Option<Vec<CheckpointAction>>,
 ) -> Result<Vec<(String, i64)>> {
     if super::citus::is_distributed("ml_series_state")? {
         return advance_state_citus(metric_type, entities, from, until);
+    }
+    if let Some(actions) = checkpoints {
+        let k: Vec<i16> = actions.iter().map(|a| *a as i16).collect();
+        // d is materialized (a CTE read twice, with a volatile function): one version per series
+        return Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
+            let t = client.update(
+                "WITH d AS (SELECT d.*, pg_catalog.nextval('ml_features_version_seq') AS v
+                              FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[]),
+                                              pg_catalog.unnest($5::smallint[])) AS d(e, f, u, k)),
+                 upd AS (
+                    UPDATE ml_series_state s
+                       SET features_until = greatest(s.features_until, d.u),
+                           scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
+                                               THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
+                           features_version = d.v,
+                           checkpoint_version = CASE d.k WHEN 2 THEN d.v WHEN 1 THEN s.checkpoint_version END
+                      FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
+                    RETURNING s.entity_id, s.features_version),
+                 ins AS (
+                    INSERT INTO ml_series_state (metric_type, entity_id, features_until, features_version, checkpoint_version)
+                    SELECT $1, d.e, d.u, d.v, CASE WHEN d.k = 2 THEN d.v END FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
+                    ON CONFLICT DO NOTHING
+                    RETURNING entity_id, features_version)
+                 SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins",
+                None,
+                &[metric_type.into(), entities.into(), from.into(), until.into(), k.into()],
+            )?;
+            super::pairs(t)
+        });
     }
     Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
         let t = client.update(

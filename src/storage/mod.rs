@@ -97,3 +97,50 @@ pub fn delete_unheld(table: &str, condition: &str, args: &[DatumWithOid]) -> Res
         args,
     )
 }
+
+/// JIT compilation off for this process's statements while the guard lives (restored when it
+/// drops; an error that unwinds through it leaves the restoring to the (sub)transaction's
+/// abort, as for a function's SET clause). The stages' statements read or write a chunk of
+/// series through index lookups: the planner's estimate for a chunk of 512-1,024 series is
+/// above jit_above_cost, and compiling took 17-26 % of a feature or detection tick (perf on
+/// the backend, 1,000 entities) for statements that run a few milliseconds.
+pub struct NoJit {
+    level: i32,
+}
+
+impl NoJit {
+    pub fn new() -> NoJit {
+        // SAFETY: the same calls as a function's SET clause (fmgr_security_definer): a new GUC
+        // nest level, a value saved at it, restored by AtEOXact_GUC at that level in drop.
+        unsafe {
+            let level = pgrx::pg_sys::NewGUCNestLevel();
+            pgrx::pg_sys::set_config_option(
+                c"jit".as_ptr(),
+                c"off".as_ptr(),
+                pgrx::pg_sys::GucContext::PGC_USERSET,
+                pgrx::pg_sys::GucSource::PGC_S_SESSION,
+                pgrx::pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                pgrx::pg_sys::WARNING as i32,
+                false,
+            );
+            NoJit { level }
+        }
+    }
+}
+
+impl Default for NoJit {
+    fn default() -> Self {
+        NoJit::new()
+    }
+}
+
+impl Drop for NoJit {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // SAFETY: the nest level this guard opened, closed once, in LIFO order with the
+            // guard's scope.
+            unsafe { pgrx::pg_sys::AtEOXact_GUC(true, self.level) }
+        }
+    }
+}
