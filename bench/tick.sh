@@ -9,13 +9,16 @@
 # Prints per run: the build as pg_cron runs it (ml_run_stage('features', 'cron'): a process
 # that ends with its job keeps no kernel state in memory) with its chunks' split (debug
 # lines) and the backend's peak, then the same build by hand (ml_build_features(), which
-# keeps the states in the session's cache).
+# keeps the states in the session's cache). Each timing comes with the backend's CPU time.
 source "$(dirname "$0")/../scripts/common.sh"
 cd "$ROOT"
 RUNS="${1:-3}"
 DETECT="${2:-}"
 bash scripts/cluster.sh start >/dev/null
 P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# The backend's CPU time (user + system) between two "CPU utime stime" lines, in ms: on a
+# machine shared with other work it moves much less than the wall-clock time.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '/^CPU/ {c[n++] = $2 + $3} END {if (n >= 2) printf "%.0f", (c[n-1] - c[n-2]) * 1000 / hz}'; }
 # The real-time worker would race the bench for the stage locks: off while measuring.
 for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done
 trap 'for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done' EXIT
@@ -36,16 +39,18 @@ SELECT pg_backend_pid() AS pid \gset
 BEGIN;
 $more;
 SET LOCAL client_min_messages = debug1;
+\! awk '{print "CPU", \$14, \$15}' /proc/\$BENCH_PID/stat
 \timing on
 SELECT $call;
 \timing off
+\! awk '{print "CPU", \$14, \$15}' /proc/\$BENCH_PID/stat
 RESET client_min_messages;
 \! grep VmHWM /proc/\$BENCH_PID/status
 ROLLBACK;
 SQL
 )
     t=$(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1)
-    echo "run $r: fresh incremental build, $call: $t ms, backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+    echo "run $r: fresh incremental build, $call: $t ms (backend CPU $(echo "$out" | cpu) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
     # each chunk's debug line: read (checkpoints, decoding) compute insert state, as durations
     echo "$out" | grep -o 'features chunk: .*' | sed -E 's/.*; read (.*)/\1/; s/[(),]//g; s/checkpoints |decoding |compute |insert |state //g' |
       awk 'function ms(d) { if (d ~ /ms$/) return d + 0; if (d ~ /µs$/) return d / 1000; if (d ~ /ns$/) return d / 1e6; return d * 1000 }
@@ -60,13 +65,15 @@ BEGIN;
 $more;
 SELECT ml_run_stage('features', 'cron');
 UPDATE ml_series_state SET scored_until = (SELECT max("timestamp") - interval '1 hour' FROM ml_metrics);
+\! awk '{print "CPU", \$14, \$15}' /proc/\$BENCH_PID/stat
 \timing on
 SELECT count(*) FROM ml_detect(save => true);
 \timing off
+\! awk '{print "CPU", \$14, \$15}' /proc/\$BENCH_PID/stat
 \! grep VmHWM /proc/\$BENCH_PID/status
 ROLLBACK;
 SQL
 )
-        echo "run $r: scheduled detection over the last hour $(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1) ms, backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+        echo "run $r: scheduled detection over the last hour $(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1) ms (backend CPU $(echo "$out" | cpu) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
     fi
 done
