@@ -11,7 +11,9 @@ WITH t(name, q) AS (VALUES
                                                         THEN quote_ident(a.attname) || '::real' ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
                           || ')::text FROM ml_features'
                      FROM pg_attribute a WHERE a.attrelid = 'ml_features'::regclass AND a.attnum > 0 AND NOT a.attisdropped)),
-  ('ml_series_state', 'SELECT x::text FROM ml_series_state x'),
+  -- the columns of 0.1.0 (checkpoint_version, added by 0.2.0, is NULL after the upgrade: it
+  -- only points at a kernel checkpoint, and those are not dumped either)
+  ('ml_series_state', 'SELECT (metric_type, entity_id, features_until, scored_until, features_version)::text FROM ml_series_state'),
   ('ml_series_dirty', 'SELECT x::text FROM ml_series_dirty x'),
   ('ml_feature_sets', 'SELECT x::text FROM ml_feature_sets x'),
   ('ml_labels', 'SELECT x::text FROM ml_labels x WHERE source <> ''demo'''),
