@@ -134,6 +134,32 @@ fn evidence(scored: &[Scored], from: i64, to: i64) -> Option<f64> {
 /// Per (split, metric type, kind): labels, found, misses with evidence < 3, 3-5, >= 5, unknown.
 type KindTally = std::collections::BTreeMap<(String, String, String), [usize; 6]>;
 
+/// What sets a metric type's row AUC (`--by-kind`), per (split, metric type): negative rows,
+/// those scoring >= 0.95, and of those the ones within 24 h after the end of a label of the
+/// entity (trailing sums and the change scan still hold the anomaly); then per kind of label
+/// (key with a kind): positive rows and those scoring below 0.5.
+type RankTally = std::collections::BTreeMap<(String, String, String), [usize; 3]>;
+
+fn rank_tally(rt: &mut RankTally, sname: &str, name: &str, scored: &[Scored], own: &[(i64, i64, &str)], e: &CorpusEntity) {
+    for r in scored {
+        if let Some(l) = own.iter().find(|l| r.ts >= l.0 && r.ts <= l.1) {
+            let k = rt.entry((sname.to_string(), name.to_string(), l.2.to_string())).or_default();
+            k[0] += 1;
+            k[1] += usize::from(r.score < 0.5);
+            continue;
+        }
+        if e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE) {
+            continue;
+        }
+        let k = rt.entry((sname.to_string(), name.to_string(), String::new())).or_default();
+        k[0] += 1;
+        if r.score >= 0.95 {
+            k[1] += 1;
+            k[2] += usize::from(e.labels.iter().any(|l| r.ts > l.to_us && r.ts <= l.to_us + 24 * HOUR));
+        }
+    }
+}
+
 fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 + TOLERANCE && b.0 <= a.1
 }
@@ -148,6 +174,7 @@ fn main() {
     let verbose = args.iter().any(|a| a == "--verbose");
     let by_kind = args.iter().any(|a| a == "--by-kind");
     let mut kind_tally: KindTally = Default::default();
+    let mut rank: RankTally = Default::default();
     let splits: Vec<(&str, u64, &str)> = [("TUNE", 101u64, "tune"), ("REPORT", 202u64, "rep")]
         .into_iter()
         .filter(|s| split == "both" || s.0.eq_ignore_ascii_case(&split))
@@ -254,6 +281,9 @@ fn main() {
                             }
                         }
                     }
+                    if by_kind {
+                        rank_tally(&mut rank, sname, name, &scored, &own, e);
+                    }
                     t.add_scores(&scored, |ts| own.iter().any(|l| ts >= l.0 && ts <= l.1), e);
                 }
                 let auc = roc_auc(&t.scores, &t.pos);
@@ -284,6 +314,14 @@ fn main() {
         println!("{:<6} {:<16} {:<15} {:>6} {:>5} {:>6}  {:>6} {:>6} {:>6} {:>4}", "split", "metric", "kind", "labels", "found", "recall", "miss<3", "miss<5", "miss>5", "?");
         for ((sp, metric, kind), k) in &kind_tally {
             println!("{sp:<6} {metric:<16} {kind:<15} {:>6} {:>5} {:>6.3}  {:>6} {:>6} {:>6} {:>4}", k[0], k[1], k[1] as f64 / k[0].max(1) as f64, k[2], k[3], k[4], k[5]);
+        }
+        println!("\nrow ranking (the AUC): negative rows scoring >= 0.95 and the share of them within 24 h after a label; positive rows scoring < 0.5, per kind");
+        for ((sp, metric, kind), k) in &rank {
+            if kind.is_empty() {
+                println!("{sp:<6} {metric:<16} negatives {:>7}  >= 0.95 {:>6} ({:.2} %)  of them within 24 h after a label {:.2}", k[0], k[1], 100.0 * k[1] as f64 / k[0].max(1) as f64, k[2] as f64 / k[1].max(1) as f64);
+            } else {
+                println!("{sp:<6} {metric:<16} {kind:<15} positives {:>6}  < 0.5 {:.2}", k[0], k[1] as f64 / k[0].max(1) as f64);
+            }
         }
     }
 }
