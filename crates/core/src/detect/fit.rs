@@ -351,9 +351,11 @@ impl Detector {
         entities.sort_by(|a, b| a.id.cmp(&b.id));
 
         let mut det = calibrate(kind, params, pooled, entities, &pool, &mut report)?;
-        if report.warm_up {
+        if report.warm_up && kind != MetricKind::Duration {
             // a model that saw less than its full span calibrated on few, possibly unlike,
-            // days: demand rarer rows before alerting
+            // days: demand rarer rows before alerting. Not for durations: their noise model
+            // has no calendar part (no weekly pattern left to learn), and the few refills seen
+            // are accounted for by the pooled scale and its prior (`pool_durations`)
             let c2 = report.confidence * report.confidence;
             det.threshold = 1.0 - (1.0 - det.threshold) * c2;
             det.close = 1.0 - (1.0 - det.close) * c2;
@@ -414,6 +416,14 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         day_max[b] = day_max[b].max(t);
     }
     det.day_tail = Tail::fit(&mut day_max.clone(), MIN_BETA_NATS);
+    if report.warm_up && kind == MetricKind::Duration {
+        // a warm-up span gives few entity-days to calibrate on (one per entity after a day),
+        // and the exponential tail's scale estimated from a handful of daily maxima can be
+        // several nats: the threshold then lies far beyond any shift a duration can show.
+        // The daily maximum of row surprises (each -ln of a calibrated row tail) has a tail
+        // no heavier than exponential with scale 1 nat (union bound over the day's rows)
+        det.day_tail.cap_beta(1.0);
+    }
     if let Some(c) = params.contamination {
         let mut scores: Vec<f64> = row_t.iter().map(|&t| det.score_of(t)).collect();
         det.threshold = quantile(&mut scores, 1.0 - c);

@@ -69,6 +69,8 @@ mod tests_shift;
 mod tests_seq;
 #[cfg(test)]
 mod tests_tune;
+#[cfg(test)]
+mod tests_warm;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
