@@ -105,6 +105,20 @@ fn oracle(scored: &[Scored], from: i64, to: i64) -> String {
     format!(" | oracle obs {obs:.1} exp {exp:.1} z {:.1} rows {}{run}", (obs - exp) / exp.sqrt(), rows.len())
 }
 
+/// Rows `first..` of an entity the model was not trained on, scored as the hourly detection
+/// tick scores them: an hour at a time, with the rows before as look-back (the detector fits
+/// a warm-up model on them).
+fn ticks(det: &Detector, s: &SeriesRows, first: usize) -> Vec<Scored> {
+    let mut out = Vec::new();
+    let mut a = first;
+    while a < s.len() {
+        let b = s.ts.partition_point(|&t| t < s.ts[a] + HOUR);
+        out.extend(det.score_series(&pg_anomaly_core::corpus::head(s, b), a).unwrap_or_default());
+        a = b;
+    }
+    out
+}
+
 fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 + TOLERANCE && b.0 <= a.1
 }
@@ -171,7 +185,8 @@ fn main() {
                     t.series_weeks += (s.ts[s.len() - 1] - s.ts[first].max(te)) as f64 / WEEK;
                     let own: Vec<(i64, i64, &str)> = e.labels.iter().filter(|l| l.metric_type == *name && !l.neutral()).map(|l| (l.from_us, l.to_us, l.kind)).collect();
                     let scored = match &fitted {
-                        Ok((det, _)) => det.score_series(s, first).unwrap_or_default(),
+                        Ok((det, _)) if det.knows(&s.entity_id) => det.score_series(s, first).unwrap_or_default(),
+                        Ok((det, _)) => ticks(det, s, first),
                         Err(_) => Vec::new(),
                     };
                     let al: Vec<(i64, i64)> = match &fitted {
@@ -209,7 +224,8 @@ fn main() {
                         for a in &fp {
                             let peak = scored.iter().filter(|r| r.ts >= a.0 && r.ts <= a.1).max_by(|x, y| x.score.total_cmp(&y.score));
                             if let Some(r) = peak {
-                                println!("  FP {} {name} {:.1}h: v {:.2} e {:?} {:?}", e.id, (a.1 - a.0) as f64 / HOUR as f64, r.value, r.expected, r.top);
+                                let new = fitted.as_ref().is_ok_and(|(d, _)| !d.knows(&e.id));
+                                println!("  FP {}{} {name} {:.1}h: v {:.2} e {:?} {:?}", e.id, if new { " (new entity)" } else { "" }, (a.1 - a.0) as f64 / HOUR as f64, r.value, r.expected, r.top);
                             }
                         }
                     }

@@ -50,6 +50,7 @@ pub mod seq;
 mod shape;
 pub mod tune;
 mod tune_fit;
+mod warm;
 
 #[cfg(test)]
 mod tests;

@@ -117,3 +117,71 @@ fn a_warm_up_stock_left_near_empty_lingers_low() {
     }
     assert!(found >= 18, "a refill that never came alerted on {found} of 20 entities");
 }
+
+/// Stock refilled to 100 when below 30, consumption binomial(2, `rate`) a step (aux); at the
+/// first row from `leak` on where at least 75 are in stock, 30 items vanish at once without
+/// consumption (a misread or a theft). Returns the series and the row of the leak.
+fn refilled_stock(id: &str, seed: u64, days: i64, rate: f64, leak: Option<usize>) -> (SeriesRows, Option<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut ts, mut v, mut aux) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stock = rng.gen_range(40.0..100.0f64);
+    let mut leaked = None;
+    for i in 0..(days * 96) as usize {
+        let c = ((0..2).filter(|_| rng.gen_bool(rate)).count() as f64).min(stock);
+        stock -= c;
+        if leak.is_some_and(|l| i >= l) && leaked.is_none() && stock >= 75.0 {
+            stock -= 30.0;
+            leaked = Some(i);
+        }
+        if stock < 30.0 {
+            stock = 100.0;
+        }
+        ts.push(BASE + i as i64 * STEP);
+        v.push(stock);
+        aux.push(c);
+    }
+    (series(id, ts, v, aux), leaked)
+}
+
+#[test]
+fn a_new_entity_is_scored_from_its_look_back() {
+    let train: Vec<SeriesRows> = (0..20).map(|k| refilled_stock(&format!("s{k:02}"), k, 10, 0.5, None).0).collect();
+    let (det, rep) = Detector::fit(MetricKind::Level, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    assert!(!rep.warm_up && !det.knows("new"));
+    let (mut found, mut normal_alerts) = (0, 0);
+    for k in 0..10u64 {
+        // a day of look-back, then two days scored
+        let (bad, leak) = refilled_stock("new", 500 + k, 3, 0.5, Some(96 + 30));
+        let leak = leak.expect("the stock reaches 75 on the second day");
+        let scored = det.score_series(&bad, 96).expect("score");
+        assert!(scored.iter().all(|r| r.expected.is_some()), "a new entity with a day of look-back has expected values");
+        let ep = episodes(&scored, &det.episode_params());
+        found += usize::from(ep.iter().any(|e| !e.suppressed && e.start_ts <= bad.ts[leak] + HOUR && e.end_ts >= bad.ts[leak]));
+        let good = refilled_stock("new", 500 + k, 3, 0.5, None).0;
+        normal_alerts += episodes(&det.score_series(&good, 96).expect("score"), &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+        // too little look-back (fewer rows than a trained entity needs): scores 0 as before
+        assert!(det.score_series(&good, 10).expect("score").iter().all(|r| r.score == 0.0 && r.expected.is_none()));
+    }
+    assert!(found >= 9, "30 items vanishing found on {found} of 10 new entities");
+    assert!(normal_alerts <= 1, "{normal_alerts} alerts on 10 normal new entities");
+}
+
+#[test]
+fn an_entity_that_joined_late_is_fitted_as_a_warm_up() {
+    // ten entities with ten days, and one whose single day of history never saw its stock
+    // below 60: its usual minimum is not yet known, so later normal refill cycles are no alert
+    let mut train: Vec<SeriesRows> = (0..10).map(|k| refilled_stock(&format!("s{k:02}"), k, 10, 0.5, None).0).collect();
+    let late = refilled_stock("late", 77, 12, 0.15, None).0;
+    let start = (0..late.len() - 96).find(|&i| late.value[i..i + 96].iter().all(|&x| x >= 60.0) && late.value[i] >= 95.0);
+    let Some(a) = start else { panic!("the generator gives a day above 60") };
+    let mut head = crate::corpus::head(&late, a + 96);
+    head.ts.drain(..a);
+    head.value.drain(..a);
+    head.features.drain(..a);
+    head.aux.as_mut().expect("aux").drain(..a);
+    train.push(head);
+    let (det, _) = Detector::fit(MetricKind::Level, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    let scored = det.score_series(&late, a + 96).expect("score");
+    let alerts = episodes(&scored, &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+    assert!(alerts == 0, "{alerts} alerts on normal refill cycles of an entity that joined late");
+}
