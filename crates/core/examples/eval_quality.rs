@@ -16,6 +16,8 @@
 //! Run with `bench/quality.sh`. Arguments: `--entities N` (40), `--split tune|report|both`
 //! (both), `--member NAME` (all), `--metric NAME` (all), `--verbose` (misses per kind),
 //! `--seed N` (a fresh split with seed N instead, for studying failures off both splits),
+//! `--by-kind` (per split, metric type and anomaly kind: labels, found, and the misses split by
+//! how much evidence an oracle knowing the window exactly would have, see [`evidence`]),
 //! `--params JSON` (detector parameters other than the defaults), `--tune SECONDS` (see
 //! [`tune_mode`]).
 //!
@@ -119,6 +121,60 @@ fn ticks(det: &Detector, s: &SeriesRows, first: usize) -> Vec<Scored> {
     out
 }
 
+/// How much a label's rows say at all, for counts (rows with an expected value): the larger
+/// of the Poisson z of the window's total, `|obs - exp| / sqrt(exp)`, and `sqrt(2 n)` for a run
+/// of one repeated value of `n` nats under Poisson rows (the z of a Gaussian tail with the same
+/// probability, roughly). Poisson variance is a lower bound (over-dispersion and day-level
+/// variance only lower the evidence), so a miss below 3 is beyond any detector that keeps
+/// about one false alert per thousand series-days; None where rows have no expected value.
+fn evidence(scored: &[Scored], from: i64, to: i64) -> Option<f64> {
+    let rows: Vec<&Scored> = scored.iter().filter(|r| r.ts >= from && r.ts <= to).collect();
+    let (obs, exp): (f64, f64) = rows.iter().filter_map(|r| r.expected.map(|e| (r.value, e))).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    if exp <= 0.0 || rows.is_empty() {
+        return None;
+    }
+    let v0 = rows[0].value;
+    let repeat = rows.len() > 1 && rows.iter().all(|r| r.value == v0) && v0 == v0.round() && v0 >= 0.0;
+    let nats: f64 = if repeat {
+        rows.iter().filter_map(|r| r.expected).map(|m| {
+            let m = m.max(1e-9);
+            m - v0 * m.ln() + (1..=v0 as u64).map(|k| (k as f64).ln()).sum::<f64>()
+        }).sum()
+    } else {
+        0.0
+    };
+    Some(((obs - exp).abs() / exp.sqrt()).max((2.0 * nats).sqrt()))
+}
+
+/// Per (split, metric type, kind): labels, found, misses with evidence < 3, 3-5, >= 5, unknown.
+type KindTally = std::collections::BTreeMap<(String, String, String), [usize; 6]>;
+
+/// What sets a metric type's row AUC (`--by-kind`), per (split, metric type): negative rows,
+/// those scoring >= 0.95, and of those the ones within 24 h after the end of a label of the
+/// entity (trailing sums and the change scan still hold the anomaly); then per kind of label
+/// (key with a kind): positive rows and those scoring below 0.5.
+type RankTally = std::collections::BTreeMap<(String, String, String), [usize; 3]>;
+
+fn rank_tally(rt: &mut RankTally, sname: &str, name: &str, scored: &[Scored], own: &[(i64, i64, &str)], e: &CorpusEntity) {
+    for r in scored {
+        if let Some(l) = own.iter().find(|l| r.ts >= l.0 && r.ts <= l.1) {
+            let k = rt.entry((sname.to_string(), name.to_string(), l.2.to_string())).or_default();
+            k[0] += 1;
+            k[1] += usize::from(r.score < 0.5);
+            continue;
+        }
+        if e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE) {
+            continue;
+        }
+        let k = rt.entry((sname.to_string(), name.to_string(), String::new())).or_default();
+        k[0] += 1;
+        if r.score >= 0.95 {
+            k[1] += 1;
+            k[2] += usize::from(e.labels.iter().any(|l| r.ts > l.to_us && r.ts <= l.to_us + 24 * HOUR));
+        }
+    }
+}
+
 fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 + TOLERANCE && b.0 <= a.1
 }
@@ -131,6 +187,9 @@ fn main() {
     let only_member = opt("--member");
     let only_metric = opt("--metric");
     let verbose = args.iter().any(|a| a == "--verbose");
+    let by_kind = args.iter().any(|a| a == "--by-kind");
+    let mut kind_tally: KindTally = Default::default();
+    let mut rank: RankTally = Default::default();
     let mut splits: Vec<(&str, u64, &str)> = [("TUNE", 101u64, "tune"), ("REPORT", 202u64, "rep")]
         .into_iter()
         .filter(|s| split == "both" || s.0.eq_ignore_ascii_case(&split))
@@ -206,6 +265,22 @@ fn main() {
                                 println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}{} {:?}", e.id, l.2, r.score, r.value, r.expected, oracle(&scored, l.0, l.1), r.top);
                             }
                         }
+                        if by_kind {
+                            let k = kind_tally.entry((sname.to_string(), name.to_string(), l.2.to_string())).or_default();
+                            k[0] += 1;
+                            k[1] += usize::from(f);
+                            if !f {
+                                // the shape the detector scores (e.g. increments of a counter) is not what
+                                // `value` holds: cumulative series have no comparable evidence
+                                let ev = if m.style.cumulative { None } else { evidence(&scored, l.0, l.1) };
+                                k[match ev {
+                                    Some(z) if z < 3.0 => 2,
+                                    Some(z) if z < 5.0 => 3,
+                                    Some(_) => 4,
+                                    None => 5,
+                                }] += 1;
+                            }
+                        }
                         t.labels += 1;
                         t.found += usize::from(f);
                         let key = format!("{}/{}", name.split('_').next().unwrap_or(name), l.2);
@@ -228,6 +303,9 @@ fn main() {
                                 println!("  FP {}{} {name} {:.1}h: v {:.2} e {:?} {:?}", e.id, if new { " (new entity)" } else { "" }, (a.1 - a.0) as f64 / HOUR as f64, r.value, r.expected, r.top);
                             }
                         }
+                    }
+                    if by_kind {
+                        rank_tally(&mut rank, sname, name, &scored, &own, e);
                     }
                     t.add_scores(&scored, |ts| own.iter().any(|l| ts >= l.0 && ts <= l.1), e);
                 }
@@ -253,6 +331,21 @@ fn main() {
         let alerts_per = shifts.iter().filter(|s| s.0.is_some()).map(|s| s.1).sum::<usize>() as f64 / delays.len().max(1) as f64;
         println!("{sname}: rate shifts found {}/{}, hours to first alert median {:.1} (p90 {:.1}), alerts per found shift {alerts_per:.2}", delays.len(), shifts.len(), q(0.5), q(0.9));
         println!("{sname}: lowest member F1 {worst:.3}\n");
+    }
+    if by_kind {
+        println!("by kind: misses split by the evidence of the label's rows (Poisson z of the window total, or of a repeated-value run; < 3 is beyond reach at the alert budget; '?' cumulative or no expected value)");
+        println!("{:<6} {:<16} {:<15} {:>6} {:>5} {:>6}  {:>6} {:>6} {:>6} {:>4}", "split", "metric", "kind", "labels", "found", "recall", "miss<3", "miss<5", "miss>5", "?");
+        for ((sp, metric, kind), k) in &kind_tally {
+            println!("{sp:<6} {metric:<16} {kind:<15} {:>6} {:>5} {:>6.3}  {:>6} {:>6} {:>6} {:>4}", k[0], k[1], k[1] as f64 / k[0].max(1) as f64, k[2], k[3], k[4], k[5]);
+        }
+        println!("\nrow ranking (the AUC): negative rows scoring >= 0.95 and the share of them within 24 h after a label; positive rows scoring < 0.5, per kind");
+        for ((sp, metric, kind), k) in &rank {
+            if kind.is_empty() {
+                println!("{sp:<6} {metric:<16} negatives {:>7}  >= 0.95 {:>6} ({:.2} %)  of them within 24 h after a label {:.2}", k[0], k[1], 100.0 * k[1] as f64 / k[0].max(1) as f64, k[2] as f64 / k[1].max(1) as f64);
+            } else {
+                println!("{sp:<6} {metric:<16} {kind:<15} positives {:>6}  < 0.5 {:.2}", k[0], k[1] as f64 / k[0].max(1) as f64);
+            }
+        }
     }
 }
 

@@ -33,8 +33,8 @@ pub(crate) struct Shape {
 }
 
 /// Running total: non-decreasing on at least 99.5 % of steps (a reset now and then is fine),
-/// rising on at least a tenth of them, over the span by at least 20 typical positive steps,
-/// never negative.
+/// rising on at least 12 of them (and 0.5 %) and at least four times as often as it falls,
+/// over the span by at least 8 typical positive steps, never negative.
 fn is_cumulative(v: &[f64]) -> bool {
     if v.len() < 24 || v.iter().any(|x| *x < 0.0) {
         return false;
@@ -44,12 +44,15 @@ fn is_cumulative(v: &[f64]) -> bool {
         return false;
     }
     let mut ups: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
-    if ups.len() < v.len() / 10 {
+    // a sparse counter (a count that is 0 on most rows, summed) rises on few rows; what tells
+    // it from a count is that its rises are not undone: a count falls back about as often as
+    // it rises
+    if ups.len() < (v.len() / 200).max(12) || ups.len() < 4 * falls {
         return false;
     }
     let typical = super::mathx::median(&mut ups);
     let rise = v[v.len() - 1] - v[0];
-    rise > 20.0 * typical
+    rise > 8.0 * typical
 }
 
 impl Shape {

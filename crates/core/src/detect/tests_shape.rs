@@ -88,3 +88,32 @@ fn stock_counting_noise_is_learned_not_accumulated() {
     let Noise::Level { meas, .. } = fit_level(&crate::corpus::head(&plain, n), &cals, &vec![true; n], 0) else { panic!("level") };
     assert!(meas < 1e-9, "no counting noise in exact records: {meas}");
 }
+
+fn plain_rows(values: Vec<f64>, step_us: i64) -> SeriesRows {
+    let n = values.len();
+    SeriesRows {
+        entity_id: "e".into(),
+        ts: (0..n as i64).map(|i| END + i * step_us).collect(),
+        value: values,
+        features: vec![[None; crate::features::NUM_FEATURES]; n],
+        aux: None,
+    }
+}
+
+#[test]
+fn a_sparse_running_total_is_a_counter_and_a_sparse_count_is_not() {
+    // custody used once every 30 rows, recorded as a running meter total: it rises on about
+    // 3 % of rows (the old test wanted a tenth) and never falls
+    let total: Vec<f64> = (0..700).map(|i| 5000.0 + (i / 30) as f64).collect();
+    let s = plain_rows(total, 900_000_000);
+    let all = vec![true; s.len()];
+    assert_eq!(Shape::recognise(MetricKind::Count, &s, &all).name(MetricKind::Count), "cumulative_counter");
+    // the same usage recorded per row: it falls back after every rise
+    let counts: Vec<f64> = (0..700).map(|i| if i % 30 == 29 { 1.0 } else { 0.0 }).collect();
+    let s = plain_rows(counts, 900_000_000);
+    assert_eq!(Shape::recognise(MetricKind::Count, &s, &all).name(MetricKind::Count), "counts");
+    // a level that steps up a few times is not a counter either
+    let steps: Vec<f64> = (0..700).map(|i| 10.0 + (i / 200) as f64).collect();
+    let s = plain_rows(steps, 900_000_000);
+    assert_eq!(Shape::recognise(MetricKind::Count, &s, &all).name(MetricKind::Count), "counts");
+}
