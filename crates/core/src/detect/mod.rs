@@ -210,4 +210,8 @@ pub struct Scored {
     /// Where `top` names the sequence family (`sequence_context`): the row's bin and the
     /// two before it, shown in the explanation ([`crate::row::explanation_json`]).
     pub sequence: Option<SeqContext>,
+    /// The row was scored by a warm-up model fitted on the entity's look-back at scoring time
+    /// (an entity the model was not trained on, `warm.rs`); the explanation says so
+    /// (`"model": "warm_up"`).
+    pub warm_up: bool,
 }

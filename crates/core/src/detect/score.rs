@@ -162,6 +162,7 @@ impl Detector {
         // (`warm.rs`); with too little look-back its rows score 0 with no expected value
         let warm;
         let mut penalty = 0.0;
+        let is_warm = self.entity(&s.entity_id).is_none();
         let em = match self.entity(&s.entity_id) {
             Some(em) => em,
             None => match self.warm_entity(view, from) {
@@ -171,7 +172,7 @@ impl Detector {
                     &warm
                 }
                 None => {
-                    let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None };
+                    let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None, warm_up: false };
                     return Ok((first..s.len()).map(unknown).collect());
                 }
             },
@@ -192,7 +193,7 @@ impl Detector {
                 let value = view.value[i];
                 let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
                 let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
-                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: -ln_p / std::f64::consts::LN_10, sequence: None }
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: -ln_p / std::f64::consts::LN_10, sequence: None, warm_up: is_warm }
             })
             .collect();
         let mut out: Vec<Scored> = out;

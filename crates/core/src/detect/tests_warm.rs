@@ -155,6 +155,15 @@ fn a_new_entity_is_scored_from_its_look_back() {
         let leak = leak.expect("the stock reaches 75 on the second day");
         let scored = det.score_series(&bad, 96).expect("score");
         assert!(scored.iter().all(|r| r.expected.is_some()), "a new entity with a day of look-back has expected values");
+        // its rows say a warm-up model scored them (the explanation's "model": "warm_up"), a
+        // trained entity's do not, nor do the rows of too little look-back
+        assert!(scored.iter().all(|r| r.warm_up));
+        assert!(det.score_series(&train[0], 96).expect("score").iter().all(|r| !r.warm_up));
+        assert!(det.score_series(&bad, 10).expect("score").iter().all(|r| !r.warm_up));
+        if let Some(r) = scored.iter().find(|r| !r.top.is_empty()) {
+            let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up);
+            assert!(j.as_array().expect("array").iter().all(|e| e["model"] == "warm_up"), "{j}");
+        }
         let ep = episodes(&scored, &det.episode_params());
         found += usize::from(ep.iter().any(|e| !e.suppressed && e.start_ts <= bad.ts[leak] + HOUR && e.end_ts >= bad.ts[leak]));
         let good = refilled_stock("new", 500 + k, 3, 0.5, None).0;
