@@ -65,3 +65,10 @@ SELECT count(*) FILTER (WHERE knob = 'detector_family') >= 2 AS families_tried,
 -- 4. bad input
 SELECT ml_train('seq_load', params => '{"detector_family": "htm"}');
 SELECT ml_train('seq_load', params => '{"seq_rest_hours": 100}');
+-- 5. one day of data (min_train_days at its default of 7) makes a warm-up model, with a NOTICE
+-- that weekly patterns are not learned yet
+SET client_min_messages = notice;
+SELECT ml_train('seq_load', train_until => '2026-05-05 00:00+00') AS m_day \gset
+SET client_min_messages = warning;
+SELECT (parameters -> 'report' ->> 'warm_up')::boolean AS warm_up, (parameters -> 'report' ->> 'confidence')::float8 < 0.2 AS low_confidence
+  FROM ml_models WHERE id = :m_day;

@@ -357,6 +357,15 @@ fn fit(
                 p.exclude_inputs = rfe_excluded(metric_type, kind)?;
             }
             let (d, report) = Detector::fit(kind, &p, data, &exclude, &normal_w)?;
+            if report.warm_up {
+                // a model from less than `min_train_days`: made, but the caller should know
+                pgrx::notice!(
+                    "pg_anomaly: the \"{}\" model was trained on {:.1} days of data (min_train_days {}): weekly patterns are not learned yet, so it alerts only on rarer rows until then; retrain when more data has arrived",
+                    metric_type,
+                    report.train_days,
+                    p.min_train_days
+                );
+            }
             let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
             let info = json!({ "detector": d.params().to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
                                "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total,

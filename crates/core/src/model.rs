@@ -101,6 +101,7 @@ fn score_zscore_row(z: &ZScoreModel, s: &SeriesRows, i: usize) -> Scored {
         top: if zz.is_some() { vec![("value".to_string(), 1.0)] } else { vec![] },
         neg_log10_p: -(1.0 - score).clamp(1e-300, 1.0).log10(),
         sequence: None,
+        warm_up: false,
     }
 }
 

@@ -39,8 +39,10 @@ pub fn deviation_percent(value: f64, expected: Option<f64>) -> Option<f64> {
 /// the sequence family (`"feature": "sequence_context"`) also carries its bins when `sequence`
 /// is given: `sequence_bin` (the row's bin, its range and bounds, the value as the family
 /// read it), `sequence_previous` and `sequence_two_before` (see
-/// [`SeqContext::to_json`](crate::detect::SeqContext::to_json)).
-pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Option<&crate::detect::SeqContext>) -> serde_json::Value {
+/// [`SeqContext::to_json`](crate::detect::SeqContext::to_json)). A row a warm-up model scored
+/// (an entity the model was not trained on, fitted on its look-back: `warm_up`) carries
+/// `"model": "warm_up"` in every element.
+pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Option<&crate::detect::SeqContext>, warm_up: bool) -> serde_json::Value {
     let l = if neg_log10_p.is_finite() { (neg_log10_p.max(0.0) * 1000.0).round() / 1000.0 } else { f64::MAX };
     serde_json::Value::Array(
         top.iter()
@@ -48,6 +50,9 @@ pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Optio
                 let mut v = serde_json::json!({"feature": f, "share": s, "neg_log10_p": l});
                 if let (Some(q), Some(o)) = (sequence.filter(|_| f == crate::detect::seq::SEQ_LABEL), v.as_object_mut()) {
                     o.extend(q.to_json());
+                }
+                if let (true, Some(o)) = (warm_up, v.as_object_mut()) {
+                    o.insert("model".into(), serde_json::json!("warm_up"));
                 }
                 v
             })
@@ -80,7 +85,7 @@ mod tests {
             severity: Some(Severity::Yuksek),
             expected_value: Some(10.0),
             deviation_percent: Some(-70.0),
-            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0, None)),
+            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0, None, false)),
         };
         let back: DetectRow = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);

@@ -81,6 +81,11 @@ impl Tail {
         Tail { xs, ls, beta }
     }
 
+    /// Caps the scale of the exponential tail beyond the last knot at `b` (> 0).
+    pub(crate) fn cap_beta(&mut self, b: f64) {
+        self.beta = self.beta.min(b);
+    }
+
     /// `ln P(X >= x)`, in (-inf, 0]; 0 at or below the minimum.
     pub(crate) fn ln_survival(&self, x: f64) -> f64 {
         if x.is_nan() {

@@ -27,7 +27,7 @@ pub(crate) const WARM_UP_DAYS: f64 = 1.0;
 pub(crate) const WARM_UP_ROWS: usize = 100;
 
 /// Fewest usable training rows for an entity to get its own model.
-const MIN_ENTITY_ROWS: usize = 24;
+pub(crate) const MIN_ENTITY_ROWS: usize = 24;
 /// A fold with fewer rows than this is not fitted on its own; held-out features of the other
 /// fold then come from the all-days model (in-sample, slightly optimistic).
 const MIN_FOLD_ROWS: usize = 12;
@@ -165,6 +165,59 @@ pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[
     }
 }
 
+/// The fold of a row: folds alternate by local day; a `short` span (a few days) alternates
+/// 3-hour blocks instead (each fold still sees every part of the day once the span reaches a day).
+pub(crate) fn fold_of(c: &Cal, short: bool) -> i64 {
+    if short { (c.day * 8 + (c.hour / 3.0).floor() as i64).rem_euclid(2) } else { c.day.rem_euclid(2) }
+}
+
+/// An entity's held-out derived rows (each row under the noise model fitted on the other fold)
+/// and its per-feature divisors: the held-out 95th percentile of |z| over `cal_mask` rows at
+/// 1.96 (at least 1). `all`: the model on all `fit_mask` rows, used for a fold too small to fit.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows, cals: &[Cal], fit_mask: &[bool], cal_mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, short: bool, all: &Noise, inputs: &[bool; MAX_NF]) -> (Vec<Row>, Vec<f64>) {
+    let nf = features(kind).len();
+    let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && fold_of(c, short) == k).collect() };
+    let ones = vec![1.0; nf];
+    let mut z: Vec<Row> = Vec::with_capacity(s.len());
+    let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
+    for k in 0..2 {
+        let m = fold_mask(1 - k);
+        // an event-valued series needs events in the fold, not just rows
+        let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
+        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm) } else { all.clone() };
+        let mut rows = Vec::with_capacity(s.len());
+        derive(&model, pooled, &ones, s, cals, 0, params.shift(), &mut rows);
+        super::inputs::mask_rows(&mut rows, inputs);
+        folds.push(rows);
+    }
+    for i in 0..s.len() {
+        z.push(folds[fold_of(&cals[i], short) as usize][i]);
+    }
+    let scales: Vec<f64> = features(kind)
+        .iter()
+        .enumerate()
+        .map(|(j, f)| {
+            if !f.rescale {
+                return 1.0;
+            }
+            let mut a: Vec<f64> = z.iter().zip(cal_mask).filter(|(_, m)| **m).map(|(r, _)| r.z[j].abs()).collect();
+            (quantile(&mut a, 0.95) / 1.96).max(1.0)
+        })
+        .collect();
+    (z, scales)
+}
+
+/// Days from the first to the last row `mask` selects, plus one `step` (µs).
+fn entity_days(s: &SeriesRows, mask: &[bool], step: f64) -> f64 {
+    let first = (0..s.len()).find(|&i| mask[i]);
+    let last = (0..s.len()).rev().find(|&i| mask[i]);
+    match (first, last) {
+        (Some(a), Some(b)) => ((s.ts[b] - s.ts[a]) as f64 + step) / DAY_US as f64,
+        _ => 0.0,
+    }
+}
+
 /// splitmix64: a deterministic uniform draw in [0, 1) per (seed, entity, day).
 fn unit_hash(seed: u64, a: u64, b: i64) -> f64 {
     let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -205,7 +258,6 @@ impl Detector {
             }
         }
         let (excl, norm) = (by_entity(exclude), by_entity(normal));
-        let nf = features(kind).len();
         let mut report = FitReport {
             kind: kind.name(),
             rows: 0,
@@ -291,39 +343,13 @@ impl Detector {
                 report.entities_skipped += 1;
                 continue;
             }
-            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, report.warm_up);
-            // folds alternate by local day; a span of a few days alternates 3-hour blocks instead
-            // (each fold still sees every part of the day once the span reaches a day)
-            let short = report.train_days < 4.0;
-            let fold_of = |c: &Cal| if short { (c.day * 8 + (c.hour / 3.0).floor() as i64).rem_euclid(2) } else { c.day.rem_euclid(2) };
-            let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && fold_of(c) == k).collect() };
-            let ones = vec![1.0; nf];
-            let mut z: Vec<Row> = Vec::with_capacity(s.len());
-            let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
-            for k in 0..2 {
-                let m = fold_mask(1 - k);
-                // an event-valued series needs events in the fold, not just rows
-                let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
-                let model = if enough { fit_noise(kind, s, cals, &m, &pooled, shape, report.warm_up) } else { all.clone() };
-                let mut rows = Vec::with_capacity(s.len());
-                derive(&model, &pooled, &ones, s, cals, 0, params.shift(), &mut rows);
-                super::inputs::mask_rows(&mut rows, &mask);
-                folds.push(rows);
-            }
-            for i in 0..s.len() {
-                z.push(folds[fold_of(&cals[i]) as usize][i]);
-            }
-            let scales: Vec<f64> = features(kind)
-                .iter()
-                .enumerate()
-                .map(|(j, f)| {
-                    if !f.rescale {
-                        return 1.0;
-                    }
-                    let mut a: Vec<f64> = z.iter().zip(cal_mask).filter(|(_, m)| **m).map(|(r, _)| r.z[j].abs()).collect();
-                    (quantile(&mut a, 0.95) / 1.96).max(1.0)
-                })
-                .collect();
+            // the entity's own span: an entity that joined late (a day of history in a model of
+            // months) is fitted as in a warm-up span of that length, whatever the other entities saw
+            let days = entity_days(s, fit_mask, step);
+            let warm = report.warm_up || days < params.min_train_days;
+            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, warm);
+            let short = days < 4.0;
+            let (z, scales) = held_out(kind, params, s, cals, fit_mask, cal_mask, &pooled, shape, warm, short, &all, &mask);
             let mut day_ids: HashMap<i64, u32> = HashMap::new();
             for (i, r) in z.iter().enumerate() {
                 if !cal_mask[i] || unit_hash(params.seed, e as u64, cals[i].day) >= rate {
@@ -351,9 +377,11 @@ impl Detector {
         entities.sort_by(|a, b| a.id.cmp(&b.id));
 
         let mut det = calibrate(kind, params, pooled, entities, &pool, &mut report)?;
-        if report.warm_up {
+        if report.warm_up && kind != MetricKind::Duration {
             // a model that saw less than its full span calibrated on few, possibly unlike,
-            // days: demand rarer rows before alerting
+            // days: demand rarer rows before alerting. Not for durations: their noise model
+            // has no calendar part (no weekly pattern left to learn), and the few refills seen
+            // are accounted for by the pooled scale and its prior (`pool_durations`)
             let c2 = report.confidence * report.confidence;
             det.threshold = 1.0 - (1.0 - det.threshold) * c2;
             det.close = 1.0 - (1.0 - det.close) * c2;
@@ -414,6 +442,14 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         day_max[b] = day_max[b].max(t);
     }
     det.day_tail = Tail::fit(&mut day_max.clone(), MIN_BETA_NATS);
+    if report.warm_up && kind == MetricKind::Duration {
+        // a warm-up span gives few entity-days to calibrate on (one per entity after a day),
+        // and the exponential tail's scale estimated from a handful of daily maxima can be
+        // several nats: the threshold then lies far beyond any shift a duration can show.
+        // The daily maximum of row surprises (each -ln of a calibrated row tail) has a tail
+        // no heavier than exponential with scale 1 nat (union bound over the day's rows)
+        det.day_tail.cap_beta(1.0);
+    }
     if let Some(c) = params.contamination {
         let mut scores: Vec<f64> = row_t.iter().map(|&t| det.score_of(t)).collect();
         det.threshold = quantile(&mut scores, 1.0 - c);

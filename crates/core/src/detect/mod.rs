@@ -50,6 +50,7 @@ pub mod seq;
 mod shape;
 pub mod tune;
 mod tune_fit;
+mod warm;
 
 #[cfg(test)]
 mod tests;
@@ -69,6 +70,8 @@ mod tests_shift;
 mod tests_seq;
 #[cfg(test)]
 mod tests_tune;
+#[cfg(test)]
+mod tests_warm;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
@@ -207,4 +210,8 @@ pub struct Scored {
     /// Where `top` names the sequence family (`sequence_context`): the row's bin and the
     /// two before it, shown in the explanation ([`crate::row::explanation_json`]).
     pub sequence: Option<SeqContext>,
+    /// The row was scored by a warm-up model fitted on the entity's look-back at scoring time
+    /// (an entity the model was not trained on, `warm.rs`); the explanation says so
+    /// (`"model": "warm_up"`).
+    pub warm_up: bool,
 }

@@ -192,8 +192,10 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landing
     let unit = walk.max(0.1 * mean_cons).max(1e-6 * range).max(tiny);
     let mut landings: Vec<f64> = rows.iter().zip(&refill).filter(|(_, r)| **r).map(|(&i, _)| s.value[i]).collect();
     // the usual minimum means something only after full refill cycles were seen: before that
-    // (a warm-up span), only an empty stock counts as low
-    let low = if landings.len() >= min_landings { q01 } else { q01.min(0.0) };
+    // (a warm-up span), only an empty stock counts as low: at most `EMPTY_SHARE` of the span's
+    // range (a stock consumption can no longer draw down often keeps a fraction of a unit, and
+    // a skipped refill left at 0.99 items must linger "low" as one left at 0 does)
+    let low = if landings.len() >= min_landings { q01 } else { q01.min(EMPTY_SHARE * range) };
     // where refills land is known after two of them; before, a landing is never called short
     let (land, land_sd) = if landings.len() < min_landings {
         (low.min(q01), 0.0)
@@ -213,6 +215,9 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landing
         drift,
     }
 }
+
+/// Share of a warm-up span's stock range (from 0) that counts as empty.
+const EMPTY_SHARE: f64 = 0.02;
 
 /// Shortest "longest time at or below the usual minimum" a stock model accepts: a training
 /// span whose stock never lingered low must not make one low hour alarming.
@@ -315,7 +320,8 @@ pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled, event
     let n = res.len() as f64;
     let own = robust_sd(&mut res);
     let sigma = pooled.dur_sigma.max(0.02);
-    let unit = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
+    let spread = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
+    let unit = spread;
     Noise::Duration { center, amount_center, unit, events }
 }
 
@@ -350,14 +356,26 @@ pub(crate) fn pool_durations(events: &[Vec<(f64, Option<f64>)>]) -> Pooled {
     // small-sample correction: deviations from an entity's own median understate its spread
     let mut res: Vec<f64> = centred
         .iter()
-        .filter(|ev| ev.len() >= 3)
+        .filter(|ev| ev.len() >= 2)
         .flat_map(|ev| {
             let k = (ev.len() as f64 / (ev.len() as f64 - 1.0)).sqrt();
             ev.iter().map(move |&(d, a)| k * (d - a.map_or(0.0, |a| dur_slope * a)))
         })
         .collect();
-    Pooled { dur_slope, dur_sigma: robust_sd(&mut res).max(0.02) }
+    // few refills seen (a day of history): the pooled scale leans on a prior instead of
+    // collapsing to its floor (which made every later refill infinitely unusual in held-out
+    // calibration, and no real shift could alert after it)
+    let m = res.len() as f64;
+    let own = robust_sd(&mut res);
+    let dur_sigma = ((m * own * own + DUR_SIGMA_PRIOR_N * DUR_SIGMA_PRIOR * DUR_SIGMA_PRIOR) / (m + DUR_SIGMA_PRIOR_N)).sqrt();
+    Pooled { dur_slope, dur_sigma: dur_sigma.max(0.02) }
 }
+
+/// Prior scale of log duration (about +-25 % between refills of one entity, typical of timed
+/// operations) and its weight in residuals: it matters only while the metric type has seen
+/// few refills in all (with 100 or more it moves the pooled scale by a few per cent).
+const DUR_SIGMA_PRIOR: f64 = 0.25;
+const DUR_SIGMA_PRIOR_N: f64 = 10.0;
 
 /// Generic: hourly offsets around `base` (the trailing median), residual and difference
 /// scales, and the 99th percentile of repeated-value run lengths. The profile is fitted

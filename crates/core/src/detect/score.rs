@@ -107,12 +107,6 @@ impl Detector {
         score_from_ln_p(self.day_tail.ln_survival(t))
     }
 
-    /// `-log10 P(daily maximum >= t)` of a row surprise `t` (0 for ordinary rows): the score's
-    /// tail probability on a scale that does not saturate, reported in explanations.
-    pub(crate) fn neg_log10_p(&self, t: f64) -> f64 {
-        -self.day_tail.ln_survival(t) / std::f64::consts::LN_10
-    }
-
     pub(super) fn forest_scores(&self, rows: &[Row]) -> Vec<f64> {
         let nf = features(self.kind).len();
         match &self.forest {
@@ -149,10 +143,6 @@ impl Detector {
         if first >= s.len() {
             return Ok(Vec::new());
         }
-        let Some(em) = self.entity(&s.entity_id) else {
-            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None };
-            return Ok((first..s.len()).map(unknown).collect());
-        };
         let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
         let owned;
         let view = if lb > 0 {
@@ -168,6 +158,25 @@ impl Detector {
             s
         };
         let from = first - lb;
+        // an entity the model was not trained on: a warm-up model from its look-back rows
+        // (`warm.rs`); with too little look-back its rows score 0 with no expected value
+        let warm;
+        let mut penalty = 0.0;
+        let is_warm = self.entity(&s.entity_id).is_none();
+        let em = match self.entity(&s.entity_id) {
+            Some(em) => em,
+            None => match self.warm_entity(view, from) {
+                Some(w) => {
+                    warm = w;
+                    penalty = self.warm_penalty(view, from);
+                    &warm
+                }
+                None => {
+                    let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None, warm_up: false };
+                    return Ok((first..s.len()).map(unknown).collect());
+                }
+            },
+        };
         let rows = self.derived(em, view, from);
         let fs = self.forest_scores(&rows);
         let nf = features(self.kind).len();
@@ -178,12 +187,13 @@ impl Detector {
             .map(|(k, (r, &f))| {
                 let i = from + k;
                 let (t, ux, uf) = self.row_surprise(&r.z[..nf], f);
-                let score = self.score_of(t);
+                let ln_p = (self.day_tail.ln_survival(t) + penalty).min(0.0);
+                let score = score_from_ln_p(ln_p);
                 let expected = r.expected.is_finite().then_some(r.expected);
                 let value = view.value[i];
                 let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
                 let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
-                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: self.neg_log10_p(t), sequence: None }
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: -ln_p / std::f64::consts::LN_10, sequence: None, warm_up: is_warm }
             })
             .collect();
         let mut out: Vec<Scored> = out;

@@ -1,0 +1,196 @@
+//! Tests of the short-history path: models trained on about a day (warm-up models) for
+//! refill durations and stock levels, and the pooled duration scale with few refills.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::noise::pool_durations;
+use super::*;
+use crate::features::{col, NUM_FEATURES};
+
+/// 2025-01-01T00:00:00Z, a Wednesday.
+const BASE: i64 = 1_735_689_600_000_000;
+const STEP: i64 = 15 * 60_000_000;
+const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
+
+fn series(id: &str, ts: Vec<i64>, value: Vec<f64>, aux: Vec<f64>) -> SeriesRows {
+    let feats = |t: i64| {
+        let mut f = [None; NUM_FEATURES];
+        f[col::HOUR_OF_DAY] = Some((t.rem_euclid(DAY) / HOUR) as f64);
+        f[col::DAY_OF_WEEK] = Some(((t.div_euclid(DAY) + 3).rem_euclid(7) + 1) as f64);
+        f
+    };
+    SeriesRows { entity_id: id.into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: Some(aux.into_iter().map(Some).collect()) }
+}
+
+/// A held refill duration (minutes of the last refill, log-normal with scale 0.15 around the
+/// entity's own level) with its stock as aux: one refill every 20 hours, the stock falling by
+/// 1 a step and jumping by 60 at a refill. From `slow_from` on, refills take `factor` times
+/// as long.
+fn held_duration(id: &str, seed: u64, days: i64, slow_from: i64, factor: f64) -> SeriesRows {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let base: f64 = rng.gen_range(20.0..80.0);
+    let offset = rng.gen_range(8..80);
+    let n = days * 96;
+    let draw = |rng: &mut ChaCha8Rng| (base * (0.15 * { let e: f64 = StandardNormal.sample(rng); e }).exp()).round();
+    let (mut held, mut stock) = (draw(&mut rng), 100.0);
+    let (mut ts, mut v, mut aux) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        stock -= 1.0;
+        if i % 80 == offset {
+            stock += 60.0;
+            held = draw(&mut rng) * if i >= slow_from { factor } else { 1.0 };
+        }
+        ts.push(BASE + i * STEP);
+        v.push(held);
+        aux.push(stock);
+    }
+    series(id, ts, v, aux)
+}
+
+#[test]
+fn pooled_duration_scale_leans_on_a_prior_with_few_refills() {
+    // one refill per entity: nothing to pool, the prior's scale (not the 0.02 floor, which
+    // made every later refill infinitely unusual)
+    let one: Vec<Vec<(f64, Option<f64>)>> = (0..40).map(|k| vec![(3.0 + 0.1 * k as f64, None)]).collect();
+    assert!((pool_durations(&one).dur_sigma - 0.25).abs() < 1e-9);
+    // many refills: the data's own scale (0.1), moved by the prior by a few per cent at most
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let many: Vec<Vec<(f64, Option<f64>)>> = (0..40).map(|k| (0..10).map(|_| (k as f64 + 0.1 * { let e: f64 = StandardNormal.sample(&mut rng); e }, None)).collect()).collect();
+    let s = pool_durations(&many).dur_sigma;
+    assert!(s > 0.09 && s < 0.115, "{s}");
+    // two refills per entity are enough to pool on
+    let two: Vec<Vec<(f64, Option<f64>)>> = (0..40).map(|k| vec![(k as f64, None), (k as f64 + if k % 2 == 0 { 0.1 } else { -0.1 }, None)]).collect();
+    assert!(pool_durations(&two).dur_sigma < 0.2);
+}
+
+#[test]
+fn a_one_day_duration_model_alerts_a_tripled_refill_and_not_normal_ones() {
+    let train: Vec<SeriesRows> = (0..40).map(|k| crate::corpus::head(&held_duration(&format!("d{k:02}"), k, 4, 96, 3.0), 96)).collect();
+    let (det, rep) = Detector::fit(MetricKind::Duration, &DetectorParams::default(), &train, &[], &[]).expect("a day of data makes a model");
+    assert!(rep.warm_up && rep.confidence < 0.2);
+    // no calendar part in a duration model: its threshold is not raised for the warm-up
+    assert!((1.0 - det.threshold() - DetectorParams::default().alert_p).abs() < 1e-12);
+    let (mut slow_found, mut normal_alerts) = (0, 0);
+    for k in 0..40u64 {
+        let id = format!("d{k:02}");
+        let slow = held_duration(&id, k, 4, 96, 3.0);
+        let normal = held_duration(&id, k, 4, 10_000, 3.0);
+        let alerts = |s: &SeriesRows| episodes(&det.score_series(s, 96).expect("score"), &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+        slow_found += usize::from(alerts(&slow) > 0);
+        normal_alerts += alerts(&normal);
+    }
+    assert!(slow_found >= 36, "tripled refills alerted on {slow_found} of 40 entities");
+    assert!(normal_alerts <= 4, "{normal_alerts} alerts on 40 normal entity-3-days");
+}
+
+#[test]
+fn a_warm_up_stock_left_near_empty_lingers_low() {
+    // a day of stock falling by about 0.5 a step from 60.7 with consumption as aux, no refill;
+    // then the refill does not come: the stock stays at 0.7 (a fraction of an item consumption
+    // can not draw down) with no consumption for the rest of the span
+    let make = |k: u64, days: i64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + k);
+        let (mut ts, mut v, mut aux) = (Vec::new(), Vec::new(), Vec::new());
+        let mut stock = 60.7f64;
+        for i in 0..days * 96 {
+            let c = f64::from(rng.gen_range(0..2u8)).min(stock.floor());
+            stock -= c;
+            ts.push(BASE + i * STEP);
+            v.push(stock);
+            aux.push(c);
+        }
+        series(&format!("s{k:02}"), ts, v, aux)
+    };
+    let train: Vec<SeriesRows> = (0..20).map(|k| crate::corpus::head(&make(k, 3), 96)).collect();
+    let (det, rep) = Detector::fit(MetricKind::Level, &DetectorParams::default(), &train, &[], &[]).expect("a day of data makes a model");
+    assert!(rep.warm_up);
+    let mut found = 0;
+    for k in 0..20 {
+        let s = make(k, 3);
+        let low_from = s.value.iter().position(|&x| x < 1.0).expect("the stock runs low");
+        let scored = det.score_series(&s, 96).expect("score");
+        let ep = episodes(&scored, &det.episode_params());
+        found += usize::from(ep.iter().any(|e| !e.suppressed && e.end_ts >= s.ts[low_from]));
+    }
+    assert!(found >= 18, "a refill that never came alerted on {found} of 20 entities");
+}
+
+/// Stock refilled to 100 when below 30, consumption binomial(2, `rate`) a step (aux); at the
+/// first row from `leak` on where at least 75 are in stock, 30 items vanish at once without
+/// consumption (a misread or a theft). Returns the series and the row of the leak.
+fn refilled_stock(id: &str, seed: u64, days: i64, rate: f64, leak: Option<usize>) -> (SeriesRows, Option<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut ts, mut v, mut aux) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stock = rng.gen_range(40.0..100.0f64);
+    let mut leaked = None;
+    for i in 0..(days * 96) as usize {
+        let c = ((0..2).filter(|_| rng.gen_bool(rate)).count() as f64).min(stock);
+        stock -= c;
+        if leak.is_some_and(|l| i >= l) && leaked.is_none() && stock >= 75.0 {
+            stock -= 30.0;
+            leaked = Some(i);
+        }
+        if stock < 30.0 {
+            stock = 100.0;
+        }
+        ts.push(BASE + i as i64 * STEP);
+        v.push(stock);
+        aux.push(c);
+    }
+    (series(id, ts, v, aux), leaked)
+}
+
+#[test]
+fn a_new_entity_is_scored_from_its_look_back() {
+    let train: Vec<SeriesRows> = (0..20).map(|k| refilled_stock(&format!("s{k:02}"), k, 10, 0.5, None).0).collect();
+    let (det, rep) = Detector::fit(MetricKind::Level, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    assert!(!rep.warm_up && !det.knows("new"));
+    let (mut found, mut normal_alerts) = (0, 0);
+    for k in 0..10u64 {
+        // a day of look-back, then two days scored
+        let (bad, leak) = refilled_stock("new", 500 + k, 3, 0.5, Some(96 + 30));
+        let leak = leak.expect("the stock reaches 75 on the second day");
+        let scored = det.score_series(&bad, 96).expect("score");
+        assert!(scored.iter().all(|r| r.expected.is_some()), "a new entity with a day of look-back has expected values");
+        // its rows say a warm-up model scored them (the explanation's "model": "warm_up"), a
+        // trained entity's do not, nor do the rows of too little look-back
+        assert!(scored.iter().all(|r| r.warm_up));
+        assert!(det.score_series(&train[0], 96).expect("score").iter().all(|r| !r.warm_up));
+        assert!(det.score_series(&bad, 10).expect("score").iter().all(|r| !r.warm_up));
+        if let Some(r) = scored.iter().find(|r| !r.top.is_empty()) {
+            let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up);
+            assert!(j.as_array().expect("array").iter().all(|e| e["model"] == "warm_up"), "{j}");
+        }
+        let ep = episodes(&scored, &det.episode_params());
+        found += usize::from(ep.iter().any(|e| !e.suppressed && e.start_ts <= bad.ts[leak] + HOUR && e.end_ts >= bad.ts[leak]));
+        let good = refilled_stock("new", 500 + k, 3, 0.5, None).0;
+        normal_alerts += episodes(&det.score_series(&good, 96).expect("score"), &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+        // too little look-back (fewer rows than a trained entity needs): scores 0 as before
+        assert!(det.score_series(&good, 10).expect("score").iter().all(|r| r.score == 0.0 && r.expected.is_none()));
+    }
+    assert!(found >= 9, "30 items vanishing found on {found} of 10 new entities");
+    assert!(normal_alerts <= 1, "{normal_alerts} alerts on 10 normal new entities");
+}
+
+#[test]
+fn an_entity_that_joined_late_is_fitted_as_a_warm_up() {
+    // ten entities with ten days, and one whose single day of history never saw its stock
+    // below 60: its usual minimum is not yet known, so later normal refill cycles are no alert
+    let mut train: Vec<SeriesRows> = (0..10).map(|k| refilled_stock(&format!("s{k:02}"), k, 10, 0.5, None).0).collect();
+    let late = refilled_stock("late", 77, 12, 0.15, None).0;
+    let start = (0..late.len() - 96).find(|&i| late.value[i..i + 96].iter().all(|&x| x >= 60.0) && late.value[i] >= 95.0);
+    let Some(a) = start else { panic!("the generator gives a day above 60") };
+    let mut head = crate::corpus::head(&late, a + 96);
+    head.ts.drain(..a);
+    head.value.drain(..a);
+    head.features.drain(..a);
+    head.aux.as_mut().expect("aux").drain(..a);
+    train.push(head);
+    let (det, _) = Detector::fit(MetricKind::Level, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    let scored = det.score_series(&late, a + 96).expect("score");
+    let alerts = episodes(&scored, &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+    assert!(alerts == 0, "{alerts} alerts on normal refill cycles of an entity that joined late");
+}

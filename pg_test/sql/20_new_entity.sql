@@ -1,0 +1,69 @@
+-- A new entity of a known metric type is scored from its first day: the model was trained
+-- without it, the hourly saving runs give its rows scores from a warm-up model fitted on its
+-- own look-back (once it has 24 rows), its spike gets an alert and its normal rows do not.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts CASCADE;
+DELETE FROM ml_models;
+SELECT sum(rows) > 0 AS generated FROM ml_generate_demo_data(12, 28, 9, '2026-03-29 00:00+00');
+SELECT ml_build_features() > 0 AS built;
+SELECT ml_train('tuketim_miktar') > 0 AS trained;
+-- the known entities are scored up to the end of their data
+SELECT count(*) > 0 AS scored FROM ml_detect('tuketim_miktar', save => true);
+SELECT count(*) AS alerts_before FROM ml_alerts \gset
+-- urun_new joins on day 29: a day of consumption shaped as urun_0012's last unlabelled day,
+-- with a spike of ten times its day's largest value at 18:00
+CREATE TEMP TABLE src_day AS
+SELECT g::date AS d FROM generate_series('2026-03-21'::timestamptz, '2026-03-28', '1 day') g
+ WHERE NOT EXISTS (SELECT 1 FROM ml_labels l WHERE l.entity_id = 'urun_0012' AND l.starts_at < g + interval '1 day' AND l.ends_at >= g)
+ ORDER BY d DESC LIMIT 1;
+SELECT count(*) AS source_days FROM src_day;
+INSERT INTO ml_metrics (metric_type, entity_id, metric_value, "timestamp")
+SELECT 'tuketim_miktar', 'urun_new', m.metric_value, '2026-03-29 00:00+00'::timestamptz + (m."timestamp" - s.d::timestamptz)
+  FROM ml_metrics m, src_day s
+ WHERE m.metric_type = 'tuketim_miktar' AND m.entity_id = 'urun_0012'
+   AND m."timestamp" >= s.d::timestamptz AND m."timestamp" < s.d::timestamptz + interval '1 day';
+UPDATE ml_metrics SET metric_value = 10 * (SELECT max(metric_value) FROM ml_metrics WHERE entity_id = 'urun_new' AND metric_type = 'tuketim_miktar')
+ WHERE entity_id = 'urun_new' AND metric_type = 'tuketim_miktar' AND "timestamp" = '2026-03-29 18:00+00';
+SELECT count(*) AS new_rows FROM ml_metrics WHERE entity_id = 'urun_new';
+-- the model was not retrained: it does not know urun_new
+SELECT count(*) AS models, bool_and(NOT (parameters::text LIKE '%urun_new%')) AS does_not_know_it FROM ml_models WHERE metric_type = 'tuketim_miktar' AND is_active;
+-- the hourly saving runs of day 29, as the schedule makes them (each up to the next hour)
+CREATE TEMP TABLE rr AS SELECT * FROM ml_detect('tuketim_miktar', until => '2026-03-29 01:00+00', save => true) WHERE false;
+SELECT format('INSERT INTO rr SELECT * FROM ml_detect(%L, until => %L, save => true)', 'tuketim_miktar', t)
+  FROM generate_series('2026-03-29 01:00+00'::timestamptz, '2026-03-30 00:00+00', '1 hour') t ORDER BY t \gexec
+-- every row of urun_new was scored once; before it has 24 rows of look-back (06:00) its rows
+-- score 0 (as every row of it did before warm-up models); after it the spike and the rows
+-- after it get non-zero scores, ranked: the spike first, then falling
+SELECT count(*) AS scored_rows, count(DISTINCT "timestamp") AS distinct_rows,
+       count(*) FILTER (WHERE "timestamp" < '2026-03-29 06:00+00' AND score = 0) AS zero_before_lookback,
+       count(*) FILTER (WHERE "timestamp" >= '2026-03-29 06:00+00' AND score > 0) >= 3 AS nonzero_after,
+       count(DISTINCT score) FILTER (WHERE score > 0) >= 3 AS distinct_scores
+  FROM rr WHERE entity_id = 'urun_new';
+SELECT bool_and(score >= next_score) AS falling_after_spike
+  FROM (SELECT score, lead(score) OVER (ORDER BY "timestamp") AS next_score FROM rr
+         WHERE entity_id = 'urun_new' AND "timestamp" BETWEEN '2026-03-29 18:00+00' AND '2026-03-29 18:45+00') x
+ WHERE next_score IS NOT NULL;
+-- the spike is the row that scores highest and the only anomalous one
+SELECT "timestamp" AS top_row, is_anomaly, severity IS NOT NULL AS has_severity FROM rr WHERE entity_id = 'urun_new' ORDER BY score DESC LIMIT 1;
+SELECT count(*) FILTER (WHERE is_anomaly) AS anomalous_rows,
+       max(score) FILTER (WHERE "timestamp" <> '2026-03-29 18:00+00') < min(score) FILTER (WHERE "timestamp" = '2026-03-29 18:00+00') AS spike_ranked_first
+  FROM rr WHERE entity_id = 'urun_new';
+-- one alert, on the spike, naming the entity, explained
+SELECT entity_id, "timestamp", alert_type, message LIKE '%urun_new%' AS names_entity, jsonb_array_length(explanation) > 0 AS explained
+  FROM ml_alerts WHERE entity_id = 'urun_new';
+-- the alert's explanation and ml_detect's say a warm-up model scored the row; the trained
+-- entities' alerts do not
+SELECT bool_and(e ->> 'model' = 'warm_up') AS alert_says_warm_up FROM ml_alerts a, jsonb_array_elements(a.explanation) e WHERE a.entity_id = 'urun_new';
+SELECT bool_and(e ->> 'model' = 'warm_up') AS detect_says_warm_up FROM rr r, jsonb_array_elements(r.explanation) e WHERE r.entity_id = 'urun_new';
+SELECT count(*) > 0 AS trained_alerts, count(*) FILTER (WHERE explanation::text LIKE '%warm_up%') AS trained_saying_warm_up
+  FROM ml_alerts WHERE entity_id <> 'urun_new';
+-- the known entities got no new alerts from day 29 (they have no rows there)
+SELECT count(*) - :alerts_before AS other_new_alerts FROM ml_alerts WHERE entity_id <> 'urun_new';
+-- the read-only look at the day from 06:00 scores it the same way (the look-back before it)
+SELECT count(*) AS rows, count(*) FILTER (WHERE score > 0) >= 3 AS nonzero, count(*) FILTER (WHERE is_anomaly) AS anomalous,
+       bool_and(NOT is_anomaly OR "timestamp" = '2026-03-29 18:00+00') AS only_the_spike
+  FROM ml_detect('tuketim_miktar', since => '2026-03-29 06:00+00') WHERE entity_id = 'urun_new';
+RESET client_min_messages;
+RESET TimeZone;
