@@ -111,6 +111,18 @@ const GENERIC: [FeatureInfo; 5] = [
     fi("repeat_run", "same value repeated unusually long", false, false),
 ];
 
+/// How far past a row a derived feature of `kind` (column `j`) still carries it: the horizon
+/// of a trailing sum or scan (1 h, 4 h, 24 h), 0 for a feature of the row alone. Feedback on
+/// a marked window quiets each feature over the window extended by its reach (`score.rs`).
+pub(crate) fn reach_us(kind: MetricKind, j: usize) -> i64 {
+    match (kind, j) {
+        (MetricKind::Count, 1) | (MetricKind::Level, 0) | (MetricKind::Generic, 1) => HORIZONS_US[0],
+        (MetricKind::Count, 2) | (MetricKind::Level, 1) | (MetricKind::Generic, 2) => HORIZONS_US[1],
+        (MetricKind::Count, 3) | (MetricKind::Level, 2) => HORIZONS_US[2],
+        _ => 0,
+    }
+}
+
 /// The derived features of a kind, in column order.
 pub(crate) fn features(kind: MetricKind) -> &'static [FeatureInfo] {
     match kind {

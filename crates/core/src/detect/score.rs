@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 
-use super::derive::{derive, features, Row};
+use super::derive::{derive, features, reach_us, Row};
 use super::fit::{check_series, forest_matrix, forest_pairs, Detector, EntityModel};
 use super::mathx::{calendar, Cal};
 use super::{EpisodeParams, MetricKind, Scored, SeriesRows, Window};
@@ -232,14 +232,18 @@ pub(crate) fn score_from_ln_p(ln_p: f64) -> f64 {
 }
 
 /// Scales the features of each entity with a `normal` window so that the window's rows score
-/// below the close level: each feature whose largest value in the window exceeds what about
-/// one normal row in a thousand reaches is divided down to that, tightening each round until
-/// the window is quiet. A later occurrence of the same pattern then stays quiet, while a
+/// below the close level: each feature whose largest value in the window, extended by the
+/// feature's reach (a trailing sum still holds the marked pattern for its horizon after the
+/// window ends, see [`reach_us`]), exceeds what about one normal row in a thousand reaches is
+/// divided down to that, tightening each round until the window and what it leaves in the
+/// trailing sums are quiet. A later occurrence of the same pattern then stays quiet, while a
 /// larger deviation, or one in another feature, still alerts. Returns the windows applied.
 ///
-/// Type-wide: a feature that feedback had to scale down on at least [`TYPE_FEEDBACK_ENTITIES`]
-/// entities (and at least 1 % of the type's entities) is scaled down on every other entity
-/// of the type too, by the median of those entities' factors: the same false pattern marked
+/// Type-wide: when a pattern is marked on at least [`TYPE_FEEDBACK_ENTITIES`] entities (and
+/// at least 1 % of the type's entities), a feature that feedback had to scale down on most of
+/// them is scaled down on every other entity of the type too, by the lower median of the
+/// marked entities' factors (1 where the pattern stayed below the target in that input, so
+/// noise hiding it on one marked entity no longer keeps it alerting everywhere else): the same false pattern marked
 /// on several entities is a property of the metric type (a delivery day, a counting
 /// routine), not of one entity. One careless mark cannot silence a type, and a deviation
 /// larger than the marked ones still alerts. Returns the windows applied and, per feature
@@ -250,18 +254,31 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
     let before: Vec<Vec<f64>> = det.entities.iter().map(|e| e.scales.clone()).collect();
     let mut marked: std::collections::BTreeSet<usize> = Default::default();
     let mut applied = 0;
+    let reach: Vec<i64> = (0..nf).map(|j| reach_us(det.kind, j)).collect();
+    let longest = reach.iter().copied().max().unwrap_or(0);
     for w in normal {
         let (Some(s), Ok(e)) = (by_id.get(w.entity_id.as_str()), det.entities.binary_search_by(|m| m.id.as_str().cmp(&w.entity_id))) else { continue };
-        let idx: Vec<usize> = (0..s.len()).filter(|&i| w.covers(s.ts[i], 0)).collect();
-        if idx.is_empty() {
+        if !(0..s.len()).any(|i| w.covers(s.ts[i], 0)) {
             continue;
         }
+        // the window's rows, and after it the rows whose trailing sums still hold it: each
+        // feature is judged on the rows within its own reach of the window (a 4-hour total
+        // carries a marked burst for 4 hours past it, the row's own deviation not at all)
+        let idx: Vec<usize> = (0..s.len()).filter(|&i| w.covers(s.ts[i], longest)).collect();
+        let carries = |i: usize, j: usize| w.covers(s.ts[i], reach[j]);
         applied += 1;
         marked.insert(e);
         let info = features(det.kind);
         for round in 0..FEEDBACK_ROUNDS {
             let rows = det.derived(&det.entities[e], s, 0);
-            let picked: Vec<Row> = idx.iter().map(|&i| rows[i]).collect();
+            let picked: Vec<Row> = idx
+                .iter()
+                .map(|&i| {
+                    let mut r = rows[i];
+                    (0..nf).filter(|&j| !carries(i, j)).for_each(|j| r.z[j] = 0.0);
+                    r
+                })
+                .collect();
             let fs = det.forest_scores(&picked);
             let worst = picked.iter().zip(&fs).map(|(r, &f)| det.score_of(det.row_surprise(&r.z[..nf], f).0)).fold(0.0, f64::max);
             if worst < det.close {
@@ -293,20 +310,23 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
     if marked.len() >= need {
         let info = features(det.kind);
         for j in 0..nf {
-            let mut factors: Vec<f64> = marked.iter().map(|&e| det.entities[e].scales[j] / before[e][j]).filter(|f| *f > 1.0 + 1e-9).collect();
-            if factors.len() < need {
-                continue;
-            }
+            // every marked entity votes, 1 where the pattern stayed below the target there
+            // (its noise hid it in that input): the lower median is above 1 only when most
+            // marked entities needed the input quieted
+            let mut factors: Vec<f64> = marked.iter().map(|&e| (det.entities[e].scales[j] / before[e][j]).max(1.0)).collect();
             let n = factors.len();
             // the lower median: with an even count the smaller middle factor (conservative)
             factors.sort_by(f64::total_cmp);
             let factor = factors[(n - 1) / 2];
+            if factor <= 1.0 + 1e-9 {
+                continue;
+            }
             for (e, m) in det.entities.iter_mut().enumerate() {
                 if !marked.contains(&e) {
                     m.scales[j] *= factor;
                 }
             }
-            type_wide.push((info[j].name.to_string(), factor, n));
+            type_wide.push((info[j].name.to_string(), factor, marked.len()));
         }
     }
     (applied, type_wide)

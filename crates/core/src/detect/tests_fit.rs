@@ -139,6 +139,8 @@ fn false_positive_feedback_silences_the_pattern_only() {
     let (after, report) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], std::slice::from_ref(&window)).expect("fit");
     assert_eq!(report.normal_windows_applied, 1);
     assert!(!alerts_in(&after, &train[0], 0, window.from_us, window.to_us), "the marked window must be quiet");
+    // and so must the hours after it, while the 1- and 4-hour totals still hold the burst
+    assert!(!alerts_in(&after, &train[0], 0, window.to_us, window.to_us + 4 * HOUR), "what the window leaves in the trailing totals must be quiet");
     let first = 15 * 96;
     let day16 = |h: i64| BASE + 16 * DAY + h * HOUR;
     assert!(!alerts_in(&after, &all[0], first, day16(14), day16(16)), "the same pattern later must not alert");
