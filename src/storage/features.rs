@@ -274,55 +274,39 @@ pub fn advance_state(
     if super::citus::is_distributed("ml_series_state")? {
         return advance_state_citus(metric_type, entities, from, until);
     }
-    if let Some(actions) = checkpoints {
-        let k: Vec<i16> = actions.iter().map(|a| *a as i16).collect();
-        // d is materialized (a CTE read twice, with a volatile function): one version per series
-        return Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
-            let t = client.update(
-                "WITH d AS (SELECT d.*, pg_catalog.nextval('ml_features_version_seq') AS v
-                              FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[]),
-                                              pg_catalog.unnest($5::smallint[])) AS d(e, f, u, k)),
-                 upd AS (
-                    UPDATE ml_series_state s
-                       SET features_until = greatest(s.features_until, d.u),
-                           scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
-                                               THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
-                           features_version = d.v,
-                           checkpoint_version = CASE d.k WHEN 2 THEN d.v WHEN 1 THEN s.checkpoint_version END
-                      FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
-                    RETURNING s.entity_id, s.features_version),
-                 ins AS (
-                    INSERT INTO ml_series_state (metric_type, entity_id, features_until, features_version, checkpoint_version)
-                    SELECT $1, d.e, d.u, d.v, CASE WHEN d.k = 2 THEN d.v END FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
-                    ON CONFLICT DO NOTHING
-                    RETURNING entity_id, features_version)
-                 SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins",
-                None,
-                &[metric_type.into(), entities.into(), from.into(), until.into(), k.into()],
-            )?;
-            super::pairs(t)
-        });
-    }
+    // With checkpoints, each series' checkpoint_version is set in the same statement (a
+    // catalog without that column builds without checkpoints and never names it).
+    let (k, set_checkpoint, checkpoint_column, checkpoint_value): (Vec<i16>, &str, &str, &str) = match checkpoints {
+        Some(actions) => (
+            actions.iter().map(|a| *a as i16).collect(),
+            ",\n                       checkpoint_version = CASE d.k WHEN 2 THEN d.v WHEN 1 THEN s.checkpoint_version END",
+            ", checkpoint_version",
+            ", CASE WHEN d.k = 2 THEN d.v END",
+        ),
+        None => (vec![CheckpointAction::Drop as i16; entities.len()], "", "", ""),
+    };
+    // d is materialized (a CTE read twice, with a volatile function): one version per series
+    let sql = format!(
+        "WITH d AS (SELECT d.*, pg_catalog.nextval('ml_features_version_seq') AS v
+                      FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[]),
+                                      pg_catalog.unnest($5::smallint[])) AS d(e, f, u, k)),
+         upd AS (
+            UPDATE ml_series_state s
+               SET features_until = greatest(s.features_until, d.u),
+                   scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
+                                       THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
+                   features_version = d.v{set_checkpoint}
+              FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
+            RETURNING s.entity_id, s.features_version),
+         ins AS (
+            INSERT INTO ml_series_state (metric_type, entity_id, features_until, features_version{checkpoint_column})
+            SELECT $1, d.e, d.u, d.v{checkpoint_value} FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
+            ON CONFLICT DO NOTHING
+            RETURNING entity_id, features_version)
+         SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins"
+    );
     Spi::connect_mut(|client| -> Result<Vec<(String, i64)>> {
-        let t = client.update(
-            "WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::timestamptz[])) AS d(e, f, u)),
-             upd AS (
-                UPDATE ml_series_state s
-                   SET features_until = greatest(s.features_until, d.u),
-                       scored_until = CASE WHEN s.scored_until IS NOT NULL AND d.f <= s.scored_until
-                                           THEN d.f - interval '1 microsecond' ELSE s.scored_until END,
-                       features_version = pg_catalog.nextval('ml_features_version_seq')
-                  FROM d WHERE s.metric_type = $1 AND s.entity_id = d.e
-                RETURNING s.entity_id, s.features_version),
-             ins AS (
-                INSERT INTO ml_series_state (metric_type, entity_id, features_until)
-                SELECT $1, d.e, d.u FROM d WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.entity_id = d.e)
-                ON CONFLICT DO NOTHING
-                RETURNING entity_id, features_version)
-             SELECT entity_id, features_version FROM upd UNION ALL SELECT entity_id, features_version FROM ins",
-            None,
-            &[metric_type.into(), entities.into(), from.into(), until.into()],
-        )?;
+        let t = client.update(&sql, None, &[metric_type.into(), entities.into(), from.into(), until.into(), k.into()])?;
         super::pairs(t)
     })
 }
