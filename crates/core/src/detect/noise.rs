@@ -320,8 +320,7 @@ pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled, event
     let n = res.len() as f64;
     let own = robust_sd(&mut res);
     let sigma = pooled.dur_sigma.max(0.02);
-    let spread = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
-    let unit = spread;
+    let unit = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
     Noise::Duration { center, amount_center, unit, events }
 }
 

@@ -162,8 +162,9 @@ impl Detector {
         // (`warm.rs`); with too little look-back its rows score 0 with no expected value
         let warm;
         let mut penalty = 0.0;
-        let is_warm = self.entity(&s.entity_id).is_none();
-        let em = match self.entity(&s.entity_id) {
+        let known = self.entity(&s.entity_id);
+        let is_warm = known.is_none();
+        let em = match known {
             Some(em) => em,
             None => match self.warm_entity(view, from) {
                 Some(w) => {
