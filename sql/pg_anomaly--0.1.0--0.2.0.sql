@@ -77,6 +77,7 @@ $fn$;
 ALTER TABLE ml_action_rules ALTER COLUMN action TYPE text
     USING COALESCE(@extschema@.ml_upgrade_action_signature(action::pg_catalog.oid), action::pg_catalog.text);
 DROP FUNCTION ml_upgrade_action_signature(pg_catalog.oid);
+COMMENT ON COLUMN ml_alerts.explanation IS 'The top inputs behind the peak''s score, largest share first: a JSON array of {feature, share (of the positive exact Shapley values of the row''s surprise), neg_log10_p (-log10 of the tail probability, the same for each element)}; with feature = sequence_context also sequence_bin, sequence_previous and sequence_two_before (the value bins of the context); "model": "warm_up" when the row was scored by a warm-up model fitted on the look-back of an entity the model was not trained on';
 COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow: a later scoring run continues it while its series has not returned to normal; closed once its last anomalous observation is older than the series'' scored watermark minus episode_gap (or the model''s reversal window)';
 COMMENT ON COLUMN ml_action_rules.action IS 'The function''s schema-qualified signature, e.g. app.open_restock_task(bigint), normalised and checked when stored, resolved again at each run (a dropped or renamed function is recorded as a failed run)';
 CREATE VIEW ml_sources_status AS

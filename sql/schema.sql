@@ -566,7 +566,7 @@ COMMENT ON COLUMN ml_alerts.score IS 'Score of the latest anomalous observation 
 COMMENT ON COLUMN ml_alerts.peak_score IS 'Highest score in the episode';
 COMMENT ON COLUMN ml_alerts.observation_count IS 'Anomalous observations in the episode';
 COMMENT ON COLUMN ml_alerts.model_id IS 'Model that scored the episode';
-COMMENT ON COLUMN ml_alerts.explanation IS 'Top features behind the score with their shares';
+COMMENT ON COLUMN ml_alerts.explanation IS 'The top inputs behind the peak''s score, largest share first: a JSON array of {feature, share (of the positive exact Shapley values of the row''s surprise), neg_log10_p (-log10 of the tail probability, the same for each element)}; with feature = sequence_context also sequence_bin, sequence_previous and sequence_two_before (the value bins of the context); "model": "warm_up" when the row was scored by a warm-up model fitted on the look-back of an entity the model was not trained on';
 COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow: a later scoring run continues it while its series has not returned to normal; closed once its last anomalous observation is older than the series'' scored watermark minus episode_gap (or the model''s reversal window)';
 COMMENT ON COLUMN ml_alerts.updated_at IS 'Last change by detection';
 
