@@ -525,6 +525,7 @@ DECLARE
     part record;
     n bigint;
     removed bigint := 0;
+    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
         PERFORM @extschema@.ml_day_partitions(p_table);
@@ -533,14 +534,27 @@ BEGIN
     FOR part IN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
     LOOP
-        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
-        EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
+        -- Dropping a partition takes its parent exclusively, and every insert and read of the
+        -- table queues behind a waiting DROP: a partition whose table another transaction
+        -- holds (a long detection or build, a dump) is left for the next cleanup instead.
+        -- The wait stays below deadlock_timeout's default (1 s), so where waiting would close
+        -- a cycle with a stage, cleanup gives way before the stage is chosen as the victim.
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '500ms', true);
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
+            EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+            RAISE NOTICE 'pg_anomaly: expired partition % is in use; the next cleanup drops it', part.rel;
+            CONTINUE;
+        END;
         removed := removed OPERATOR(pg_catalog.+) n;
     END LOOP;
     RETURN removed;
 END
 $fn$;
-COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
+COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held; a partition another transaction holds for more than half a second is left for the next call (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
 CREATE FUNCTION ml_compact_closed_partitions(p_table text)
 RETURNS bigint[]
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
@@ -549,21 +563,34 @@ DECLARE
     n bigint := 0;
     before bigint := 0;
     after bigint := 0;
+    b bigint;
+    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     FOR part IN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p
          WHERE p.day_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')
            AND p.day_end OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
     LOOP
-        before := before OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
-        EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+        -- REINDEX blocks the partition's writers and its index's readers: a partition another
+        -- transaction holds is left as it is (same short wait as ml_drop_expired_partitions).
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '500ms', true);
+            b := pg_catalog.pg_indexes_size(part.rel);
+            EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+            RAISE NOTICE 'pg_anomaly: closed partition % is in use; its indexes are not rebuilt now', part.rel;
+            CONTINUE;
+        END;
+        before := before OPERATOR(pg_catalog.+) b;
         after := after OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
         n := n OPERATOR(pg_catalog.+) 1;
     END LOOP;
     RETURN ARRAY[n, before, after];
 END
 $fn$;
-COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after} (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
+COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after}; a partition another transaction holds is skipped (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
 
 -- ---------------------------------------------------------------------------
 -- Citus: distributing the per-series tables over a Citus cluster

@@ -371,3 +371,47 @@ fn cleanup_skips_rows_a_build_holds() {
     assert!(left(&mut c, "ml_series_checkpoint").is_empty(), "the next cleanup forgets the released checkpoint");
     assert!(left(&mut c, "ml_series_state").is_empty(), "the next cleanup forgets the released state");
 }
+
+/// Cleanup never queues behind a transaction that holds a partitioned table: dropping a day
+/// partition takes its parent exclusively, and every insert and read would queue behind the
+/// waiting DROP. A partition whose table is held (here a long read of ml_features) is left
+/// for the next cleanup, the rest expires as usual.
+#[test]
+fn cleanup_leaves_a_held_table_for_the_next_run() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    c.batch_execute(
+        "SELECT ml_generate_demo_data(2, 3, 1, date_trunc('hour', now()) - interval '2 days');
+         SELECT ml_build_features();
+         SET pg_anomaly.metrics_retention_days = 1; SET pg_anomaly.features_retention_days = 1;
+         SET lock_timeout = '5s';",
+    )
+    .unwrap();
+    let expired = |c: &mut postgres::Client, table: &str| -> i64 {
+        c.query_one(&format!("SELECT count(*) FROM {table} WHERE \"timestamp\" < now() - interval '1 day'"), &[]).unwrap().get(0)
+    };
+    let features_before = expired(&mut c, "ml_features");
+    assert!(expired(&mut c, "ml_metrics") > 0 && features_before > 0, "the history is past the retention");
+    let mut holder = connect();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("SELECT count(*) FROM ml_features").unwrap();
+    let removed = |c: &mut postgres::Client| -> Vec<(String, i64)> {
+        c.query("SELECT table_name::text, removed::bigint FROM ml_cleanup() WHERE table_name IN ('ml_metrics', 'ml_features') ORDER BY 1", &[])
+            .expect("cleanup waited for the held table (lock_timeout)")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let first = removed(&mut c);
+    assert_eq!(first[0], ("ml_features".to_string(), 0), "the held table's partitions are left: {first:?}");
+    assert!(first[1].0 == "ml_metrics" && first[1].1 > 0, "the other table's expired partitions are dropped: {first:?}");
+    assert_eq!(expired(&mut c, "ml_metrics"), 0);
+    assert_eq!(expired(&mut c, "ml_features"), features_before, "nothing of the held table was removed");
+    // the holder read on undisturbed, and once it is done the next cleanup expires the rest
+    let still: i64 = tx.query_one("SELECT count(*) FROM ml_features", &[]).unwrap().get(0);
+    assert!(still >= features_before);
+    tx.commit().unwrap();
+    let second = removed(&mut c);
+    assert_eq!(second[0], ("ml_features".to_string(), features_before), "the next cleanup drops what was left: {second:?}");
+    assert_eq!(expired(&mut c, "ml_features"), 0);
+}
