@@ -525,22 +525,47 @@ DECLARE
     part record;
     n bigint;
     removed bigint := 0;
+    attempt integer := 0;
     old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    -- below deadlock_timeout: where a wait of cleanup closes a cycle with a stage, cleanup
+    -- gives way before the stage's deadlock check runs and makes the stage the victim
+    wait_ms integer := LEAST(500, (SELECT s.setting::integer FROM pg_catalog.pg_settings s
+                                    WHERE s.name OPERATOR(pg_catalog.=) 'deadlock_timeout') OPERATOR(pg_catalog./) 2);
 BEGIN
     IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
         PERFORM @extschema@.ml_day_partitions(p_table);
         RETURN 0;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff) THEN
+        RETURN 0;
+    END IF;
+    -- Dropping a partition takes its parent exclusively until the transaction ends, and every
+    -- insert and read of the table queues behind a waiting DROP. Both partitioned tables are
+    -- taken at once (a stage reads one and writes the other: holding one while waiting for the
+    -- other could close a cycle), each attempt waits briefly and lets go of both, and after a
+    -- few attempts the drops are left for the next cleanup: ingestion never queues behind it.
+    LOOP
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
+            LOCK TABLE ml_metrics, ml_features IN ACCESS EXCLUSIVE MODE;
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+            EXIT;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        END;
+        attempt := attempt OPERATOR(pg_catalog.+) 1;
+        IF attempt OPERATOR(pg_catalog.>=) 5 THEN
+            RAISE NOTICE 'pg_anomaly: % is in use by another transaction; its expired partitions are left for the next cleanup', p_table;
+            RETURN 0;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.2);
+    END LOOP;
     FOR part IN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
     LOOP
-        -- Dropping a partition takes its parent exclusively, and every insert and read of the
-        -- table queues behind a waiting DROP: a partition whose table another transaction
-        -- holds (a long detection or build, a dump) is left for the next cleanup instead.
-        -- The wait stays below deadlock_timeout's default (1 s), so where waiting would close
-        -- a cycle with a stage, cleanup gives way before the stage is chosen as the victim.
+        -- a transaction that opened the partition itself (not through its table) may still hold it
         BEGIN
-            PERFORM pg_catalog.set_config('lock_timeout', '500ms', true);
+            PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
             EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
             PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
@@ -554,7 +579,7 @@ BEGIN
     RETURN removed;
 END
 $fn$;
-COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held; a partition another transaction holds for more than half a second is left for the next call (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
+COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held. Takes both tables exclusively at once, waiting at most half of deadlock_timeout (0.5 s at most) per attempt; after 5 attempts, or for a partition another transaction holds, the drop is left for the next call (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
 CREATE FUNCTION ml_compact_closed_partitions(p_table text)
 RETURNS bigint[]
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
