@@ -38,6 +38,7 @@ mod calib;
 mod derive;
 mod episodes;
 mod explain;
+mod extend;
 mod fit;
 mod inputs;
 mod mathx;
@@ -72,6 +73,8 @@ mod tests_seq;
 mod tests_tune;
 #[cfg(test)]
 mod tests_warm;
+#[cfg(test)]
+mod tests_extend;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
