@@ -86,5 +86,15 @@ SELECT abs(max(x.score) - (SELECT score FROM rr WHERE entity_id = 'urun_new' AND
 SELECT count(*) FILTER (WHERE input = 'model') AS trained_model_rows, count(*) > 0 AS explained
   FROM ml_explain('tuketim_miktar', 'urun_0012', (SELECT max("timestamp") FROM ml_features WHERE entity_id = 'urun_0012' AND metric_type = 'tuketim_miktar'));
 SELECT * FROM ml_explain('tuketim_miktar', 'urun_new', '2026-03-29 00:30+00');
+-- a model of the sequence family alone, trained without urun_new, has no sequence model for
+-- it: its rows fall back to the calibrated family's scores (they all scored 0 before), so
+-- urun_new's spike is still found and is its only anomalous row
+SELECT ml_train('tuketim_miktar', params => '{"detector_family": "sequence"}', train_until => '2026-03-29 00:00+00') AS m_seq \gset
+SELECT ml_activate_model(:m_seq) IS NOT NULL AS activated;
+SELECT parameters -> 'detector' ->> 'detector_family' AS family, NOT (parameters::text LIKE '%urun_new%') AS does_not_know_it
+  FROM ml_models WHERE metric_type = 'tuketim_miktar' AND is_active;
+SELECT count(*) AS rows, count(*) FILTER (WHERE score > 0) >= 3 AS nonzero, count(*) FILTER (WHERE is_anomaly) AS anomalous,
+       bool_and(NOT is_anomaly OR "timestamp" = '2026-03-29 18:00+00') AS only_the_spike
+  FROM ml_detect('tuketim_miktar', since => '2026-03-29 06:00+00') WHERE entity_id = 'urun_new';
 RESET client_min_messages;
 RESET TimeZone;
