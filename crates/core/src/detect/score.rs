@@ -337,6 +337,8 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             }
         }
     }
+    // the borrowed template holds the entities' divisors: fitted again on first use
+    det.borrow = Default::default();
     let need = TYPE_FEEDBACK_ENTITIES.max(det.entities.len().div_ceil(100));
     let mut type_wide = Vec::new();
     if marked.len() >= need {
