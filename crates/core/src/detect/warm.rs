@@ -53,7 +53,7 @@ pub(crate) struct Borrowed {
 }
 
 /// The [`Borrowed`] template of a loaded detector, computed on first use (it is the same for
-/// every new entity of the type: about a millisecond over 1,000 entities, which per new
+/// every new entity of the type: about 4 ms over 1,000 entities, which per new
 /// entity dominated the hourly run). Not part of the model's bytes; a clone or a change of
 /// the entities' divisors (feedback) starts empty; never part of equality.
 #[derive(Default)]
