@@ -95,6 +95,9 @@ pub struct Detector {
     /// The sequence family's per-entity models (`seq.rs`), when `params.detector_family` asks
     /// for it.
     pub(crate) seq: Option<super::seq::SeqModel>,
+    /// The template new entities of a count type borrow (`warm.rs`), computed on first use.
+    #[serde(skip)]
+    pub(crate) borrow: super::warm::BorrowCache,
 }
 
 /// What fitting saw and decided (for `ml_training_logs.metrics`).
@@ -453,6 +456,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         threshold: 1.0 - params.alert_p,
         close: 1.0 - params.close_p,
         seq: None,
+        borrow: Default::default(),
     };
     let mut forest_scores = vec![0.0; pool.z.len()];
     if params.use_forest {

@@ -80,6 +80,7 @@ pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episod
 pub use explain::{Explanation, Importance, InputAttribution};
 pub use seq::{SeqBin, SeqContext, SeqExplanation, SeqInput};
 pub use fit::{Detector, FitReport};
+pub use score::ModelSource;
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};
 pub use packed::{pack_series, unpack_series};
