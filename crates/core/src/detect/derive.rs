@@ -270,6 +270,22 @@ pub(crate) struct Shift {
 /// feature by `scales` (one per feature of the kind).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesRows, cals: &[Cal], from: usize, shift: Shift, out: &mut Vec<Row>) {
+    derive_some(noise, pooled, scales, s, cals, from, shift, None, out)
+}
+
+/// A row `derive_some` was not asked for: no deviations, no expected value.
+pub(crate) const SKIPPED: Row = Row { z: [0.0; MAX_NF], expected: f64::NAN };
+
+/// `derive`, computing the features only of the rows `want` selects (all when None); every
+/// other row of `from..` is [`SKIPPED`], so `out` keeps one row per row of `from..`. A
+/// selected row is bitwise what `derive` gives it: what one row carries to the next (runs,
+/// low stretches, the last event) is still followed over every row, and the trailing sums and
+/// the change-point scan read prefix sums whose window starts only move forward, so skipping
+/// rows changes none of them. The held-out fits use it: each fold's noise model is read on
+/// that fold's rows only, so the other half of its rows (and their scans) was thrown away.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesRows, cals: &[Cal], from: usize, shift: Shift, want: Option<&[bool]>, out: &mut Vec<Row>) {
+    let skip = |i: usize| want.is_some_and(|w| !w[i]);
     let n = s.len();
     if from >= n {
         return;
@@ -304,6 +320,10 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                     run = if repeat { run - nb_log_pmf(s.value[i], mu[i], *alpha) } else { 0.0 };
                 }
                 if i < from {
+                    continue;
+                }
+                if skip(i) {
+                    out.push(SKIPPED);
                     continue;
                 }
                 let mut z = [0.0; MAX_NF];
@@ -360,6 +380,10 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 if i < from {
                     continue;
                 }
+                if skip(i) {
+                    out.push(SKIPPED);
+                    continue;
+                }
                 let mut z = [0.0; MAX_NF];
                 let mut sums = [0.0; 3];
                 for k in 0..3 {
@@ -391,6 +415,10 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
                 if i < from {
                     continue;
                 }
+                if skip(i) {
+                    out.push(SKIPPED);
+                    continue;
+                }
                 let mean = center + slope_term(pooled.dur_slope, la, *amount_center);
                 let mut z = [0.0; MAX_NF];
                 if *events && !event {
@@ -412,6 +440,10 @@ pub(crate) fn derive(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &SeriesR
             for i in 0..n {
                 run = if i > 0 && s.value[i] == s.value[i - 1] { run + 1.0 } else { 0.0 };
                 if i < from {
+                    continue;
+                }
+                if skip(i) {
+                    out.push(SKIPPED);
                     continue;
                 }
                 let mut z = [0.0; MAX_NF];
