@@ -219,7 +219,7 @@ impl TypeRun {
         let known = if save { self.known(&chunk)? } else { Default::default() };
         let (mt, aux) = (self.mt.clone(), self.kind.aux_metric());
         let outcomes = score_chunk(&self.context(gucs::english()), &chunk, known, until, save, Some(out), |e, f, lookback, until| {
-            series::read(&mt, aux, e, f, lookback, until)
+            series::read_scored(&mt, aux, e, f, lookback, until)
         })?;
         self.apply(outcomes)?;
         Ok(true)
@@ -458,7 +458,7 @@ pub fn detect_shard(shard: &str, request: &ShardRequest) -> Result<Vec<SeriesOut
             .map(|i| (i.entity_id.clone(), i.known.clone()))
             .collect();
         outcomes.extend(score_chunk(&sc, &chunk, known, None, true, None, |e, f, lookback, until| {
-            series::read_shard(&group, &request.metric_type, aux, e, f, lookback, until)
+            series::read_shard_scored(&group, &request.metric_type, aux, e, f, lookback, until)
         })?);
     }
     Ok(outcomes)

@@ -19,7 +19,23 @@ pub fn read(
     lookback_us: i64,
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
-    read_from(None, metric_type, aux_metric, entities, from, lookback_us, until)
+    read_from(None, metric_type, aux_metric, entities, from, lookback_us, until, false)
+}
+
+/// `read` for scoring from each `from`: a series' look-back ends at `lookback_us` before its
+/// first row at or after its `from` (the query can only bound it from `from` itself), so the
+/// rows the detector would drop first are not kept. The detector then scores the series as
+/// read, where it copied it without them before (`Detector::score_series` reads only the last
+/// look-back before the first row to score; every row it reads is still here).
+pub fn read_scored(
+    metric_type: &str,
+    aux_metric: Option<&str>,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback_us: i64,
+    until: Option<TimestampWithTimeZone>,
+) -> Result<Vec<SeriesRows>> {
+    read_from(None, metric_type, aux_metric, entities, from, lookback_us, until, true)
 }
 
 /// `read` on one shard group of a Citus worker (its own shards of ml_features and
@@ -34,9 +50,23 @@ pub fn read_shard(
     lookback_us: i64,
     until: Option<TimestampWithTimeZone>,
 ) -> Result<Vec<SeriesRows>> {
-    read_from(Some(g), metric_type, aux_metric, entities, from, lookback_us, until)
+    read_from(Some(g), metric_type, aux_metric, entities, from, lookback_us, until, false)
 }
 
+/// `read_scored` on one shard group of a Citus worker.
+pub fn read_shard_scored(
+    g: &super::citus::ShardGroup,
+    metric_type: &str,
+    aux_metric: Option<&str>,
+    entities: &[String],
+    from: &[TimestampWithTimeZone],
+    lookback_us: i64,
+    until: Option<TimestampWithTimeZone>,
+) -> Result<Vec<SeriesRows>> {
+    read_from(Some(g), metric_type, aux_metric, entities, from, lookback_us, until, true)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn read_from(
     shard: Option<&super::citus::ShardGroup>,
     metric_type: &str,
@@ -45,6 +75,7 @@ fn read_from(
     from: &[TimestampWithTimeZone],
     lookback_us: i64,
     until: Option<TimestampWithTimeZone>,
+    trim: bool,
 ) -> Result<Vec<SeriesRows>> {
     let lookback = pgrx::datum::Interval::from_micros(lookback_us);
     // One row per series with its columns as arrays (arrays_sql): per-row SPI costs several
@@ -72,6 +103,17 @@ fn read_from(
             ) else {
                 return Ok(());
             };
+            // read_scored: rows at or before `cut` are look-back the detector drops (rows in
+            // time order, as they come; otherwise all are kept and sorted below)
+            let cut = match (trim, super::col::<TimestampWithTimeZone>(r, 2)?) {
+                (true, Some(f)) => {
+                    let f = to_unix_us(f);
+                    let t: Vec<i64> = ts.iter().flatten().map(to_unix_us).collect();
+                    let first = t.partition_point(|x| *x < f);
+                    (t.windows(2).all(|w| w[0] <= w[1]) && first < t.len()).then(|| t[first].saturating_sub(lookback_us))
+                }
+                _ => None,
+            };
             let n = ts.len();
             let mut s = SeriesRows {
                 entity_id: e,
@@ -82,6 +124,9 @@ fn read_from(
             };
             for (((t, v), h), (d, m)) in ts.iter().zip(v.iter()).zip(h.iter()).zip(d.iter().zip(m.iter())) {
                 let Some(t) = t else { continue };
+                if cut.is_some_and(|c| to_unix_us(t) <= c) {
+                    continue;
+                }
                 let mut f = [None; NUM_FEATURES];
                 f[col::HOUR_OF_DAY] = h.map(f64::from);
                 f[col::DAY_OF_WEEK] = d.map(f64::from);
