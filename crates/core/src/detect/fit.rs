@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::calib::Tail;
-use super::derive::{derive, derive_some, features, generic_base, Row, MAX_NF};
+use super::derive::{derive_some, features, generic_base, Row, MAX_NF};
 use super::mathx::{calendar, quantile, Cal, DAY_US};
 use super::noise::{duration_events, fit_count, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
 use super::params::DetectorParams;
