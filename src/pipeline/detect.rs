@@ -75,6 +75,8 @@ pub fn detect_partition(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
+    // every chunk's reads run prepared statements, planned once for the pass
+    let _plans = series::ReadPlans::new();
     for mt in metric_types(metric_type)? {
         let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition, trigger)? else { continue };
         while run.next_chunk(until, save, ENTITIES_PER_CHUNK, &mut out)? {}
