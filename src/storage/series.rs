@@ -87,7 +87,7 @@ fn read_from(
     };
     let mut out: Vec<SeriesRows> = Spi::connect(|client| -> Result<Vec<SeriesRows>> {
         let args = [metric_type.into(), entities.to_vec().into(), from.to_vec().into(), lookback.into(), earliest(from).into(), until.into()];
-        let t = select_arrays(client, &sql, shard.is_none(), &args)?;
+        let t = select_arrays(client, &sql, trim && shard.is_none(), &args)?;
         let mut out: Vec<SeriesRows> = Vec::with_capacity(entities.len());
         super::each_row(t, |r| {
             let (Some(e), Some(ts), Some(v), Some(h), Some(d), Some(m)) = (
@@ -144,7 +144,7 @@ fn read_from(
             Some(g) => arrays_sql_on(&g.metrics, &["metric_value"], false),
             None => arrays_sql("ml_metrics", &["metric_value"])?,
         };
-        align_aux(&mut out, &sql, shard.is_none(), aux, entities, from, lookback, until)?;
+        align_aux(&mut out, &sql, trim && shard.is_none(), aux, entities, from, lookback, until)?;
     }
     Ok(out)
 }
@@ -221,8 +221,8 @@ thread_local! {
     static PLANS: std::cell::RefCell<Option<std::collections::HashMap<String, pgrx::spi::OwnedPreparedStatement>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// While it lives, the array reads of `read_scored` (on a single node) prepare each
-/// statement once and run its generic plan for every chunk: a scheduled detection run read 8
+/// While it lives, the array reads of `read_scored` (on a single node; not the other
+/// readers', e.g. a first training's inside the pass) prepare each statement once and run its generic plan for every chunk: a scheduled detection run read 8
 /// chunks per metric type at 1,000 entities, each planned afresh over the day partitions
 /// (7.5 % of the run's backend time in the planner, perf). The plan prunes the partitions
 /// when it starts, from the same parameters. Plans are kept (SPI_keepplan) for the guard's
