@@ -5,7 +5,8 @@
 # the scheduled detection over the last hour, then rolls everything back. So every run
 # measures the same state, and two builds can be compared alternately on one database.
 # Needs a database loaded by bench/pipeline.sh (features built; models for detection).
-# Usage: bench/tick.sh [runs] [detect]   (detect: also time the detection tick)
+# Usage: bench/tick.sh [runs] [detect|detect-only]   (detect: also time the detection tick;
+# detect-only: time only the detection tick, the feature build before it untimed)
 # Prints per run: the build as pg_cron runs it (ml_run_stage('features', 'cron'): a process
 # that ends with its job keeps no kernel state in memory) with its chunks' split (debug
 # lines) and the backend's peak, then the same build by hand (ml_build_features(), which
@@ -31,8 +32,10 @@ more="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\
       SELECT m.metric_type, m.entity_id, m.metric_value, m.\"timestamp\" + k * interval '15 minutes'
         FROM ml_metrics m CROSS JOIN generate_series(1, 2) k
        WHERE m.\"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)"
+CALLS=("ml_run_stage('features', 'cron')" "ml_build_features()")
+[ "$DETECT" = detect-only ] && CALLS=()
 for r in $(seq 1 "$RUNS"); do
-  for call in "ml_run_stage('features', 'cron')" "ml_build_features()"; do
+  for call in "${CALLS[@]}"; do
     out=$(P 2>&1 <<SQL
 SELECT pg_backend_pid() AS pid \gset
 \setenv BENCH_PID :pid
@@ -70,10 +73,20 @@ UPDATE ml_series_state SET scored_until = (SELECT max("timestamp") - interval '1
 SELECT count(*) FROM ml_detect(save => true);
 \timing off
 \! awk '{print "CPU", \$14, \$15}' /proc/\$BENCH_PID/stat
+\pset tuples_only on
+\pset format unaligned
+SELECT 'digest alerts ' || count(*) || ' ' || md5(coalesce(string_agg(concat_ws('|', metric_type, entity_id, "timestamp", last_seen, severity, score, peak_score, metric_value, expected_value, deviation_percent, observation_count, is_open, model_id, message, suggested_action, explanation::text), ',' ORDER BY metric_type, entity_id, "timestamp", id), '')) FROM ml_alerts;
+SELECT 'digest scores ' || count(*) || ' ' || md5(string_agg(d::text, ',' ORDER BY d.metric_type, d.entity_id, d."timestamp"))
+  FROM ml_detect(since => (SELECT max("timestamp") - interval '1 hour' + interval '1 microsecond' FROM ml_metrics)) d;
+SELECT 'digest watermarks ' || md5(string_agg(concat_ws('|', metric_type, entity_id, scored_until, features_until), ',' ORDER BY metric_type, entity_id)) FROM ml_series_state;
 \! grep VmHWM /proc/\$BENCH_PID/status
 ROLLBACK;
 SQL
 )
         echo "run $r: scheduled detection over the last hour $(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1) ms (backend CPU $(echo "$out" | cpu) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+        # what the run wrote (alerts, watermarks) and an analyst's pass over the same hour
+        # (every scored row: score, expected value, explanation), untimed, to compare builds:
+        # equal digests, equal results
+        echo "$out" | grep '^digest ' | sed 's/^/   /'
     fi
 done

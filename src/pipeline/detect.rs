@@ -75,6 +75,8 @@ pub fn detect_partition(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
+    // every chunk's reads run prepared statements, planned once for the pass
+    let _plans = series::ReadPlans::new();
     for mt in metric_types(metric_type)? {
         let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition, trigger)? else { continue };
         while run.next_chunk(until, save, ENTITIES_PER_CHUNK, &mut out)? {}
@@ -219,7 +221,7 @@ impl TypeRun {
         let known = if save { self.known(&chunk)? } else { Default::default() };
         let (mt, aux) = (self.mt.clone(), self.kind.aux_metric());
         let outcomes = score_chunk(&self.context(gucs::english()), &chunk, known, until, save, Some(out), |e, f, lookback, until| {
-            series::read(&mt, aux, e, f, lookback, until)
+            series::read_scored(&mt, aux, e, f, lookback, until)
         })?;
         self.apply(outcomes)?;
         Ok(true)
@@ -458,7 +460,7 @@ pub fn detect_shard(shard: &str, request: &ShardRequest) -> Result<Vec<SeriesOut
             .map(|i| (i.entity_id.clone(), i.known.clone()))
             .collect();
         outcomes.extend(score_chunk(&sc, &chunk, known, None, true, None, |e, f, lookback, until| {
-            series::read_shard(&group, &request.metric_type, aux, e, f, lookback, until)
+            series::read_shard_scored(&group, &request.metric_type, aux, e, f, lookback, until)
         })?);
     }
     Ok(outcomes)

@@ -110,22 +110,33 @@ pub struct NoJit {
 
 impl NoJit {
     pub fn new() -> NoJit {
-        // SAFETY: the same calls as a function's SET clause (fmgr_security_definer): a new GUC
-        // nest level, a value saved at it, restored by AtEOXact_GUC at that level in drop.
-        unsafe {
-            let level = pgrx::pg_sys::NewGUCNestLevel();
-            pgrx::pg_sys::set_config_option(
-                c"jit".as_ptr(),
-                c"off".as_ptr(),
-                pgrx::pg_sys::GucContext::PGC_USERSET,
-                pgrx::pg_sys::GucSource::PGC_S_SESSION,
-                pgrx::pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                pgrx::pg_sys::WARNING as i32,
-                false,
-            );
-            NoJit { level }
-        }
+        NoJit { level: set_nested(c"jit", c"off") }
+    }
+
+    /// `plan_cache_mode` to `force_generic_plan` while the guard lives (the same kind of
+    /// guard): a statement prepared once and run per chunk is planned once.
+    pub(crate) fn generic_plans() -> NoJit {
+        NoJit { level: set_nested(c"plan_cache_mode", c"force_generic_plan") }
+    }
+}
+
+/// Sets a user GUC at a new nest level, as a function's SET clause does; returns the level.
+fn set_nested(name: &std::ffi::CStr, value: &std::ffi::CStr) -> i32 {
+    // SAFETY: the same calls as a function's SET clause (fmgr_security_definer): a new GUC
+    // nest level, a value saved at it, restored by AtEOXact_GUC at that level in drop.
+    unsafe {
+        let level = pgrx::pg_sys::NewGUCNestLevel();
+        pgrx::pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pgrx::pg_sys::GucContext::PGC_USERSET,
+            pgrx::pg_sys::GucSource::PGC_S_SESSION,
+            pgrx::pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            pgrx::pg_sys::WARNING as i32,
+            false,
+        );
+        level
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::calib::Tail;
-use super::derive::{derive, features, generic_base, Row, MAX_NF};
+use super::derive::{derive_some, features, generic_base, Row, MAX_NF};
 use super::mathx::{calendar, quantile, Cal, DAY_US};
 use super::noise::{duration_events, fit_count, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
 use super::params::DetectorParams;
@@ -180,7 +180,8 @@ pub(crate) fn fold_of(c: &Cal, short: bool) -> i64 {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows, cals: &[Cal], fit_mask: &[bool], cal_mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, short: bool, all: &Noise, inputs: &[bool; MAX_NF]) -> (Vec<Row>, Vec<f64>) {
     let nf = features(kind).len();
-    let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(cals).map(|(m, c)| *m && fold_of(c, short) == k).collect() };
+    let fold: Vec<i64> = cals.iter().map(|c| fold_of(c, short)).collect();
+    let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(&fold).map(|(m, f)| *m && *f == k).collect() };
     let ones = vec![1.0; nf];
     let mut z: Vec<Row> = Vec::with_capacity(s.len());
     let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
@@ -190,12 +191,14 @@ pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows
         let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
         let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm) } else { all.clone() };
         let mut rows = Vec::with_capacity(s.len());
-        derive(&model, pooled, &ones, s, cals, 0, params.shift(), &mut rows);
+        // only fold k's rows are read from this model (below): the others are skipped
+        let want: Vec<bool> = fold.iter().map(|f| *f == k).collect();
+        derive_some(&model, pooled, &ones, s, cals, 0, params.shift(), Some(&want), &mut rows);
         super::inputs::mask_rows(&mut rows, inputs);
         folds.push(rows);
     }
     for i in 0..s.len() {
-        z.push(folds[fold_of(&cals[i], short) as usize][i]);
+        z.push(folds[fold[i] as usize][i]);
     }
     let scales: Vec<f64> = features(kind)
         .iter()

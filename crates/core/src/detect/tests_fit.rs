@@ -401,3 +401,57 @@ fn detector_outputs_match_the_hand_written_statistics() {
         assert!(close(b.0, a.0) && close(b.1, a.1) && close(b.2, a.2) && b.3 == a.3, "metric type {i}: before {b:?}, after {a:?}");
     }
 }
+
+/// `derive_some` (the held-out fits' derivation of one fold's rows) gives every row it is
+/// asked for bitwise what `derive` gives it, for each kind's noise model on the demo data
+/// (counts with their recent baseline and change-point scan), from the first row and from
+/// a later one, with the fold masks and with a sparse irregular mask; every other row is
+/// `SKIPPED`.
+#[test]
+fn deriving_some_rows_matches_deriving_all() {
+    use super::derive::{derive_some, SKIPPED};
+    use super::fit::fold_of;
+    use crate::demo::{generate_entity, DemoParams, METRIC_TYPES};
+    let dp = DemoParams { entities: 6, days: 10, seed: 9, end_us: BASE + 30 * DAY };
+    let ents: Vec<_> = (0..6).map(|k| generate_entity(&dp, k)).collect();
+    let ts: Vec<i64> = (0..dp.n_steps()).map(|i| dp.timestamp_us(i)).collect();
+    let bits = |r: &super::derive::Row| (r.z.map(f64::to_bits), r.expected.to_bits());
+    let mut compared = 0;
+    for (m, name) in METRIC_TYPES.iter().enumerate() {
+        let kind = MetricKind::from_metric_type(name);
+        let aux = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
+        let all: Vec<SeriesRows> = ents.iter().map(|e| series(&format!("e{}", e.entity_index), ts.clone(), e.values[m].clone(), aux.map(|a| e.values[a].clone()))).collect();
+        let det = Detector::fit(kind, &DetectorParams::default(), &all, &[], &[]).expect("fit").0;
+        let shift = det.params.shift();
+        if kind == MetricKind::Count {
+            assert!(shift.adapt_us > 0 && shift.scan, "the counts' defaults scan: {shift:?}");
+        }
+        for s in &all {
+            let em = det.entity(&s.entity_id).expect("entity");
+            let cals: Vec<_> = s.ts.iter().zip(&s.features).map(|(&t, f)| calendar(t, f)).collect();
+            for from in [0, s.len() / 2] {
+                let mut full = Vec::new();
+                derive(&em.noise, &det.pooled, &em.scales, s, &cals, from, shift, &mut full);
+                let masks: Vec<Vec<bool>> = vec![
+                    cals.iter().map(|c| fold_of(c, true) == 0).collect(),
+                    cals.iter().map(|c| fold_of(c, false) == 1).collect(),
+                    (0..s.len()).map(|i| i % 7 == 3 || i % 11 == 0).collect(),
+                ];
+                for want in &masks {
+                    let mut some = Vec::new();
+                    derive_some(&em.noise, &det.pooled, &em.scales, s, &cals, from, shift, Some(want), &mut some);
+                    assert_eq!(some.len(), full.len());
+                    for (k, (a, b)) in some.iter().zip(&full).enumerate() {
+                        if want[from + k] {
+                            assert_eq!(bits(a), bits(b), "{name} {} row {}", s.entity_id, from + k);
+                            compared += 1;
+                        } else {
+                            assert_eq!(bits(a), bits(&SKIPPED));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared}");
+}
