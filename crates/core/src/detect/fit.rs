@@ -156,9 +156,11 @@ pub(crate) fn check_series(s: &SeriesRows) -> CoreResult<()> {
 
 /// Fits one entity's noise model on `mask`.
 /// `warm`: the training span is a warm-up span (see [`WARM_UP_DAYS`]).
-pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool) -> Noise {
+/// `hour_prior`: `DetectorParams::count_hour_prior` (counts only).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, hour_prior: bool) -> Noise {
     match kind {
-        MetricKind::Count => fit_count(s, cals, mask),
+        MetricKind::Count => fit_count(s, cals, mask, hour_prior),
         MetricKind::Level => fit_level(s, cals, mask, if warm { 2 } else { 0 }),
         MetricKind::Duration => fit_duration(s, mask, pooled, shape.events),
         MetricKind::Generic => fit_generic(s, cals, mask, &generic_base(s)),
@@ -185,7 +187,7 @@ pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows
         let m = fold_mask(1 - k);
         // an event-valued series needs events in the fold, not just rows
         let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
-        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm) } else { all.clone() };
+        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior) } else { all.clone() };
         let mut rows = Vec::with_capacity(s.len());
         derive(&model, pooled, &ones, s, cals, 0, params.shift(), &mut rows);
         super::inputs::mask_rows(&mut rows, inputs);
@@ -347,7 +349,7 @@ impl Detector {
             // months) is fitted as in a warm-up span of that length, whatever the other entities saw
             let days = entity_days(s, fit_mask, step);
             let warm = report.warm_up || days < params.min_train_days;
-            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, warm);
+            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, warm, params.count_hour_prior);
             let short = days < 4.0;
             let (z, scales) = held_out(kind, params, s, cals, fit_mask, cal_mask, &pooled, shape, warm, short, &all, &mask);
             let mut day_ids: HashMap<i64, u32> = HashMap::new();
