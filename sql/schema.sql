@@ -566,7 +566,7 @@ COMMENT ON COLUMN ml_alerts.score IS 'Score of the latest anomalous observation 
 COMMENT ON COLUMN ml_alerts.peak_score IS 'Highest score in the episode';
 COMMENT ON COLUMN ml_alerts.observation_count IS 'Anomalous observations in the episode';
 COMMENT ON COLUMN ml_alerts.model_id IS 'Model that scored the episode';
-COMMENT ON COLUMN ml_alerts.explanation IS 'Top features behind the score with their shares';
+COMMENT ON COLUMN ml_alerts.explanation IS 'The top inputs behind the peak''s score, largest share first: a JSON array of {feature, share (of the positive exact Shapley values of the row''s surprise), neg_log10_p (-log10 of the tail probability, the same for each element)}; with feature = sequence_context also sequence_bin, sequence_previous and sequence_two_before (the value bins of the context); noise_model, the recognised shape of the entity''s series its noise model was chosen by (counts, event_valued, cumulative_counter, sawtooth_stock, ...); "model": "warm_up" when the row was scored by a warm-up model fitted on the look-back of an entity the model was not trained on';
 COMMENT ON COLUMN ml_alerts.is_open IS 'The episode may still grow: a later scoring run continues it while its series has not returned to normal; closed once its last anomalous observation is older than the series'' scored watermark minus episode_gap (or the model''s reversal window)';
 COMMENT ON COLUMN ml_alerts.updated_at IS 'Last change by detection';
 
@@ -759,22 +759,61 @@ DECLARE
     part record;
     n bigint;
     removed bigint := 0;
+    attempt integer := 0;
+    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    -- below deadlock_timeout: where a wait of cleanup closes a cycle with a stage, cleanup
+    -- gives way before the stage's deadlock check runs and makes the stage the victim
+    wait_ms integer := LEAST(500, (SELECT s.setting::integer FROM pg_catalog.pg_settings s
+                                    WHERE s.name OPERATOR(pg_catalog.=) 'deadlock_timeout') OPERATOR(pg_catalog./) 2);
 BEGIN
     IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
         PERFORM @extschema@.ml_day_partitions(p_table);
         RETURN 0;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff) THEN
+        RETURN 0;
+    END IF;
+    -- Dropping a partition takes its parent exclusively until the transaction ends, and every
+    -- insert and read of the table queues behind a waiting DROP. Both partitioned tables are
+    -- taken at once (a stage reads one and writes the other: holding one while waiting for the
+    -- other could close a cycle), each attempt waits briefly and lets go of both, and after a
+    -- few attempts the drops are left for the next cleanup: ingestion never queues behind it.
+    LOOP
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
+            LOCK TABLE ml_metrics, ml_features IN ACCESS EXCLUSIVE MODE;
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+            EXIT;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        END;
+        attempt := attempt OPERATOR(pg_catalog.+) 1;
+        IF attempt OPERATOR(pg_catalog.>=) 5 THEN
+            RAISE NOTICE 'pg_anomaly: % is in use by another transaction; its expired partitions are left for the next cleanup', p_table;
+            RETURN 0;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.2);
+    END LOOP;
     FOR part IN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
     LOOP
-        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
-        EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
+        -- a transaction that opened the partition itself (not through its table) may still hold it
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
+            EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+            RAISE NOTICE 'pg_anomaly: expired partition % is in use; the next cleanup drops it', part.rel;
+            CONTINUE;
+        END;
         removed := removed OPERATOR(pg_catalog.+) n;
     END LOOP;
     RETURN removed;
 END
 $fn$;
-COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
+COMMENT ON FUNCTION ml_drop_expired_partitions(text, timestamptz) IS 'Drops the day partitions of ml_metrics or ml_features whose whole day ends at or before the cutoff; returns the rows they held. Takes both tables exclusively at once, waiting at most half of deadlock_timeout (0.5 s at most) per attempt; after 5 attempts, or for a partition another transaction holds, the drop is left for the next call (used by ml_cleanup; runs as the extension owner so the admin role can expire data)';
 
 CREATE FUNCTION ml_compact_closed_partitions(p_table text)
 RETURNS bigint[]
@@ -784,21 +823,34 @@ DECLARE
     n bigint := 0;
     before bigint := 0;
     after bigint := 0;
+    b bigint;
+    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     FOR part IN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p
          WHERE p.day_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')
            AND p.day_end OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
     LOOP
-        before := before OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
-        EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+        -- REINDEX blocks the partition's writers and its index's readers: a partition another
+        -- transaction holds is left as it is (same short wait as ml_drop_expired_partitions).
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '500ms', true);
+            b := pg_catalog.pg_indexes_size(part.rel);
+            EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+            RAISE NOTICE 'pg_anomaly: closed partition % is in use; its indexes are not rebuilt now', part.rel;
+            CONTINUE;
+        END;
+        before := before OPERATOR(pg_catalog.+) b;
         after := after OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
         n := n OPERATOR(pg_catalog.+) 1;
     END LOOP;
     RETURN ARRAY[n, before, after];
 END
 $fn$;
-COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after} (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
+COMMENT ON FUNCTION ml_compact_closed_partitions(text) IS 'Rebuilds the indexes of the day partitions of ml_metrics or ml_features whose day closed one to two days ago (time-major inserts leave their pages loosely packed); returns {partitions, index bytes before, after}; a partition another transaction holds is skipped (used by ml_cleanup; runs as the extension owner so the admin role can run it)';
 
 -- ---------------------------------------------------------------------------
 -- Citus: distributing the per-series tables over a Citus cluster

@@ -34,6 +34,12 @@ FROM ml_alerts WHERE explanation IS NOT NULL AND jsonb_array_length(explanation)
 SELECT bool_and((explanation->0->>'neg_log10_p')::float8 > 2) AS tail_reported,
        bool_and(peak_score < 1) AS no_saturation
 FROM ml_alerts WHERE jsonb_array_length(explanation) > 0;
+-- each element names the noise model its entity was scored with, one of the shapes the
+-- model's training report recorded for the metric type
+SELECT count(*) > 0 AS named,
+       bool_and(coalesce(m.parameters -> 'report' -> 'shapes' ? (e ->> 'noise_model'), false)) AS recorded_in_model
+FROM ml_alerts a JOIN ml_models m ON m.id = a.model_id, jsonb_array_elements(a.explanation) e
+WHERE m.model_type = 'isolation_forest';
 -- English messages on request
 SET pg_anomaly.language = 'en';
 SELECT ml_ingest('tuketim_miktar', 'urun_0001', 500, '2026-03-28 23:59+00');

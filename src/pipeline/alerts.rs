@@ -180,6 +180,6 @@ fn alert_of(
         peak_score: ep.peak_score,
         count: rows.iter().filter(|r| r.is_anomaly).count().max(1) as i32,
         model_id,
-        explanation: explanation_json(&peak.top, peak.neg_log10_p, peak.sequence.as_ref(), peak.warm_up),
+        explanation: explanation_json(&peak.top, peak.neg_log10_p, peak.sequence.as_ref(), peak.warm_up, peak.noise_model),
     }
 }

@@ -16,9 +16,6 @@ pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
     let run = StageRun::start("cleanup", None, trigger)?;
     let r = gucs::retention();
     let mut out = Vec::new();
-    for (t, days) in [(Partitioned::Metrics, r.metrics_days), (Partitioned::Features, r.features_days)] {
-        out.push((t.name().to_string(), retention::drop_expired(t, days)?));
-    }
     let mut expiring = vec![(Expiring::Alerts, r.alerts_days), (Expiring::TrainingLogs, r.training_logs_days), (Expiring::JobRuns, r.job_runs_days)];
     if retention::cron_history_deletable()? {
         expiring.push((Expiring::CronRunDetails, r.job_runs_days));
@@ -32,10 +29,18 @@ pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
             pgrx::debug1!("pg_anomaly cleanup: rebuilt the indexes of {n} closed day partition(s) of {}: {before} -> {after} bytes", t.name());
         }
     }
+    metrics::ensure_partitions(settings::now_plus_days(-1)?, settings::now_plus_days(7)?)?;
+    // Dropping a day partition holds its parent table exclusively until this run commits
+    // (ingestion and the stages wait): the drops come last, with only what depends on them
+    // after. They are reported first, as before.
+    let mut dropped = Vec::new();
+    for (t, days) in [(Partitioned::Metrics, r.metrics_days), (Partitioned::Features, r.features_days)] {
+        dropped.push((t.name().to_string(), retention::drop_expired(t, days)?));
+    }
+    out.splice(0..0, dropped);
     retention::forget_empty_series()?;
     // checkpoints holding rows retention just dropped would resume with them
     checkpoints::forget_expired(r.metrics_days)?;
-    metrics::ensure_partitions(settings::now_plus_days(-1)?, settings::now_plus_days(7)?)?;
     run.success(None, 0, out.iter().map(|(_, n)| n).sum())?;
     Ok(out)
 }

@@ -575,7 +575,7 @@ fn output_row(metric_type: &str, entity: &str, r: &Scored, threshold: f64) -> De
         severity: r.is_anomaly.then(|| grade(r.score, threshold, dev)),
         expected_value: r.expected,
         deviation_percent: dev,
-        explanation: (!r.top.is_empty()).then(|| explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up)),
+        explanation: (!r.top.is_empty()).then(|| explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up, r.noise_model)),
     }
 }
 

@@ -371,3 +371,48 @@ fn cleanup_skips_rows_a_build_holds() {
     assert!(left(&mut c, "ml_series_checkpoint").is_empty(), "the next cleanup forgets the released checkpoint");
     assert!(left(&mut c, "ml_series_state").is_empty(), "the next cleanup forgets the released state");
 }
+
+/// Cleanup never queues behind a transaction that holds a partitioned table: dropping a day
+/// partition takes its table exclusively, and every insert and read would queue behind the
+/// waiting DROP. Both tables are taken at once or not at all (a stage reads one and writes the
+/// other), so while a long read holds ml_features nothing is dropped, the rest of cleanup
+/// runs, and the next cleanup drops what was left.
+#[test]
+fn cleanup_leaves_a_held_table_for_the_next_run() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    c.batch_execute(
+        "SELECT ml_generate_demo_data(2, 3, 1, date_trunc('hour', now()) - interval '2 days');
+         SELECT ml_build_features();
+         SET pg_anomaly.metrics_retention_days = 1; SET pg_anomaly.features_retention_days = 1;
+         SET lock_timeout = '5s';",
+    )
+    .unwrap();
+    let expired = |c: &mut postgres::Client, table: &str| -> i64 {
+        c.query_one(&format!("SELECT count(*) FROM {table} WHERE \"timestamp\" < now() - interval '1 day'"), &[]).unwrap().get(0)
+    };
+    let (metrics_before, features_before) = (expired(&mut c, "ml_metrics"), expired(&mut c, "ml_features"));
+    assert!(metrics_before > 0 && features_before > 0, "the history is past the retention");
+    let mut holder = connect();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("SELECT count(*) FROM ml_features").unwrap();
+    let removed = |c: &mut postgres::Client| -> Vec<(String, i64)> {
+        c.query("SELECT table_name::text, removed::bigint FROM ml_cleanup() WHERE table_name IN ('ml_metrics', 'ml_features') ORDER BY 1", &[])
+            .expect("cleanup waited for the held table (lock_timeout)")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let first = removed(&mut c);
+    assert_eq!(first, vec![("ml_features".to_string(), 0), ("ml_metrics".to_string(), 0)], "nothing is dropped while a table is held");
+    assert_eq!((expired(&mut c, "ml_metrics"), expired(&mut c, "ml_features")), (metrics_before, features_before));
+    let runs: i64 = c.query_one("SELECT count(*) FROM ml_job_runs WHERE stage = 'cleanup' AND success", &[]).unwrap().get(0);
+    assert_eq!(runs, 1, "the cleanup run itself succeeded");
+    // the holder read on undisturbed, and once it is done the next cleanup expires the rest
+    let still: i64 = tx.query_one("SELECT count(*) FROM ml_features", &[]).unwrap().get(0);
+    assert!(still >= features_before);
+    tx.commit().unwrap();
+    let second = removed(&mut c);
+    assert_eq!(second, vec![("ml_features".to_string(), features_before), ("ml_metrics".to_string(), metrics_before)], "the next cleanup drops what was left");
+    assert_eq!((expired(&mut c, "ml_metrics"), expired(&mut c, "ml_features")), (0, 0));
+}

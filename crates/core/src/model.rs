@@ -102,6 +102,7 @@ fn score_zscore_row(z: &ZScoreModel, s: &SeriesRows, i: usize) -> Scored {
         neg_log10_p: -(1.0 - score).clamp(1e-300, 1.0).log10(),
         sequence: None,
         warm_up: false,
+        noise_model: None,
     }
 }
 

@@ -42,7 +42,7 @@ pub fn deviation_percent(value: f64, expected: Option<f64>) -> Option<f64> {
 /// [`SeqContext::to_json`](crate::detect::SeqContext::to_json)). A row a warm-up model scored
 /// (an entity the model was not trained on, fitted on its look-back: `warm_up`) carries
 /// `"model": "warm_up"` in every element.
-pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Option<&crate::detect::SeqContext>, warm_up: bool) -> serde_json::Value {
+pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Option<&crate::detect::SeqContext>, warm_up: bool, noise_model: Option<&str>) -> serde_json::Value {
     let l = if neg_log10_p.is_finite() { (neg_log10_p.max(0.0) * 1000.0).round() / 1000.0 } else { f64::MAX };
     serde_json::Value::Array(
         top.iter()
@@ -53,6 +53,9 @@ pub fn explanation_json(top: &[(String, f64)], neg_log10_p: f64, sequence: Optio
                 }
                 if let (true, Some(o)) = (warm_up, v.as_object_mut()) {
                     o.insert("model".into(), serde_json::json!("warm_up"));
+                }
+                if let (Some(m), Some(o)) = (noise_model, v.as_object_mut()) {
+                    o.insert("noise_model".into(), serde_json::json!(m));
                 }
                 v
             })
@@ -85,11 +88,13 @@ mod tests {
             severity: Some(Severity::Yuksek),
             expected_value: Some(10.0),
             deviation_percent: Some(-70.0),
-            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0, None, false)),
+            explanation: Some(explanation_json(&[("lag_1".into(), 0.5)], 3.0, None, false, Some("counts"))),
         };
         let back: DetectRow = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(serde_json::to_value(&r).unwrap()["severity"], "yuksek");
         assert_eq!(r.explanation.as_ref().unwrap()[0]["neg_log10_p"], 3.0);
+        assert_eq!(r.explanation.as_ref().unwrap()[0]["noise_model"], "counts");
+        assert!(explanation_json(&[("lag_1".into(), 0.5)], 3.0, None, false, None)[0].get("noise_model").is_none());
     }
 }

@@ -217,4 +217,8 @@ pub struct Scored {
     /// (an entity the model was not trained on, `warm.rs`); the explanation says so
     /// (`"model": "warm_up"`).
     pub warm_up: bool,
+    /// The noise model the row's entity was scored with: its recognised shape (`shape.rs`:
+    /// `counts`, `event_valued`, `cumulative_counter`, `sawtooth_stock`, ...), shown in the
+    /// explanation as `"noise_model"`; None where no per-entity noise model scored it.
+    pub noise_model: Option<&'static str>,
 }

@@ -173,7 +173,7 @@ impl Detector {
                     &warm
                 }
                 None => {
-                    let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None, warm_up: false };
+                    let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None, warm_up: false, noise_model: None };
                     return Ok((first..s.len()).map(unknown).collect());
                 }
             },
@@ -181,6 +181,7 @@ impl Detector {
         let rows = self.derived(em, view, from);
         let fs = self.forest_scores(&rows);
         let nf = features(self.kind).len();
+        let noise_model = Some(em.shape.name(self.kind));
         let out = rows
             .iter()
             .zip(&fs)
@@ -194,7 +195,7 @@ impl Detector {
                 let value = view.value[i];
                 let direction = expected.map_or(0, |e| if value > e { 1 } else if value < e { -1 } else { 0 });
                 let top = if score >= self.close { self.explain(&r.z[..nf], ux, uf) } else { Vec::new() };
-                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: -ln_p / std::f64::consts::LN_10, sequence: None, warm_up: is_warm }
+                Scored { ts: view.ts[i], value, score, is_anomaly: score >= self.threshold, expected, direction, top, neg_log10_p: -ln_p / std::f64::consts::LN_10, sequence: None, warm_up: is_warm, noise_model }
             })
             .collect();
         let mut out: Vec<Scored> = out;

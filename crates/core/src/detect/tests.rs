@@ -164,7 +164,7 @@ fn tail_follows_an_exponential_and_extrapolates() {
 }
 
 fn scored(ts_min: i64, score: f64, direction: i8) -> Scored {
-    Scored { ts: ts_min * 60_000_000, value: 0.0, score, is_anomaly: score >= 0.999, expected: None, direction, top: vec![], neg_log10_p: -(1.0 - score).max(1e-300).log10(), sequence: None, warm_up: false }
+    Scored { ts: ts_min * 60_000_000, value: 0.0, score, is_anomaly: score >= 0.999, expected: None, direction, top: vec![], neg_log10_p: -(1.0 - score).max(1e-300).log10(), sequence: None, warm_up: false, noise_model: None }
 }
 
 fn params() -> EpisodeParams {

@@ -184,7 +184,7 @@ fn an_alert_row_carries_the_family_bins() {
         let bins: Vec<f64> = [Some(&q.bin), q.previous.as_ref(), q.two_before.as_ref()].iter().map(|b| f64::from(b.expect("two rows of history").bin)).collect();
         assert_eq!(bins, e.inputs.iter().map(|x| x.value).collect::<Vec<_>>(), "the same bins as ml_explain");
         assert!(e.inputs[0].label.contains(&q.bin.range), "{} vs {}", e.inputs[0].label, q.bin.range);
-        let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up);
+        let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up, r.noise_model);
         let el = j.as_array().unwrap().iter().find(|x| x["feature"] == SEQ_LABEL).expect("sequence_context element");
         assert!(el["share"].is_number() && el["neg_log10_p"].is_number(), "existing keys kept: {el}");
         assert_eq!(el["sequence_bin"]["bin"], q.bin.bin);

@@ -59,6 +59,9 @@ fn event_valued_durations_alert_on_slow_refills_only() {
     for (e, s) in ents.iter().zip(&series) {
         let first = s.ts.partition_point(|&t| t < te);
         let sc = det.score_series(s, first).expect("score");
+        // every scored row names the noise model it was scored with (the alert explanation's
+        // "noise_model")
+        assert!(sc.iter().all(|r| r.noise_model == Some("event_valued")));
         // rows between events carry no information
         assert!(sc.iter().filter(|r| r.value == 0.0).all(|r| r.score == 0.0 || !r.is_anomaly));
         let eps: Vec<_> = episodes(&sc, &det.episode_params()).into_iter().filter(|x| !x.suppressed).collect();

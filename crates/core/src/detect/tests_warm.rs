@@ -161,7 +161,7 @@ fn a_new_entity_is_scored_from_its_look_back() {
         assert!(det.score_series(&train[0], 96).expect("score").iter().all(|r| !r.warm_up));
         assert!(det.score_series(&bad, 10).expect("score").iter().all(|r| !r.warm_up));
         if let Some(r) = scored.iter().find(|r| !r.top.is_empty()) {
-            let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up);
+            let j = crate::row::explanation_json(&r.top, r.neg_log10_p, r.sequence.as_ref(), r.warm_up, r.noise_model);
             assert!(j.as_array().expect("array").iter().all(|e| e["model"] == "warm_up"), "{j}");
         }
         let ep = episodes(&scored, &det.episode_params());
