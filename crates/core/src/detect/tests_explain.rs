@@ -119,7 +119,7 @@ fn a_spike_is_explained_by_its_own_row_not_by_the_change_scan() {
     // the neighbouring-hours profile made "shift within 24 hours" the spike's main reason;
     // a short stretch must now carry more than the row itself
     let attribution = |over_row: bool| {
-        let p = DetectorParams { scan_over_row: over_row, ..params(0) };
+        let p = DetectorParams { count_hour_prior: true, scan_over_row: over_row, ..params(0) };
         let det = Detector::fit(MetricKind::Count, &p, &train(6, 9), &[], &[]).expect("fit").0;
         let mut s = count_series("e1", 91, 10, 4.0);
         let i = 9 * 96 + 36;

@@ -155,8 +155,8 @@ fn version_7_bytes_still_load_and_score_as_before() {
     let first = (TRAIN_DAYS * 96) as usize;
     let old = back.score_series(&s, first).expect("a");
     assert_eq!(old, det.score_series(&s, first).expect("b"));
-    // a model fitted with the current defaults scores the same rows otherwise (loaded as the
-    // defaults, those bytes would not score as before)
-    let now = fitted(&DetectorParams::default());
+    // a model fitted with version 8's parameters on scores the same rows otherwise (loaded
+    // with them on, those bytes would not score as before)
+    let now = fitted(&DetectorParams { count_hour_prior: true, scan_over_row: true, ..DetectorParams::default() });
     assert_ne!(now.score_series(&s, first).expect("c"), old);
 }
