@@ -65,3 +65,18 @@ SELECT 2.0 * (1 - false_alerts::float8 / alerts) * (found::float8 / windows)
 FROM q;
 -- a reader cannot save; a reader without a model gets a hint
 SELECT * FROM ml_detect('no_such_metric');
+-- a training that reads a sample of the entities (max_train_rows) fits every other entity's
+-- own noise model after calibration, so none of them is scored as a new entity
+BEGIN;
+SET LOCAL client_min_messages = warning;
+SELECT ml_train('tuketim_miktar', params => '{"max_train_rows": 10000}') AS sampled_id \gset
+SELECT (parameters->'sample'->>'entities_read')::int < (parameters->'sample'->>'entities')::int AS read_a_sample,
+       (parameters->'sample'->>'entities_read')::int + (parameters->'sample'->>'entities_fitted_beyond')::int
+           = (parameters->'sample'->>'entities')::int AS every_entity_fitted
+FROM ml_models WHERE id = :sampled_id;
+SELECT ml_activate_model(:sampled_id);
+SELECT count(DISTINCT entity_id) = 12 AS all_scored,
+       count(*) FILTER (WHERE explanation::text LIKE '%warm_up%') AS warm_up_rows,
+       count(*) FILTER (WHERE expected_value IS NULL) AS unscored_rows
+FROM ml_detect('tuketim_miktar', since => '2026-03-27', until => '2026-03-29');
+ROLLBACK;

@@ -21,6 +21,12 @@ use pgrx::prelude::*;
 /// chain (`-ln P(bin)`, what the previous bin adds, what the one before that adds) and add up
 /// to it: `surprise` is the family's, `base_surprise` 0, `share` attribution / surprise,
 /// `forest_attribution` NULL.
+///
+/// For an entity the active model was not trained on (it joined after training) the first row
+/// is `model`: its label says which model scored the row (`warm_up`: fitted on the entity's
+/// look-back rows at scoring time; `warm_up (borrowed)`: the metric type's usual profile shape
+/// and widened bands at the entity's own level, for a count type's entity with fewer than 24
+/// look-back rows), its value is the number of look-back rows, its attribution 0.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_explain(

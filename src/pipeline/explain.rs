@@ -7,7 +7,7 @@ use super::stage::StageRun;
 use super::train::DEFAULT_MAX_TRAIN_ROWS;
 use crate::errors::{not_found, Result};
 use crate::storage::{rfe as store, series, to_unix_us};
-use pg_anomaly_core::detect::{rfe, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::detect::{rfe, DetectorParams, MetricKind, ModelSource, SeriesRows, Window};
 use pg_anomaly_core::{CoreError, ErrorKind};
 use pgrx::datum::TimestampWithTimeZone;
 
@@ -42,20 +42,24 @@ pub fn explain(metric_type: &str, entity_id: &str, at: TimestampWithTimeZone) ->
             .into());
     };
     let Some(e) = det.explain_row(&s, i)? else {
-        return Err(CoreError::new(ErrorKind::NotFound, format!("the active model of \"{metric_type}\" does not know entity \"{entity_id}\""))
-            .with_detail("An entity gets its own noise model at training; until then it scores 0.")
-            .with_hint(format!("Retrain: SELECT ml_train('{metric_type}');"))
+        return Err(CoreError::new(ErrorKind::NotFound, format!("the active model of \"{metric_type}\" does not know entity \"{entity_id}\" and it has too little look-back before that row"))
+            .with_detail("An entity gets its own noise model at training; until then it is scored by a model fitted on its look-back rows (a count type from its second hour, other types from 24 rows), and its first rows score 0.")
+            .with_hint(format!("Pick a later row, or retrain: SELECT ml_train('{metric_type}');"))
             .into());
     };
     let diff = e.surprise - e.base_surprise;
-    let mut out: Vec<ExplainRow> = e
+    let mut out: Vec<ExplainRow> = Vec::new();
+    // an entity the model was not trained on: say first which model scored the row
+    if let Some(label) = model_label(e.model, e.lookback_rows) {
+        out.push(("model".to_string(), label, e.lookback_rows as f64, 0.0, None, None, e.score, e.surprise, e.base_surprise));
+    }
+    out.extend(e
         .inputs
         .into_iter()
         .map(|a| {
             let share = (diff.abs() > 1e-12).then(|| a.attribution / diff);
             (a.input.to_string(), a.label.to_string(), a.value, a.attribution, share, a.forest, e.score, e.surprise, e.base_surprise)
-        })
-        .collect();
+        }));
     // the sequence family's view: the row's bin and its context, their terms of the family's
     // surprise (base 0: the terms add up to the surprise)
     if let Some(q) = e.sequence {
@@ -65,6 +69,20 @@ pub fn explain(metric_type: &str, entity_id: &str, at: TimestampWithTimeZone) ->
         }));
     }
     Ok(out)
+}
+
+/// The label of the `model` row of `ml_explain` for a row an entity's own model did not score
+/// (None for a trained entity): which model scored it and from how many look-back rows.
+fn model_label(model: ModelSource, rows: usize) -> Option<String> {
+    match model {
+        ModelSource::Trained => None,
+        ModelSource::WarmUp => Some(format!(
+            "warm_up: the active model was not trained on this entity; a warm-up noise model fitted on its {rows} look-back rows at scoring time scored the row (no weekly pattern, alert probability raised as for a short history); retraining gives it its own"
+        )),
+        ModelSource::Borrowed => Some(format!(
+            "warm_up (borrowed): the active model was not trained on this entity and it has only {rows} look-back rows; a model borrowed from the metric type's trained entities (their usual daily profile shape, dispersion and widened bands) at the entity's own level from those rows scored the row; retraining gives it its own"
+        )),
+    }
 }
 
 /// Runs recursive feature elimination for a metric type on its stored training data (as

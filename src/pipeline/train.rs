@@ -256,6 +256,12 @@ struct Sample {
     data: Vec<SeriesRows>,
     rows: usize,
     entities_total: usize,
+    /// The entities a forest's sample did not read (in sample order), and how to read them:
+    /// each gets its own noise model after calibration (`extend_beyond_sample`).
+    rest: Vec<String>,
+    aux: Option<&'static str>,
+    from: TimestampWithTimeZone,
+    until: Option<TimestampWithTimeZone>,
 }
 
 /// Reads the training series: every entity for a z-score model; for a forest, entities in
@@ -297,10 +303,12 @@ fn read_sample(
             data.extend(part);
         }
         let rows = data.iter().map(|s| s.len()).sum();
-        return Ok(Sample { data, rows, entities_total });
+        let read = chunks.iter().map(Vec::len).sum::<usize>();
+        let rest = entities[read..].to_vec();
+        return Ok(Sample { data, rows, entities_total, rest, aux, from, until: train_until });
     }
     let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
-    plan_reads(&entities, cap, |chunk| {
+    let chunks = plan_reads(&entities, cap, |chunk| {
         let froms = vec![from; chunk.len()];
         let read = series::read(metric_type, aux, chunk, &froms, 0, train_until)?;
         let n = read.iter().map(|s| s.len()).sum::<usize>();
@@ -308,7 +316,9 @@ fn read_sample(
         Ok(n)
     })?;
     let rows = data.iter().map(|s| s.len()).sum();
-    Ok(Sample { data, rows, entities_total })
+    let read = chunks.iter().map(Vec::len).sum::<usize>();
+    let rest = entities[read..].to_vec();
+    Ok(Sample { data, rows, entities_total, rest, aux, from, until: train_until })
 }
 
 /// The reads of a sample: chunks of `entities` in order until about `cap` rows (0: every
@@ -356,7 +366,8 @@ fn fit(
             if !explicit_inputs {
                 p.exclude_inputs = rfe_excluded(metric_type, kind)?;
             }
-            let (d, report) = Detector::fit(kind, &p, data, &exclude, &normal_w)?;
+            let (mut d, report) = Detector::fit(kind, &p, data, &exclude, &normal_w)?;
+            let beyond = extend_beyond_sample(&mut d, metric_type, sample, &exclude, &normal_w)?;
             if report.warm_up {
                 // a model from less than `min_train_days`: made, but the caller should know
                 pgrx::notice!(
@@ -369,6 +380,7 @@ fn fit(
             let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
             let info = json!({ "detector": d.params().to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
                                "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total,
+                                           "entities_fitted_beyond": beyond,
                                            "unreviewed_alerts_excluded": windows.unreviewed.len() } });
             (d.to_bytes()?, Model::Detector(d), info)
         }
@@ -389,6 +401,22 @@ fn fit(
             (m.to_bytes()?, Model::ZScore(m), info)
         }
     })
+}
+
+/// Gives every entity the sample did not read its own noise model (`Detector::extend`: the
+/// calibration stays the sample's), reading them a chunk at a time; returns how many were
+/// added. Without it they were scored as new entities, from a warm-up model refitted on their
+/// look-back at every scoring run.
+fn extend_beyond_sample(d: &mut Detector, metric_type: &str, sample: &Sample, exclude: &[Window], normal: &[Window]) -> Result<usize> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let mut added = 0;
+    for chunk in sample.rest.chunks(ENTITIES_PER_READ) {
+        pgrx::check_for_interrupts!();
+        let froms = vec![sample.from; chunk.len()];
+        let read = series::read(metric_type, sample.aux, chunk, &froms, 0, sample.until)?;
+        added += d.extend(&read, exclude, normal, threads)?;
+    }
+    Ok(added)
 }
 
 /// Rows per set (sampled, alerted) whose Shapley values give the importance stored with a

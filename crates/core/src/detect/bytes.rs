@@ -320,6 +320,7 @@ impl TryFrom<DetectorWire> for Detector {
             day_tail: w.day_tail,
             threshold: w.threshold,
             close: w.close,
+            borrow: Default::default(),
         })
     }
 }

@@ -64,6 +64,12 @@ pub struct Explanation {
     /// The sequence family's view of the row (`seq.rs`), when the model has the family and a
     /// sequence model for the entity.
     pub sequence: Option<super::seq::SeqExplanation>,
+    /// Which noise model scored the row: `trained` (the entity's own), `warm_up` (fitted on the
+    /// entity's look-back at scoring time: the model was not trained on it) or `borrowed` (the
+    /// metric type's, with the entity's level from its first look-back rows).
+    pub model: super::score::ModelSource,
+    /// Rows of look-back before the row (what a warm-up or borrowed model was fitted on).
+    pub lookback_rows: usize,
 }
 
 /// Mean |attribution| per input over a sample of scored rows and over alerted rows.
@@ -184,11 +190,13 @@ impl Detector {
     }
 
     /// Explains row `i` of `s` as [`score_series`](Self::score_series)`(s, i)` scores it (rows
-    /// up to a day before it are its look-back). None when the model does not know the entity
-    /// or `i` is out of range; errors only on a malformed series.
+    /// up to a day before it are its look-back), with the noise model it was scored with: the
+    /// entity's own, or for an entity the model was not trained on the warm-up or borrowed
+    /// model fitted on its look-back (`warm.rs`). None when no model scores the row (an
+    /// unknown entity with too little look-back) or `i` is out of range; errors only on a
+    /// malformed series.
     pub fn explain_row(&self, s: &SeriesRows, i: usize) -> CoreResult<Option<Explanation>> {
         check_series(s)?;
-        let Some(em) = self.entity(&s.entity_id) else { return Ok(None) };
         if i >= s.len() {
             return Ok(None);
         }
@@ -200,7 +208,8 @@ impl Detector {
             features: s.features[lb..=i].to_vec(),
             aux: s.aux.as_ref().map(|a| a[lb..=i].to_vec()),
         };
-        let rows = self.derived(em, &view, i - lb);
+        let Some((em, _, source)) = self.entity_for(&view, i - lb) else { return Ok(None) };
+        let rows = self.derived(em.as_ref(), &view, i - lb);
         let Some(row) = rows.first() else { return Ok(None) };
         let info = features(self.kind);
         let nf = info.len();
@@ -227,6 +236,8 @@ impl Detector {
             forest_base: forest.as_ref().map(|f| f.2),
             inputs,
             sequence,
+            model: source,
+            lookback_rows: i - lb,
         }))
     }
 

@@ -95,6 +95,9 @@ pub struct Detector {
     /// The sequence family's per-entity models (`seq.rs`), when `params.detector_family` asks
     /// for it.
     pub(crate) seq: Option<super::seq::SeqModel>,
+    /// The template new entities of a count type borrow (`warm.rs`), computed on first use.
+    #[serde(skip)]
+    pub(crate) borrow: super::warm::BorrowCache,
 }
 
 /// What fitting saw and decided (for `ml_training_logs.metrics`).
@@ -230,10 +233,62 @@ fn unit_hash(seed: u64, a: u64, b: i64) -> f64 {
 }
 
 /// Windows grouped by entity id.
-fn by_entity(ws: &[Window]) -> HashMap<&str, Vec<&Window>> {
+pub(crate) fn by_entity(ws: &[Window]) -> HashMap<&str, Vec<&Window>> {
     let mut m: HashMap<&str, Vec<&Window>> = HashMap::new();
     ws.iter().for_each(|w| m.entry(w.entity_id.as_str()).or_default().push(w));
     m
+}
+
+/// One entity's training rows made ready for its noise model: calendars, the rows fitted on
+/// and calibrated on, the recognised shape and the rows as that shape presents them.
+pub(crate) struct Prepared<'a> {
+    pub cals: Vec<Cal>,
+    pub fit_mask: Vec<bool>,
+    pub cal_mask: Vec<bool>,
+    pub shape: Shape,
+    pub rows: std::borrow::Cow<'a, SeriesRows>,
+    /// Rows inside spans marked false positive.
+    pub normal_rows: usize,
+}
+
+impl<'a> Prepared<'a> {
+    /// Prepares `s` with the known-anomaly (`excl`) and false-positive (`norm`) windows of
+    /// its entity; `lookback` is how long after a known anomaly rows are not calibrated on.
+    pub(crate) fn new(kind: MetricKind, s: &'a SeriesRows, excl: &HashMap<&str, Vec<&Window>>, norm: &HashMap<&str, Vec<&Window>>, lookback: i64) -> Prepared<'a> {
+        let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
+        let none = Vec::new();
+        let (ex, no) = (excl.get(s.entity_id.as_str()).unwrap_or(&none), norm.get(s.entity_id.as_str()).unwrap_or(&none));
+        let is_normal = |t: i64| no.iter().any(|w| w.covers(t, 0));
+        let fit_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, 0))).collect();
+        // calibration leaves out known anomalies and, for a day (counts: the look-back)
+        // after them, the rows whose trailing sums or recent baseline still hold them; it
+        // also leaves out spans marked false positive (fitted on as normal): feedback quiets them explicitly (`apply_feedback`), and
+        // left in, a pattern marked on several entities would stretch the pooled tails and
+        // dull every entity's alerts instead
+        let cal_mask: Vec<bool> = s.ts.iter().map(|&t| !no.iter().any(|w| w.covers(t, lookback)) && !ex.iter().any(|w| w.covers(t, lookback))).collect();
+        let normal_rows = s.ts.iter().filter(|&&t| is_normal(t)).count();
+        let shape = Shape::recognise(kind, s, &fit_mask);
+        let rows = if shape.transforms() { std::borrow::Cow::Owned(shape.apply(s)) } else { std::borrow::Cow::Borrowed(s) };
+        Prepared { cals, fit_mask, cal_mask, shape, rows, normal_rows }
+    }
+
+    /// The entity's noise model and feature divisors, with its held-out derived rows (what
+    /// calibration pools); None when fewer than [`MIN_ENTITY_ROWS`] rows may be fitted on.
+    /// `model_warm`: the whole model is a warm-up model; `step`: the typical row step.
+    pub(crate) fn fit_entity(&self, kind: MetricKind, params: &DetectorParams, pooled: &Pooled, model_warm: bool, step: f64, inputs: &[bool; MAX_NF]) -> Option<(EntityModel, Vec<Row>)> {
+        if self.fit_mask.iter().filter(|m| **m).count() < MIN_ENTITY_ROWS {
+            return None;
+        }
+        let s: &SeriesRows = &self.rows;
+        // the entity's own span: an entity that joined late (a day of history in a model of
+        // months) is fitted as in a warm-up span of that length, whatever the other entities saw
+        let days = entity_days(s, &self.fit_mask, step);
+        let warm = model_warm || days < params.min_train_days;
+        let all = fit_noise(kind, s, &self.cals, &self.fit_mask, pooled, self.shape, warm, params.count_hour_prior);
+        let short = days < 4.0;
+        let (z, scales) = held_out(kind, params, s, &self.cals, &self.fit_mask, &self.cal_mask, pooled, self.shape, warm, short, &all, inputs);
+        Some((EntityModel { id: s.entity_id.clone(), noise: all, shape: self.shape, scales }, z))
+    }
 }
 
 /// Held-out calibration rows of all entities (sampled entity-days).
@@ -288,20 +343,10 @@ impl Detector {
         let mut prepared = Vec::with_capacity(series.len());
         let (mut t_min, mut t_max, mut steps) = (i64::MAX, i64::MIN, Vec::new());
         for s in series {
-            let cals: Vec<Cal> = (0..s.len()).map(|i| calendar(s.ts[i], &s.features[i])).collect();
-            let none = Vec::new();
-            let (ex, no) = (excl.get(s.entity_id.as_str()).unwrap_or(&none), norm.get(s.entity_id.as_str()).unwrap_or(&none));
-            let is_normal = |t: i64| no.iter().any(|w| w.covers(t, 0));
-            let fit_mask: Vec<bool> = s.ts.iter().map(|&t| is_normal(t) || !ex.iter().any(|w| w.covers(t, 0))).collect();
-            // calibration leaves out known anomalies and, for a day (counts: the look-back)
-            // after them, the rows whose trailing sums or recent baseline still hold them; it
-            // also leaves out spans marked false positive (fitted on as normal): feedback quiets them explicitly (`apply_feedback`), and
-            // left in, a pattern marked on several entities would stretch the pooled tails and
-            // dull every entity's alerts instead
-            let cal_mask: Vec<bool> = s.ts.iter().map(|&t| !no.iter().any(|w| w.covers(t, lookback)) && !ex.iter().any(|w| w.covers(t, lookback))).collect();
+            let p = Prepared::new(kind, s, &excl, &norm, lookback);
             report.rows += s.len();
-            report.rows_excluded += fit_mask.iter().filter(|m| !**m).count();
-            report.rows_normal += s.ts.iter().filter(|&&t| is_normal(t)).count();
+            report.rows_excluded += p.fit_mask.iter().filter(|m| !**m).count();
+            report.rows_normal += p.normal_rows;
             if let (Some(&a), Some(&b)) = (s.ts.first(), s.ts.last()) {
                 t_min = t_min.min(a);
                 t_max = t_max.max(b);
@@ -309,10 +354,8 @@ impl Detector {
             if s.len() >= 2 {
                 steps.push((s.ts[s.len() - 1] - s.ts[0]) as f64 / (s.len() - 1) as f64);
             }
-            let shape = Shape::recognise(kind, s, &fit_mask);
-            *report.shapes.entry(shape.name(kind).to_string()).or_insert(0) += 1;
-            let st = if shape.transforms() { std::borrow::Cow::Owned(shape.apply(s)) } else { std::borrow::Cow::Borrowed(s) };
-            prepared.push((cals, fit_mask, cal_mask, shape, st));
+            *report.shapes.entry(p.shape.name(kind).to_string()).or_insert(0) += 1;
+            prepared.push(p);
         }
         let step = if steps.is_empty() { 0.0 } else { quantile(&mut steps, 0.5) };
         report.train_days = if t_max >= t_min { ((t_max - t_min) as f64 + step) / DAY_US as f64 } else { 0.0 };
@@ -328,30 +371,22 @@ impl Detector {
         report.warm_up = report.confidence < 1.0;
 
         let pooled = if kind == MetricKind::Duration {
-            let ev: Vec<_> = prepared.iter().map(|p| duration_events(&p.4, &p.1, p.3.events)).collect();
+            let ev: Vec<_> = prepared.iter().map(|p| duration_events(&p.rows, &p.fit_mask, p.shape.events)).collect();
             pool_durations(&ev)
         } else {
             Pooled::default()
         };
 
-        let total_days: usize = prepared.iter().map(|(c, _, m, _, _)| c.iter().zip(m).filter(|(_, m)| **m).map(|(c, _)| c.day).collect::<HashSet<_>>().len()).sum();
+        let total_days: usize = prepared.iter().map(|p| p.cals.iter().zip(&p.cal_mask).filter(|(_, m)| **m).map(|(c, _)| c.day).collect::<HashSet<_>>().len()).sum();
         let rate = (params.calibration_blocks as f64 / total_days.max(1) as f64).min(1.0);
         let mut pool = Pool { z: Vec::new(), block: Vec::new(), blocks: 0 };
         let mut entities = Vec::new();
-        for (e, (cals, fit_mask, cal_mask, shape, st)) in prepared.iter().enumerate() {
-            let s: &SeriesRows = st;
-            let shape = *shape;
-            if fit_mask.iter().filter(|m| **m).count() < MIN_ENTITY_ROWS {
+        for (e, p) in prepared.iter().enumerate() {
+            let Some((em, z)) = p.fit_entity(kind, params, &pooled, report.warm_up, step, &mask) else {
                 report.entities_skipped += 1;
                 continue;
-            }
-            // the entity's own span: an entity that joined late (a day of history in a model of
-            // months) is fitted as in a warm-up span of that length, whatever the other entities saw
-            let days = entity_days(s, fit_mask, step);
-            let warm = report.warm_up || days < params.min_train_days;
-            let all = fit_noise(kind, s, cals, fit_mask, &pooled, shape, warm, params.count_hour_prior);
-            let short = days < 4.0;
-            let (z, scales) = held_out(kind, params, s, cals, fit_mask, cal_mask, &pooled, shape, warm, short, &all, &mask);
+            };
+            let (cals, cal_mask) = (&p.cals, &p.cal_mask);
             let mut day_ids: HashMap<i64, u32> = HashMap::new();
             for (i, r) in z.iter().enumerate() {
                 if !cal_mask[i] || unit_hash(params.seed, e as u64, cals[i].day) >= rate {
@@ -363,11 +398,11 @@ impl Detector {
                     pool.blocks += 1;
                 }
                 let mut row = r.z;
-                row.iter_mut().zip(&scales).for_each(|(v, sc)| *v /= sc);
+                row.iter_mut().zip(&em.scales).for_each(|(v, sc)| *v /= sc);
                 pool.z.push(row);
                 pool.block.push(b);
             }
-            entities.push(EntityModel { id: s.entity_id.clone(), noise: all, shape, scales });
+            entities.push(em);
         }
         report.entities = entities.len();
         report.calibration_rows = pool.z.len();
@@ -423,6 +458,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         threshold: 1.0 - params.alert_p,
         close: 1.0 - params.close_p,
         seq: None,
+        borrow: Default::default(),
     };
     let mut forest_scores = vec![0.0; pool.z.len()];
     if params.use_forest {

@@ -38,6 +38,7 @@ mod calib;
 mod derive;
 mod episodes;
 mod explain;
+mod extend;
 mod fit;
 mod inputs;
 mod mathx;
@@ -72,11 +73,14 @@ mod tests_seq;
 mod tests_tune;
 #[cfg(test)]
 mod tests_warm;
+#[cfg(test)]
+mod tests_extend;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
 pub use seq::{SeqBin, SeqContext, SeqExplanation, SeqInput};
 pub use fit::{Detector, FitReport};
+pub use score::ModelSource;
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};
 pub use packed::{pack_series, unpack_series};

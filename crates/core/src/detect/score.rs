@@ -1,6 +1,7 @@
 //! Scoring rows with a fitted [`Detector`], explanations, and the feedback that makes an alert
 //! marked false positive stop alerting.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 
@@ -9,6 +10,31 @@ use super::fit::{check_series, forest_matrix, forest_pairs, Detector, EntityMode
 use super::mathx::{calendar, Cal};
 use super::{EpisodeParams, MetricKind, Scored, SeriesRows, Window};
 use crate::error::CoreResult;
+
+/// Where the noise model that scored a row came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSource {
+    /// The entity's own, fitted at training.
+    Trained,
+    /// A warm-up model fitted on the entity's look-back at scoring time (it joined after
+    /// training).
+    WarmUp,
+    /// Borrowed from the metric type's trained entities, with the entity's own level from its
+    /// first look-back rows (fewer than a warm-up model needs).
+    Borrowed,
+}
+
+impl ModelSource {
+    /// Stable name (`trained`, `warm_up`, `borrowed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelSource::Trained => "trained",
+            ModelSource::WarmUp => "warm_up",
+            ModelSource::Borrowed => "borrowed",
+        }
+    }
+}
 
 /// Row-level survival a feature of a false-positive pattern is scaled down to: a value that
 /// about one normal row in a thousand reaches, far from alerting on its own.
@@ -158,26 +184,15 @@ impl Detector {
             s
         };
         let from = first - lb;
-        // an entity the model was not trained on: a warm-up model from its look-back rows
+        // an entity the model was not trained on: a warm-up model from its look-back rows, or
+        // before it has enough of them (counts) one borrowed from the type's trained entities
         // (`warm.rs`); with too little look-back its rows score 0 with no expected value
-        let warm;
-        let mut penalty = 0.0;
-        let known = self.entity(&s.entity_id);
-        let is_warm = known.is_none();
-        let em = match known {
-            Some(em) => em,
-            None => match self.warm_entity(view, from) {
-                Some(w) => {
-                    warm = w;
-                    penalty = self.warm_penalty(view, from);
-                    &warm
-                }
-                None => {
-                    let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None, warm_up: false, noise_model: None };
-                    return Ok((first..s.len()).map(unknown).collect());
-                }
-            },
+        let Some((em, penalty, source)) = self.entity_for(view, from) else {
+            let unknown = |i: usize| Scored { ts: s.ts[i], value: s.value[i], score: 0.0, is_anomaly: false, expected: None, direction: 0, top: Vec::new(), neg_log10_p: 0.0, sequence: None, warm_up: false, noise_model: None };
+            return Ok((first..s.len()).map(unknown).collect());
         };
+        let is_warm = source != ModelSource::Trained;
+        let em = em.as_ref();
         let rows = self.derived(em, view, from);
         let fs = self.forest_scores(&rows);
         let nf = features(self.kind).len();
@@ -204,6 +219,22 @@ impl Detector {
             sq.apply(p.detector_family, view, from, &mut out, self.threshold, self.close, p.seq_margin, (p.seq_rest_hours * 3600e6) as i64, self.lookback_us());
         }
         Ok(out)
+    }
+
+    /// The noise model rows `from..` of `view` are scored with (rows before `from` are
+    /// look-back): the entity's own, else a warm-up model fitted on its look-back, else (a
+    /// count type, a few look-back rows) one borrowed from the type (`warm.rs`); with the `ln`
+    /// of the factor its tail probabilities are raised by and where it came from. None when
+    /// the model does not know the entity and its look-back is too short.
+    pub(crate) fn entity_for<'a>(&'a self, view: &SeriesRows, from: usize) -> Option<(Cow<'a, EntityModel>, f64, ModelSource)> {
+        if let Some(em) = self.entity(&view.entity_id) {
+            return Some((Cow::Borrowed(em), 0.0, ModelSource::Trained));
+        }
+        let (em, source) = match self.warm_entity(view, from) {
+            Some(w) => (w, ModelSource::WarmUp),
+            None => (self.borrowed_entity(view, from)?, ModelSource::Borrowed),
+        };
+        Some((Cow::Owned(em), self.warm_penalty(view, from), source))
     }
 
     /// Top 3 (label, share): exact Shapley values of the row surprise (`explain.rs`). `ux`
@@ -307,6 +338,8 @@ pub(crate) fn apply_feedback(det: &mut Detector, series: &[SeriesRows], normal: 
             }
         }
     }
+    // the borrowed template holds the entities' divisors: fitted again on first use
+    det.borrow = Default::default();
     let need = TYPE_FEEDBACK_ENTITIES.max(det.entities.len().div_ceil(100));
     let mut type_wide = Vec::new();
     if marked.len() >= need {

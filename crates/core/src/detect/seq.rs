@@ -24,6 +24,10 @@
 //!   level flickering at a bin edge alarm once, not again and again).
 //! - *Rest*: after an alarm the family is silent for `seq_rest_hours`: one event, one
 //!   alert. The rest is reconstructed from the look-back rows, like the counts.
+//! - *New entities*: an entity the family has no model for (it joined after training) is
+//!   scored by the calibrated family alone, with its warm-up or borrowed noise model
+//!   (`warm.rs`), under every `detector_family`: counts of a few hours are too few to learn
+//!   which bins follow which, and its calibrated scores are on the same scale.
 
 use std::collections::HashMap;
 
@@ -503,7 +507,9 @@ impl SeqModel {
 
     /// Combines the family's tail probabilities into scored rows: `Sequence` replaces the
     /// calibrated score, `Both` keeps the larger; a row at or above the close level names the
-    /// family in its explanation, with its bins ([`SeqContext`]).
+    /// family in its explanation, with its bins ([`SeqContext`]). An entity without a
+    /// sequence model (a new entity) falls back to the calibrated family: its rows are left
+    /// as the calibrated detector scored them.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn apply(&self, family: Family, s: &SeriesRows, from: usize, rows: &mut [Scored], threshold: f64, close: f64, margin: f64, rest_us: i64, window_us: i64) {
         let mut steps: Vec<(f64, [u32; 3])> = Vec::with_capacity(s.len().saturating_sub(from));
@@ -514,7 +520,14 @@ impl SeqModel {
                 }
             })
             .is_some();
-        let e = if known { self.entity(&s.entity_id) } else { None };
+        if !known {
+            // no sequence model for the entity (it joined after training, or had too few
+            // training rows): its rows keep the calibrated detector's scores, a warm-up or
+            // borrowed model's for a new entity (`warm.rs`), whatever the family; scoring it
+            // 0 under `sequence` left a new entity unwatched until the next training
+            return;
+        }
+        let e = self.entity(&s.entity_id);
         for (k, r) in rows.iter_mut().enumerate() {
             let (score, nl) = match steps.get(k) {
                 Some(&(l, _)) if l < 0.0 => (super::score::score_from_ln_p(l), -l / std::f64::consts::LN_10),

@@ -103,10 +103,24 @@ fn shapley_matches_permutations_and_adds_up() {
         // forest TreeSHAP, interactions folded: adds up to the forest's log2 score
         let fsum: f64 = e.inputs.iter().map(|a| a.forest.expect("forest")).sum();
         assert!((fsum - (e.forest_log2.unwrap() - e.forest_base.unwrap())).abs() < 1e-9);
-        // an unknown entity or row has no explanation
+        assert_eq!((e.model, e.lookback_rows), (ModelSource::Trained, 191));
+        // an entity the model was not trained on is explained with the warm-up model that
+        // scored it (fitted on its look-back), and says so; with too little look-back for any
+        // model (and a row out of range) there is no explanation
         let mut other = s.clone();
         other.entity_id = "nobody".into();
-        assert_eq!(det.explain_row(&other, i).unwrap(), None);
+        let w = det.explain_row(&other, i).unwrap().expect("a warm-up model scored the row");
+        assert_eq!(w.model, ModelSource::WarmUp);
+        assert!((w.score - det.score_series(&other, i).expect("score")[0].score).abs() < 1e-12);
+        assert!(serde_json::to_value(&w).expect("json")["model"] == "warm_up");
+        // its first hours (8 rows of look-back): a model borrowed from the type
+        let a = 9 * 96;
+        let fresh = SeriesRows { entity_id: "nobody".into(), ts: other.ts[a..].to_vec(), value: other.value[a..].to_vec(), features: other.features[a..].to_vec(), aux: None };
+        let b = det.explain_row(&fresh, 8).unwrap().expect("a borrowed model scored the row");
+        assert_eq!((b.model, b.lookback_rows), (ModelSource::Borrowed, 8));
+        assert!((b.score - det.score_series(&fresh, 8).expect("score")[0].score).abs() < 1e-12);
+        let few = crate::corpus::head(&other, 3);
+        assert_eq!(det.explain_row(&few, 2).unwrap(), None);
         assert_eq!(det.explain_row(&s, s.len()).unwrap(), None);
     }
 }

@@ -286,8 +286,12 @@ fn input_errors_and_unknown_entities() {
     nan.value[3] = f64::NAN;
     let det = fit(MetricKind::Count, &[count_series("a", 1, 8, 3.0), count_series("b", 2, 8, 3.0)], &[]);
     assert_eq!(det.score_series(&nan, 0).unwrap_err().kind, ErrorKind::InvalidParameter);
-    let stranger = det.score_series(&count_series("zz", 3, 2, 3.0), 10).expect("score");
+    // an unknown entity with fewer look-back rows than a borrowed model needs scores 0; with
+    // 10 (a count type) it is scored on the type's borrowed model (`tests_warm`)
+    let stranger = det.score_series(&count_series("zz", 3, 2, 3.0), 3).expect("score");
     assert!(!det.knows("zz") && stranger.iter().all(|r| r.score == 0.0 && !r.is_anomaly && r.expected.is_none()));
+    let stranger = det.score_series(&count_series("zz", 3, 2, 3.0), 10).expect("score");
+    assert!(stranger.iter().all(|r| r.expected.is_some() && r.warm_up));
     assert!(det.score_series(&count_series("a", 3, 2, 3.0), 10_000).expect("empty").is_empty());
     assert_eq!(det.feature_names(), features(MetricKind::Count).iter().map(|f| f.name).collect::<Vec<_>>());
 }

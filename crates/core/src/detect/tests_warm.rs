@@ -194,3 +194,101 @@ fn an_entity_that_joined_late_is_fitted_as_a_warm_up() {
     let alerts = episodes(&scored, &det.episode_params()).iter().filter(|e| !e.suppressed).count();
     assert!(alerts == 0, "{alerts} alerts on normal refill cycles of an entity that joined late");
 }
+
+/// Expected count per 15 minutes: morning and evening peaks, quieter weekends.
+fn count_rate(ts: i64, scale: f64) -> f64 {
+    let h = ts.rem_euclid(DAY) as f64 / HOUR as f64;
+    let weekend = (ts.div_euclid(DAY) + 3).rem_euclid(7) >= 5;
+    let bump = |c: f64, w: f64| (-0.5 * ((h - c) / w).powi(2)).exp();
+    scale * (0.2 + 1.5 * bump(9.0, 1.5) + bump(19.0, 2.0)) * if weekend { 0.6 } else { 1.0 }
+}
+
+/// Poisson counts of `days` days from `start` (a row every 15 minutes).
+fn counts(id: &str, seed: u64, start: i64, days: i64, scale: f64) -> SeriesRows {
+    use rand_distr::Poisson;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ts: Vec<i64> = (0..days * 96).map(|i| start + i * STEP).collect();
+    let value: Vec<f64> = ts.iter().map(|&t| Poisson::new(count_rate(t, scale)).map_or(0.0, |p| p.sample(&mut rng))).collect();
+    let aux = vec![0.0; ts.len()];
+    let mut s = series(id, ts, value, aux);
+    s.aux = None;
+    s
+}
+
+/// Rows `first..` of `s` scored as the hourly detection tick scores them: an hour at a time,
+/// the rows before as look-back.
+fn hourly(det: &Detector, s: &SeriesRows, first: usize) -> Vec<Scored> {
+    let mut out = Vec::new();
+    let mut a = first;
+    while a < s.len() {
+        let b = s.ts.partition_point(|&t| t < s.ts[a] + HOUR);
+        out.extend(det.score_series(&crate::corpus::head(s, b), a).expect("score"));
+        a = b;
+    }
+    out
+}
+
+#[test]
+fn a_new_count_entity_is_scored_from_its_first_hours() {
+    // 20 entities with two weeks of counts (levels 2 to 6); a new one (level 8, not seen in
+    // training) joins at 06:00 of a Thursday after training: its first 24 rows (6 hours) used
+    // to score 0, now they are scored from its second hour on a model borrowed from the type
+    let train: Vec<SeriesRows> = (0..20u64).map(|k| counts(&format!("c{k:02}"), k, BASE, 14, 2.0 + 0.2 * k as f64)).collect();
+    let (det, rep) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    assert!(!rep.warm_up && !det.knows("new"));
+    let start = BASE + 15 * DAY + 6 * HOUR;
+    let (mut found, mut normal_alerts, mut early_alerts) = (0, 0, 0);
+    for k in 0..10u64 {
+        let good = counts("new", 900 + k, start, 1, 8.0);
+        // a spike at 09:00 (row 12): ten times the usual peak
+        let mut bad = good.clone();
+        let spike = 12;
+        bad.value[spike] = (10.0 * count_rate(bad.ts[spike], 8.0)).round();
+        let scored = hourly(&det, &bad, 0);
+        // the first hour has no look-back: 0 as before; from the second hour on, expected values
+        assert!(scored[..4].iter().all(|r| r.score == 0.0 && r.expected.is_none()));
+        assert!(scored[4..].iter().all(|r| r.expected.is_some() && r.warm_up), "rows of the second hour on are scored");
+        // the level is the entity's own (8), not the type's (about 4)
+        let e = scored[spike + 4].expected.expect("expected");
+        let truth = count_rate(bad.ts[spike + 4], 8.0);
+        assert!(e > 0.6 * truth && e < 1.6 * truth, "expected {e}, true rate {truth}");
+        let ep = episodes(&scored, &det.episode_params());
+        found += usize::from(ep.iter().any(|x| !x.suppressed && x.start_ts <= bad.ts[spike] && x.end_ts >= bad.ts[spike]));
+        let normal = episodes(&hourly(&det, &good, 0), &det.episode_params());
+        normal_alerts += normal.iter().filter(|x| !x.suppressed).count();
+        early_alerts += normal.iter().filter(|x| !x.suppressed && x.start_ts < start + 6 * HOUR).count();
+    }
+    assert!(found >= 8, "a tenfold spike in the fourth hour found on {found} of 10 new entities");
+    assert!(normal_alerts <= 1 && early_alerts == 0, "{normal_alerts} alerts ({early_alerts} in the first 6 hours) on 10 normal new entities");
+}
+
+#[test]
+fn the_sequence_family_falls_back_to_the_calibrated_one_for_a_new_entity() {
+    // a count type whose model uses the sequence family alone: a new entity has no sequence
+    // model, its rows used to score 0 whatever its look-back; now they keep the calibrated
+    // (warm-up or borrowed) scores
+    let train: Vec<SeriesRows> = (0..20u64).map(|k| counts(&format!("c{k:02}"), k, BASE, 14, 2.0 + 0.2 * k as f64)).collect();
+    let p = DetectorParams { detector_family: super::seq::Family::Sequence, ..DetectorParams::default() };
+    let (det, _) = Detector::fit(MetricKind::Count, &p, &train, &[], &[]).expect("fit");
+    let (cal, _) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    assert!(!det.knows("new"));
+    let start = BASE + 15 * DAY + 6 * HOUR;
+    let mut found = 0;
+    for k in 0..10u64 {
+        let mut bad = counts("new", 900 + k, start, 2, 8.0);
+        // a spike in the fourth hour (borrowed model) and one the next evening (warm-up model)
+        let spikes = [12, 96 + 52];
+        for &i in &spikes {
+            bad.value[i] = (10.0 * count_rate(bad.ts[i], 8.0)).round();
+        }
+        let scored = hourly(&det, &bad, 0);
+        let same = hourly(&cal, &bad, 0);
+        assert!(scored.iter().zip(&same).all(|(a, b)| a.score == b.score), "a new entity scores as under the calibrated family");
+        assert!(scored[4..].iter().all(|r| r.expected.is_some() && r.warm_up) && scored[4..].iter().any(|r| r.score > 0.0));
+        let ep = episodes(&scored, &det.episode_params());
+        found += spikes.iter().filter(|&&i| ep.iter().any(|x| !x.suppressed && x.start_ts <= bad.ts[i] && x.end_ts >= bad.ts[i])).count();
+        // a trained entity is still scored by the sequence family alone
+        assert!(det.score_series(&train[0], 96 * 13).expect("score").iter().all(|r| r.top.iter().all(|t| t.0 == super::seq::SEQ_LABEL)));
+    }
+    assert!(found >= 16, "{found} of 20 tenfold spikes found on new entities under the sequence family");
+}

@@ -10,14 +10,141 @@
 //! as training does for an entity of a few days (3-hour blocks), and its tail probabilities
 //! are raised as a warm-up model's threshold is (`warm_penalty`).
 //! Nothing is stored: the next training gives the entity its own model.
+//!
+//! Before it has [`MIN_ENTITY_ROWS`] rows of look-back (its first 6 hours at 15-minute steps)
+//! a new entity of a count type borrows what the type already knows ([`Detector::borrowed_entity`]):
+//! the median shape of the trained entities' hour x weekday/weekend profiles (each divided by
+//! its mean), their median dispersion and day-level variance, their median feature divisors
+//! widened by [`BORROW_WIDEN`]; only the level is the entity's own, a trimmed ratio of its
+//! look-back counts to the shape there, pulled toward the type's median level by
+//! [`BORROW_PRIOR_ROWS`] rows (an entity's first night says little about its day). Its tail
+//! probabilities are raised by the same warm-up penalty (which is large for an hour or two of
+//! look-back), so only a clear deviation alerts. Stock levels, durations and generic series
+//! have no type-wide scale to borrow (each stock, refill and level has its own units and
+//! centre) and keep waiting for their [`MIN_ENTITY_ROWS`].
 
 use super::fit::{fit_noise, held_out, Detector, EntityModel, MIN_ENTITY_ROWS};
-use super::mathx::{calendar, Cal};
+use super::mathx::{calendar, median, Cal, CELLS};
+use super::noise::{profile_f64, Noise};
 use super::noise::duration_events;
 use super::shape::Shape;
 use super::{MetricKind, SeriesRows};
 
+/// Fewest look-back rows (an hour at 15-minute steps) for a borrowed model.
+pub(crate) const MIN_BORROW_ROWS: usize = 4;
+/// Factor the borrowed (median) feature divisors are widened by: the level of a new entity
+/// comes from a few rows, and its own spread is not known yet.
+pub(crate) const BORROW_WIDEN: f64 = 1.5;
+/// Weight (rows of average profile) of the type's median level in a borrowed level.
+pub(crate) const BORROW_PRIOR_ROWS: f64 = 4.0;
+
+/// What a count type's trained entities share, for [`Detector::borrowed_entity`]: the median
+/// of their profiles each divided by its mean, the median of those means, their median
+/// dispersion and day-level variance, their median feature divisors widened by
+/// [`BORROW_WIDEN`], and their usual shape.
+#[derive(Clone, Debug)]
+pub(crate) struct Borrowed {
+    shape: Shape,
+    profile: Vec<f32>,
+    level: f64,
+    alpha: f64,
+    rho2: f64,
+    scales: Vec<f64>,
+}
+
+/// The [`Borrowed`] template of a loaded detector, computed on first use (it is the same for
+/// every new entity of the type: about 4 ms over 1,000 entities, which per new
+/// entity dominated the hourly run). Not part of the model's bytes; a clone or a change of
+/// the entities' divisors (feedback) starts empty; never part of equality.
+#[derive(Default)]
+pub(crate) struct BorrowCache(pub(crate) std::sync::OnceLock<Option<Borrowed>>);
+
+impl Clone for BorrowCache {
+    fn clone(&self) -> Self {
+        BorrowCache::default()
+    }
+}
+impl PartialEq for BorrowCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl std::fmt::Debug for BorrowCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BorrowCache")
+    }
+}
+
 impl Detector {
+    /// A model of `view`'s entity borrowed from the trained entities of the metric type, for an
+    /// entity of a count type with [`MIN_BORROW_ROWS`] to [`MIN_ENTITY_ROWS`] - 1 rows of
+    /// look-back before `from` (see the module doc); None otherwise.
+    pub(crate) fn borrowed_entity(&self, view: &SeriesRows, from: usize) -> Option<EntityModel> {
+        if self.kind != MetricKind::Count || !(MIN_BORROW_ROWS..MIN_ENTITY_ROWS).contains(&from) {
+            return None;
+        }
+        let t = self.borrow.0.get_or_init(|| self.borrow_template()).as_ref()?;
+        let owned;
+        let st = if t.shape.transforms() {
+            owned = t.shape.apply(view);
+            &owned
+        } else {
+            view
+        };
+        let q: Vec<f64> = (0..from).map(|i| profile_f64(&t.profile, calendar(st.ts[i], &st.features[i])).max(0.0)).collect();
+        let v: Vec<f64> = (0..from).map(|i| st.value[i].max(0.0)).collect();
+        // the entity's level: look-back counts over the shape there, with the type's median
+        // level as a prior; a second pass caps rows beyond 5 negative-binomial scales (a spike
+        // in the first hour must not become the entity's level)
+        let level_of = |v: &[f64]| (v.iter().sum::<f64>() + BORROW_PRIOR_ROWS * t.level) / (q.iter().sum::<f64>() + BORROW_PRIOR_ROWS);
+        let first = level_of(&v);
+        let capped: Vec<f64> = v
+            .iter()
+            .zip(&q)
+            .map(|(&x, &qi)| {
+                let mu = first * qi;
+                x.min(mu + 5.0 * (mu + t.alpha * mu * mu).sqrt() + 1.0)
+            })
+            .collect();
+        let level = level_of(&capped);
+        let profile: Vec<f32> = t.profile.iter().map(|&p| (f64::from(p) * level) as f32).collect();
+        let noise = Noise::Count { profile, alpha: t.alpha, rho2: t.rho2 };
+        noise.valid().then(|| EntityModel { id: view.entity_id.clone(), noise, shape: t.shape, scales: t.scales.clone() })
+    }
+
+    /// What a count type's trained entities share (see [`Borrowed`]); None without count
+    /// entities of a positive level. Computed once per loaded model (`BorrowCache`).
+    fn borrow_template(&self) -> Option<Borrowed> {
+        // the type's usual presentation (a cumulative counter can not be recognised on a few rows)
+        let counts = |c: bool| self.entities.iter().filter(|e| e.shape.cumulative == c).count();
+        let cumulative = counts(true) > counts(false);
+        let shape = Shape { cumulative, ..Shape::default() };
+        let mean = |p: &[f32]| p.iter().map(|v| f64::from(*v)).sum::<f64>() / p.len().max(1) as f64;
+        let peers: Vec<(&EntityModel, &Vec<f32>, f64, f64, f64)> = self
+            .entities
+            .iter()
+            .filter(|e| e.shape.cumulative == cumulative)
+            .filter_map(|e| match &e.noise {
+                Noise::Count { profile, alpha, rho2 } => Some((e, profile, *alpha, *rho2, mean(profile))),
+                _ => None,
+            })
+            .collect();
+        if peers.is_empty() {
+            return None;
+        }
+        let level = median(&mut peers.iter().map(|p| p.4).collect::<Vec<_>>());
+        if level.is_nan() || level <= 0.0 {
+            return None;
+        }
+        let positive: Vec<_> = peers.iter().filter(|p| p.4 > 0.0).collect();
+        let profile: Vec<f32> = (0..CELLS).map(|c| median(&mut positive.iter().map(|p| f64::from(p.1[c]) / p.4).collect::<Vec<_>>()) as f32).collect();
+        let alpha = median(&mut peers.iter().map(|p| p.2).collect::<Vec<_>>());
+        let rho2 = median(&mut peers.iter().map(|p| p.3).collect::<Vec<_>>());
+        let nf = super::derive::features(self.kind).len();
+        let scales: Vec<f64> = (0..nf).map(|j| median(&mut peers.iter().map(|p| p.0.scales[j]).collect::<Vec<_>>()).max(1.0) * BORROW_WIDEN).collect();
+        scales.iter().all(|s| s.is_finite()).then_some(Borrowed { shape, profile, level, alpha, rho2, scales })
+    }
+
     /// A warm-up model of `view`'s entity from its rows before `from` (look-back), or None when
     /// there are fewer than [`MIN_ENTITY_ROWS`] of them (or, for a duration, no refill in them).
     pub(crate) fn warm_entity(&self, view: &SeriesRows, from: usize) -> Option<EntityModel> {

@@ -1,0 +1,58 @@
+//! Entities beyond a training sample: each gets its own noise model after calibration.
+//!
+//! Why: a training reads whole series until `max_train_rows` (on 15-minute data about 140 of
+//! 1,000 entities of a metric type). Calibration (the pooled tails, the forest, the threshold)
+//! needs no more than that sample, but the noise model and the feature divisors of an entity
+//! come from its own rows only. Entities outside the sample used to be scored as if new
+//! (`warm.rs`: fitted on their look-back at every run, no daily or weekly pattern, tail
+//! probabilities raised by 1 / confidence^2), so beyond a few hundred entities most of a
+//! metric type was watched by warm-up models, refitted at every scoring run. `extend` fits
+//! them exactly as `fit` fits the sample's entities (`Prepared::fit_entity`).
+
+use std::collections::HashSet;
+
+use super::fit::{by_entity, check_series, Detector, EntityModel, Prepared};
+use super::{SeriesRows, Window};
+use crate::error::CoreResult;
+
+impl Detector {
+    /// Fits the entities of `series` the detector does not know yet (known ones are left as
+    /// they are), on their rows outside `exclude` (known anomalies) with `normal` (spans
+    /// marked false positive) fitted on as normal, as [`Detector::fit`] fits the entities of
+    /// its sample; the calibration is not changed. Returns how many entities were added (an
+    /// entity with fewer usable rows than training needs is not). Fits on up to `threads`
+    /// threads.
+    pub fn extend(&mut self, series: &[SeriesRows], exclude: &[Window], normal: &[Window], threads: usize) -> CoreResult<usize> {
+        let mut ids = HashSet::new();
+        for s in series {
+            check_series(s)?;
+            if !ids.insert(s.entity_id.as_str()) {
+                return Err(crate::error::CoreError::invalid_param("series", &s.entity_id, "an entity may appear only once"));
+            }
+        }
+        let todo: Vec<&SeriesRows> = series.iter().filter(|s| self.entity(&s.entity_id).is_none()).collect();
+        let (excl, norm) = (by_entity(exclude), by_entity(normal));
+        let (kind, lookback, inputs) = (self.kind, self.params.lookback_us(self.kind), self.used_inputs());
+        let this: &Detector = self;
+        let fit_one = |s: &SeriesRows| -> Option<EntityModel> {
+            // the series' own typical step (training takes the sample's median)
+            let step = if s.len() >= 2 { (s.ts[s.len() - 1] - s.ts[0]) as f64 / (s.len() - 1) as f64 } else { 0.0 };
+            // a model whose sample spanned less than min_train_days is a warm-up model; its
+            // other entities span as little and are fitted as warm-up by their own span
+            Prepared::new(kind, s, &excl, &norm, lookback).fit_entity(kind, &this.params, &this.pooled, false, step, &inputs).map(|(em, _)| em)
+        };
+        let per = todo.len().div_ceil(threads.max(1)).max(1);
+        let parts: Vec<Option<Vec<EntityModel>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = todo.chunks(per).map(|part| scope.spawn(move || part.iter().filter_map(|s| fit_one(s)).collect::<Vec<_>>())).collect();
+            handles.into_iter().map(|h| h.join().ok()).collect()
+        });
+        let mut fitted = Vec::with_capacity(todo.len());
+        for p in parts {
+            fitted.extend(p.ok_or_else(|| crate::error::CoreError::internal("fitting an entity's noise model panicked"))?);
+        }
+        let added = fitted.len();
+        self.entities.extend(fitted);
+        self.entities.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(added)
+    }
+}
