@@ -9,7 +9,9 @@
 //! entity and the measurement noise and drift of stock residuals; version 4 `exclude_inputs`;
 //! version 5 `adapt_hours` and `change_scan`; version 6 the detector family, its two parameters
 //! and the sequence family's per-entity models; version 7 each sequence model's training span
-//! (version 6 bytes load with an empty span: they score as they did). Version 5 bytes are read as a `calibrated`
+//! (version 6 bytes load with an empty span: they score as they did); version 8
+//! `count_hour_prior` and `scan_over_row` (version 6 and 7 bytes load with both false: they
+//! score as they did). Version 5 bytes are read as a `calibrated`
 //! model, version 4 bytes as one with the recent baseline and the change scan off (both score
 //! as they did); older bytes are refused (retrain).
 
@@ -21,7 +23,7 @@ use super::fit::{Detector, EntityModel};
 use super::noise::{Noise, Pooled};
 use super::params::DetectorParams;
 use super::seq::{Family, SeqEntity, SeqModel};
-use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_PREVIOUS};
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_7, DETECTOR_VERSION_PREVIOUS};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::serialize::{decode, encode};
 use crate::forest::IsolationForest;
@@ -48,6 +50,10 @@ impl Detector {
         }
         if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_6 {
             let w: DetectorWireV6 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_6, "anomaly detector", bytes)?;
+            return Detector::try_from(DetectorWire::from(w));
+        }
+        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_7 {
+            let w: DetectorWireV7 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_7, "anomaly detector", bytes)?;
             return Detector::try_from(DetectorWire::from(w));
         }
         decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes)
@@ -90,11 +96,31 @@ impl From<ParamsV4> for ParamsV5 {
     }
 }
 
-impl From<ParamsV5> for DetectorParams {
+/// [`DetectorParams`] as versions 6 and 7 stored them: version 5's fields, then the detector
+/// family and its two parameters (no `count_hour_prior`, no `scan_over_row`).
+#[derive(Deserialize)]
+struct ParamsV7 {
+    v5: ParamsV5,
+    detector_family: Family,
+    seq_margin: f64,
+    seq_rest_hours: f64,
+}
+
+impl From<ParamsV5> for ParamsV7 {
     /// A version 5 model is a `calibrated` one; the sequence family's parameters keep their
     /// defaults (unused by that family).
-    fn from(p: ParamsV5) -> Self {
-        let (v4, d) = (p.v4, DetectorParams::default());
+    fn from(v5: ParamsV5) -> Self {
+        let d = DetectorParams::default();
+        ParamsV7 { v5, detector_family: Family::Calibrated, seq_margin: d.seq_margin, seq_rest_hours: d.seq_rest_hours }
+    }
+}
+
+impl From<ParamsV7> for DetectorParams {
+    /// What a model stored before version 8 did: count profiles pulled toward the day's
+    /// level, every stretch of the change scan counted.
+    fn from(p7: ParamsV7) -> Self {
+        let p = p7.v5;
+        let v4 = p.v4;
         DetectorParams {
             n_trees: v4.n_trees,
             max_samples: v4.max_samples,
@@ -112,9 +138,11 @@ impl From<ParamsV5> for DetectorParams {
             exclude_inputs: v4.exclude_inputs,
             adapt_hours: p.adapt_hours,
             change_scan: p.change_scan,
-            detector_family: Family::Calibrated,
-            seq_margin: d.seq_margin,
-            seq_rest_hours: d.seq_rest_hours,
+            detector_family: p7.detector_family,
+            seq_margin: p7.seq_margin,
+            seq_rest_hours: p7.seq_rest_hours,
+            count_hour_prior: false,
+            scan_over_row: false,
         }
     }
 }
@@ -127,7 +155,7 @@ impl<P: Into<ParamsV5>> From<DetectorWire<P, ()>> for DetectorWire {
     fn from(w: DetectorWire<P, ()>) -> Self {
         DetectorWire {
             kind: w.kind,
-            params: DetectorParams::from(w.params.into()),
+            params: DetectorParams::from(ParamsV7::from(w.params.into())),
             pooled: w.pooled,
             entities: w.entities,
             feature_tails: w.feature_tails,
@@ -161,8 +189,29 @@ struct SeqModelV6 {
     entities: Vec<SeqEntityV6>,
 }
 
-/// Version 6 bytes: the current shape but for the sequence models' training span.
-type DetectorWireV6 = DetectorWire<DetectorParams, Option<SeqModelV6>>;
+/// Version 6 bytes: version 7's shape but for the sequence models' training span.
+type DetectorWireV6 = DetectorWire<ParamsV7, Option<SeqModelV6>>;
+/// Version 7 bytes: the current shape but for the parameters (no `count_hour_prior`, no
+/// `scan_over_row`).
+type DetectorWireV7 = DetectorWire<ParamsV7, Option<SeqModel>>;
+
+impl From<DetectorWireV7> for DetectorWire {
+    fn from(w: DetectorWireV7) -> Self {
+        DetectorWire {
+            kind: w.kind,
+            params: w.params.into(),
+            pooled: w.pooled,
+            entities: w.entities,
+            feature_tails: w.feature_tails,
+            forest: w.forest,
+            forest_tail: w.forest_tail,
+            day_tail: w.day_tail,
+            threshold: w.threshold,
+            close: w.close,
+            seq: w.seq,
+        }
+    }
+}
 
 impl From<DetectorWireV6> for DetectorWire {
     fn from(w: DetectorWireV6) -> Self {
@@ -175,7 +224,7 @@ impl From<DetectorWireV6> for DetectorWire {
         });
         DetectorWire {
             kind: w.kind,
-            params: w.params,
+            params: w.params.into(),
             pooled: w.pooled,
             entities: w.entities,
             feature_tails: w.feature_tails,

@@ -201,6 +201,9 @@ impl Horizons {
 /// the last [`SCAN_HOURS`] (a CUSUM-type statistic for a shift in rate with unknown start: it
 /// weighs exactly the rows since the change, where a fixed horizon dilutes them).
 pub(crate) const SCAN_HOURS: usize = 24;
+/// Stretches of the scan this short (hours) must carry more evidence than the row alone
+/// ([`Shift::over_row`]).
+const SHORT_STRETCH_HOURS: usize = 2;
 
 struct Scan {
     /// Prefix sums of (e, v, mu), side by side: a candidate start reads one slot.
@@ -222,12 +225,16 @@ impl Scan {
         Scan { p, starts: [0; SCAN_HOURS] }
     }
     /// The scan at row `i` (rows visited in order): the signed standardised sum of largest size.
-    fn at(&mut self, ts: &[i64], i: usize, rho2: f64) -> f64 {
+    /// `row_z2`: with [`Shift::over_row`], the row's own squared deviation `e^2 / v`; a stretch
+    /// of at most [`SHORT_STRETCH_HOURS`] counts only when its standardised sum exceeds it (such
+    /// a stretch carrying no more evidence than the row is the row, which `count_now` already
+    /// scores: a spike of a row or two is not a shift).
+    fn at(&mut self, ts: &[i64], i: usize, rho2: f64, row_z2: f64) -> f64 {
         // compares z^2 = se^2 / var (no square root per candidate)
         let (mut best_se, mut best_var, mut best_z2) = (0.0f64, 1.0f64, 0.0f64);
         let [pe, pv, pm] = self.p[i + 1];
         let mut from = ts[i];
-        for j in self.starts.iter_mut() {
+        for (h, j) in self.starts.iter_mut().enumerate() {
             from = from.saturating_sub(HOUR_US);
             while *j < i && ts[*j] <= from {
                 *j += 1;
@@ -236,11 +243,12 @@ impl Scan {
             let se = pe - qe;
             let sm = pm - qm;
             let var = pv - qv + rho2 * sm * sm;
-            if var > 0.0 && se * se > best_z2 * var {
+            let floor = if h < SHORT_STRETCH_HOURS { row_z2.max(best_z2) } else { best_z2 };
+            if var > 0.0 && se * se > floor * var {
                 (best_se, best_var, best_z2) = (se, var, se * se / var);
             }
         }
-        if best_z2 > 0.0 {
+        if best_se != 0.0 {
             best_se / best_var.sqrt()
         } else {
             0.0
@@ -263,6 +271,9 @@ pub(crate) struct Shift {
     pub adapt_us: i64,
     /// `count_24h` is the change-point scan ([`Scan`]) instead of the fixed 24-hour total.
     pub scan: bool,
+    /// The scan's short stretches count only when they carry more evidence than the row alone
+    /// (`DetectorParams::scan_over_row`).
+    pub over_row: bool,
 }
 
 /// Derives rows `from..` of `s` (earlier rows are look-back) into `out`, dividing each
@@ -343,9 +354,10 @@ pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &Se
                     }
                 }
                 if let Some((sc, sc2)) = scans.as_mut() {
-                    z[3] = sc.at(&s.ts, i, *rho2);
+                    let own = |e: f64, v: f64| if shift.over_row && v > 0.0 { e * e / v } else { 0.0 };
+                    z[3] = sc.at(&s.ts, i, *rho2, own(e[i], v[i]));
                     if let Some(sc2) = sc2.as_mut() {
-                        z[3] = nearer(z[3], sc2.at(&s.ts, i, *rho2));
+                        z[3] = nearer(z[3], sc2.at(&s.ts, i, *rho2, own(e2[i], v2[i])));
                     }
                 }
                 z[4] = run;
@@ -527,7 +539,7 @@ mod scan_tests {
                 if i % 5 == 2 {
                     continue;
                 }
-                assert_eq!(sc.at(&ts, i, rho2).to_bits(), reference(&ts, &e, &v, &m, i, rho2).to_bits(), "row {i} rho2 {rho2}");
+                assert_eq!(sc.at(&ts, i, rho2, 0.0).to_bits(), reference(&ts, &e, &v, &m, i, rho2).to_bits(), "row {i} rho2 {rho2}");
             }
         }
     }

@@ -91,7 +91,7 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 7;
+pub const DETECTOR_VERSION: u16 = 8;
 /// The previous format, still read (its models behave as before: no recent baseline, no
 /// change-point scan).
 pub const DETECTOR_VERSION_PREVIOUS: u16 = 4;
@@ -100,6 +100,9 @@ pub const DETECTOR_VERSION_5: u16 = 5;
 /// Version 6 (sequence models without their training span), still read: its sequence models
 /// count look-back rows inside the training span again, as they did.
 pub const DETECTOR_VERSION_6: u16 = 6;
+/// Version 7 (before `count_hour_prior` and `scan_over_row`), still read with both false: its
+/// count models score as they did.
+pub const DETECTOR_VERSION_7: u16 = 7;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.

@@ -50,6 +50,16 @@ pub(crate) enum Noise {
 /// `multiplicative`: weekends relate to weekdays by a factor (counts, consumption) rather
 /// than by an offset (deviations around a baseline, whose means sit near 0).
 pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>, multiplicative: bool) -> Vec<f32> {
+    fit_profile_with(points, multiplicative, false)
+}
+
+/// [`fit_profile`], with `local`: a weekday cell is pulled toward the mean of its two
+/// neighbouring hours instead of the overall level. Counts use it (`DetectorParams::
+/// count_hour_prior`): pulled toward the day's level, an hour that is always 0 (night, a lunch
+/// break) was expected to see a sixth of the day's usual rate or more, so every normal quiet
+/// night became an improbable run of zeros in held-out days and set the tails that real
+/// outages and stuck readings must beat.
+pub(crate) fn fit_profile_with(points: impl Iterator<Item = (Cal, f64)>, multiplicative: bool, local: bool) -> Vec<f32> {
     let mut sum = [0.0f64; CELLS];
     let mut w = [0.0f64; CELLS];
     for (cal, x) in points {
@@ -71,7 +81,9 @@ pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>, multiplicati
     let to_weekday = |v: f64| if multiplicative { v / ratio } else { v - we_mean + wd_mean };
     let mut out = [0.0f64; CELLS];
     for h in 0..24 {
-        let own = (sum[h] + PRIOR_ROWS * wd_mean) / (w[h] + PRIOR_ROWS);
+        let (a, b) = ((h + 23) % 24, (h + 1) % 24);
+        let near = if local && w[a] + w[b] > 0.0 { (sum[a] + sum[b]) / (w[a] + w[b]) } else { wd_mean };
+        let own = (sum[h] + PRIOR_ROWS * near) / (w[h] + PRIOR_ROWS);
         let c = 24 + h;
         out[h] = if w[h] > 0.0 || w[c] == 0.0 { own } else { to_weekday(sum[c] / w[c]) };
     }
@@ -100,8 +112,18 @@ const TRIM_Z: f64 = 5.0;
 
 /// Count: profile, dispersion (method of moments, clamped to [0, 5]) and day-level variance,
 /// fitted twice: the second time without the rows the first fit puts beyond [`TRIM_Z`].
-pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
-    let first = fit_count_once(s, cals, mask);
+/// `hour_prior` (`DetectorParams::count_hour_prior`): each hour's cell is pulled toward its
+/// neighbouring hours, once the span holds [`LOCAL_PRIOR_DAYS`] local days, and no cell expects
+/// less than [`COUNT_RATE_FLOOR`] of the series' mean; false is the profile of models stored
+/// before version 8 (pulled toward the day's level, no floor).
+pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> Noise {
+    // the neighbouring-hours prior needs a few days of every hour (a day-one model keeps
+    // the day's level as its prior)
+    let local = hour_prior && {
+        let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
+        days.len() >= LOCAL_PRIOR_DAYS
+    };
+    let first = fit_count_once(s, cals, mask, local, hour_prior);
     let Noise::Count { profile, alpha, .. } = &first else { return first };
     let mut trimmed = mask.to_vec();
     let mut dropped = 0usize;
@@ -119,12 +141,26 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
     if dropped == 0 || dropped * 50 > kept {
         return first;
     }
-    fit_count_once(s, cals, &trimmed)
+    fit_count_once(s, cals, &trimmed, local, hour_prior)
 }
 
-fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> Noise {
+/// Fewest local days of training rows for the neighbouring-hours prior of a count profile.
+const LOCAL_PRIOR_DAYS: usize = 3;
+
+/// Smallest expected count of a profile cell, as a share of the series' mean count (with the
+/// neighbouring-hours prior: an hour never seen busy must not expect almost nothing).
+const COUNT_RATE_FLOOR: f64 = 0.01;
+
+fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
-    let profile = fit_profile(idx().map(|i| (cals[i], s.value[i])), true);
+    let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local);
+    if floor {
+        // an hour or slot never seen busy still expects a little ([`COUNT_RATE_FLOOR`] of the
+        // series' mean): one count there is unusual, not impossible
+        let (sum, n) = idx().fold((0.0, 0usize), |a, i| (a.0 + s.value[i].max(0.0), a.1 + 1));
+        let fl = (COUNT_RATE_FLOOR * sum / n.max(1) as f64) as f32;
+        profile.iter_mut().for_each(|v| *v = v.max(fl));
+    }
     let (mut num, mut den) = (0.0, 0.0);
     for i in idx() {
         let mu = profile_f64(&profile, cals[i]).max(1e-3);

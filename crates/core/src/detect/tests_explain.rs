@@ -126,6 +126,30 @@ fn shapley_matches_permutations_and_adds_up() {
 }
 
 #[test]
+fn a_spike_is_explained_by_its_own_row_not_by_the_change_scan() {
+    // the two-row spike of `shapley_matches_permutations_and_adds_up`: the scan's 1- and
+    // 2-hour stretches hold exactly the spike's evidence. Counted as any stretch
+    // (`scan_over_row` false, what models before version 8 do), the scan's thin tail under
+    // the neighbouring-hours profile made "shift within 24 hours" the spike's main reason;
+    // a short stretch must now carry more than the row itself
+    let attribution = |over_row: bool| {
+        let p = DetectorParams { count_hour_prior: true, scan_over_row: over_row, ..params(0) };
+        let det = Detector::fit(MetricKind::Count, &p, &train(6, 9), &[], &[]).expect("fit").0;
+        let mut s = count_series("e1", 91, 10, 4.0);
+        let i = 9 * 96 + 36;
+        s.value[i] += 30.0;
+        s.value[i - 1] += 12.0;
+        let e = det.explain_row(&s, i).expect("explain").expect("known entity");
+        let of = |name: &str| e.inputs.iter().find(|a| a.input == name).map(|a| a.attribution).unwrap();
+        (of("count_now"), of("count_24h"))
+    };
+    let (now, scan) = attribution(true);
+    assert!(now > scan, "count_now {now}, count_24h {scan}");
+    let (now_all, scan_all) = attribution(false);
+    assert!(scan_all > scan && scan_all > now_all, "every stretch counted: count_now {now_all}, count_24h {scan_all}");
+}
+
+#[test]
 fn left_out_inputs_get_zero_and_are_validated() {
     let mut p = params(2);
     p.exclude_inputs = vec!["count_now".into(), "count_24h".into()];

@@ -366,9 +366,10 @@ fn demo_outputs() -> Vec<(f64, f64, f64, usize)> {
         let aux = kind.aux_metric().and_then(|a| METRIC_TYPES.iter().position(|x| *x == a));
         let all: Vec<SeriesRows> = ents.iter().map(|e| series(&format!("e{}", e.entity_index), ts.clone(), e.values[m].clone(), aux.map(|a| e.values[a].clone()))).collect();
         let train: Vec<SeriesRows> = all.iter().map(|s| head(s, split)).collect();
-        // the counts' recent baseline and change-point scan came after the pin; without them the
-        // statistics are the pinned ones
-        let p = DetectorParams { adapt_hours: 0.0, change_scan: false, ..DetectorParams::default() };
+        // the counts' recent baseline and change-point scan, and (version 8) the
+        // neighbouring-hours profile prior and the scan's row rule, came after the pin;
+        // without them the statistics are the pinned ones
+        let p = DetectorParams { adapt_hours: 0.0, change_scan: false, count_hour_prior: false, scan_over_row: false, ..DetectorParams::default() };
         let det = Detector::fit(kind, &p, &train, &[], &[]).expect("fit").0;
         let (mut score, mut expected, mut anomalies) = (0.0, 0.0, 0);
         for s in &all {

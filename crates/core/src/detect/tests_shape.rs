@@ -120,3 +120,35 @@ fn a_sparse_running_total_is_a_counter_and_a_sparse_count_is_not() {
     let s = plain_rows(steps, 900_000_000);
     assert_eq!(Shape::recognise(MetricKind::Count, &s, &all).name(MetricKind::Count), "counts");
 }
+
+#[test]
+fn a_count_used_in_working_hours_expects_nothing_at_night() {
+    use super::mathx::{calendar, Cal};
+    use super::noise::{fit_count, profile_f64};
+    use crate::time::DAY_US;
+    // 7 days at 15 minutes (UTC calendar): 4 per row from 08:00 to 17:00, 0 otherwise
+    let day0 = END - END.rem_euclid(DAY_US);
+    let n = 7 * 96;
+    let ts: Vec<i64> = (0..n as i64).map(|i| day0 + i * 900_000_000).collect();
+    let value: Vec<f64> = ts.iter().map(|&t| if (8..17).contains(&(t.rem_euclid(DAY_US) / 3_600_000_000)) { 4.0 } else { 0.0 }).collect();
+    let s = SeriesRows { ts, value, ..plain_rows(vec![0.0; n], 900_000_000) };
+    let cals: Vec<Cal> = (0..n).map(|i| calendar(s.ts[i], &s.features[i])).collect();
+    let profile_of = |hour_prior: bool| {
+        let Noise::Count { profile, .. } = fit_count(&s, &cals, &vec![true; n], hour_prior) else { panic!("count model") };
+        profile
+    };
+    let (near, day) = (profile_of(true), profile_of(false));
+    let at = |p: &[f32], h: f64| profile_f64(p, Cal { hour: h, weekend: false, day: 0 });
+    // the mean is 1.5 per row; pulled toward it (`count_hour_prior` false, models before
+    // version 8), a night hour expects about 0.25 (a sixth of it), and a normal night of zeros
+    // is a run of about 10 nats
+    for h in [0.5, 3.5, 20.5] {
+        assert!(at(&near, h) < 0.02, "hour {h}: {}", at(&near, h));
+        assert!(at(&day, h) > 0.2, "hour {h}, day-level prior: {}", at(&day, h));
+    }
+    // next to the edge the interpolation between hour centres still spreads a little
+    assert!(at(&near, 6.5) < 0.1, "hour 6.5: {}", at(&near, 6.5));
+    assert!((at(&near, 12.5) - 4.0).abs() < 0.2, "midday {}", at(&near, 12.5));
+    // but never exactly nothing: one count at night is unusual, not impossible
+    assert!(at(&near, 3.5) >= 0.01 * 1.5 * 0.99, "floor {}", at(&near, 3.5));
+}

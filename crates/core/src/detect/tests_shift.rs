@@ -50,8 +50,10 @@ fn fitted(params: &DetectorParams) -> Detector {
     Detector::fit(MetricKind::Count, params, &train, &[], &[]).expect("fit").0
 }
 
+/// What a version 4 model does: no recent baseline, fixed 24-hour totals, and (as every
+/// model before version 8) the day-level profile prior and every stretch of a scan counted.
 fn legacy() -> DetectorParams {
-    DetectorParams { adapt_hours: 0.0, change_scan: false, ..DetectorParams::default() }
+    DetectorParams { adapt_hours: 0.0, change_scan: false, count_hour_prior: false, scan_over_row: false, ..DetectorParams::default() }
 }
 
 /// Start times of the alerts (episodes not suppressed) of `s` scored after the training span.
@@ -118,8 +120,8 @@ fn version_4_bytes_still_load_and_score_as_before() {
         bincode::DefaultOptions::new().serialize(&head).expect("params").len()
     };
     // (version 6 added the detector family and its two f64 parameters after them, 17 bytes,
-    // and a trailing `None` byte for the sequence models)
-    let mut v4 = bytes[..params_end - 9 - 17].to_vec();
+    // and a trailing `None` byte for the sequence models; version 8 two bools after those)
+    let mut v4 = bytes[..params_end - 9 - 17 - 2].to_vec();
     v4.extend_from_slice(&bytes[params_end..bytes.len() - 1]);
     v4[4..6].copy_from_slice(&4u16.to_le_bytes());
     let back = Detector::from_bytes(&v4).expect("version 4 loads");
@@ -131,4 +133,30 @@ fn version_4_bytes_still_load_and_score_as_before() {
     let e = Detector::from_bytes(&v4).expect_err("version 3");
     assert_eq!(e.kind, crate::error::ErrorKind::Corrupt);
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("Refit")), "{e:?}");
+}
+
+#[test]
+fn version_7_bytes_still_load_and_score_as_before() {
+    // version 7 had no count_hour_prior and scan_over_row: they are the last two parameters
+    // (two bools), so its payload is this one without those 2 bytes before `pooled`
+    let p = DetectorParams { count_hour_prior: false, scan_over_row: false, ..DetectorParams::default() };
+    let det = fitted(&p);
+    let bytes = det.to_bytes().expect("bytes");
+    let params_end = 6 + {
+        use bincode::Options;
+        bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
+    };
+    let mut v7 = bytes[..params_end - 2].to_vec();
+    v7.extend_from_slice(&bytes[params_end..]);
+    v7[4..6].copy_from_slice(&7u16.to_le_bytes());
+    let back = Detector::from_bytes(&v7).expect("version 7 loads");
+    assert_eq!(back, det);
+    let s = counts("e01", 5, 20, Some((BASE + 16 * DAY, i64::MAX, 2.0)));
+    let first = (TRAIN_DAYS * 96) as usize;
+    let old = back.score_series(&s, first).expect("a");
+    assert_eq!(old, det.score_series(&s, first).expect("b"));
+    // a model fitted with version 8's parameters on scores the same rows otherwise (loaded
+    // with them on, those bytes would not score as before)
+    let now = fitted(&DetectorParams { count_hour_prior: true, scan_over_row: true, ..DetectorParams::default() });
+    assert_ne!(now.score_series(&s, first).expect("c"), old);
 }

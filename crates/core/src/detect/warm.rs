@@ -164,7 +164,7 @@ impl Detector {
             return None;
         }
         let cals: Vec<Cal> = (0..st.len()).map(|i| calendar(st.ts[i], &st.features[i])).collect();
-        let noise = fit_noise(self.kind, st, &cals, &mask, &self.pooled, shape, true);
+        let noise = fit_noise(self.kind, st, &cals, &mask, &self.pooled, shape, true, self.params.count_hour_prior);
         if !noise.valid() {
             return None;
         }
