@@ -28,10 +28,11 @@ SELECT why ~ '^(chosen: best of the run|kept: no candidate beat the base)' AS wh
 -- 2. the time budget: a search that would take longer stops before it, and says so. The base is
 -- always measured (it is what the search must beat); with a budget of 1 ms no other trial fits.
 -- (A trial is started only when the time spent plus the slowest trial so far fits: the search
--- ends before the budget plus one trial.)
+-- ends before the budget plus one trial; 0.2 s allow for the bookkeeping after the last trial on a
+-- loaded machine; the trial count beside it says no second trial ran.)
 SELECT ml_tune('zimmet_kullanim', 0.001) AS t \gset
 SELECT :'t'::jsonb ->> 'stopped' AS stopped, (:'t'::jsonb ->> 'trials')::int AS trials,
-       (:'t'::jsonb ->> 'seconds')::float8 <= 0.001 + max(seconds) AS within_budget,
+       (:'t'::jsonb ->> 'seconds')::float8 <= 0.001 + max(seconds) + 0.2 AS within_budget,
        count(*) = (:'t'::jsonb ->> 'trials')::int AS every_trial_recorded,
        (:'t'::jsonb ->> 'improved')::boolean AS improved,
        (SELECT why ~ 'search stopped: time budget: 1 trials in [0-9.]+ s of 0.001 s' FROM ml_tuning_trials
