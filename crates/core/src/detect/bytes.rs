@@ -40,23 +40,22 @@ impl Detector {
     /// Loads and validates bytes from [`to_bytes`](Self::to_bytes). Never panics: truncated,
     /// corrupt or hostile bytes give an `ErrorKind::Corrupt` error.
     pub fn from_bytes(bytes: &[u8]) -> CoreResult<Detector> {
-        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_PREVIOUS {
-            let w: DetectorWireV4 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_PREVIOUS, "anomaly detector", bytes)?;
-            return Detector::try_from(DetectorWire::from(w));
+        // an older format version is read in its own shape and converted
+        fn old<W: serde::de::DeserializeOwned>(version: u16, bytes: &[u8]) -> CoreResult<Detector>
+        where
+            DetectorWire: From<W>,
+        {
+            let w: W = decode(DETECTOR_MAGIC, version, "anomaly detector", bytes)?;
+            Detector::try_from(DetectorWire::from(w))
         }
-        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_5 {
-            let w: DetectorWireV5 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_5, "anomaly detector", bytes)?;
-            return Detector::try_from(DetectorWire::from(w));
+        let stored = (bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC).then(|| u16::from_le_bytes([bytes[4], bytes[5]]));
+        match stored {
+            Some(DETECTOR_VERSION_PREVIOUS) => old::<DetectorWireV4>(DETECTOR_VERSION_PREVIOUS, bytes),
+            Some(DETECTOR_VERSION_5) => old::<DetectorWireV5>(DETECTOR_VERSION_5, bytes),
+            Some(DETECTOR_VERSION_6) => old::<DetectorWireV6>(DETECTOR_VERSION_6, bytes),
+            Some(DETECTOR_VERSION_7) => old::<DetectorWireV7>(DETECTOR_VERSION_7, bytes),
+            _ => decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes),
         }
-        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_6 {
-            let w: DetectorWireV6 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_6, "anomaly detector", bytes)?;
-            return Detector::try_from(DetectorWire::from(w));
-        }
-        if bytes.len() >= 6 && bytes[..4] == DETECTOR_MAGIC && u16::from_le_bytes([bytes[4], bytes[5]]) == DETECTOR_VERSION_7 {
-            let w: DetectorWireV7 = decode(DETECTOR_MAGIC, DETECTOR_VERSION_7, "anomaly detector", bytes)?;
-            return Detector::try_from(DetectorWire::from(w));
-        }
-        decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes)
     }
 }
 
@@ -153,19 +152,7 @@ type DetectorWireV5 = DetectorWire<ParamsV5, ()>;
 
 impl<P: Into<ParamsV5>> From<DetectorWire<P, ()>> for DetectorWire {
     fn from(w: DetectorWire<P, ()>) -> Self {
-        DetectorWire {
-            kind: w.kind,
-            params: DetectorParams::from(ParamsV7::from(w.params.into())),
-            pooled: w.pooled,
-            entities: w.entities,
-            feature_tails: w.feature_tails,
-            forest: w.forest,
-            forest_tail: w.forest_tail,
-            day_tail: w.day_tail,
-            threshold: w.threshold,
-            close: w.close,
-            seq: None,
-        }
+        w.map(|p| DetectorParams::from(ParamsV7::from(p.into())), |()| None)
     }
 }
 
@@ -197,44 +184,21 @@ type DetectorWireV7 = DetectorWire<ParamsV7, Option<SeqModel>>;
 
 impl From<DetectorWireV7> for DetectorWire {
     fn from(w: DetectorWireV7) -> Self {
-        DetectorWire {
-            kind: w.kind,
-            params: w.params.into(),
-            pooled: w.pooled,
-            entities: w.entities,
-            feature_tails: w.feature_tails,
-            forest: w.forest,
-            forest_tail: w.forest_tail,
-            day_tail: w.day_tail,
-            threshold: w.threshold,
-            close: w.close,
-            seq: w.seq,
-        }
+        w.map(DetectorParams::from, |seq| seq)
     }
 }
 
 impl From<DetectorWireV6> for DetectorWire {
     fn from(w: DetectorWireV6) -> Self {
-        let seq = w.seq.map(|m| SeqModel {
-            entities: m
-                .entities
-                .into_iter()
-                .map(|e| SeqEntity { id: e.id, edges: e.edges, lo: e.lo, hi: e.hi, c1: e.c1, c2: e.c2, c3: e.c3, n: e.n, s_ref: e.s_ref, med: e.med, trained_from: i64::MAX, trained_to: i64::MIN })
-                .collect(),
-        });
-        DetectorWire {
-            kind: w.kind,
-            params: w.params.into(),
-            pooled: w.pooled,
-            entities: w.entities,
-            feature_tails: w.feature_tails,
-            forest: w.forest,
-            forest_tail: w.forest_tail,
-            day_tail: w.day_tail,
-            threshold: w.threshold,
-            close: w.close,
-            seq,
-        }
+        w.map(DetectorParams::from, |seq| {
+            seq.map(|m| SeqModel {
+                entities: m
+                    .entities
+                    .into_iter()
+                    .map(|e| SeqEntity { id: e.id, edges: e.edges, lo: e.lo, hi: e.hi, c1: e.c1, c2: e.c2, c3: e.c3, n: e.n, s_ref: e.s_ref, med: e.med, trained_from: i64::MAX, trained_to: i64::MIN })
+                    .collect(),
+            })
+        })
     }
 }
 
@@ -254,6 +218,26 @@ pub(crate) struct DetectorWire<P = DetectorParams, S = Option<SeqModel>> {
     threshold: f64,
     close: f64,
     seq: S,
+}
+
+impl<P, S> DetectorWire<P, S> {
+    /// The same model with its parameters and sequence models converted (an older format
+    /// version's shapes to the current ones); every other field as it is.
+    fn map<P2, S2>(self, params: impl FnOnce(P) -> P2, seq: impl FnOnce(S) -> S2) -> DetectorWire<P2, S2> {
+        DetectorWire {
+            kind: self.kind,
+            params: params(self.params),
+            pooled: self.pooled,
+            entities: self.entities,
+            feature_tails: self.feature_tails,
+            forest: self.forest,
+            forest_tail: self.forest_tail,
+            day_tail: self.day_tail,
+            threshold: self.threshold,
+            close: self.close,
+            seq: seq(self.seq),
+        }
+    }
 }
 
 fn kind_of(noise: &Noise) -> MetricKind {
