@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use super::fit::{by_entity, check_series, Detector, EntityModel, Prepared};
+use super::fit::{by_entity, check_series, mean_step, Detector, EntityModel, Prepared};
 use super::{SeriesRows, Window};
 use crate::error::CoreResult;
 
@@ -36,7 +36,7 @@ impl Detector {
         let this: &Detector = self;
         let fit_one = |s: &SeriesRows| -> Option<EntityModel> {
             // the series' own typical step (training takes the sample's median)
-            let step = if s.len() >= 2 { (s.ts[s.len() - 1] - s.ts[0]) as f64 / (s.len() - 1) as f64 } else { 0.0 };
+            let step = mean_step(&s.ts).unwrap_or(0.0);
             // a model whose sample spanned less than min_train_days is a warm-up model; its
             // other entities span as little and are fitted as warm-up by their own span
             Prepared::new(kind, s, &excl, &norm, lookback).fit_entity(kind, &this.params, &this.pooled, false, step, &inputs).map(|(em, _)| em)

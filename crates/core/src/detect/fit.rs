@@ -217,6 +217,11 @@ pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows
 }
 
 /// Days from the first to the last row `mask` selects, plus one `step` (µs).
+/// The mean step between the rows at `ts` (None for fewer than two).
+pub(crate) fn mean_step(ts: &[i64]) -> Option<f64> {
+    (ts.len() >= 2).then(|| (ts[ts.len() - 1] - ts[0]) as f64 / (ts.len() - 1) as f64)
+}
+
 fn entity_days(s: &SeriesRows, mask: &[bool], step: f64) -> f64 {
     let first = (0..s.len()).find(|&i| mask[i]);
     let last = (0..s.len()).rev().find(|&i| mask[i]);
@@ -354,9 +359,7 @@ impl Detector {
                 t_min = t_min.min(a);
                 t_max = t_max.max(b);
             }
-            if s.len() >= 2 {
-                steps.push((s.ts[s.len() - 1] - s.ts[0]) as f64 / (s.len() - 1) as f64);
-            }
+            steps.extend(mean_step(&s.ts));
             *report.shapes.entry(p.shape.name(kind).to_string()).or_insert(0) += 1;
             prepared.push(p);
         }

@@ -181,7 +181,7 @@ impl Detector {
         if self.kind == MetricKind::Duration || self.params.min_train_days <= 0.0 || from == 0 {
             return 0.0;
         }
-        let step = if from >= 2 { (view.ts[from - 1] - view.ts[0]) as f64 / (from - 1) as f64 } else { 0.0 };
+        let step = super::fit::mean_step(&view.ts[..from]).unwrap_or(0.0);
         let days = ((view.ts[from - 1] - view.ts[0]) as f64 + step) / super::mathx::DAY_US as f64;
         let c2 = (days / self.params.min_train_days).clamp(1e-3, 1.0).powi(2);
         // a warm-up model's threshold already asks `alert_p * c_model^2`
