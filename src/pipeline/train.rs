@@ -282,7 +282,7 @@ fn read_sample(
     };
     let entities_total = entities.len();
     let aux = kind.aux_metric();
-    if shards::enabled()? {
+    let (data, chunks) = if shards::enabled()? {
         // Citus: the sample is planned here from each series' row count (a grouped count on
         // the shards), exactly as the reads below would cut it, then every shard reads and
         // packs its part on its worker; the series are put back in the single-node order.
@@ -302,19 +302,18 @@ fn read_sample(
             part.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
             data.extend(part);
         }
-        let rows = data.iter().map(|s| s.len()).sum();
-        let read = chunks.iter().map(Vec::len).sum::<usize>();
-        let rest = entities[read..].to_vec();
-        return Ok(Sample { data, rows, entities_total, rest, aux, from, until: train_until });
-    }
-    let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
-    let chunks = plan_reads(&entities, cap, |chunk| {
-        let froms = vec![from; chunk.len()];
-        let read = series::read(metric_type, aux, chunk, &froms, 0, train_until)?;
-        let n = read.iter().map(|s| s.len()).sum::<usize>();
-        data.extend(read);
-        Ok(n)
-    })?;
+        (data, chunks)
+    } else {
+        let mut data: Vec<SeriesRows> = Vec::with_capacity(entities.len());
+        let chunks = plan_reads(&entities, cap, |chunk| {
+            let froms = vec![from; chunk.len()];
+            let read = series::read(metric_type, aux, chunk, &froms, 0, train_until)?;
+            let n = read.iter().map(|s| s.len()).sum::<usize>();
+            data.extend(read);
+            Ok(n)
+        })?;
+        (data, chunks)
+    };
     let rows = data.iter().map(|s| s.len()).sum();
     let read = chunks.iter().map(Vec::len).sum::<usize>();
     let rest = entities[read..].to_vec();
@@ -403,12 +402,18 @@ fn fit(
     })
 }
 
+/// Threads the pure-Rust parts of a training (fitting entities, scoring the sample) run on:
+/// the machine's cores, at most 8.
+fn fit_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8)
+}
+
 /// Gives every entity the sample did not read its own noise model (`Detector::extend`: the
 /// calibration stays the sample's), reading them a chunk at a time; returns how many were
 /// added. Without it they were scored as new entities, from a warm-up model refitted on their
 /// look-back at every scoring run.
 fn extend_beyond_sample(d: &mut Detector, metric_type: &str, sample: &Sample, exclude: &[Window], normal: &[Window]) -> Result<usize> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let threads = fit_threads();
     let mut added = 0;
     for chunk in sample.rest.chunks(ENTITIES_PER_READ) {
         pgrx::check_for_interrupts!();
@@ -472,7 +477,7 @@ fn evaluate_model(
     // The episode gap used to measure quality: the default pg_anomaly episode_gap.
     let gap = EVALUATION_GAP_US;
     // Scoring is plain Rust (no SPI): split the series over the machine's cores.
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let threads = fit_threads();
     let per = data.len().div_ceil(threads).max(1);
     let spans: Vec<std::result::Result<Vec<Span>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = data
