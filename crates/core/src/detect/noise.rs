@@ -115,15 +115,11 @@ const TRIM_Z: f64 = 5.0;
 /// `hour_prior` (`DetectorParams::count_hour_prior`): each hour's cell is pulled toward its
 /// neighbouring hours, once the span holds [`LOCAL_PRIOR_DAYS`] local days, and no cell expects
 /// less than [`COUNT_RATE_FLOOR`] of the series' mean; false is the profile of models stored
-/// before version 8 (pulled toward the day's level, no floor).
-pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> Noise {
-    // the neighbouring-hours prior needs a few days of every hour (a day-one model keeps
-    // the day's level as its prior)
-    let local = hour_prior && {
-        let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
-        days.len() >= LOCAL_PRIOR_DAYS
-    };
-    let first = fit_count_once(s, cals, mask, local, hour_prior);
+/// before version 8 (pulled toward the day's level, no floor). `refine`: the profile is
+/// refitted to its interpolation ([`refine_profile`]; the entity's [`count_refine`]).
+pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool, refine: bool) -> Noise {
+    let local = local_prior(s, cals, mask, hour_prior);
+    let first = fit_count_once(s, cals, mask, local, hour_prior, refine);
     let Noise::Count { profile, alpha, .. } = &first else { return first };
     let mut trimmed = mask.to_vec();
     let mut dropped = 0usize;
@@ -141,7 +137,24 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior:
     if dropped == 0 || dropped * 50 > kept {
         return first;
     }
-    fit_count_once(s, cals, &trimmed, local, hour_prior)
+    fit_count_once(s, cals, &trimmed, local, hour_prior, refine)
+}
+
+/// Whether a count profile on `mask` is pulled toward neighbouring hours: with
+/// `hour_prior`, once the span holds [`LOCAL_PRIOR_DAYS`] local days (a day-one model keeps the
+/// day's level as its prior).
+fn local_prior(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> bool {
+    hour_prior && {
+        let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
+        days.len() >= LOCAL_PRIOR_DAYS
+    }
+}
+
+/// The entity's choice of count profile ([`refine_wins`] on its training rows), made once so
+/// that its held-out fold models and its final model are the same kind of model (calibration
+/// pools the folds' rows, scoring reads the final model's).
+pub(crate) fn count_refine(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> bool {
+    refine_wins(s, cals, mask, local_prior(s, cals, mask, hour_prior))
 }
 
 /// Fewest local days of training rows for the neighbouring-hours prior of a count profile.
@@ -151,10 +164,10 @@ const LOCAL_PRIOR_DAYS: usize = 3;
 /// neighbouring-hours prior: an hour never seen busy must not expect almost nothing).
 const COUNT_RATE_FLOOR: f64 = 0.01;
 
-fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool) -> Noise {
+fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool, refine: bool) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
     let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local);
-    if refine_wins(s, cals, mask, local) {
+    if refine {
         refine_profile(&mut profile, idx().map(|i| (cals[i], s.value[i])));
     }
     if floor {

@@ -75,7 +75,7 @@ fn refitted_profile_follows_sharp_working_hours() {
     assert!(refined.iter().all(|v| v.is_finite() && *v >= 0.0));
     // the data prefer it on held-out days, so the count model uses it
     assert!(refine_wins(&s, &c, &mask, false));
-    let Noise::Count { profile, .. } = fit_count(&s, &c, &mask, false) else { panic!("count model expected") };
+    let Noise::Count { profile, .. } = fit_count(&s, &c, &mask, false, refine_wins(&s, &c, &mask, false)) else { panic!("count model expected") };
     assert!(profile_f64(&profile, c[lunch]) < 0.5 * pl, "the count model's lunch expectation {}", profile_f64(&profile, c[lunch]));
 }
 
