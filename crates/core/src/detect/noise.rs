@@ -150,11 +150,13 @@ fn local_prior(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) ->
     }
 }
 
-/// The entity's choice of count profile ([`refine_wins`] on its training rows), made once so
+/// The entity's choice of count profile ([`refine_wins`] on its training rows, with
+/// `DetectorParams::count_hour_prior` only: off, profiles are the weighted means of models
+/// before it), made once so
 /// that its held-out fold models and its final model are the same kind of model (calibration
 /// pools the folds' rows, scoring reads the final model's).
 pub(crate) fn count_refine(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> bool {
-    refine_wins(s, cals, mask, local_prior(s, cals, mask, hour_prior))
+    hour_prior && refine_wins(s, cals, mask, local_prior(s, cals, mask, hour_prior))
 }
 
 /// Fewest local days of training rows for the neighbouring-hours prior of a count profile.
@@ -251,7 +253,8 @@ const REFINE_ROUNDS: usize = 40;
 /// next to a busy one expects a share of the busy one's rate. Least squares of the rows on the
 /// interpolated profile, regularised toward the weighted-mean profile with [`PRIOR_ROWS`] per
 /// cell, by majorise-minimise steps (each row's two weights sum to 1, so `sum_i w_ic + prior`
-/// bounds the curvature: every step lowers the objective); cells stay at or above 0.
+/// bounds the curvature: every step lowers the objective); a cell stays at or above half an
+/// event over its rows (or its weighted mean, when lower).
 pub(crate) fn refine_profile(profile: &mut [f32], points: impl Iterator<Item = (Cal, f64)> + Clone) {
     let prior: Vec<f64> = profile.iter().map(|&v| f64::from(v)).collect();
     let mut p = prior.clone();
@@ -262,6 +265,10 @@ pub(crate) fn refine_profile(profile: &mut [f32], points: impl Iterator<Item = (
         }
     }
     let pts: Vec<([(usize, f64); 2], f64)> = points.map(|(cal, x)| (cells(cal), x)).collect();
+    // a cell's rows cannot rule out a rate of about half an event over them (the posterior mean
+    // of a Poisson rate after no event under Jeffreys' prior): a refit driven to 0 made every
+    // count at a working-hours edge, and every repeat of it, look impossible in held-out days
+    let floor: Vec<f64> = (0..CELLS).map(|c| (0.5 / (wsum[c] + PRIOR_ROWS)).min(prior[c])).collect();
     for _ in 0..REFINE_ROUNDS {
         let mut g = [0.0f64; CELLS];
         for (cw, x) in &pts {
@@ -270,7 +277,7 @@ pub(crate) fn refine_profile(profile: &mut [f32], points: impl Iterator<Item = (
             g[cw[1].0] += cw[1].1 * r;
         }
         for c in 0..CELLS {
-            p[c] = (p[c] + (g[c] - PRIOR_ROWS * (p[c] - prior[c])) / (wsum[c] + PRIOR_ROWS)).max(0.0);
+            p[c] = (p[c] + (g[c] - PRIOR_ROWS * (p[c] - prior[c])) / (wsum[c] + PRIOR_ROWS)).max(floor[c]);
         }
     }
     profile.iter_mut().zip(&p).for_each(|(v, x)| *v = *x as f32);

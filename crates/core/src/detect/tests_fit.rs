@@ -390,15 +390,11 @@ fn detector_outputs_match_the_hand_written_statistics() {
     // that statrs replaced: the detector's outputs agree within 1e-9 (relative). The duration
     // row was pinned again when the pooled duration scale began to use entities with two
     // refills and a prior (`pool_durations`): same expected values, scores 2205.79 before.
-    // The two count rows were pinned again when count profiles began to be refitted to their
-    // interpolation where held-out days prefer it (`noise::count_refine`, held-out folds and
-    // final model alike): consumption 557.63 / 35222.32 / 1 and custody 469.52 / 3790.36 / 34
-    // before.
     const BEFORE: [(f64, f64, f64, usize); 4] = [
         (0.999, 884.040304478345, 5263727.966669209, 318),
-        (0.999, 629.1348888700899, 35218.854521723464, 0),
+        (0.999, 557.6253249273095, 35222.321632111445, 1),
         (0.999, 2231.0664147480375, 264253.9312982313, 0),
-        (0.999, 601.9329406599235, 3792.161485661005, 37),
+        (0.999, 469.5212859069794, 3790.362076958399, 34),
     ];
     let after = demo_outputs();
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
 use super::mathx::{calendar, Cal};
-use super::noise::{fit_count, fit_profile, profile_f64, refine_profile, refine_wins, Noise};
+use super::noise::{count_refine, fit_count, fit_profile, profile_f64, refine_profile, refine_wins, Noise};
 use super::SeriesRows;
 use crate::features::{col, NUM_FEATURES};
 
@@ -72,9 +72,12 @@ fn refitted_profile_follows_sharp_working_hours() {
     let (rl, pl, ro, po) = (profile_f64(&refined, c[lunch]), profile_f64(&plain, c[lunch]), profile_f64(&refined, c[open]), profile_f64(&plain, c[open]));
     assert!(rl < 0.5 * pl, "lunch: refined {rl} plain {pl}");
     assert!(ro < 0.5 * po, "before opening: refined {ro} plain {po}");
-    assert!(refined.iter().all(|v| v.is_finite() && *v >= 0.0));
-    // the data prefer it on held-out days, so the count model uses it
+    // never below half an event over a cell's rows: 14 days of 4 rows an hour (x 2 cells)
+    assert!(refined.iter().all(|v| v.is_finite() && *v > 0.0));
+    // the data prefer it on held-out days, so the count model uses it with `count_hour_prior`
+    // (and keeps the weighted means without it)
     assert!(refine_wins(&s, &c, &mask, false));
+    assert!(count_refine(&s, &c, &mask, true) && !count_refine(&s, &c, &mask, false));
     let Noise::Count { profile, .. } = fit_count(&s, &c, &mask, false, refine_wins(&s, &c, &mask, false)) else { panic!("count model expected") };
     assert!(profile_f64(&profile, c[lunch]) < 0.5 * pl, "the count model's lunch expectation {}", profile_f64(&profile, c[lunch]));
 }
