@@ -11,7 +11,7 @@ use super::shards;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
-use pg_anomaly_core::detect::{tune, Detector, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::detect::{tune, Detector, DetectorParams, Fitted, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
 use pg_anomaly_core::model::{DETECTOR_TYPE, ZSCORE_TYPE};
 use pg_anomaly_core::quality::{evaluate, Quality, Span};
@@ -376,7 +376,7 @@ fn fit(
                     p.min_train_days
                 );
             }
-            let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
+            let importance = d.importance(data, IMPORTANCE_ROWS)?.to_json();
             let info = json!({ "detector": d.params().to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
                                "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total,
                                            "entities_fitted_beyond": beyond,
@@ -412,16 +412,53 @@ fn fit_threads() -> usize {
 /// calibration stays the sample's), reading them a chunk at a time; returns how many were
 /// added. Without it they were scored as new entities, from a warm-up model refitted on their
 /// look-back at every scoring run.
+///
+/// The reads (SPI: this backend's thread only) and the fits (plain Rust) overlap: while the
+/// worker threads fit one chunk (`Detector::fit_beyond`, which only reads the detector), this
+/// thread reads the next; the models are added once every chunk is fitted
+/// (`Detector::add_fitted`), the same models in the same order as fitting chunk by chunk.
+/// The threads never call into PostgreSQL; a panic in one becomes an error here.
 fn extend_beyond_sample(d: &mut Detector, metric_type: &str, sample: &Sample, exclude: &[Window], normal: &[Window]) -> Result<usize> {
     let threads = fit_threads();
-    let mut added = 0;
-    for chunk in sample.rest.chunks(ENTITIES_PER_READ) {
-        pgrx::check_for_interrupts!();
-        let froms = vec![sample.from; chunk.len()];
-        let read = series::read(metric_type, sample.aux, chunk, &froms, 0, sample.until)?;
-        added += d.extend(&read, exclude, normal, threads)?;
-    }
-    Ok(added)
+    let this: &Detector = d;
+    let joined = |h: std::thread::ScopedJoinHandle<'_, std::result::Result<Fitted, CoreError>>| -> Result<Fitted> {
+        Ok(h.join().map_err(|_| CoreError::internal("fitting the entities beyond the training sample panicked"))??)
+    };
+    let fitted: Result<Vec<Fitted>> = std::thread::scope(|scope| {
+        let mut done = Vec::with_capacity(sample.rest.len().div_ceil(ENTITIES_PER_READ));
+        let mut fitting = None;
+        let mut outcome = Ok(());
+        for chunk in sample.rest.chunks(ENTITIES_PER_READ) {
+            pgrx::check_for_interrupts!();
+            let froms = vec![sample.from; chunk.len()];
+            let read = match series::read(metric_type, sample.aux, chunk, &froms, 0, sample.until) {
+                Ok(r) => r,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
+            if let Some(h) = fitting.take() {
+                match joined(h) {
+                    Ok(f) => done.push(f),
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            fitting = Some(scope.spawn(move || this.fit_beyond(&read, exclude, normal, threads)));
+        }
+        // the last chunk's fit (or, after an error, the one still running) is waited for here
+        if let Some(h) = fitting.take() {
+            let last = joined(h);
+            if outcome.is_ok() {
+                done.push(last?);
+            }
+        }
+        outcome.map(|_| done)
+    });
+    Ok(d.add_fitted(fitted?))
 }
 
 /// Rows per set (sampled, alerted) whose Shapley values give the importance stored with a

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::derive::{features, MAX_NF};
-use super::fit::{check_series, forest_matrix, forest_pairs, Detector};
+use super::fit::{check_series, forest_matrix, forest_pairs, Detector, EntityModel};
 use super::SeriesRows;
 use crate::error::CoreResult;
 use crate::forest::c_factor;
@@ -245,30 +245,46 @@ impl Detector {
     /// rows sampled evenly from all scored rows, and over at most `max_rows` rows at or above
     /// the alert threshold (evenly thinned); the forest's mean |TreeSHAP value| over the sample.
     /// Rows of entities the model does not know are skipped.
-    pub fn importance(&self, series: &[SeriesRows], max_rows: usize) -> Importance {
+    /// Rows are derived and scored on threads, series by series in order; the result is the
+    /// one a serial pass gives.
+    pub fn importance(&self, series: &[SeriesRows], max_rows: usize) -> CoreResult<Importance> {
         let info = features(self.kind);
         let nf = info.len();
         let max_rows = max_rows.max(1);
         let total: usize = series.iter().filter(|s| self.knows(&s.entity_id)).map(|s| s.len()).sum();
         let stride = total.div_ceil(max_rows).max(1);
-        let (mut sample, mut alerted): (Vec<[f64; MAX_NF]>, Vec<[f64; MAX_NF]>) = (Vec::new(), Vec::new());
+        // the series scanned, each with the count of scanned rows before it (a row is sampled
+        // by its place among all of them)
+        let mut scanned: Vec<(&SeriesRows, &EntityModel, usize)> = Vec::new();
         let mut seen = 0usize;
         for s in series {
             let Some(em) = self.entity(&s.entity_id) else { continue };
             if check_series(s).is_err() {
                 continue;
             }
-            let rows = self.derived(em, s, 0);
-            let fs = self.forest_scores(&rows);
-            for (r, &f) in rows.iter().zip(&fs) {
-                if seen.is_multiple_of(stride) {
-                    sample.push(r.z);
-                }
-                seen += 1;
-                if self.score_of(self.row_surprise(&r.z[..nf], f).0) >= self.threshold {
-                    alerted.push(r.z);
+            scanned.push((s, em, seen));
+            seen += s.len();
+        }
+        let parts = super::par::parts(&scanned, super::par::threads(), |_, part| {
+            let (mut sample, mut alerted): (Vec<[f64; MAX_NF]>, Vec<[f64; MAX_NF]>) = (Vec::new(), Vec::new());
+            for &(s, em, before) in part {
+                let rows = self.derived(em, s, 0);
+                let fs = self.forest_scores(&rows);
+                for (k, (r, &f)) in rows.iter().zip(&fs).enumerate() {
+                    if (before + k).is_multiple_of(stride) {
+                        sample.push(r.z);
+                    }
+                    if self.score_of(self.row_surprise(&r.z[..nf], f).0) >= self.threshold {
+                        alerted.push(r.z);
+                    }
                 }
             }
+            (sample, alerted)
+        })?;
+        let (mut sample, mut alerted): (Vec<[f64; MAX_NF]>, Vec<[f64; MAX_NF]>) = (Vec::new(), Vec::new());
+        for (s, a) in parts {
+            sample.extend(s);
+            alerted.extend(a);
         }
         if alerted.len() > max_rows {
             let step = alerted.len() as f64 / max_rows as f64;
@@ -284,13 +300,13 @@ impl Detector {
         };
         let shap = |z: &[f64]| self.shapley(z).0;
         let tree = |z: &[f64]| self.forest_shap(z).map_or_else(|| vec![0.0; nf], |f| f.0);
-        Importance {
+        Ok(Importance {
             inputs: info.iter().map(|f| f.name).collect(),
             sample: mean_abs(&sample, &shap),
             alerted: mean_abs(&alerted, &shap),
             forest: mean_abs(&sample, &tree),
             rows_sample: sample.len(),
             rows_alerted: alerted.len(),
-        }
+        })
     }
 }
