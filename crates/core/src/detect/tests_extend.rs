@@ -155,3 +155,39 @@ fn parts_run_in_order_and_a_panicking_part_is_an_error() {
     let r = super::par::map(&items, 4, |&x| if x == 90 { panic!("boom") } else { x });
     assert_eq!(r.expect_err("panicked").kind, crate::error::ErrorKind::Internal);
 }
+
+#[test]
+fn scoring_with_importance_gives_score_series_and_importance() {
+    // training measures a new model's quality and its importance in one pass over the sample:
+    // each series' rows are those score_series gives from the first row (unknown entities
+    // scored as new ones), and the importance is the one importance gives
+    for (kind, metric, aux, family) in [(MetricKind::Level, 0, Some(1), super::seq::Family::Calibrated), (MetricKind::Count, 1, None, super::seq::Family::Both)] {
+        let all = entities(metric, aux);
+        let p = DetectorParams { detector_family: family, ..DetectorParams::default() };
+        let (det, _) = Detector::fit(kind, &p, &all[..10], &[], &[]).expect("fit");
+        assert_eq!(det.seq.is_some(), family == super::seq::Family::Both);
+        let mut series = all.clone();
+        // an anomaly on a trained entity and on an unknown one, so rows alert
+        for k in [3, 12] {
+            let i = series[k].len() - 40;
+            series[k].value[i] *= 8.0;
+            series[k].value[i] += 50.0;
+        }
+        for threads in [1, 3] {
+            super::par::FORCE_THREADS.with(|f| f.set(threads));
+            let (imp, scored) = det.score_with_importance(&series, 120, |s, rows| (s.entity_id.clone(), rows)).expect("scan");
+            assert_eq!(imp, det.importance(&series, 120).expect("importance"), "{kind:?}");
+            assert_eq!(scored.len(), series.len());
+            for (s, (id, rows)) in series.iter().zip(&scored) {
+                assert_eq!(id, &s.entity_id);
+                assert_eq!(rows, &det.score_series(s, 0).expect("score"), "{kind:?} {id}");
+            }
+            assert!(scored.iter().any(|(_, r)| r.iter().any(|x| x.is_anomaly)), "{kind:?}: some row alerts");
+            super::par::FORCE_THREADS.with(|f| f.set(0));
+        }
+        // a series score_series refuses is an error, not skipped
+        let mut bad = series.clone();
+        bad[2].value[5] = f64::NAN;
+        assert!(det.score_with_importance(&bad, 120, |_, r| r.len()).is_err());
+    }
+}
