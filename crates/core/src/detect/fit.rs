@@ -387,8 +387,10 @@ impl Detector {
         let rate = (params.calibration_blocks as f64 / total_days.max(1) as f64).min(1.0);
         let mut pool = Pool { z: Vec::new(), block: Vec::new(), blocks: 0 };
         let mut entities = Vec::new();
-        for (e, p) in prepared.iter().enumerate() {
-            let Some((em, z)) = p.fit_entity(kind, params, &pooled, report.warm_up, step, &mask) else {
+        // the entities' fits are independent: they run on threads, the pool is built in order
+        let fits = super::par::map(&prepared, super::par::threads(), |p| p.fit_entity(kind, params, &pooled, report.warm_up, step, &mask))?;
+        for (e, (p, fitted)) in prepared.iter().zip(fits).enumerate() {
+            let Some((em, z)) = fitted else {
                 report.entities_skipped += 1;
                 continue;
             };
@@ -442,6 +444,14 @@ impl Detector {
     }
 }
 
+/// The forest's scores of the rows of `x`, scored in parts on threads (a row's score depends
+/// on that row only).
+pub(crate) fn forest_score(forest: &IsolationForest, x: ndarray::ArrayView2<f64>) -> CoreResult<Vec<f64>> {
+    let rows: Vec<usize> = (0..x.nrows()).collect();
+    let parts = super::par::parts(&rows, super::par::threads(), |first, part| forest.score(x.slice(ndarray::s![first..first + part.len(), ..])).to_vec())?;
+    Ok(parts.concat())
+}
+
 /// Pooled feature tails, the forest and its tail, the daily-maximum tail and the threshold.
 fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities: Vec<EntityModel>, pool: &Pool, report: &mut FitReport) -> CoreResult<Detector> {
     let info = features(kind);
@@ -473,7 +483,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         let names: Vec<&str> = info.iter().map(|f| f.name).collect();
         report.interactions = crate::selection::interaction_names(&names, &pairs);
         let forest = params.forest().fit(x.view())?;
-        forest_scores = forest.score(x.view()).to_vec();
+        forest_scores = forest_score(&forest, x.view())?;
         det.forest_tail = Some(Tail::fit(&mut forest_scores.clone(), MIN_BETA_FOREST));
         det.forest = Some(forest);
     }
