@@ -70,9 +70,15 @@ SELECT ml_run_stage('features');
 SELECT metric_type, ml_train(metric_type, train_until => (SELECT max("timestamp") - interval '4 days' FROM ml_metrics))
   FROM ml_settings ORDER BY 1;
 SELECT ml_run_stage('detection');
--- (no ml_cleanup here: the new library's cleanup calls the 0.2.0 partition functions)
+-- (no ml_cleanup here: the new library's cleanup calls the 0.2.0 partition functions; it is
+-- refused below with what to do)
 UPDATE ml_channels SET enabled = false;
 SQL
+    refused=$(sql -d pga_upg -v ON_ERROR_STOP=0 -c "\\set VERBOSITY verbose" -c "SELECT ml_cleanup()" 2>&1 || true)
+    case "$refused" in
+        *55000*"ALTER EXTENSION pg_anomaly UPDATE"*) pass "cleanup before the update refused with SQLSTATE 55000 and the hint to update" ;;
+        *) fail "cleanup before the update: expected SQLSTATE 55000 and a hint to update, got [$refused]" ;;
+    esac
     check "installed version" "$OLD" "$(sql -d pga_upg -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_anomaly'")"
     alerts=$(sql -d pga_upg -c "SELECT count(*) FROM ml_alerts")
     [ "$alerts" -gt 0 ] || fail "no alert before the upgrade"

@@ -686,6 +686,11 @@ DECLARE
     hi timestamptz;
     moved bigint;
     old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    -- below deadlock_timeout, as in ml_drop_expired_partitions: holding the days attached so
+    -- far while waiting for a default partition could close a cycle with a stage, and this
+    -- call then gives way before the stage's deadlock check makes the stage the victim
+    wait_ms integer := LEAST(500, (SELECT s.setting::integer FROM pg_catalog.pg_settings s
+                                    WHERE s.name OPERATOR(pg_catalog.=) 'deadlock_timeout') OPERATOR(pg_catalog./) 2);
 BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN
         RETURN 0;
@@ -706,17 +711,18 @@ BEGIN
                 hi := ((d + 1)::timestamp AT TIME ZONE 'UTC');
                 -- Rows already in the default partition for that day move to the new one.
                 -- Attaching needs the default partition exclusively: when ingestion holds
-                -- it for more than a second, the day is left for the next call (its rows
-                -- stay in the default partition, where they are found all the same).
+                -- it for longer than half of deadlock_timeout (0.5 s at most), the day is left
+                -- for the next call (its rows stay in the default partition, where they are
+                -- found all the same).
                 BEGIN
-                    PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+                    PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
                     EXECUTE pg_catalog.format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
                     EXECUTE pg_catalog.format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', tbl || '_default');
                     EXECUTE pg_catalog.format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
                                    tbl || '_default', part) USING lo, hi;
                     EXECUTE pg_catalog.format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
                     PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
-                EXCEPTION WHEN lock_not_available THEN
+                EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
                     PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
                     RAISE NOTICE 'pg_anomaly: partition % not created now (default partition busy); it will be next time', part;
                     CONTINUE;

@@ -6,7 +6,25 @@ use super::stage::StageRun;
 use crate::errors::Result;
 use crate::gucs;
 use crate::storage::retention::{self, Expiring, Partitioned};
-use crate::storage::{checkpoints, locks, metrics, settings};
+use crate::storage::{checkpoints, locks, metrics, schema, settings};
+use pg_anomaly_core::{CoreError, ErrorKind};
+
+/// Cleanup calls the partition functions of this library's version of the SQL objects: after
+/// a package upgrade installed this library and before ALTER EXTENSION UPDATE they may not
+/// exist yet, and a run would fail on a missing function. It stops with what to do instead.
+fn check_schema_version() -> Result<()> {
+    let library = env!("CARGO_PKG_VERSION");
+    match schema::installed_version()? {
+        Some(v) if v != library => Err(CoreError::new(
+            ErrorKind::NotReady,
+            format!("pg_anomaly's SQL objects in this database are version {v}, its library is version {library}"),
+        )
+        .with_detail("Cleanup calls the partition functions of the library's version; nothing was removed.")
+        .with_hint("Run ALTER EXTENSION pg_anomaly UPDATE in this database.")
+        .into()),
+        _ => Ok(()),
+    }
+}
 
 /// Applies retention; returns the rows removed per table.
 pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
@@ -14,6 +32,7 @@ pub fn cleanup(trigger: &str) -> Result<Vec<(String, i64)>> {
         return Ok(Vec::new());
     }
     let run = StageRun::start("cleanup", None, trigger)?;
+    check_schema_version()?;
     let r = gucs::retention();
     let mut out = Vec::new();
     let mut expiring = vec![(Expiring::Alerts, r.alerts_days), (Expiring::TrainingLogs, r.training_logs_days), (Expiring::JobRuns, r.job_runs_days)];

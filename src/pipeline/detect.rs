@@ -214,7 +214,7 @@ impl TypeRun {
             return Ok(false);
         }
         pgrx::check_for_interrupts!();
-        let _no_jit = crate::storage::NoJit::new();
+        let _no_jit = crate::storage::PlannerGuard::jit_off();
         let size = if save { self.chunk_len(size) } else { size };
         let chunk = self.work[self.next..(self.next + size).min(self.work.len())].to_vec();
         self.next += chunk.len();

@@ -160,7 +160,7 @@ fn build_chunk(
     full_rebuild: bool,
     tz: Option<&str>,
 ) -> Result<(i64, i64)> {
-    let _no_jit = crate::storage::NoJit::new();
+    let _no_jit = crate::storage::PlannerGuard::jit_off();
     let entities: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
     let from: Vec<TimestampWithTimeZone> = chunk.iter().map(|c| c.2).collect();
     if !full_rebuild {

@@ -98,25 +98,26 @@ pub fn delete_unheld(table: &str, condition: &str, args: &[DatumWithOid]) -> Res
     )
 }
 
-/// JIT compilation off for this process's statements while the guard lives (restored when it
-/// drops; an error that unwinds through it leaves the restoring to the (sub)transaction's
-/// abort, as for a function's SET clause). The stages' statements read or write a chunk of
-/// series through index lookups: the planner's estimate for a chunk of 512-1,024 series is
-/// above jit_above_cost, and compiling took 17-26 % of a feature or detection tick (perf on
-/// the backend, 1,000 entities) for statements that run a few milliseconds.
-pub struct NoJit {
+/// A planner setting changed for this process's statements while the guard lives (restored
+/// when it drops; an error that unwinds through it leaves the restoring to the
+/// (sub)transaction's abort, as for a function's SET clause).
+pub struct PlannerGuard {
     level: i32,
 }
 
-impl NoJit {
-    pub fn new() -> NoJit {
-        NoJit { level: set_nested(c"jit", c"off") }
+impl PlannerGuard {
+    /// JIT compilation off. The stages' statements read or write a chunk of series through
+    /// index lookups: the planner's estimate for a chunk of 512-1,024 series is above
+    /// jit_above_cost, and compiling took 17-26 % of a feature or detection tick (perf on the
+    /// backend, 1,000 entities) for statements that run a few milliseconds.
+    pub fn jit_off() -> PlannerGuard {
+        PlannerGuard { level: set_nested(c"jit", c"off") }
     }
 
-    /// `plan_cache_mode` to `force_generic_plan` while the guard lives (the same kind of
-    /// guard): a statement prepared once and run per chunk is planned once.
-    pub(crate) fn generic_plans() -> NoJit {
-        NoJit { level: set_nested(c"plan_cache_mode", c"force_generic_plan") }
+    /// `plan_cache_mode` to `force_generic_plan`: a statement prepared once and run per chunk
+    /// is planned once.
+    pub(crate) fn generic_plans() -> PlannerGuard {
+        PlannerGuard { level: set_nested(c"plan_cache_mode", c"force_generic_plan") }
     }
 }
 
@@ -140,13 +141,7 @@ fn set_nested(name: &std::ffi::CStr, value: &std::ffi::CStr) -> i32 {
     }
 }
 
-impl Default for NoJit {
-    fn default() -> Self {
-        NoJit::new()
-    }
-}
-
-impl Drop for NoJit {
+impl Drop for PlannerGuard {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             // SAFETY: the nest level this guard opened, closed once, in LIFO order with the

@@ -13,6 +13,12 @@ pub fn extension_schema() -> Result<Option<String>> {
     )
 }
 
+/// The version of pg_anomaly's SQL objects in this database (`extversion`); None when it is
+/// not installed here.
+pub fn installed_version() -> Result<Option<String>> {
+    one::<String>("SELECT e.extversion::text FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_anomaly'", &[])
+}
+
 /// The extension's schema as an identifier fit for SQL text ("public" when not installed).
 pub fn quoted_extension_schema() -> Result<String> {
     let s = extension_schema()?.unwrap_or_else(|| "public".into());

@@ -280,7 +280,7 @@ fn select_arrays<'conn>(
             .keep(),
     };
     let t = {
-        let _generic = super::NoJit::generic_plans();
+        let _generic = super::PlannerGuard::generic_plans();
         client.select(&stmt, None, args)
     };
     PLANS.with(|p| {

@@ -416,3 +416,44 @@ fn cleanup_leaves_a_held_table_for_the_next_run() {
     assert_eq!(second, vec![("ml_features".to_string(), features_before), ("ml_metrics".to_string(), metrics_before)], "the next cleanup drops what was left");
     assert_eq!((expired(&mut c, "ml_metrics"), expired(&mut c, "ml_features")), (0, 0));
 }
+
+/// ml_ensure_partitions gives way to a transaction holding a default partition: the day of
+/// that table is left for the next call (its rows stay where they are found), the other
+/// table's day is created, and once the holder is done the next call moves the rows.
+#[test]
+fn ensure_partitions_leaves_a_held_default_partition_for_the_next_call() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    // a day far ahead has no partition yet: its rows land in the default partitions
+    c.batch_execute(
+        "INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\")
+             VALUES ('stok_seviye', 'p_ahead', 7, date_trunc('day', now()) + interval '40 days 3 hours');
+         SET lock_timeout = '5s';",
+    )
+    .unwrap();
+    let day = "date_trunc('day', now()) + interval '40 days 3 hours'";
+    let in_default = |c: &mut postgres::Client| -> i64 {
+        c.query_one("SELECT count(*) FROM ml_metrics_default WHERE entity_id = 'p_ahead'", &[]).unwrap().get(0)
+    };
+    assert_eq!(in_default(&mut c), 1);
+    let mut holder = connect();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("SELECT count(*) FROM ml_metrics_default").unwrap();
+    let created: i32 = c
+        .query_one(&format!("SELECT ml_ensure_partitions({day}, {day})"), &[])
+        .expect("ml_ensure_partitions waited for the held default partition (lock_timeout)")
+        .get(0);
+    assert_eq!(created, 1, "only ml_features' day is created while ml_metrics_default is held");
+    assert_eq!(in_default(&mut c), 1, "the row stays in the default partition, where it is found");
+    let found: i64 = c.query_one("SELECT count(*) FROM ml_metrics WHERE entity_id = 'p_ahead'", &[]).unwrap().get(0);
+    assert_eq!(found, 1);
+    tx.commit().unwrap();
+    let created: i32 = c.query_one(&format!("SELECT ml_ensure_partitions({day}, {day})"), &[]).unwrap().get(0);
+    assert_eq!(created, 1, "the next call creates the day left over");
+    assert_eq!(in_default(&mut c), 0, "and moves the row into it");
+    let part: String = c
+        .query_one("SELECT tableoid::regclass::text FROM ml_metrics WHERE entity_id = 'p_ahead'", &[])
+        .unwrap()
+        .get(0);
+    assert!(part.starts_with("ml_metrics_p"), "the row is in a day partition, not {part}");
+}
