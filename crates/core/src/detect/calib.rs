@@ -103,11 +103,11 @@ impl Tail {
         let (x0, l0) = (t.xs[last], t.ls[last]);
         let mut abs = sample.to_vec();
         let robust = super::mathx::median(&mut abs) / 0.674_489_75;
-        // two-sided normal survival P(|Z| >= y) = erfc(y / sqrt 2)
         let s = robust.max(1.0);
         if !(s.is_finite() && s > 0.0 && x0 > 0.0) {
             return t;
         }
+        // two-sided normal survival P(|Z| >= y) = erfc(y / sqrt 2)
         let ln_q0 = erfc(x0 / (s * std::f64::consts::SQRT_2)).ln();
         if !ln_q0.is_finite() {
             return t;

@@ -63,7 +63,6 @@ const MIN_BETA_Z: f64 = 0.25;
 const MIN_BETA_FOREST: f64 = 0.005;
 const MIN_BETA_NATS: f64 = 0.25;
 
-
 /// One entity's part of the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EntityModel {
@@ -455,11 +454,11 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
     // a refill duration is one observation however many rows hold it: its tail is fitted on
     // one value per refill (`Tail::fit_normal_events`); counted in rows, the top of the sample
     // was one or two refills repeated (24 times a day at an hour, 96 at 15 minutes) and the
-    // tail's reach depended on the sampling step
-    // (an event-valued series keeps its rows: between refills it reads 0, and its held-out
-    // refills are mostly in-sample, two per fold being rare in a week)
-    // Not for a warm-up model: a day's refills (about one per entity, mostly the duration in
-    // force when the span began) are too few for the table; its daily tail is capped instead.
+    // tail's reach depended on the sampling step. An event-valued series keeps its rows
+    // (between refills it reads 0, and its held-out refills are mostly in-sample, two per fold
+    // being rare in a week); so does a warm-up model (a day's refills, about one per entity and
+    // mostly the duration in force when the span began, are too few for the table; its daily
+    // tail is capped instead).
     let events = !report.warm_up && pool.fresh.iter().any(|f| *f) && pool.fresh.iter().any(|f| !*f);
     let feature_tails: Vec<Tail> = (0..nf)
         .map(|j| {
