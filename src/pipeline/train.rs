@@ -11,7 +11,7 @@ use super::shards;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
-use pg_anomaly_core::detect::{tune, Detector, DetectorParams, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::detect::{tune, Detector, DetectorParams, Fitted, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
 use pg_anomaly_core::model::{DETECTOR_TYPE, ZSCORE_TYPE};
 use pg_anomaly_core::quality::{evaluate, Quality, Span};
@@ -165,7 +165,10 @@ pub fn train(req: &TrainRequest) -> Result<i64> {
         (a.min(*s.ts.first().unwrap_or(&i64::MAX)), b.max(*s.ts.last().unwrap_or(&i64::MIN)))
     });
     let eval_started = std::time::Instant::now();
-    let q = evaluate_model(&model, data, &windows.labels, &windows.normal, first_ts, last_ts)?;
+    let (q, importance) = evaluate_model(&model, data, &windows.labels, &windows.normal, first_ts, last_ts)?;
+    if let (Some(imp), Some(obj)) = (importance, info.as_object_mut()) {
+        obj.insert("importance".into(), imp);
+    }
     let eval_secs = eval_started.elapsed().as_secs_f64();
     describe(&mut info, model_type, metric_type, &selected, threshold, params, pg_anomaly_core::forest::header_version(&bytes));
     let rows = sample.rows as i64;
@@ -376,8 +379,8 @@ fn fit(
                     p.min_train_days
                 );
             }
-            let importance = d.importance(data, IMPORTANCE_ROWS).to_json();
-            let info = json!({ "detector": d.params().to_json(), "report": report.to_json(), "inputs": d.inputs(), "importance": importance,
+            // the importance is added by evaluate_model, from the rows it scores
+            let info = json!({ "detector": d.params().to_json(), "report": report.to_json(), "inputs": d.inputs(),
                                "sample": { "max_train_rows": cap, "entities_read": data.len(), "entities": sample.entities_total,
                                            "entities_fitted_beyond": beyond,
                                            "unreviewed_alerts_excluded": windows.unreviewed.len() } });
@@ -412,16 +415,53 @@ fn fit_threads() -> usize {
 /// calibration stays the sample's), reading them a chunk at a time; returns how many were
 /// added. Without it they were scored as new entities, from a warm-up model refitted on their
 /// look-back at every scoring run.
+///
+/// The reads (SPI: this backend's thread only) and the fits (plain Rust) overlap: while the
+/// worker threads fit one chunk (`Detector::fit_beyond`, which only reads the detector), this
+/// thread reads the next; the models are added once every chunk is fitted
+/// (`Detector::add_fitted`), the same models in the same order as fitting chunk by chunk.
+/// The threads never call into PostgreSQL; a panic in one becomes an error here.
 fn extend_beyond_sample(d: &mut Detector, metric_type: &str, sample: &Sample, exclude: &[Window], normal: &[Window]) -> Result<usize> {
     let threads = fit_threads();
-    let mut added = 0;
-    for chunk in sample.rest.chunks(ENTITIES_PER_READ) {
-        pgrx::check_for_interrupts!();
-        let froms = vec![sample.from; chunk.len()];
-        let read = series::read(metric_type, sample.aux, chunk, &froms, 0, sample.until)?;
-        added += d.extend(&read, exclude, normal, threads)?;
-    }
-    Ok(added)
+    let this: &Detector = d;
+    let joined = |h: std::thread::ScopedJoinHandle<'_, std::result::Result<Fitted, CoreError>>| -> Result<Fitted> {
+        Ok(h.join().map_err(|_| CoreError::internal("fitting the entities beyond the training sample panicked"))??)
+    };
+    let fitted: Result<Vec<Fitted>> = std::thread::scope(|scope| {
+        let mut done = Vec::with_capacity(sample.rest.len().div_ceil(ENTITIES_PER_READ));
+        let mut fitting = None;
+        let mut outcome = Ok(());
+        for chunk in sample.rest.chunks(ENTITIES_PER_READ) {
+            pgrx::check_for_interrupts!();
+            let froms = vec![sample.from; chunk.len()];
+            let read = match series::read(metric_type, sample.aux, chunk, &froms, 0, sample.until) {
+                Ok(r) => r,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
+            if let Some(h) = fitting.take() {
+                match joined(h) {
+                    Ok(f) => done.push(f),
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            fitting = Some(scope.spawn(move || this.fit_beyond(&read, exclude, normal, threads)));
+        }
+        // the last chunk's fit (or, after an error, the one still running) is waited for here
+        if let Some(h) = fitting.take() {
+            let last = joined(h);
+            if outcome.is_ok() {
+                done.push(last?);
+            }
+        }
+        outcome.map(|_| done)
+    });
+    Ok(d.add_fitted(fitted?))
 }
 
 /// Rows per set (sampled, alerted) whose Shapley values give the importance stored with a
@@ -462,7 +502,10 @@ pub(super) fn read_for_tuning(metric_type: &str, own: MetricKind, params: &Detec
 }
 
 /// Scores the training span with the new model, forms episodes and compares them with the
-/// known windows (labels: anomalies; false positives: spans that must not alert).
+/// known windows (labels: anomalies; false positives: spans that must not alert); with a
+/// detector, also the importance stored with it (`importance` in ml_models.parameters), from
+/// the same derived rows (`Detector::score_with_importance`: the rows and the importance are
+/// those of a separate scoring and importance pass).
 fn evaluate_model(
     model: &Model,
     data: &[SeriesRows],
@@ -470,33 +513,26 @@ fn evaluate_model(
     normal: &[LabelledSpan],
     from_us: i64,
     to_us: i64,
-) -> Result<Quality> {
-    if labels.is_empty() && normal.is_empty() {
-        return Ok(Quality::default());
-    }
+) -> Result<(Quality, Option<serde_json::Value>)> {
+    let measure = !(labels.is_empty() && normal.is_empty());
     // The episode gap used to measure quality: the default pg_anomaly episode_gap.
     let gap = EVALUATION_GAP_US;
-    // Scoring is plain Rust (no SPI): split the series over the machine's cores.
-    let threads = fit_threads();
-    let per = data.len().div_ceil(threads).max(1);
-    let spans: Vec<std::result::Result<Vec<Span>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = data
-            .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || -> std::result::Result<Vec<Span>, String> {
-                    let mut spans = Vec::new();
-                    for s in chunk {
-                        let scored = model.score_series(s, 0).map_err(|e| format!("{e:?}"))?;
-                        for ep in model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed) {
-                            spans.push(Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts });
-                        }
-                    }
-                    Ok(spans)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("scoring thread panicked".into()))).collect()
-    });
+    let spans_of = |s: &SeriesRows, scored: Vec<pg_anomaly_core::detect::Scored>| -> Vec<Span> {
+        model.episodes(&scored, gap).into_iter().filter(|e| !e.suppressed).map(|ep| Span { entity_id: s.entity_id.clone(), from_us: ep.start_ts, to_us: ep.end_ts }).collect()
+    };
+    let failed = |e: CoreError| CoreError::internal(format!("evaluating the new model failed: {e:?}"));
+    let (importance, spans): (Option<serde_json::Value>, Vec<std::result::Result<Vec<Span>, String>>) = match model {
+        Model::Detector(d) if measure => {
+            let (imp, spans) = d.score_with_importance(data, IMPORTANCE_ROWS, spans_of).map_err(failed)?;
+            (Some(imp.to_json()), spans.into_iter().map(Ok).collect())
+        }
+        Model::Detector(d) => (Some(d.importance(data, IMPORTANCE_ROWS)?.to_json()), Vec::new()),
+        _ if measure => (None, score_spans(model, data, &spans_of)),
+        _ => (None, Vec::new()),
+    };
+    if !measure {
+        return Ok((Quality::default(), importance));
+    }
     let mut alerts = Vec::new();
     for r in spans {
         alerts.extend(r.map_err(|e| CoreError::internal(format!("evaluating the new model failed: {e}")))?);
@@ -509,7 +545,29 @@ fn evaluate_model(
         .filter(|w| read.contains(w.entity_id.as_str()))
         .map(|w| Span { entity_id: w.entity_id.clone(), from_us: w.from_us, to_us: w.to_us })
         .collect();
-    Ok(evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US))
+    Ok((evaluate(&windows, &alerts, data.len(), from_us, to_us, FOUND_TOLERANCE_US), importance))
+}
+
+/// The alert spans of every series scored with `model` (plain Rust, no SPI: the series are
+/// split over the machine's cores).
+fn score_spans(model: &Model, data: &[SeriesRows], spans_of: &(dyn Fn(&SeriesRows, Vec<pg_anomaly_core::detect::Scored>) -> Vec<Span> + Sync)) -> Vec<std::result::Result<Vec<Span>, String>> {
+    let threads = fit_threads();
+    let per = data.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || -> std::result::Result<Vec<Span>, String> {
+                    let mut spans = Vec::new();
+                    for s in chunk {
+                        spans.extend(spans_of(s, model.score_series(s, 0).map_err(|e| format!("{e:?}"))?));
+                    }
+                    Ok(spans)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("scoring thread panicked".into()))).collect()
+    })
 }
 
 /// Params are a handful of numbers: a megabyte of JSON is refused before anything echoes it.

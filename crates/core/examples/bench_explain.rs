@@ -74,7 +74,7 @@ fn main() {
         let med = times.get(times.len() / 2).copied().unwrap_or(0.0);
         println!("fit {fit_s:.2} s; explain one alert: median {med:.3} ms, max {:.3} ms over {} alerts", times.last().copied().unwrap_or(0.0), times.len());
         let t = Instant::now();
-        let imp = det.importance(&series, 500);
+        let imp = det.importance(&series, 500).expect("importance");
         println!("importance at training ({} sampled, {} alerted rows): {:.3} s", imp.rows_sample, imp.rows_alerted, t.elapsed().as_secs_f64());
         for (j, n) in imp.inputs.iter().enumerate() {
             println!("  {:<24} sample {:>7.3}  alerted {:>7.3}  forest {:>7.4}", n, imp.sample[j], imp.alerted[j], imp.forest[j]);

@@ -81,6 +81,55 @@ impl Tail {
         Tail { xs, ls, beta }
     }
 
+    /// Fits the tail of `|z|` for a standardised residual observed once per event (a refill's
+    /// duration against its usual): `sample` holds one value per observation, not per row, so
+    /// the tail does not depend on how many rows a sampling step repeats each refill over.
+    /// Events are few (a hundred or two in a week of a metric type), so the empirical table
+    /// stops early (where ten values are left above the knot); beyond it the survival follows
+    /// the normal tail of the residual's model conditioned on the knot (`P(|Z| >= x) / P(|Z| >=
+    /// x0)` times the knot's survival, so a sample heavier than normal up to the knot keeps
+    /// that), at the sample's robust scale (median |z| / 0.6745, at least 1: the residual is in
+    /// units of the model's own scale, and a narrower held-out spread means in-sample fits),
+    /// down to the table's last level; past it, exponential at the normal hazard's scale
+    /// `s^2 / x` (heavier than the normal tail: conservative).
+    pub(crate) fn fit_normal_events(sample: &mut [f64], min_beta: f64) -> Tail {
+        use statrs::function::erf::{erfc, erfc_inv};
+        let mut t = Tail::fit(sample, min_beta);
+        let n = sample.len();
+        if n < 2 {
+            return t;
+        }
+        let last = t.xs.len() - 1;
+        let (x0, l0) = (t.xs[last], t.ls[last]);
+        let mut abs = sample.to_vec();
+        let robust = super::mathx::median(&mut abs) / 0.674_489_75;
+        let s = robust.max(1.0);
+        if !(s.is_finite() && s > 0.0 && x0 > 0.0) {
+            return t;
+        }
+        // two-sided normal survival P(|Z| >= y) = erfc(y / sqrt 2)
+        let ln_q0 = erfc(x0 / (s * std::f64::consts::SQRT_2)).ln();
+        if !ln_q0.is_finite() {
+            return t;
+        }
+        for &level in &LEVELS {
+            let l = level.ln();
+            if l >= t.ls[t.ls.len() - 1] - 1e-9 {
+                continue;
+            }
+            // P(|Z| >= x) / P(|Z| >= x0) = level / exp(l0)
+            let q = (l - l0 + ln_q0).exp();
+            let x = s * std::f64::consts::SQRT_2 * erfc_inv(q);
+            if x.is_finite() && x > t.xs[t.xs.len() - 1] && t.xs.len() < MAX_KNOTS {
+                t.xs.push(x);
+                t.ls.push(l);
+            }
+        }
+        let xl = t.xs[t.xs.len() - 1];
+        t.beta = (s * s / xl.max(s)).max(min_beta);
+        t
+    }
+
     /// Caps the scale of the exponential tail beyond the last knot at `b` (> 0).
     pub(crate) fn cap_beta(&mut self, b: f64) {
         self.beta = self.beta.min(b);

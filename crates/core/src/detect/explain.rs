@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::derive::{features, MAX_NF};
-use super::fit::{check_series, forest_matrix, forest_pairs, Detector};
-use super::SeriesRows;
+use super::fit::{check_series, forest_matrix, forest_pairs, Detector, EntityModel};
+use super::{Scored, SeriesRows};
 use crate::error::CoreResult;
 use crate::forest::c_factor;
 
@@ -245,30 +245,75 @@ impl Detector {
     /// rows sampled evenly from all scored rows, and over at most `max_rows` rows at or above
     /// the alert threshold (evenly thinned); the forest's mean |TreeSHAP value| over the sample.
     /// Rows of entities the model does not know are skipped.
-    pub fn importance(&self, series: &[SeriesRows], max_rows: usize) -> Importance {
+    /// Rows are derived and scored on threads, series by series in order; the result is the
+    /// one a serial pass gives.
+    pub fn importance(&self, series: &[SeriesRows], max_rows: usize) -> CoreResult<Importance> {
+        Ok(self.scan::<()>(series, max_rows, None)?.0)
+    }
+
+    /// [`importance`](Self::importance) and every series scored from its first row (what
+    /// [`score_series`](Self::score_series)`(s, 0)` gives), in one pass: a trained entity's rows
+    /// are derived and forest-scored once for both. `keep` turns each series' scored rows into
+    /// what the caller keeps (it runs on worker threads); the results in the order of
+    /// `series`. A series `score_series` refuses is an error.
+    pub fn score_with_importance<R: Send>(&self, series: &[SeriesRows], max_rows: usize, keep: impl Fn(&SeriesRows, Vec<Scored>) -> R + Sync) -> CoreResult<(Importance, Vec<R>)> {
+        self.scan(series, max_rows, Some(&keep))
+    }
+
+    fn scan<R: Send>(&self, series: &[SeriesRows], max_rows: usize, keep: Option<&(dyn Fn(&SeriesRows, Vec<Scored>) -> R + Sync)>) -> CoreResult<(Importance, Vec<R>)> {
         let info = features(self.kind);
         let nf = info.len();
         let max_rows = max_rows.max(1);
         let total: usize = series.iter().filter(|s| self.knows(&s.entity_id)).map(|s| s.len()).sum();
         let stride = total.div_ceil(max_rows).max(1);
-        let (mut sample, mut alerted): (Vec<[f64; MAX_NF]>, Vec<[f64; MAX_NF]>) = (Vec::new(), Vec::new());
+        // the series to go through: the importance scans the known, valid ones, each with the
+        // count of scanned rows before it (a row is sampled by its place among all of them);
+        // scoring goes through every series
+        let mut plan: Vec<(&SeriesRows, Option<(&EntityModel, usize)>)> = Vec::new();
         let mut seen = 0usize;
         for s in series {
-            let Some(em) = self.entity(&s.entity_id) else { continue };
-            if check_series(s).is_err() {
-                continue;
-            }
-            let rows = self.derived(em, s, 0);
-            let fs = self.forest_scores(&rows);
-            for (r, &f) in rows.iter().zip(&fs) {
-                if seen.is_multiple_of(stride) {
-                    sample.push(r.z);
+            match self.entity(&s.entity_id).filter(|_| check_series(s).is_ok()) {
+                Some(em) => {
+                    plan.push((s, Some((em, seen))));
+                    seen += s.len();
                 }
-                seen += 1;
-                if self.score_of(self.row_surprise(&r.z[..nf], f).0) >= self.threshold {
-                    alerted.push(r.z);
+                None if keep.is_some() => plan.push((s, None)),
+                None => {}
+            }
+        }
+        type Part<R> = CoreResult<(Vec<[f64; MAX_NF]>, Vec<[f64; MAX_NF]>, Vec<R>)>;
+        let parts = super::par::parts(&plan, super::par::threads(), |_, part| -> Part<R> {
+            let (mut sample, mut alerted, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+            for &(s, known) in part {
+                let Some((em, before)) = known.filter(|_| !s.is_empty()) else {
+                    if let Some(k) = keep {
+                        kept.push(k(s, self.score_series(s, 0)?));
+                    }
+                    continue;
+                };
+                let rows = self.derived(em, s, 0);
+                let fs = self.forest_scores(&rows);
+                for (k, (r, &f)) in rows.iter().zip(&fs).enumerate() {
+                    if (before + k).is_multiple_of(stride) {
+                        sample.push(r.z);
+                    }
+                    if self.score_of(self.row_surprise(&r.z[..nf], f).0) >= self.threshold {
+                        alerted.push(r.z);
+                    }
+                }
+                if let Some(k) = keep {
+                    // a trained entity from its first row: no look-back to drop, no penalty
+                    kept.push(k(s, self.scored_rows(s, 0, em, 0.0, false, &rows, &fs)));
                 }
             }
+            Ok((sample, alerted, kept))
+        })?;
+        let (mut sample, mut alerted, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+        for p in parts {
+            let (s, a, k) = p?;
+            sample.extend(s);
+            alerted.extend(a);
+            kept.extend(k);
         }
         if alerted.len() > max_rows {
             let step = alerted.len() as f64 / max_rows as f64;
@@ -284,13 +329,13 @@ impl Detector {
         };
         let shap = |z: &[f64]| self.shapley(z).0;
         let tree = |z: &[f64]| self.forest_shap(z).map_or_else(|| vec![0.0; nf], |f| f.0);
-        Importance {
+        Ok((Importance {
             inputs: info.iter().map(|f| f.name).collect(),
             sample: mean_abs(&sample, &shap),
             alerted: mean_abs(&alerted, &shap),
             forest: mean_abs(&sample, &tree),
             rows_sample: sample.len(),
             rows_alerted: alerted.len(),
-        }
+        }, kept))
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::calib::Tail;
 use super::derive::{derive_some, features, generic_base, Row, MAX_NF};
 use super::mathx::{calendar, quantile, Cal, DAY_US};
-use super::noise::{count_refine, duration_events, fit_count, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
+use super::noise::{count_refine, duration_events, fit_count, is_duration_event, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
 use super::params::DetectorParams;
 use super::shape::Shape;
 use super::{MetricKind, SeriesRows, Window};
@@ -306,6 +306,10 @@ struct Pool {
     z: Vec<[f64; MAX_NF]>,
     block: Vec<u32>,
     blocks: usize,
+    /// Per row: it carries a new observation of the noise. False for the rows of a held
+    /// duration series after its refill (they repeat the refill's value until the next one):
+    /// one refill is one observation however many rows hold it.
+    fresh: Vec<bool>,
 }
 
 impl Detector {
@@ -387,10 +391,12 @@ impl Detector {
 
         let total_days: usize = prepared.iter().map(|p| p.cals.iter().zip(&p.cal_mask).filter(|(_, m)| **m).map(|(c, _)| c.day).collect::<HashSet<_>>().len()).sum();
         let rate = (params.calibration_blocks as f64 / total_days.max(1) as f64).min(1.0);
-        let mut pool = Pool { z: Vec::new(), block: Vec::new(), blocks: 0 };
+        let mut pool = Pool { z: Vec::new(), block: Vec::new(), blocks: 0, fresh: Vec::new() };
         let mut entities = Vec::new();
-        for (e, p) in prepared.iter().enumerate() {
-            let Some((em, z)) = p.fit_entity(kind, params, &pooled, report.warm_up, step, &mask) else {
+        // the entities' fits are independent: they run on threads, the pool is built in order
+        let fits = super::par::map(&prepared, super::par::threads(), |p| p.fit_entity(kind, params, &pooled, report.warm_up, step, &mask))?;
+        for (e, (p, fitted)) in prepared.iter().zip(fits).enumerate() {
+            let Some((em, z)) = fitted else {
                 report.entities_skipped += 1;
                 continue;
             };
@@ -409,6 +415,7 @@ impl Detector {
                 row.iter_mut().zip(&em.scales).for_each(|(v, sc)| *v /= sc);
                 pool.z.push(row);
                 pool.block.push(b);
+                pool.fresh.push(kind != MetricKind::Duration || p.shape.events || is_duration_event(&p.rows, i, false));
             }
             entities.push(em);
         }
@@ -444,14 +451,31 @@ impl Detector {
     }
 }
 
+/// The forest's scores of the rows of `x`, scored in parts on threads (a row's score depends
+/// on that row only).
+pub(crate) fn forest_score(forest: &IsolationForest, x: ndarray::ArrayView2<f64>) -> CoreResult<Vec<f64>> {
+    let rows: Vec<usize> = (0..x.nrows()).collect();
+    let parts = super::par::parts(&rows, super::par::threads(), |first, part| forest.score(x.slice(ndarray::s![first..first + part.len(), ..])).to_vec())?;
+    Ok(parts.concat())
+}
+
 /// Pooled feature tails, the forest and its tail, the daily-maximum tail and the threshold.
 fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities: Vec<EntityModel>, pool: &Pool, report: &mut FitReport) -> CoreResult<Detector> {
     let info = features(kind);
     let nf = info.len();
+    // a refill duration is one observation however many rows hold it: its tail is fitted on
+    // one value per refill (`Tail::fit_normal_events`); counted in rows, the top of the sample
+    // was one or two refills repeated (24 times a day at an hour, 96 at 15 minutes) and the
+    // tail's reach depended on the sampling step. An event-valued series keeps its rows
+    // (between refills it reads 0, and its held-out refills are mostly in-sample, two per fold
+    // being rare in a week); so does a warm-up model (a day's refills, about one per entity and
+    // mostly the duration in force when the span began, are too few for the table; its daily
+    // tail is capped instead).
+    let events = !report.warm_up && pool.fresh.iter().any(|f| *f) && pool.fresh.iter().any(|f| !*f);
     let feature_tails: Vec<Tail> = (0..nf)
         .map(|j| {
-            let mut v: Vec<f64> = pool.z.iter().map(|r| if info[j].signed { r[j].abs() } else { r[j].max(0.0) }).collect();
-            Tail::fit(&mut v, MIN_BETA_Z)
+            let mut v: Vec<f64> = pool.z.iter().zip(&pool.fresh).filter(|(_, f)| **f || !events).map(|(r, _)| if info[j].signed { r[j].abs() } else { r[j].max(0.0) }).collect();
+            if events { Tail::fit_normal_events(&mut v, MIN_BETA_Z) } else { Tail::fit(&mut v, MIN_BETA_Z) }
         })
         .collect();
     let mut det = Detector {
@@ -475,7 +499,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         let names: Vec<&str> = info.iter().map(|f| f.name).collect();
         report.interactions = crate::selection::interaction_names(&names, &pairs);
         let forest = params.forest().fit(x.view())?;
-        forest_scores = forest.score(x.view()).to_vec();
+        forest_scores = forest_score(&forest, x.view())?;
         det.forest_tail = Some(Tail::fit(&mut forest_scores.clone(), MIN_BETA_FOREST));
         det.forest = Some(forest);
     }

@@ -420,12 +420,19 @@ fn residual_structure(resid: &[f64], at: &[usize]) -> (f64, f64) {
     (mean, meas2.sqrt())
 }
 
+/// Whether row `i` of a duration series starts a new refill: a change of the held value, or
+/// (with `events`, an event-valued series) any non-zero row. Row 0 counts: its value is
+/// observed there first.
+pub(crate) fn is_duration_event(s: &SeriesRows, i: usize, events: bool) -> bool {
+    if events { s.value[i] > 0.0 } else { i == 0 || s.value[i] != s.value[i - 1] }
+}
+
 /// Log duration and log amount at each change of a duration series (a new refill), over the
 /// masked rows. The amount is the aux (stock) jump at the same row, when positive.
 /// With `events` (an event-valued series) every non-zero row is an event.
 pub(crate) fn duration_events(s: &SeriesRows, mask: &[bool], events: bool) -> Vec<(f64, Option<f64>)> {
     (0..s.len())
-        .filter(|&i| mask[i] && if events { s.value[i] > 0.0 } else { i == 0 || s.value[i] != s.value[i - 1] })
+        .filter(|&i| mask[i] && is_duration_event(s, i, events))
         .map(|i| {
             let amount = match (i > 0).then(|| (aux_at(s, i), aux_at(s, i - 1))) {
                 Some((Some(a), Some(b))) if a > b => Some((a - b).ln()),

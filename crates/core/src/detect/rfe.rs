@@ -122,7 +122,7 @@ pub fn rfe(kind: MetricKind, params: &DetectorParams, series: &[SeriesRows], lab
         } else {
             evaluate(&first, &spans, series.len(), from, to, 0).f1.unwrap_or(0.0)
         };
-        let imp = det.importance(series, IMPORTANCE_ROWS);
+        let imp = det.importance(series, IMPORTANCE_ROWS)?;
         let combined = imp.combined();
         let importance: Vec<f64> = inputs.iter().map(|n| imp.inputs.iter().position(|m| m == n).map_or(0.0, |j| combined[j])).collect();
         // least important; ties: the later input (the longer horizon, the rarer signal) goes first

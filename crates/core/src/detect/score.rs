@@ -195,11 +195,20 @@ impl Detector {
         let em = em.as_ref();
         let rows = self.derived(em, view, from);
         let fs = self.forest_scores(&rows);
+        Ok(self.scored_rows(view, from, em, penalty, is_warm, &rows, &fs))
+    }
+
+    /// The scored rows `from..` of `view` from their derived `rows` and forest scores `fs`
+    /// under entity model `em` (tail probabilities raised by `penalty`; `is_warm`: not the
+    /// entity's trained model): the part of [`score_series`](Self::score_series) after the
+    /// derivation.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn scored_rows(&self, view: &SeriesRows, from: usize, em: &EntityModel, penalty: f64, is_warm: bool, rows: &[Row], fs: &[f64]) -> Vec<Scored> {
         let nf = features(self.kind).len();
         let noise_model = Some(em.shape.name(self.kind));
         let out = rows
             .iter()
-            .zip(&fs)
+            .zip(fs)
             .enumerate()
             .map(|(k, (r, &f))| {
                 let i = from + k;
@@ -218,7 +227,7 @@ impl Detector {
             let p = &self.params;
             sq.apply(p.detector_family, view, from, &mut out, self.threshold, self.close, p.seq_margin, (p.seq_rest_hours * 3600e6) as i64, self.lookback_us());
         }
-        Ok(out)
+        out
     }
 
     /// The noise model rows `from..` of `view` are scored with (rows before `from` are

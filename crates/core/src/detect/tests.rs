@@ -323,3 +323,39 @@ fn metric_kinds() {
     assert_eq!(MetricKind::Duration.aux_metric(), Some("stok_seviye"));
     assert_eq!(MetricKind::Count.aux_metric(), None);
 }
+
+#[test]
+fn event_tail_follows_a_normal_residual_beyond_the_table() {
+    // 200 refills' |z| of a normal residual with scale 1.5: the table stops near the 93rd
+    // percentile; beyond it the tail is the normal one conditioned on the knot, so 1e-3 lies
+    // near 3.29 * 1.5
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let normal = |r: &mut ChaCha8Rng| -> f64 {
+        let (u, v): (f64, f64) = (r.gen::<f64>().max(1e-300), r.gen());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let mut z: Vec<f64> = (0..200).map(|_| (1.5 * normal(&mut rng)).abs()).collect();
+    let t = Tail::fit_normal_events(&mut z.clone(), 0.25);
+    t.validate("events").unwrap();
+    let x3 = t.inverse(1e-3f64.ln());
+    assert!((x3 - 3.29 * 1.5).abs() < 0.6, "1e-3 at {x3}");
+    // monotone and invertible, and still decaying beyond the last level
+    let mut last = 0.0;
+    for k in 0..200 {
+        let ls = t.ln_survival(k as f64 * 0.1);
+        assert!(ls <= last + 1e-12);
+        last = ls;
+    }
+    for lp in [-1.0, -5.0, -9.0, -15.0] {
+        assert!((t.ln_survival(t.inverse(lp)) - lp).abs() < 1e-9);
+    }
+    assert!(t.ln_survival(20.0) < t.ln_survival(15.0));
+    // a held-out spread narrower than the model's unit (in-sample fits) does not make every
+    // later refill improbable: the normal part keeps at least scale 1
+    let mut narrow: Vec<f64> = (0..200).map(|_| (0.2 * normal(&mut rng)).abs()).collect();
+    let t = Tail::fit_normal_events(&mut narrow, 0.25);
+    assert!(t.inverse(1e-3f64.ln()) > 2.0, "{}", t.inverse(1e-3f64.ln()));
+    // too few values: the table alone
+    Tail::fit_normal_events(&mut [], 0.25).validate("empty").unwrap();
+    Tail::fit_normal_events(&mut [1.0], 0.25).validate("one").unwrap();
+}

@@ -194,7 +194,7 @@ fn importance_ranks_the_input_that_alerts() {
         let i = 9 * 96 + 30 + k;
         s.value[i] += 35.0;
     }
-    let imp = det.importance(&series, 200);
+    let imp = det.importance(&series, 200).expect("importance");
     assert_eq!(imp.inputs.len(), 5);
     assert!(imp.rows_sample >= 150 && imp.rows_sample <= 200, "{}", imp.rows_sample);
     assert!(imp.rows_alerted >= 6, "{}", imp.rows_alerted);

@@ -152,3 +152,44 @@ fn a_count_used_in_working_hours_expects_nothing_at_night() {
     // but never exactly nothing: one count at night is unusual, not impossible
     assert!(at(&near, 3.5) >= 0.01 * 1.5 * 0.99, "floor {}", at(&near, 3.5));
 }
+
+/// The rows of `s` at the end of every `k`-th step (the last reading of each longer step: a
+/// held duration and a stock level recorded every `k` steps instead).
+fn every(s: &SeriesRows, k: usize) -> SeriesRows {
+    let idx: Vec<usize> = (k - 1..s.len()).step_by(k).collect();
+    SeriesRows {
+        entity_id: s.entity_id.clone(),
+        ts: idx.iter().map(|&i| s.ts[i]).collect(),
+        value: idx.iter().map(|&i| s.value[i]).collect(),
+        features: idx.iter().map(|&i| s.features[i]).collect(),
+        aux: s.aux.as_ref().map(|a| idx.iter().map(|&i| a[i]).collect()),
+    }
+}
+
+#[test]
+fn refill_duration_calibration_does_not_depend_on_the_sampling_step() {
+    // the same refills recorded every 15 minutes and every hour: a held duration is one
+    // observation per refill, so where the feature's tail puts 1e-3 must not move with the
+    // step (counted in rows, an hour's 24 copies of one unusual refill set the tail's scale)
+    let m = member("other15");
+    let te = train_end_us(&m, END);
+    let z_at = |seed: u64, k: usize| -> f64 {
+        let train: Vec<SeriesRows> = (0..40)
+            .map(|i| {
+                let e = generate(&m, seed, "t", i, END);
+                let s = series_rows(&e.id, &e.series[2].ts, &e.series[2].value, Some((&e.series[0].ts, &e.series[0].value)), LOCAL_OFFSET_US);
+                let s = crate::corpus::head(&s, s.ts.partition_point(|&t| t < te));
+                if k == 1 { s } else { every(&s, k) }
+            })
+            .collect();
+        let (det, rep) = Detector::fit(MetricKind::Duration, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+        assert_eq!(rep.shapes.get("held_duration"), Some(&40));
+        det.calibration_summary()["features"][0]["row_p_1e-3"].as_f64().expect("summary")
+    };
+    for seed in [12, 14, 27, 33] {
+        let (q15, q60) = (z_at(seed, 1), z_at(seed, 4));
+        assert!((q60 / q15 - 1.0).abs() < 0.1, "seed {seed}: 1e-3 of the duration feature at 15 min {q15:.2}, at an hour {q60:.2}");
+        // and it lies where a normal residual of about the model's scale puts it, not beyond
+        assert!(q15 > 3.0 && q15 < 7.0, "seed {seed}: {q15}");
+    }
+}
