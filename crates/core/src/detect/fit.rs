@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::calib::Tail;
 use super::derive::{derive_some, features, generic_base, Row, MAX_NF};
 use super::mathx::{calendar, quantile, Cal, DAY_US};
-use super::noise::{duration_events, fit_count, is_duration_event, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
+use super::noise::{count_refine, duration_events, fit_count, is_duration_event, fit_duration, fit_generic, fit_level, pool_durations, Noise, Pooled};
 use super::params::DetectorParams;
 use super::shape::Shape;
 use super::{MetricKind, SeriesRows, Window};
@@ -159,11 +159,12 @@ pub(crate) fn check_series(s: &SeriesRows) -> CoreResult<()> {
 
 /// Fits one entity's noise model on `mask`.
 /// `warm`: the training span is a warm-up span (see [`WARM_UP_DAYS`]).
-/// `hour_prior`: `DetectorParams::count_hour_prior` (counts only).
+/// `hour_prior`: `DetectorParams::count_hour_prior`; `refine`: the entity's
+/// `noise::count_refine` (counts only).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, hour_prior: bool) -> Noise {
+pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, hour_prior: bool, refine: bool) -> Noise {
     match kind {
-        MetricKind::Count => fit_count(s, cals, mask, hour_prior),
+        MetricKind::Count => fit_count(s, cals, mask, hour_prior, refine),
         MetricKind::Level => fit_level(s, cals, mask, if warm { 2 } else { 0 }),
         MetricKind::Duration => fit_duration(s, mask, pooled, shape.events),
         MetricKind::Generic => fit_generic(s, cals, mask, &generic_base(s)),
@@ -180,7 +181,7 @@ pub(crate) fn fold_of(c: &Cal, short: bool) -> i64 {
 /// and its per-feature divisors: the held-out 95th percentile of |z| over `cal_mask` rows at
 /// 1.96 (at least 1). `all`: the model on all `fit_mask` rows, used for a fold too small to fit.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows, cals: &[Cal], fit_mask: &[bool], cal_mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, short: bool, all: &Noise, inputs: &[bool; MAX_NF]) -> (Vec<Row>, Vec<f64>) {
+pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows, cals: &[Cal], fit_mask: &[bool], cal_mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, short: bool, refine: bool, all: &Noise, inputs: &[bool; MAX_NF]) -> (Vec<Row>, Vec<f64>) {
     let nf = features(kind).len();
     let fold: Vec<i64> = cals.iter().map(|c| fold_of(c, short)).collect();
     let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(&fold).map(|(m, f)| *m && *f == k).collect() };
@@ -191,7 +192,7 @@ pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows
         let m = fold_mask(1 - k);
         // an event-valued series needs events in the fold, not just rows
         let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
-        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior) } else { all.clone() };
+        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior, refine) } else { all.clone() };
         let mut rows = Vec::with_capacity(s.len());
         // only fold k's rows are read from this model (below): the others are skipped
         let want: Vec<bool> = fold.iter().map(|f| *f == k).collect();
@@ -292,9 +293,10 @@ impl<'a> Prepared<'a> {
         // months) is fitted as in a warm-up span of that length, whatever the other entities saw
         let days = entity_days(s, &self.fit_mask, step);
         let warm = model_warm || days < params.min_train_days;
-        let all = fit_noise(kind, s, &self.cals, &self.fit_mask, pooled, self.shape, warm, params.count_hour_prior);
+        let refine = kind == MetricKind::Count && count_refine(s, &self.cals, &self.fit_mask, params.count_hour_prior);
+        let all = fit_noise(kind, s, &self.cals, &self.fit_mask, pooled, self.shape, warm, params.count_hour_prior, refine);
         let short = days < 4.0;
-        let (z, scales) = held_out(kind, params, s, &self.cals, &self.fit_mask, &self.cal_mask, pooled, self.shape, warm, short, &all, inputs);
+        let (z, scales) = held_out(kind, params, s, &self.cals, &self.fit_mask, &self.cal_mask, pooled, self.shape, warm, short, refine, &all, inputs);
         Some((EntityModel { id: s.entity_id.clone(), noise: all, shape: self.shape, scales }, z))
     }
 }

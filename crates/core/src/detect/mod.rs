@@ -76,6 +76,8 @@ mod tests_tune;
 mod tests_warm;
 #[cfg(test)]
 mod tests_extend;
+#[cfg(test)]
+mod tests_profile;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};

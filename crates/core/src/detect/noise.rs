@@ -115,15 +115,11 @@ const TRIM_Z: f64 = 5.0;
 /// `hour_prior` (`DetectorParams::count_hour_prior`): each hour's cell is pulled toward its
 /// neighbouring hours, once the span holds [`LOCAL_PRIOR_DAYS`] local days, and no cell expects
 /// less than [`COUNT_RATE_FLOOR`] of the series' mean; false is the profile of models stored
-/// before version 8 (pulled toward the day's level, no floor).
-pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> Noise {
-    // the neighbouring-hours prior needs a few days of every hour (a day-one model keeps
-    // the day's level as its prior)
-    let local = hour_prior && {
-        let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
-        days.len() >= LOCAL_PRIOR_DAYS
-    };
-    let first = fit_count_once(s, cals, mask, local, hour_prior);
+/// before version 8 (pulled toward the day's level, no floor). `refine`: the profile is
+/// refitted to its interpolation ([`refine_profile`]; the entity's [`count_refine`]).
+pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool, refine: bool) -> Noise {
+    let local = local_prior(s, cals, mask, hour_prior);
+    let first = fit_count_once(s, cals, mask, local, hour_prior, refine);
     let Noise::Count { profile, alpha, .. } = &first else { return first };
     let mut trimmed = mask.to_vec();
     let mut dropped = 0usize;
@@ -141,7 +137,26 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior:
     if dropped == 0 || dropped * 50 > kept {
         return first;
     }
-    fit_count_once(s, cals, &trimmed, local, hour_prior)
+    fit_count_once(s, cals, &trimmed, local, hour_prior, refine)
+}
+
+/// Whether a count profile on `mask` is pulled toward neighbouring hours: with
+/// `hour_prior`, once the span holds [`LOCAL_PRIOR_DAYS`] local days (a day-one model keeps the
+/// day's level as its prior).
+fn local_prior(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> bool {
+    hour_prior && {
+        let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
+        days.len() >= LOCAL_PRIOR_DAYS
+    }
+}
+
+/// The entity's choice of count profile ([`refine_wins`] on its training rows, with
+/// `DetectorParams::count_hour_prior` only: off, profiles are the weighted means of models
+/// before it), made once so
+/// that its held-out fold models and its final model are the same kind of model (calibration
+/// pools the folds' rows, scoring reads the final model's).
+pub(crate) fn count_refine(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> bool {
+    hour_prior && refine_wins(s, cals, mask, local_prior(s, cals, mask, hour_prior))
 }
 
 /// Fewest local days of training rows for the neighbouring-hours prior of a count profile.
@@ -151,9 +166,12 @@ const LOCAL_PRIOR_DAYS: usize = 3;
 /// neighbouring-hours prior: an hour never seen busy must not expect almost nothing).
 const COUNT_RATE_FLOOR: f64 = 0.01;
 
-fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool) -> Noise {
+fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool, refine: bool) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
     let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local);
+    if refine {
+        refine_profile(&mut profile, idx().map(|i| (cals[i], s.value[i])));
+    }
     if floor {
         // an hour or slot never seen busy still expects a little ([`COUNT_RATE_FLOOR`] of the
         // series' mean): one count there is unusual, not impossible
@@ -186,6 +204,83 @@ fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floo
     }
     let rho2 = if den > 0.0 { (num / den).clamp(0.0, 0.25) } else { 0.0 };
     Noise::Count { profile, alpha, rho2 }
+}
+
+/// Poisson deviance of the rows `mask` selects under `profile` (expected counts floored at
+/// 1e-3, as scoring floors them).
+fn count_deviance(s: &SeriesRows, cals: &[Cal], mask: &[bool], profile: &[f32]) -> f64 {
+    (0..s.len())
+        .filter(|&i| mask[i])
+        .map(|i| {
+            let mu = profile_f64(profile, cals[i]).max(1e-3);
+            let x = s.value[i].max(0.0);
+            2.0 * (if x > 0.0 { x * (x / mu).ln() } else { 0.0 } - (x - mu))
+        })
+        .sum()
+}
+
+/// Whether the refitted profile ([`refine_profile`]) predicts held-out days better than the
+/// weighted-mean one: each is fitted on the odd local days and measured on the even ones and
+/// the other way round (Poisson deviance). The data decide, not the metric type's name: a
+/// count with sharp working hours gains, a smooth one or a span too short to pin its edges
+/// (fewer than [`LOCAL_PRIOR_DAYS`] local days: never) keeps the weighted means.
+pub(crate) fn refine_wins(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool) -> bool {
+    let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
+    if days.len() < LOCAL_PRIOR_DAYS {
+        return false;
+    }
+    let (mut plain, mut refined) = (0.0, 0.0);
+    for k in 0..2 {
+        let fit: Vec<bool> = (0..s.len()).map(|i| mask[i] && cals[i].day.rem_euclid(2) == k).collect();
+        let test: Vec<bool> = (0..s.len()).map(|i| mask[i] && cals[i].day.rem_euclid(2) != k).collect();
+        let pts = || (0..s.len()).filter(|&i| fit[i]).map(|i| (cals[i], s.value[i]));
+        let p0 = fit_profile_with(pts(), true, local);
+        let mut p1 = p0.clone();
+        refine_profile(&mut p1, pts());
+        plain += count_deviance(s, cals, &test, &p0);
+        refined += count_deviance(s, cals, &test, &p1);
+    }
+    refined < plain
+}
+
+/// Rounds of [`refine_profile`].
+const REFINE_ROUNDS: usize = 40;
+
+/// Refits a profile so that its interpolated values ([`profile_f64`]) match the rows, rather
+/// than being weighted means of the rows around each cell centre: a weighted mean smooths every
+/// sharp edge of a day (a shift starting at 07:30, a lunch hour without any use) over two hours,
+/// so the hour before an edge is expected too low, the hour after it too high, and a quiet hour
+/// next to a busy one expects a share of the busy one's rate. Least squares of the rows on the
+/// interpolated profile, regularised toward the weighted-mean profile with [`PRIOR_ROWS`] per
+/// cell, by majorise-minimise steps (each row's two weights sum to 1, so `sum_i w_ic + prior`
+/// bounds the curvature: every step lowers the objective); a cell stays at or above half an
+/// event over its rows (or its weighted mean, when lower).
+pub(crate) fn refine_profile(profile: &mut [f32], points: impl Iterator<Item = (Cal, f64)> + Clone) {
+    let prior: Vec<f64> = profile.iter().map(|&v| f64::from(v)).collect();
+    let mut p = prior.clone();
+    let mut wsum = [0.0f64; CELLS];
+    for (cal, _) in points.clone() {
+        for (c, w) in cells(cal) {
+            wsum[c] += w;
+        }
+    }
+    let pts: Vec<([(usize, f64); 2], f64)> = points.map(|(cal, x)| (cells(cal), x)).collect();
+    // a cell's rows cannot rule out a rate of about half an event over them (the posterior mean
+    // of a Poisson rate after no event under Jeffreys' prior): a refit driven to 0 made every
+    // count at a working-hours edge, and every repeat of it, look impossible in held-out days
+    let floor: Vec<f64> = (0..CELLS).map(|c| (0.5 / (wsum[c] + PRIOR_ROWS)).min(prior[c])).collect();
+    for _ in 0..REFINE_ROUNDS {
+        let mut g = [0.0f64; CELLS];
+        for (cw, x) in &pts {
+            let r = x - (p[cw[0].0] * cw[0].1 + p[cw[1].0] * cw[1].1);
+            g[cw[0].0] += cw[0].1 * r;
+            g[cw[1].0] += cw[1].1 * r;
+        }
+        for c in 0..CELLS {
+            p[c] = (p[c] + (g[c] - PRIOR_ROWS * (p[c] - prior[c])) / (wsum[c] + PRIOR_ROWS)).max(floor[c]);
+        }
+    }
+    profile.iter_mut().zip(&p).for_each(|(v, x)| *v = *x as f32);
 }
 
 /// Level (stock): see the module doc. `jump` separates refills from noise: 10 % of the

@@ -108,7 +108,8 @@ pub struct DetectorParams {
     /// that much look-back to know whether it is resting).
     pub seq_rest_hours: f64,
     /// Counts: each hour of the profile is pulled toward its two neighbouring hours instead of
-    /// the day's level, and no hour expects less than 1 % of the series' mean [false: on, the
+    /// the day's level, no hour expects less than 1 % of the series' mean, and the profile is
+    /// refitted to its interpolation where held-out days prefer it (`noise::count_refine`) [false: on, the
     /// robustness corpus found more labels but raised more false alerts, see the README's "Quiet
     /// hours and the spike explanation"]. Pulled toward the day's level (false; models stored
     /// before version 8 behave as false), an hour that is always quiet expects about a sixth of

@@ -134,7 +134,7 @@ fn a_count_used_in_working_hours_expects_nothing_at_night() {
     let s = SeriesRows { ts, value, ..plain_rows(vec![0.0; n], 900_000_000) };
     let cals: Vec<Cal> = (0..n).map(|i| calendar(s.ts[i], &s.features[i])).collect();
     let profile_of = |hour_prior: bool| {
-        let Noise::Count { profile, .. } = fit_count(&s, &cals, &vec![true; n], hour_prior) else { panic!("count model") };
+        let Noise::Count { profile, .. } = fit_count(&s, &cals, &vec![true; n], hour_prior, super::noise::count_refine(&s, &cals, &vec![true; n], hour_prior)) else { panic!("count model") };
         profile
     };
     let (near, day) = (profile_of(true), profile_of(false));

@@ -164,12 +164,13 @@ impl Detector {
             return None;
         }
         let cals: Vec<Cal> = (0..st.len()).map(|i| calendar(st.ts[i], &st.features[i])).collect();
-        let noise = fit_noise(self.kind, st, &cals, &mask, &self.pooled, shape, true, self.params.count_hour_prior);
+        let refine = self.kind == MetricKind::Count && super::noise::count_refine(st, &cals, &mask, self.params.count_hour_prior);
+        let noise = fit_noise(self.kind, st, &cals, &mask, &self.pooled, shape, true, self.params.count_hour_prior, refine);
         if !noise.valid() {
             return None;
         }
         // the divisors a trained entity of this span would get: held out over 3-hour blocks
-        let (_, scales) = held_out(self.kind, &self.params, st, &cals, &mask, &mask, &self.pooled, shape, true, true, &noise, &self.used_inputs());
+        let (_, scales) = held_out(self.kind, &self.params, st, &cals, &mask, &mask, &self.pooled, shape, true, true, refine, &noise, &self.used_inputs());
         Some(EntityModel { id: view.entity_id.clone(), noise, shape, scales })
     }
 
