@@ -14,6 +14,7 @@ cd "$ROOT"
 ENTITIES="${1:-1000}"
 DAYS="${2:-10}"
 bash scripts/cluster.sh start >/dev/null
+bench_reset_guard
 P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 ms() { awk '/^Time:/ {print $2}' | tail -n 1; }
 for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done

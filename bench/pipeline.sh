@@ -13,6 +13,7 @@ ENTITIES="${1:-1000}"
 DAYS="${2:-30}"
 REFERENCE="${PIPELINE_REFERENCE:-1}"
 bash scripts/cluster.sh start >/dev/null
+bench_reset_guard
 P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 ms() { awk '/^Time:/ {print $2}' | tail -n 1; }
 # Runs one statement in a fresh session; prints "<ms> ms, backend peak <VmHWM>".

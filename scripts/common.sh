@@ -45,3 +45,19 @@ synchronous_commit = off
 full_page_writes = off
 CONF
 }
+
+# The benches that start from an empty extension (bench/pipeline.sh, bench/beyond_sample.sh)
+# drop pg_anomaly, and every row it holds, in the local cluster's database (scripts/cluster.sh:
+# PGA_DIR, PGA_PORT, PGA_DB). Stops when that database holds metrics, unless BENCH_RESET=yes.
+bench_reset_guard() {
+    local held
+    held=$(bash scripts/cluster.sh psql -X -Atq -c "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_anomaly')" 2>/dev/null || echo f)
+    if [ "$held" = t ]; then
+        held=$(bash scripts/cluster.sh psql -X -Atq -c "SELECT EXISTS (SELECT 1 FROM ml_metrics)" 2>/dev/null || echo f)
+    fi
+    if [ "$held" = t ] && [ "${BENCH_RESET:-}" != yes ]; then
+        echo "$(basename "$0"): the database ${PGA_DB:-pg_anomaly} of the cluster in ${PGA_DIR:-$ROOT/.local/cluster} holds metrics, and this bench drops pg_anomaly there with all its data." >&2
+        echo "Run it with BENCH_RESET=yes to go on, or point PGA_DIR, PGA_PORT and PGA_DB at a cluster for benchmarks." >&2
+        exit 2
+    fi
+}
