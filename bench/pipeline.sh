@@ -13,8 +13,7 @@ ENTITIES="${1:-1000}"
 DAYS="${2:-30}"
 REFERENCE="${PIPELINE_REFERENCE:-1}"
 bash scripts/cluster.sh start >/dev/null
-bench_reset_guard
-P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+P() { bench_psql "$@"; }
 ms() { awk '/^Time:/ {print $2}' | tail -n 1; }
 # Runs one statement in a fresh session; prints "<ms> ms, backend peak <VmHWM>".
 fresh() {
@@ -31,10 +30,7 @@ SQL
     echo "$(echo "$out" | ms) ms, backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
 }
 
-# The real-time worker would race the bench for the stage locks: off while measuring.
-for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done
-trap 'for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done' EXIT
-P -c "SET client_min_messages = warning; DROP EXTENSION IF EXISTS pg_anomaly CASCADE; CREATE EXTENSION IF NOT EXISTS pg_cron; CREATE EXTENSION pg_anomaly CASCADE;"
+bench_fresh_extension
 END="date_trunc('hour', now()) - interval '1 hour'"
 
 t=$(P -c '\timing on' -c "SELECT sum(rows) FROM ml_generate_demo_data($ENTITIES, $DAYS, 42, $END, parallel => 2)" | ms)

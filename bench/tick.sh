@@ -16,14 +16,12 @@ cd "$ROOT"
 RUNS="${1:-3}"
 DETECT="${2:-}"
 bash scripts/cluster.sh start >/dev/null
-P() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+P() { bench_psql "$@"; }
 # The backend's CPU time (user + system) between two "CPU utime stime" lines, in ms: on a
 # machine shared with other work it moves much less than the wall-clock time.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '/^CPU/ {c[n++] = $2 + $3} END {if (n >= 2) printf "%.0f", (c[n-1] - c[n-2]) * 1000 / hz}'; }
-# The real-time worker would race the bench for the stage locks: off while measuring.
-for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done
-trap 'for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do P -c "$q" >/dev/null; done' EXIT
-# and wait until it has finished what it was building (it holds the stage locks meanwhile)
+bench_realtime_off
+# the real-time worker may still be building: wait until it has finished (it holds the stage locks meanwhile)
 for _ in $(seq 1 60); do
     [ "$(P -Atc "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory'")" = 0 ] && break
     sleep 2

@@ -46,10 +46,22 @@ full_page_writes = off
 CONF
 }
 
+# psql on the local cluster's database (scripts/cluster.sh: PGA_DIR, PGA_PORT, PGA_DB), for the benches.
+bench_psql() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# The real-time worker would race a bench for the stage locks: off while it runs, reset
+# when the script exits (this sets the script's EXIT trap).
+bench_realtime_off() {
+    local q
+    for q in "ALTER SYSTEM SET pg_anomaly.realtime = off" "SELECT pg_reload_conf()"; do bench_psql -c "$q" >/dev/null; done
+    trap 'for q in "ALTER SYSTEM RESET pg_anomaly.realtime" "SELECT pg_reload_conf()"; do bench_psql -c "$q" >/dev/null; done' EXIT
+}
+
 # The benches that start from an empty extension (bench/pipeline.sh, bench/beyond_sample.sh)
-# drop pg_anomaly, and every row it holds, in the local cluster's database (scripts/cluster.sh:
-# PGA_DIR, PGA_PORT, PGA_DB). Stops when that database holds metrics, unless BENCH_RESET=yes.
-bench_reset_guard() {
+# drop pg_anomaly, and every row it holds, in the local cluster's database, with the
+# real-time worker off (bench_realtime_off). Stops first when that database holds metrics,
+# unless BENCH_RESET=yes.
+bench_fresh_extension() {
     local held
     held=$(bash scripts/cluster.sh psql -X -Atq -c "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_anomaly')" 2>/dev/null || echo f)
     if [ "$held" = t ]; then
@@ -60,4 +72,6 @@ bench_reset_guard() {
         echo "Run it with BENCH_RESET=yes to go on, or point PGA_DIR, PGA_PORT and PGA_DB at a cluster for benchmarks." >&2
         exit 2
     fi
+    bench_realtime_off
+    bench_psql -c "SET client_min_messages = warning; DROP EXTENSION IF EXISTS pg_anomaly CASCADE; CREATE EXTENSION IF NOT EXISTS pg_cron; CREATE EXTENSION pg_anomaly CASCADE;"
 }
