@@ -11,7 +11,7 @@ use super::shards;
 use super::stage::StageRun;
 use crate::errors::{invalid, not_found, Result};
 use crate::storage::{locks, models, selection, series};
-use pg_anomaly_core::detect::{tune, Detector, DetectorParams, Fitted, MetricKind, SeriesRows, Window};
+use pg_anomaly_core::detect::{fit_threads, tune, Detector, DetectorParams, Fitted, MetricKind, SeriesRows, Window};
 use pg_anomaly_core::features::col;
 use pg_anomaly_core::model::{DETECTOR_TYPE, ZSCORE_TYPE};
 use pg_anomaly_core::quality::{evaluate, Quality, Span};
@@ -403,12 +403,6 @@ fn fit(
             (m.to_bytes()?, Model::ZScore(m), info)
         }
     })
-}
-
-/// Threads the pure-Rust parts of a training (fitting entities, scoring the sample) run on:
-/// the machine's cores, at most 8.
-fn fit_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8)
 }
 
 /// Gives every entity the sample did not read its own noise model (`Detector::extend`: the

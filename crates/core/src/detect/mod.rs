@@ -84,6 +84,7 @@ pub use explain::{Explanation, Importance, InputAttribution};
 pub use seq::{SeqBin, SeqContext, SeqExplanation, SeqInput};
 pub use extend::Fitted;
 pub use fit::{Detector, FitReport};
+pub use par::threads as fit_threads;
 pub use score::ModelSource;
 pub use inputs::inputs_of;
 pub use rfe::{rfe, RfeResult, RfeRound};

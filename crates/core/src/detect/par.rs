@@ -10,8 +10,9 @@ thread_local! {
     pub(crate) static FORCE_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Threads for the parallel parts of fitting: the machine's cores, at most 8.
-pub(crate) fn threads() -> usize {
+/// Threads for the parallel parts of fitting and scoring: the machine's cores, at most 8
+/// (also the extension's training threads, `detect::fit_threads`).
+pub fn threads() -> usize {
     #[cfg(test)]
     if FORCE_THREADS.with(|f| f.get()) > 0 {
         return FORCE_THREADS.with(|f| f.get());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::tune::{Candidate, Measure, Measurer, TOLERANCE_US};
 use super::{episodes, Detector, DetectorParams, Scored, SeriesRows, Window};
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 use crate::quality::{evaluate, Span};
 
 const WEEK_US: f64 = 7.0 * 86_400e6;
@@ -60,17 +60,7 @@ impl<'a> Fitter<'a> {
         }
         let (det, _) = Detector::fit(c.family, &c.params, self.fit, self.exclude, self.normal)?;
         self.fits += 1;
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let per = self.eval.len().div_ceil(threads).max(1);
-        let det = &det;
-        let parts: Vec<CoreResult<Vec<Vec<Scored>>>> = std::thread::scope(|scope| {
-            let hs: Vec<_> = self.eval.chunks(per).map(|ch| scope.spawn(move || ch.iter().map(|(s, first)| det.score_series(s, *first)).collect::<CoreResult<Vec<_>>>())).collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CoreError::internal("a scoring thread panicked")))).collect()
-        });
-        let mut all = Vec::with_capacity(self.eval.len());
-        for p in parts {
-            all.extend(p?);
-        }
+        let all: Vec<Vec<Scored>> = super::par::map(&self.eval, super::par::threads(), |(s, first)| det.score_series(s, *first))?.into_iter().collect::<CoreResult<_>>()?;
         let all = Arc::new(Fitted { threshold: det.threshold(), close: det.close_level(), rows: all });
         if self.cache.len() >= 2 {
             self.cache.remove(0);
