@@ -66,16 +66,7 @@ impl Detector {
             // other entities span as little and are fitted as warm-up by their own span
             Prepared::new(kind, s, &excl, &norm, lookback).fit_entity(kind, &self.params, &self.pooled, false, step, &inputs).map(|(em, _)| em)
         };
-        let per = todo.len().div_ceil(threads.max(1)).max(1);
-        let parts: Vec<Option<Vec<EntityModel>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = todo.chunks(per).map(|part| scope.spawn(move || part.iter().filter_map(|s| fit_one(s)).collect::<Vec<_>>())).collect();
-            handles.into_iter().map(|h| h.join().ok()).collect()
-        });
-        let mut fitted = Vec::with_capacity(todo.len());
-        for p in parts {
-            fitted.extend(p.ok_or_else(|| crate::error::CoreError::internal("fitting an entity's noise model panicked"))?);
-        }
-        Ok(Fitted(fitted))
+        Ok(Fitted(super::par::map(&todo, threads, |s| fit_one(s))?.into_iter().flatten().collect()))
     }
 
     /// Adds the entities of `batches` (from [`fit_beyond`](Self::fit_beyond) on this
