@@ -334,7 +334,7 @@ fn event_tail_follows_a_normal_residual_beyond_the_table() {
         let (u, v): (f64, f64) = (r.gen::<f64>().max(1e-300), r.gen());
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     };
-    let mut z: Vec<f64> = (0..200).map(|_| (1.5 * normal(&mut rng)).abs()).collect();
+    let z: Vec<f64> = (0..200).map(|_| (1.5 * normal(&mut rng)).abs()).collect();
     let t = Tail::fit_normal_events(&mut z.clone(), 0.25);
     t.validate("events").unwrap();
     let x3 = t.inverse(1e-3f64.ln());
