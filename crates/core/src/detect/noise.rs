@@ -144,10 +144,12 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior:
 /// `hour_prior`, once the span holds [`LOCAL_PRIOR_DAYS`] local days (a day-one model keeps the
 /// day's level as its prior).
 fn local_prior(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool) -> bool {
-    hour_prior && {
-        let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
-        days.len() >= LOCAL_PRIOR_DAYS
-    }
+    hour_prior && local_days(s, cals, mask) >= LOCAL_PRIOR_DAYS
+}
+
+/// The local days the rows `mask` selects span.
+fn local_days(s: &SeriesRows, cals: &[Cal], mask: &[bool]) -> usize {
+    (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect::<std::collections::BTreeSet<i64>>().len()
 }
 
 /// The entity's choice of count profile ([`refine_wins`] on its training rows, with
@@ -225,8 +227,7 @@ fn count_deviance(s: &SeriesRows, cals: &[Cal], mask: &[bool], profile: &[f32]) 
 /// count with sharp working hours gains, a smooth one or a span too short to pin its edges
 /// (fewer than [`LOCAL_PRIOR_DAYS`] local days: never) keeps the weighted means.
 pub(crate) fn refine_wins(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool) -> bool {
-    let days: std::collections::BTreeSet<i64> = (0..s.len()).filter(|&i| mask[i]).map(|i| cals[i].day).collect();
-    if days.len() < LOCAL_PRIOR_DAYS {
+    if local_days(s, cals, mask) < LOCAL_PRIOR_DAYS {
         return false;
     }
     let (mut plain, mut refined) = (0.0, 0.0);
