@@ -735,7 +735,7 @@ BEGIN
     RETURN created;
 END
 $fn$;
-COMMENT ON FUNCTION ml_ensure_partitions(timestamptz, timestamptz) IS 'Creates the missing daily partitions of ml_metrics and ml_features covering [p_from, p_to] (UTC days), moving rows out of the default partitions; returns how many it created';
+COMMENT ON FUNCTION ml_ensure_partitions(timestamptz, timestamptz) IS 'Creates the missing daily partitions of ml_metrics and ml_features covering [p_from, p_to] (UTC days), moving rows out of the default partitions; returns how many it created. A day whose default partition another transaction holds for longer than half of deadlock_timeout (0.5 s at most) is left for the next call with a NOTICE';
 
 -- The day partitions of ml_metrics or ml_features with the end of their range (the default
 -- partition has none and is never listed).
