@@ -125,7 +125,8 @@ impl Detector {
             .iter()
             .filter(|e| e.shape.cumulative == cumulative)
             .filter_map(|e| match &e.noise {
-                Noise::Count { profile, alpha, rho2 } => Some((e, profile, *alpha, *rho2, mean(profile))),
+                // the profile's own cells (a run profile may follow them)
+                Noise::Count { profile, alpha, rho2 } => Some((e, profile, *alpha, *rho2, mean(&profile[..CELLS.min(profile.len())]))),
                 _ => None,
             })
             .collect();
