@@ -122,6 +122,12 @@ const TRIM_Z: f64 = 5.0;
 /// ([`run_profile`]), against which a run of repeated values is scored.
 pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool, refine: bool) -> Noise {
     let mut out = fit_count_profile(s, cals, mask, hour_prior, refine);
+    // a span too short to pin the quiet hours (fewer than `LOCAL_PRIOR_DAYS` local days: a
+    // day-one model) keeps scoring repeats against the profile; refitted to one day, the run
+    // profile made held-out repeats extreme and raised a day-one model's threshold
+    if local_days(s, cals, mask) < LOCAL_PRIOR_DAYS {
+        return out;
+    }
     if let (Noise::Count { profile: run, .. }, Noise::Count { profile, .. }) = (fit_count_profile(s, cals, mask, true, true), &mut out) {
         profile.extend_from_slice(&run);
     }
