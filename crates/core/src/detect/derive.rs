@@ -13,7 +13,7 @@
 //! and change-point scan (`Shift`) beside the horizon sums they replace or complement.
 
 use super::mathx::{nb_log_pmf, Cal, HOUR_US};
-use super::noise::{has_run_profile, profile_f64, run_profile, slope_term, Noise, Pooled};
+use super::noise::{profile_f64, slope_term, Noise, Pooled};
 use super::{MetricKind, SeriesRows};
 use crate::features::col;
 
@@ -318,9 +318,6 @@ pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &Se
             let mut hm2 = Horizons::new(&mu2, &vec![0.0; mu2.len()]);
             let mut scans = shift.scan.then(|| (Scan::new(&e, &v, &mu), adapt.then(|| Scan::new(&e2, &v2, &mu2))));
             let mut run = 0.0;
-            // repeats are scored against the run profile (`noise::run_profile`) as Poisson rows
-            let runs = run_profile(profile);
-            let (run_alpha, own_runs) = if has_run_profile(profile) { (0.0, true) } else { (*alpha, false) };
             // the repeat run only matters from the start of the run still going at `from`
             // (look-back rows before it cost no log-probabilities)
             let mut run_from = from.min(n - 1);
@@ -330,8 +327,7 @@ pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &Se
             for i in 0..n {
                 if i >= run_from {
                     let repeat = i > 0 && s.value[i] == s.value[i - 1];
-                    let m = if own_runs { profile_f64(runs, cals[i]).max(1e-3) } else { mu[i] };
-                    run = if repeat { run - nb_log_pmf(s.value[i], m, run_alpha) } else { 0.0 };
+                    run = if repeat { run - nb_log_pmf(s.value[i], mu[i], *alpha) } else { 0.0 };
                 }
                 if i < from {
                     continue;

@@ -62,15 +62,6 @@ pub(crate) fn forest_matrix<'a>(n: usize, z: impl Fn(usize) -> &'a [f64], nf: us
 const MIN_BETA_Z: f64 = 0.25;
 const MIN_BETA_FOREST: f64 = 0.005;
 const MIN_BETA_NATS: f64 = 0.25;
-/// Smallest tail scale of a count's repeat run (nats): the run is the log of a likelihood
-/// ratio (a stuck reading against the noise model, one repeat at a time), which exceeds `s`
-/// from any start with probability at most `e^-s` under the model, so beyond the table each
-/// nat of run is worth at most one nat of surprise. Fitted on the few runs above the table's
-/// last knot (a handful of nights' rows, one run repeated row after row), the scale came out
-/// near 0.5: one held-out run a little past the knot then took the day's largest surprise by
-/// several nats and raised the threshold of every input (custody usage on the robustness
-/// corpus, with the run profile: 11.6 -> 16.7 nats).
-const MIN_BETA_RUN: f64 = 1.0;
 
 /// One entity's part of the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -496,8 +487,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
     let feature_tails: Vec<Tail> = (0..nf)
         .map(|j| {
             let mut v: Vec<f64> = pool.z.iter().zip(&pool.fresh).filter(|(_, f)| **f || !events).map(|(r, _)| if info[j].signed { r[j].abs() } else { r[j].max(0.0) }).collect();
-            let min_beta = if kind == MetricKind::Count && info[j].name == "repeat_run" { MIN_BETA_RUN } else { MIN_BETA_Z };
-            if events { Tail::fit_normal_events(&mut v, min_beta) } else { Tail::fit(&mut v, min_beta) }
+            if events { Tail::fit_normal_events(&mut v, MIN_BETA_Z) } else { Tail::fit(&mut v, MIN_BETA_Z) }
         })
         .collect();
     let mut det = Detector {

@@ -78,8 +78,6 @@ mod tests_warm;
 mod tests_extend;
 #[cfg(test)]
 mod tests_profile;
-#[cfg(test)]
-mod tests_stuck;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};

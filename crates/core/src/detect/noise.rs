@@ -117,54 +117,7 @@ const TRIM_Z: f64 = 5.0;
 /// less than [`COUNT_RATE_FLOOR`] of the series' mean; false is the profile of models stored
 /// before version 8 (pulled toward the day's level, no floor). `refine`: the profile is
 /// refitted to its interpolation ([`refine_profile`]; the entity's [`count_refine`]).
-///
-/// The profile carries a second one after its [`CELLS`] cells: the run profile
-/// ([`run_profile`]), against which a run of repeated values is scored.
 pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool, refine: bool) -> Noise {
-    let mut out = fit_count_profile(s, cals, mask, hour_prior, refine);
-    // a span too short to pin the quiet hours (fewer than `LOCAL_PRIOR_DAYS` local days: a
-    // day-one model) keeps scoring repeats against the profile; refitted to one day, the run
-    // profile made held-out repeats extreme and raised a day-one model's threshold
-    if local_days(s, cals, mask) < LOCAL_PRIOR_DAYS {
-        return out;
-    }
-    if let (Noise::Count { profile: run, .. }, Noise::Count { profile, .. }) = (fit_count_profile(s, cals, mask, true, true), &mut out) {
-        profile.extend_from_slice(&run);
-    }
-    out
-}
-
-/// The cells of a count profile a run of repeated values is scored against: the run profile a
-/// fit since it stores after the [`CELLS`] cells of the profile, else (a model fitted before
-/// it) the profile itself.
-///
-/// Why a profile of its own: a run is scored by the probability of each repeat, so it is
-/// exactly as good as the profile is in the quiet hours, and a profile made for the other
-/// inputs is not: pulled toward the day's level, an hour that is always quiet (a night, a
-/// lunch hour, the hour before opening) expects a share of the busy hours' rate, every normal
-/// quiet night becomes an improbable run of zeros, and held-out nights put one row in 1,000
-/// above 20 nats (custody usage on the robustness corpus), far above what a reading stuck at 0
-/// in working hours reaches. The run profile pulls each hour toward its neighbouring hours,
-/// is refitted to its interpolation ([`refine_profile`]: working-hours edges stay sharp) and
-/// keeps a floor of 1 % of the mean: held-out nights then stay under 10 nats at 1e-5.
-/// Sharpened like that it would cost the other inputs precision (holidays and occupancy
-/// changes, `count_hour_prior`), so they keep the weighted means.
-pub(crate) fn run_profile(profile: &[f32]) -> &[f32] {
-    if profile.len() == 2 * CELLS {
-        &profile[CELLS..]
-    } else {
-        profile
-    }
-}
-
-/// Whether a count profile carries a run profile ([`run_profile`]); repeats are then scored as
-/// Poisson rows against it, else (models before it) as negative-binomial rows against the profile.
-pub(crate) fn has_run_profile(profile: &[f32]) -> bool {
-    profile.len() == 2 * CELLS
-}
-
-/// [`fit_count`] without the run profile.
-fn fit_count_profile(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool, refine: bool) -> Noise {
     let local = local_prior(s, cals, mask, hour_prior);
     let first = fit_count_once(s, cals, mask, local, hour_prior, refine);
     let Noise::Count { profile, alpha, .. } = &first else { return first };
@@ -616,7 +569,7 @@ impl Noise {
         let prof = |p: &[f32]| p.len() == CELLS && p.iter().all(|v| v.is_finite());
         let pos = |v: f64| v.is_finite() && v > 0.0;
         match self {
-            Noise::Count { profile, alpha, rho2 } => (prof(profile) || (profile.len() == 2 * CELLS && profile.iter().all(|v| v.is_finite()))) && alpha.is_finite() && *alpha >= 0.0 && rho2.is_finite() && *rho2 >= 0.0,
+            Noise::Count { profile, alpha, rho2 } => prof(profile) && alpha.is_finite() && *alpha >= 0.0 && rho2.is_finite() && *rho2 >= 0.0,
             Noise::Level { profile, unit, jump, low, depl_unit, land, land_unit, meas, drift, low_hours } => {
                 prof(profile) && pos(*unit) && pos(*jump) && low.is_finite() && pos(*depl_unit) && land.is_finite() && pos(*land_unit) && meas.is_finite() && *meas >= 0.0 && drift.is_finite() && pos(*low_hours)
             }

@@ -125,8 +125,7 @@ impl Detector {
             .iter()
             .filter(|e| e.shape.cumulative == cumulative)
             .filter_map(|e| match &e.noise {
-                // the profile's own cells (a run profile may follow them)
-                Noise::Count { profile, alpha, rho2 } => Some((e, profile, *alpha, *rho2, mean(&profile[..CELLS.min(profile.len())]))),
+                Noise::Count { profile, alpha, rho2 } => Some((e, profile, *alpha, *rho2, mean(profile))),
                 _ => None,
             })
             .collect();
