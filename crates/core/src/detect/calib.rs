@@ -130,6 +130,18 @@ impl Tail {
         t
     }
 
+    /// Lowers the survival at the last knot and beyond by `nats` (> 0): from the knot before
+    /// it to the last one the survival falls linearly to the lowered value, beyond it the
+    /// exponential tail keeps its scale. Surprises from the last knot on grow by `nats`, so a
+    /// value there reaches a threshold `nats` stricter at the level it reached the unraised
+    /// one. A tail of one knot (no table) is left as it is.
+    pub(crate) fn lower_far_tail(&mut self, nats: f64) {
+        let last = self.xs.len() - 1;
+        if last == 0 || !(nats.is_finite() && nats > 0.0) {
+            return;
+        }
+        self.ls[last] -= nats;
+    }
     /// Caps the scale of the exponential tail beyond the last knot at `b` (> 0).
     pub(crate) fn cap_beta(&mut self, b: f64) {
         self.beta = self.beta.min(b);

@@ -292,3 +292,35 @@ fn the_sequence_family_falls_back_to_the_calibrated_one_for_a_new_entity() {
     }
     assert!(found >= 16, "{found} of 20 tenfold spikes found on new entities under the sequence family");
 }
+
+/// A count model trained on one day (a warm-up model: the weekend and the other weekdays
+/// never seen) alerts a single-row spike of 10 times the usual count about as a fully trained
+/// model's threshold would: the warm-up's stricter threshold (alert_p * confidence^2) stays on
+/// the horizons, which a level never seen moves over many rows, not on the row's own
+/// deviation. Before, 9 of these 40 spikes were found (22 now); the unseen weekend (a lower
+/// level) and the other normal days of the following week raise no more alerts than before.
+#[test]
+fn a_one_day_count_model_alerts_a_single_row_spike_and_not_the_unseen_weekend() {
+    let scale = |k: u64| 0.5 + 0.05 * k as f64;
+    let train: Vec<SeriesRows> = (0..40u64).map(|k| crate::corpus::head(&counts(&format!("c{k:02}"), k, BASE, 8, scale(k)), 96)).collect();
+    let (det, rep) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], &[]).expect("a day of data makes a model");
+    assert!(rep.warm_up && rep.confidence < 0.2);
+    // the warm-up threshold itself is unchanged: alert_p * confidence^2
+    let c2 = rep.confidence * rep.confidence;
+    assert!(((1.0 - det.threshold()) - DetectorParams::default().alert_p * c2).abs() < 1e-12);
+    let (mut found, mut normal_alerts) = (0, 0);
+    for k in 0..40u64 {
+        let id = format!("c{k:02}");
+        let normal = counts(&id, k, BASE, 8, scale(k));
+        // Friday 10:00 (the second day after training): one row of 10 times the usual count
+        let at = 96 * 2 + 40;
+        let mut spiked = normal.clone();
+        spiked.value[at] = (10.0 * count_rate(spiked.ts[at], scale(k))).round().max(8.0);
+        found += usize::from(det.score_series(&spiked, 96).expect("score")[at - 96].is_anomaly);
+        let n = det.score_series(&normal, 96).expect("score");
+        normal_alerts += episodes(&n, &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+    }
+    assert!(found >= 18, "{found} of 40 single-row spikes found by a day-one model");
+    // 40 normal weeks, a weekend in each: the one alert there was before the change
+    assert!(normal_alerts <= 1, "{normal_alerts} alerts on 7 normal days after one day of training");
+}
