@@ -50,7 +50,7 @@ pub(crate) enum Noise {
 /// `multiplicative`: weekends relate to weekdays by a factor (counts, consumption) rather
 /// than by an offset (deviations around a baseline, whose means sit near 0).
 pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>, multiplicative: bool) -> Vec<f32> {
-    fit_profile_with(points, multiplicative, false)
+    fit_profile_with(points, multiplicative, false, PRIOR_ROWS)
 }
 
 /// [`fit_profile`], with `local`: a weekday cell is pulled toward the mean of its two
@@ -59,7 +59,8 @@ pub(crate) fn fit_profile(points: impl Iterator<Item = (Cal, f64)>, multiplicati
 /// break) was expected to see a sixth of the day's usual rate or more, so every normal quiet
 /// night became an improbable run of zeros in held-out days and set the tails that real
 /// outages and stuck readings must beat.
-pub(crate) fn fit_profile_with(points: impl Iterator<Item = (Cal, f64)>, multiplicative: bool, local: bool) -> Vec<f32> {
+/// `prior`: the priors' weight in rows ([`PRIOR_ROWS`]; counts: [`count_prior_rows`]).
+pub(crate) fn fit_profile_with(points: impl Iterator<Item = (Cal, f64)>, multiplicative: bool, local: bool, prior: f64) -> Vec<f32> {
     let mut sum = [0.0f64; CELLS];
     let mut w = [0.0f64; CELLS];
     for (cal, x) in points {
@@ -83,13 +84,13 @@ pub(crate) fn fit_profile_with(points: impl Iterator<Item = (Cal, f64)>, multipl
     for h in 0..24 {
         let (a, b) = ((h + 23) % 24, (h + 1) % 24);
         let near = if local && w[a] + w[b] > 0.0 { (sum[a] + sum[b]) / (w[a] + w[b]) } else { wd_mean };
-        let own = (sum[h] + PRIOR_ROWS * near) / (w[h] + PRIOR_ROWS);
+        let own = (sum[h] + prior * near) / (w[h] + prior);
         let c = 24 + h;
         out[h] = if w[h] > 0.0 || w[c] == 0.0 { own } else { to_weekday(sum[c] / w[c]) };
     }
     for h in 0..24 {
         let c = 24 + h;
-        out[c] = (sum[c] + PRIOR_ROWS * to_weekend(out[h])) / (w[c] + PRIOR_ROWS);
+        out[c] = (sum[c] + prior * to_weekend(out[h])) / (w[c] + prior);
     }
     out.iter().map(|&v| v as f32).collect()
 }
@@ -161,6 +162,23 @@ pub(crate) fn count_refine(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_pri
     hour_prior && refine_wins(s, cals, mask, local_prior(s, cals, mask, hour_prior))
 }
 
+/// The count profile's prior weight in rows: one hour of rows at the series' median step
+/// ([`PRIOR_ROWS`] rows of 15 minutes), at most [`PRIOR_ROWS`]. Four rows against about 10 per
+/// cell of an hourly series over two weeks' weekdays pulled its quiet hours far toward the
+/// day's level (custody nights expected at three times the entity's rate or more); one hour is
+/// the 15-minute series' weight. Finer steps keep 4 rows (12 measured no better on 5-minute
+/// series: `bench/results/quality_profprior.txt`).
+pub(crate) fn count_prior_rows(ts: &[i64]) -> f64 {
+    let mut d: Vec<f64> = ts.windows(2).map(|w| (w[1] - w[0]) as f64).filter(|d| *d > 0.0).collect();
+    if d.is_empty() {
+        return PRIOR_ROWS;
+    }
+    (PRIOR_ROWS * PRIOR_STEP_US / median(&mut d)).min(PRIOR_ROWS)
+}
+
+/// The step (µs) at which [`PRIOR_ROWS`] rows are the count profile's prior.
+const PRIOR_STEP_US: f64 = 900e6;
+
 /// Fewest local days of training rows for the neighbouring-hours prior of a count profile.
 const LOCAL_PRIOR_DAYS: usize = 3;
 
@@ -170,7 +188,7 @@ const COUNT_RATE_FLOOR: f64 = 0.01;
 
 fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool, refine: bool) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
-    let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local);
+    let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local, count_prior_rows(&s.ts));
     if refine {
         refine_profile(&mut profile, idx().map(|i| (cals[i], s.value[i])));
     }
@@ -235,7 +253,7 @@ pub(crate) fn refine_wins(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bo
         let fit: Vec<bool> = (0..s.len()).map(|i| mask[i] && cals[i].day.rem_euclid(2) == k).collect();
         let test: Vec<bool> = (0..s.len()).map(|i| mask[i] && cals[i].day.rem_euclid(2) != k).collect();
         let pts = || (0..s.len()).filter(|&i| fit[i]).map(|i| (cals[i], s.value[i]));
-        let p0 = fit_profile_with(pts(), true, local);
+        let p0 = fit_profile_with(pts(), true, local, count_prior_rows(&s.ts));
         let mut p1 = p0.clone();
         refine_profile(&mut p1, pts());
         plain += count_deviance(s, cals, &test, &p0);

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
 use super::mathx::{calendar, Cal};
-use super::noise::{count_refine, fit_count, fit_profile, profile_f64, refine_profile, refine_wins, Noise};
+use super::noise::{count_prior_rows, count_refine, fit_count, fit_profile, profile_f64, refine_profile, refine_wins, Noise};
 use super::SeriesRows;
 use crate::features::{col, NUM_FEATURES};
 
@@ -95,4 +95,28 @@ fn refitted_profile_needs_several_days_and_held_out_evidence() {
     let flat = SeriesRows { entity_id: "f".into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: None };
     let cf = cals(&flat);
     assert!(!refine_wins(&flat, &cf, &vec![true; flat.len()], false));
+}
+
+#[test]
+fn count_night_expectation_does_not_depend_on_the_sampling_step() {
+    // the same entity's uses recorded every 15 minutes and summed per hour: the profile's prior
+    // toward the day's level is one hour of rows, not 4 rows (against about 10 per cell of an
+    // hourly series over two weeks' weekdays: nights expected at three times the 15-minute fit)
+    let q = working_hours(14, 15 * 60_000_000, 6.0, 4);
+    let ts: Vec<i64> = q.ts.iter().step_by(4).copied().collect();
+    let value: Vec<f64> = q.value.chunks(4).map(|c| c.iter().sum()).collect();
+    let h = SeriesRows { entity_id: "h".into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: None };
+    let per_hour = |s: &SeriesRows, rows_per_hour: f64| {
+        let c = cals(s);
+        let Noise::Count { profile, .. } = fit_count(s, &c, &vec![true; s.len()], false, false) else { panic!("count model expected") };
+        // Tuesday 02:00-04:00: night, far from the working hours' edges
+        let night: Vec<f64> = (0..s.len()).filter(|&i| (BASE + DAY + 2 * HOUR..BASE + DAY + 4 * HOUR).contains(&s.ts[i])).map(|i| profile_f64(&profile, c[i])).collect();
+        rows_per_hour * night.iter().sum::<f64>() / night.len() as f64
+    };
+    let (n15, n60) = (per_hour(&q, 4.0), per_hour(&h, 1.0));
+    assert!(n15 > 0.0 && (n60 - n15).abs() < 0.1 * n15, "night uses an hour: 15-minute rows {n15:.3}, hourly rows {n60:.3}");
+    // 15-minute (and finer) series keep 4 rows
+    assert_eq!(count_prior_rows(&q.ts), 4.0);
+    assert_eq!(count_prior_rows(&h.ts), 1.0);
+    assert_eq!(count_prior_rows(&(0..100).map(|i| BASE + i * 300_000_000).collect::<Vec<_>>()), 4.0);
 }
