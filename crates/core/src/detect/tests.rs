@@ -142,15 +142,7 @@ fn tail_follows_an_exponential_and_extrapolates() {
     }
     assert_eq!(t.ln_survival(-1.0), 0.0);
     assert!(t.ln_survival(f64::NAN) == 0.0);
-    let mut last = 0.0;
-    for k in 0..400 {
-        let ls = t.ln_survival(k as f64 * 0.1);
-        assert!(ls <= last + 1e-12);
-        last = ls;
-    }
-    for lp in [-0.5, -2.0, -7.0, -20.0] {
-        assert!((t.ln_survival(t.inverse(lp)) - lp).abs() < 1e-9);
-    }
+    assert_monotone_and_invertible(&t, 400, &[-0.5, -2.0, -7.0, -20.0]);
     // ties (a one-sided feature that is mostly 0) keep survival 1 at the tie value
     let mut z: Vec<f64> = (0..1000).map(|i| if i < 900 { 0.0 } else { i as f64 }).collect();
     let t = Tail::fit(&mut z, 0.01);
@@ -340,15 +332,7 @@ fn event_tail_follows_a_normal_residual_beyond_the_table() {
     let x3 = t.inverse(1e-3f64.ln());
     assert!((x3 - 3.29 * 1.5).abs() < 0.6, "1e-3 at {x3}");
     // monotone and invertible, and still decaying beyond the last level
-    let mut last = 0.0;
-    for k in 0..200 {
-        let ls = t.ln_survival(k as f64 * 0.1);
-        assert!(ls <= last + 1e-12);
-        last = ls;
-    }
-    for lp in [-1.0, -5.0, -9.0, -15.0] {
-        assert!((t.ln_survival(t.inverse(lp)) - lp).abs() < 1e-9);
-    }
+    assert_monotone_and_invertible(&t, 200, &[-1.0, -5.0, -9.0, -15.0]);
     assert!(t.ln_survival(20.0) < t.ln_survival(15.0));
     // a held-out spread narrower than the model's unit (in-sample fits) does not make every
     // later refill improbable: the normal part keeps at least scale 1
@@ -358,4 +342,18 @@ fn event_tail_follows_a_normal_residual_beyond_the_table() {
     // too few values: the table alone
     Tail::fit_normal_events(&mut [], 0.25).validate("empty").unwrap();
     Tail::fit_normal_events(&mut [1.0], 0.25).validate("one").unwrap();
+}
+
+/// `t`'s ln survival never rises over `0, 0.1, .., (steps - 1) * 0.1`, and `inverse` undoes it
+/// (within 1e-9) at each of `lps`.
+fn assert_monotone_and_invertible(t: &Tail, steps: usize, lps: &[f64]) {
+    let mut last = 0.0;
+    for k in 0..steps {
+        let ls = t.ln_survival(k as f64 * 0.1);
+        assert!(ls <= last + 1e-12, "ln S rises at {}: {ls} after {last}", k as f64 * 0.1);
+        last = ls;
+    }
+    for &lp in lps {
+        assert!((t.ln_survival(t.inverse(lp)) - lp).abs() < 1e-9, "inverse({lp})");
+    }
 }

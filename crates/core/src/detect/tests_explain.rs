@@ -4,10 +4,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
+use super::tests_fit::cal_feats;
 use super::derive::features;
 use super::*;
 use crate::error::ErrorKind;
-use crate::features::{col, NUM_FEATURES};
 
 const BASE: i64 = 1_735_689_600_000_000;
 const STEP: i64 = 15 * 60_000_000;
@@ -22,15 +22,7 @@ fn count_series(id: &str, seed: u64, days: i64, scale: f64) -> SeriesRows {
         scale * (0.3 + 1.5 * (-0.5 * ((h - 9.0) / 1.5f64).powi(2)).exp())
     };
     let value = ts.iter().map(|&t| Poisson::new(rate(t)).map_or(0.0, |p| p.sample(&mut rng))).collect();
-    let features = ts
-        .iter()
-        .map(|&t| {
-            let mut f = [None; NUM_FEATURES];
-            f[col::HOUR_OF_DAY] = Some((t.rem_euclid(DAY) / HOUR) as f64);
-            f[col::DAY_OF_WEEK] = Some(((t.div_euclid(DAY) + 3).rem_euclid(7) + 1) as f64);
-            f
-        })
-        .collect();
+    let features = ts.iter().map(|&t| cal_feats(t)).collect();
     SeriesRows { entity_id: id.into(), ts, value, features, aux: None }
 }
 

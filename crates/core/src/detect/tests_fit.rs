@@ -18,7 +18,9 @@ const STEP: i64 = 15 * 60_000_000;
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 
-fn cal_feats(ts: i64) -> [Option<f64>; NUM_FEATURES] {
+/// The calendar features of a row at `ts` (UTC: local hour = UTC hour): hour of day and ISO
+/// day of week (Monday 1), as the feature build stores them; shared by the core tests.
+pub(super) fn cal_feats(ts: i64) -> [Option<f64>; NUM_FEATURES] {
     let mut f = [None; NUM_FEATURES];
     f[col::HOUR_OF_DAY] = Some((ts.rem_euclid(DAY) / HOUR) as f64);
     f[col::DAY_OF_WEEK] = Some(((ts.div_euclid(DAY) + 3).rem_euclid(7) + 1) as f64);

@@ -7,20 +7,13 @@ use rand_distr::{Distribution, Poisson};
 
 use super::mathx::{calendar, Cal};
 use super::noise::{count_prior_rows, count_refine, fit_count, fit_profile, profile_f64, refine_profile, refine_wins, Noise};
+use super::tests_fit::cal_feats;
 use super::SeriesRows;
-use crate::features::{col, NUM_FEATURES};
 
 /// 2025-01-06T00:00:00Z, a Monday.
 const BASE: i64 = 1_736_121_600_000_000;
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
-
-fn feats(ts: i64) -> [Option<f64>; NUM_FEATURES] {
-    let mut f = [None; NUM_FEATURES];
-    f[col::HOUR_OF_DAY] = Some((ts.rem_euclid(DAY) / HOUR) as f64);
-    f[col::DAY_OF_WEEK] = Some(((ts.div_euclid(DAY) + 3).rem_euclid(7) + 1) as f64);
-    f
-}
 
 /// Custody-like use per `step`: `busy` per hour from 08:00 to 17:00 on weekdays, nothing in the
 /// lunch hour (12:00-13:00), at night or at weekends (sharp edges, many zero hours); Poisson.
@@ -36,7 +29,7 @@ fn working_hours(days: i64, step: i64, busy: f64, seed: u64) -> SeriesRows {
             if mu > 0.0 { Poisson::new(mu).map_or(0.0, |p| p.sample(&mut rng)) } else { 0.0 }
         })
         .collect();
-    SeriesRows { entity_id: "w".into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: None }
+    SeriesRows { entity_id: "w".into(), features: ts.iter().map(|&t| cal_feats(t)).collect(), ts, value, aux: None }
 }
 
 fn cals(s: &SeriesRows) -> Vec<Cal> {
@@ -92,7 +85,7 @@ fn refitted_profile_needs_several_days_and_held_out_evidence() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let ts: Vec<i64> = (0..14 * 24).map(|i| BASE + i * HOUR).collect();
     let value: Vec<f64> = ts.iter().map(|_| Poisson::new(3.0).unwrap().sample(&mut rng)).collect();
-    let flat = SeriesRows { entity_id: "f".into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: None };
+    let flat = SeriesRows { entity_id: "f".into(), features: ts.iter().map(|&t| cal_feats(t)).collect(), ts, value, aux: None };
     let cf = cals(&flat);
     assert!(!refine_wins(&flat, &cf, &vec![true; flat.len()], false));
 }
@@ -105,7 +98,7 @@ fn count_night_expectation_does_not_depend_on_the_sampling_step() {
     let q = working_hours(14, 15 * 60_000_000, 6.0, 4);
     let ts: Vec<i64> = q.ts.iter().step_by(4).copied().collect();
     let value: Vec<f64> = q.value.chunks(4).map(|c| c.iter().sum()).collect();
-    let h = SeriesRows { entity_id: "h".into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: None };
+    let h = SeriesRows { entity_id: "h".into(), features: ts.iter().map(|&t| cal_feats(t)).collect(), ts, value, aux: None };
     let per_hour = |s: &SeriesRows, rows_per_hour: f64| {
         let c = cals(s);
         let Noise::Count { profile, .. } = fit_count(s, &c, &vec![true; s.len()], false, false) else { panic!("count model expected") };

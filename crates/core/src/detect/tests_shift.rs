@@ -6,8 +6,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
+use super::tests_fit::cal_feats;
 use super::*;
-use crate::features::{col, NUM_FEATURES};
 
 /// 2025-01-01T00:00:00Z, a Wednesday.
 const BASE: i64 = 1_735_689_600_000_000;
@@ -15,13 +15,6 @@ const STEP: i64 = 15 * 60_000_000;
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 const TRAIN_DAYS: i64 = 14;
-
-fn cal_feats(ts: i64) -> [Option<f64>; NUM_FEATURES] {
-    let mut f = [None; NUM_FEATURES];
-    f[col::HOUR_OF_DAY] = Some((ts.rem_euclid(DAY) / HOUR) as f64);
-    f[col::DAY_OF_WEEK] = Some(((ts.div_euclid(DAY) + 3).rem_euclid(7) + 1) as f64);
-    f
-}
 
 /// Poisson counts per 15 minutes with two daily peaks and a day-level factor (occupancy),
 /// multiplied by `factor` in `[from, to)`.

@@ -5,9 +5,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::tests_fit::cal_feats;
 use super::noise::pool_durations;
 use super::*;
-use crate::features::{col, NUM_FEATURES};
 
 /// 2025-01-01T00:00:00Z, a Wednesday.
 const BASE: i64 = 1_735_689_600_000_000;
@@ -16,13 +16,7 @@ const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 
 fn series(id: &str, ts: Vec<i64>, value: Vec<f64>, aux: Vec<f64>) -> SeriesRows {
-    let feats = |t: i64| {
-        let mut f = [None; NUM_FEATURES];
-        f[col::HOUR_OF_DAY] = Some((t.rem_euclid(DAY) / HOUR) as f64);
-        f[col::DAY_OF_WEEK] = Some(((t.div_euclid(DAY) + 3).rem_euclid(7) + 1) as f64);
-        f
-    };
-    SeriesRows { entity_id: id.into(), features: ts.iter().map(|&t| feats(t)).collect(), ts, value, aux: Some(aux.into_iter().map(Some).collect()) }
+    SeriesRows { entity_id: id.into(), features: ts.iter().map(|&t| cal_feats(t)).collect(), ts, value, aux: Some(aux.into_iter().map(Some).collect()) }
 }
 
 /// A held refill duration (minutes of the last refill, log-normal with scale 0.15 around the
