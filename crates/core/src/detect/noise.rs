@@ -120,7 +120,8 @@ const TRIM_Z: f64 = 5.0;
 /// refitted to its interpolation ([`refine_profile`]; the entity's [`count_refine`]).
 pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior: bool, refine: bool) -> Noise {
     let local = local_prior(s, cals, mask, hour_prior);
-    let first = fit_count_once(s, cals, mask, local, hour_prior, refine);
+    let prior = count_prior_rows(&s.ts);
+    let first = fit_count_once(s, cals, mask, local, hour_prior, refine, prior);
     let Noise::Count { profile, alpha, .. } = &first else { return first };
     let mut trimmed = mask.to_vec();
     let mut dropped = 0usize;
@@ -138,7 +139,7 @@ pub(crate) fn fit_count(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_prior:
     if dropped == 0 || dropped * 50 > kept {
         return first;
     }
-    fit_count_once(s, cals, &trimmed, local, hour_prior, refine)
+    fit_count_once(s, cals, &trimmed, local, hour_prior, refine, prior)
 }
 
 /// Whether a count profile on `mask` is pulled toward neighbouring hours: with
@@ -169,11 +170,14 @@ pub(crate) fn count_refine(s: &SeriesRows, cals: &[Cal], mask: &[bool], hour_pri
 /// the 15-minute series' weight. Finer steps keep 4 rows (12 measured no better on 5-minute
 /// series: `bench/results/quality_profprior.txt`).
 pub(crate) fn count_prior_rows(ts: &[i64]) -> f64 {
-    let mut d: Vec<f64> = ts.windows(2).map(|w| (w[1] - w[0]) as f64).filter(|d| *d > 0.0).collect();
-    if d.is_empty() {
-        return PRIOR_ROWS;
-    }
-    (PRIOR_ROWS * PRIOR_STEP_US / median(&mut d)).min(PRIOR_ROWS)
+    median_step(ts).map_or(PRIOR_ROWS, |step| (PRIOR_ROWS * PRIOR_STEP_US / step).min(PRIOR_ROWS))
+}
+
+/// The median step (µs) between consecutive rows at `ts` (strictly increasing, as
+/// `fit::check_series` demands); None for fewer than two rows.
+fn median_step(ts: &[i64]) -> Option<f64> {
+    let mut d: Vec<f64> = ts.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+    (!d.is_empty()).then(|| median(&mut d))
 }
 
 /// The step (µs) at which [`PRIOR_ROWS`] rows are the count profile's prior.
@@ -186,9 +190,10 @@ const LOCAL_PRIOR_DAYS: usize = 3;
 /// neighbouring-hours prior: an hour never seen busy must not expect almost nothing).
 const COUNT_RATE_FLOOR: f64 = 0.01;
 
-fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool, refine: bool) -> Noise {
+/// `prior`: the profile's prior weight in rows ([`count_prior_rows`]).
+fn fit_count_once(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bool, floor: bool, refine: bool, prior: f64) -> Noise {
     let idx = || (0..s.len()).filter(|&i| mask[i]);
-    let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local, count_prior_rows(&s.ts));
+    let mut profile = fit_profile_with(idx().map(|i| (cals[i], s.value[i])), true, local, prior);
     if refine {
         refine_profile(&mut profile, idx().map(|i| (cals[i], s.value[i])));
     }
@@ -249,11 +254,12 @@ pub(crate) fn refine_wins(s: &SeriesRows, cals: &[Cal], mask: &[bool], local: bo
         return false;
     }
     let (mut plain, mut refined) = (0.0, 0.0);
+    let prior = count_prior_rows(&s.ts);
     for k in 0..2 {
         let fit: Vec<bool> = (0..s.len()).map(|i| mask[i] && cals[i].day.rem_euclid(2) == k).collect();
         let test: Vec<bool> = (0..s.len()).map(|i| mask[i] && cals[i].day.rem_euclid(2) != k).collect();
         let pts = || (0..s.len()).filter(|&i| fit[i]).map(|i| (cals[i], s.value[i]));
-        let p0 = fit_profile_with(pts(), true, local, count_prior_rows(&s.ts));
+        let p0 = fit_profile_with(pts(), true, local, prior);
         let mut p1 = p0.clone();
         refine_profile(&mut p1, pts());
         plain += count_deviance(s, cals, &test, &p0);
@@ -395,11 +401,9 @@ pub(crate) fn low_run_hours(s: &SeriesRows, mask: &[bool], low: f64) -> f64 {
 /// median steps). After a recording gap the stock change spans consumption nobody recorded in
 /// the rows at hand: such a row says nothing about unexplained movements.
 pub(crate) fn adjacent_rows(ts: &[i64]) -> Vec<bool> {
-    let mut d: Vec<f64> = ts.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-    if d.is_empty() {
+    let Some(step) = median_step(ts) else {
         return vec![false; ts.len()];
-    }
-    let step = median(&mut d);
+    };
     let mut out = vec![false; ts.len()];
     for i in 1..ts.len() {
         out[i] = ((ts[i] - ts[i - 1]) as f64) <= 1.5 * step;
