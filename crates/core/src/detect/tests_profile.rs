@@ -51,7 +51,7 @@ fn refitted_profile_follows_sharp_working_hours() {
     let mask = vec![true; s.len()];
     let plain = fit_profile((0..s.len()).map(|i| (c[i], s.value[i])), true);
     let mut refined = plain.clone();
-    refine_profile(&mut refined, (0..s.len()).map(|i| (c[i], s.value[i])), count_prior_rows(&s.ts));
+    refine_profile(&mut refined, (0..s.len()).map(|i| (c[i], s.value[i])));
     let truth = |t: i64| {
         let h = t.rem_euclid(DAY) / HOUR;
         let weekend = (t.div_euclid(DAY) + 3).rem_euclid(7) >= 5;
