@@ -23,7 +23,8 @@
 //! probabilities are raised by the same warm-up penalty (which is large for an hour or two of
 //! look-back), so only a clear deviation alerts. Stock levels, durations and generic series
 //! have no type-wide scale to borrow (each stock, refill and level has its own units and
-//! centre) and keep waiting for their [`MIN_ENTITY_ROWS`] rows over 6 hours.
+//! centre) and keep waiting for their [`MIN_ENTITY_ROWS`] rows (at any step: nothing bridges
+//! a span for them).
 
 use super::fit::{fit_noise, held_out, Detector, EntityModel, MIN_ENTITY_ROWS};
 use super::mathx::{calendar, median, Cal, CELLS};
@@ -34,17 +35,20 @@ use super::{MetricKind, SeriesRows};
 
 /// Fewest look-back rows (an hour at 15-minute steps) for a borrowed model.
 pub(crate) const MIN_BORROW_ROWS: usize = 4;
-/// Shortest look-back (µs) for a warm-up model of a new entity, besides its
+/// Shortest look-back (µs) for a warm-up model of a new entity of a count type, besides its
 /// [`MIN_ENTITY_ROWS`] rows: the 6 hours those rows are at 15-minute steps. Counted in rows
-/// only, a 5-minute series got its own warm-up model after 2 hours (a profile of 24 cells from
-/// two hours of one day) and an hourly one after a day.
+/// only, a 5-minute series got its own warm-up model after 2 hours (a profile of 24 hour
+/// cells from two hours of one day) where the borrowed model knows the type's day.
 pub(crate) const MIN_WARM_SPAN_US: i64 = 6 * 3_600_000_000;
 
 /// Whether `from` look-back rows at `ts` are enough for a new entity's own warm-up model:
-/// [`MIN_ENTITY_ROWS`] rows (a statistical minimum) spanning [`MIN_WARM_SPAN_US`] (a length
-/// of time, whatever the step: the span the borrowed model bridges).
-pub(crate) fn warm_ready(ts: &[i64], from: usize) -> bool {
-    from >= MIN_ENTITY_ROWS && look_back_us(&ts[..from]) >= MIN_WARM_SPAN_US
+/// [`MIN_ENTITY_ROWS`] rows (a statistical minimum of evidence, as at training), and for a
+/// count type (which the borrowed model bridges until then) a span of [`MIN_WARM_SPAN_US`]
+/// whatever the step. Other kinds have nothing to bridge with: their rows would score 0 for
+/// longer, and at 5-minute steps the span made no difference to their figures
+/// (`short_hist --step 1`, TUNE and seeds 303/404/505: stock and duration lines identical).
+pub(crate) fn warm_ready(kind: MetricKind, ts: &[i64], from: usize) -> bool {
+    from >= MIN_ENTITY_ROWS && (kind != MetricKind::Count || look_back_us(&ts[..from]) >= MIN_WARM_SPAN_US)
 }
 
 /// The span of look-back rows `ts` (µs), first to last plus one mean step.
@@ -98,7 +102,7 @@ impl Detector {
     /// entity of a count type with at least [`MIN_BORROW_ROWS`] rows of look-back before `from`,
     /// too few for its own warm-up model ([`warm_ready`]; see the module doc); None otherwise.
     pub(crate) fn borrowed_entity(&self, view: &SeriesRows, from: usize) -> Option<EntityModel> {
-        if self.kind != MetricKind::Count || from < MIN_BORROW_ROWS || warm_ready(&view.ts, from) {
+        if self.kind != MetricKind::Count || from < MIN_BORROW_ROWS || warm_ready(self.kind, &view.ts, from) {
             return None;
         }
         let t = self.borrow.0.get_or_init(|| self.borrow_template()).as_ref()?;
@@ -167,10 +171,10 @@ impl Detector {
     }
 
     /// A warm-up model of `view`'s entity from its rows before `from` (look-back), or None when
-    /// there are too few of them ([`warm_ready`]: [`MIN_ENTITY_ROWS`] over 6 hours) or, for a
-    /// duration, no refill in them.
+    /// there are too few of them ([`warm_ready`]: [`MIN_ENTITY_ROWS`], for a count type over 6
+    /// hours) or, for a duration, no refill in them.
     pub(crate) fn warm_entity(&self, view: &SeriesRows, from: usize) -> Option<EntityModel> {
-        if !warm_ready(&view.ts, from) || self.entities.is_empty() {
+        if !warm_ready(self.kind, &view.ts, from) || self.entities.is_empty() {
             return None;
         }
         let mask: Vec<bool> = (0..view.len()).map(|i| i < from).collect();
