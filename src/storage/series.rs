@@ -292,7 +292,7 @@ fn set_aside(plans: impl Iterator<Item = pgrx::spi::OwnedPreparedStatement>) {
 /// transaction released its resources (the executor's hold on a plan among them).
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn free_orphans(_arg: *mut core::ffi::c_void) {
-    let plans = ORPHANS.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    let plans = ORPHANS.try_with(|o| o.try_borrow_mut().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default()).unwrap_or_default();
     drop(plans);
 }
 
