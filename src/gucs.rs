@@ -60,9 +60,9 @@ pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_anomaly.timezone",
         c"Time zone of the time features (hour_of_day, day_of_week, is_weekend, day_of_month).",
-        c"Empty: UTC, whatever the TimeZone of the session that builds or scores. Set it server-wide (postgresql.conf, ALTER SYSTEM or ALTER DATABASE) for local calendar features.",
+        c"Empty: UTC, whatever the TimeZone of the session that builds or scores. Set it server-wide (postgresql.conf, ALTER SYSTEM or ALTER DATABASE) for local calendar features; a session of a role that is not a superuser cannot change it, so every stage writes one zone into the shared feature store.",
         &TIMEZONE,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(

@@ -40,3 +40,9 @@ SELECT count(*) FILTER (WHERE f.hour_of_day <> t.hour_of_day OR f.day_of_week <>
   FROM ml_features f JOIN tz_first t USING (metric_type, entity_id, "timestamp");
 RESET TimeZone;
 DROP TABLE tz_first;
+-- the zone is the store's, not a session's: a role that is not a superuser cannot set it
+-- (else an analyst's build would write features of another zone into the shared store)
+SET ROLE anomaly_admin;
+SET pg_anomaly.timezone = 'Asia/Tokyo';
+SELECT pg_catalog.current_setting('pg_anomaly.timezone') AS zone_still;
+RESET ROLE;
