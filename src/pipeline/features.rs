@@ -27,7 +27,7 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Re
     }
     let run = StageRun::start("features", metric_type, trigger)?;
     // a pg_cron run is a process of its own that ends with its job: it keeps no state
-    state_cache::begin_build(trigger == "cron");
+    state_cache::begin_build(trigger == "cron", &settings::feature_time_zone()?);
     let (rows_in, rows_out) = if crate::gucs::citus_shard_builds() && citus::metrics_distributed()? {
         // Citus: every shard is built on its worker, all at once; the coordinator only
         // hands out its feature settings and adds up the rows.
