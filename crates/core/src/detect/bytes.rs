@@ -11,7 +11,8 @@
 //! and the sequence family's per-entity models; version 7 each sequence model's training span
 //! (version 6 bytes load with an empty span: they score as they did); version 8
 //! `count_hour_prior` and `scan_over_row` (version 6 and 7 bytes load with both false: they
-//! score as they did). Version 5 bytes are read as a `calibrated`
+//! score as they did); version 9 `stock_skip_unrecorded` (version 6 to 8 bytes load with it
+//! false: their stock models score as they did). Version 5 bytes are read as a `calibrated`
 //! model, version 4 bytes as one with the recent baseline and the change scan off (both score
 //! as they did); older bytes are refused (retrain).
 
@@ -23,7 +24,7 @@ use super::fit::{Detector, EntityModel};
 use super::noise::{Noise, Pooled};
 use super::params::DetectorParams;
 use super::seq::{Family, SeqEntity, SeqModel};
-use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_7, DETECTOR_VERSION_PREVIOUS};
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_7, DETECTOR_VERSION_8, DETECTOR_VERSION_PREVIOUS};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::serialize::{decode, encode};
 use crate::forest::IsolationForest;
@@ -54,6 +55,7 @@ impl Detector {
             Some(DETECTOR_VERSION_5) => old::<DetectorWireV5>(DETECTOR_VERSION_5, bytes),
             Some(DETECTOR_VERSION_6) => old::<DetectorWireV6>(DETECTOR_VERSION_6, bytes),
             Some(DETECTOR_VERSION_7) => old::<DetectorWireV7>(DETECTOR_VERSION_7, bytes),
+            Some(DETECTOR_VERSION_8) => old::<DetectorWireV8>(DETECTOR_VERSION_8, bytes),
             _ => decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes),
         }
     }
@@ -142,7 +144,25 @@ impl From<ParamsV7> for DetectorParams {
             seq_rest_hours: p7.seq_rest_hours,
             count_hour_prior: false,
             scan_over_row: false,
+            stock_skip_unrecorded: false,
         }
+    }
+}
+
+/// [`DetectorParams`] as version 8 stored them: version 7's fields, then two bools (no
+/// `stock_skip_unrecorded`).
+#[derive(Deserialize)]
+struct ParamsV8 {
+    v7: ParamsV7,
+    count_hour_prior: bool,
+    scan_over_row: bool,
+}
+
+impl From<ParamsV8> for DetectorParams {
+    /// What a version 8 model did: a stock row without its consumption read the usual
+    /// consumption of the hour instead.
+    fn from(p8: ParamsV8) -> Self {
+        DetectorParams { count_hour_prior: p8.count_hour_prior, scan_over_row: p8.scan_over_row, stock_skip_unrecorded: false, ..DetectorParams::from(p8.v7) }
     }
 }
 
@@ -181,6 +201,15 @@ type DetectorWireV6 = DetectorWire<ParamsV7, Option<SeqModelV6>>;
 /// Version 7 bytes: the current shape but for the parameters (no `count_hour_prior`, no
 /// `scan_over_row`).
 type DetectorWireV7 = DetectorWire<ParamsV7, Option<SeqModel>>;
+
+/// Version 8 bytes: the current shape but for the parameters (no `stock_skip_unrecorded`).
+type DetectorWireV8 = DetectorWire<ParamsV8, Option<SeqModel>>;
+
+impl From<DetectorWireV8> for DetectorWire {
+    fn from(w: DetectorWireV8) -> Self {
+        w.map(DetectorParams::from, |seq| seq)
+    }
+}
 
 impl From<DetectorWireV7> for DetectorWire {
     fn from(w: DetectorWireV7) -> Self {

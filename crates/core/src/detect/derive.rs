@@ -159,6 +159,12 @@ pub(crate) fn generic_base(s: &SeriesRows) -> Vec<f64> {
     out
 }
 
+/// Whether the aux series is recorded for this entity at all (some row has it). Where it is,
+/// a row without it is a lost record, not a row to fill with the usual value.
+pub(crate) fn aux_recorded(s: &SeriesRows) -> bool {
+    s.aux.as_ref().is_some_and(|a| a.iter().any(|v| v.is_some_and(f64::is_finite)))
+}
+
 fn aux_at(s: &SeriesRows, i: usize) -> Option<f64> {
     s.aux.as_ref().and_then(|a| a.get(i).copied().flatten()).filter(|v| v.is_finite())
 }
@@ -264,7 +270,8 @@ fn ratio(s: f64, v: f64) -> f64 {
     }
 }
 
-/// How counts treat lasting shifts (from `DetectorParams::adapt_hours` and `change_scan`).
+/// How counts treat lasting shifts (from `DetectorParams::adapt_hours` and `change_scan`), and
+/// stocks rows without consumption (`DetectorParams::stock_skip_unrecorded`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Shift {
     /// The recent baseline's delay and window (0: the training baseline alone).
@@ -274,6 +281,9 @@ pub(crate) struct Shift {
     /// The scan's short stretches count only when they carry more evidence than the row alone
     /// (`DetectorParams::scan_over_row`).
     pub over_row: bool,
+    /// Stock: a row without its recorded consumption (in a series that records it) carries
+    /// no unexplained change (`DetectorParams::stock_skip_unrecorded`).
+    pub skip_unrecorded: bool,
 }
 
 /// Derives rows `from..` of `s` (earlier rows are look-back) into `out`, dividing each
@@ -369,12 +379,17 @@ pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &Se
             let mut v = vec![0.0; n];
             let mut refill = vec![false; n];
             let adjacent = super::noise::adjacent_rows(&s.ts);
+            // a lost consumption row: the stock change there is not evidence of anything
+            // (what the usual consumption would stand in for is unknown, and one such row on
+            // an otherwise exact stock was "unexplained" for as long as a horizon holds it)
+            let skip_lost = shift.skip_unrecorded && aux_recorded(s);
             for i in (1..n).filter(|&i| adjacent[i]) {
-                let c = aux_at(s, i).unwrap_or_else(|| profile_f64(profile, cals[i]));
+                let a = aux_at(s, i);
+                let c = a.unwrap_or_else(|| profile_f64(profile, cals[i]));
                 let r = s.value[i] - s.value[i - 1] + c;
                 if r > *jump {
                     refill[i] = true;
-                } else {
+                } else if a.is_some() || !skip_lost {
                     e[i] = r - drift;
                     v[i] = unit * unit;
                 }

@@ -171,12 +171,12 @@ pub(crate) fn check_series(s: &SeriesRows) -> CoreResult<()> {
 /// Fits one entity's noise model on `mask`.
 /// `warm`: the training span is a warm-up span (see [`WARM_UP_DAYS`]).
 /// `hour_prior`: `DetectorParams::count_hour_prior`; `refine`: the entity's
-/// `noise::count_refine` (counts only).
+/// `noise::count_refine` (counts only); `skip_unrecorded`: `DetectorParams::stock_skip_unrecorded`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, hour_prior: bool, refine: bool) -> Noise {
+pub(crate) fn fit_noise(kind: MetricKind, s: &SeriesRows, cals: &[Cal], mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, hour_prior: bool, refine: bool, skip_unrecorded: bool) -> Noise {
     match kind {
         MetricKind::Count => fit_count(s, cals, mask, hour_prior, refine),
-        MetricKind::Level => fit_level(s, cals, mask, if warm { 2 } else { 0 }),
+        MetricKind::Level => fit_level(s, cals, mask, if warm { 2 } else { 0 }, skip_unrecorded),
         MetricKind::Duration => fit_duration(s, mask, pooled, shape.events),
         MetricKind::Generic => fit_generic(s, cals, mask, &generic_base(s)),
     }
@@ -203,7 +203,7 @@ pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows
         let m = fold_mask(1 - k);
         // an event-valued series needs events in the fold, not just rows
         let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
-        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior, refine) } else { all.clone() };
+        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior, refine, params.stock_skip_unrecorded) } else { all.clone() };
         let mut rows = Vec::with_capacity(s.len());
         // only fold k's rows are read from this model (below): the others are skipped
         let want: Vec<bool> = fold.iter().map(|f| *f == k).collect();
@@ -305,7 +305,7 @@ impl<'a> Prepared<'a> {
         let days = entity_days(s, &self.fit_mask, step);
         let warm = model_warm || days < params.min_train_days;
         let refine = kind == MetricKind::Count && count_refine(s, &self.cals, &self.fit_mask, params.count_hour_prior);
-        let all = fit_noise(kind, s, &self.cals, &self.fit_mask, pooled, self.shape, warm, params.count_hour_prior, refine);
+        let all = fit_noise(kind, s, &self.cals, &self.fit_mask, pooled, self.shape, warm, params.count_hour_prior, refine, params.stock_skip_unrecorded);
         let short = days < 4.0;
         let (z, scales) = held_out(kind, params, s, &self.cals, &self.fit_mask, &self.cal_mask, pooled, self.shape, warm, short, refine, &all, inputs);
         Some((EntityModel { id: s.entity_id.clone(), noise: all, shape: self.shape, scales }, z))

@@ -316,7 +316,9 @@ pub(crate) fn refine_profile(profile: &mut [f32], points: impl Iterator<Item = (
 /// `min_landings`: refills that must have been seen before the usual minimum and landing level
 /// mean anything (2 for a warm-up span shorter than a refill cycle or two, else 0). It must be
 /// the same for the held-out folds and the final model, or calibration and scoring disagree.
-pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landings: usize) -> Noise {
+/// `skip_unrecorded`: `DetectorParams::stock_skip_unrecorded` (rows without their recorded
+/// consumption leave the residuals' scale, drift and reading noise, as they leave scoring).
+pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landings: usize, skip_unrecorded: bool) -> Noise {
     let adjacent = adjacent_rows(&s.ts);
     let rows: Vec<usize> = (1..s.len()).filter(|&i| mask[i] && mask[i - 1] && adjacent[i]).collect();
     let mut levels: Vec<f64> = (0..s.len()).filter(|&i| mask[i]).map(|i| s.value[i]).collect();
@@ -334,10 +336,11 @@ pub(crate) fn fit_level(s: &SeriesRows, cals: &[Cal], mask: &[bool], min_landing
     let mut resid: Vec<f64> = Vec::with_capacity(rows.len());
     let mut at: Vec<usize> = Vec::with_capacity(rows.len());
     let mut mean_cons = 0.0;
+    let skip_lost = skip_unrecorded && super::derive::aux_recorded(s);
     for (&i, &r) in rows.iter().zip(&refill) {
         let c = consumption_of(i);
         mean_cons += c.max(0.0);
-        if !r {
+        if !r && !(skip_lost && aux_at(s, i).is_none()) {
             resid.push(s.value[i] - s.value[i - 1] + c);
             at.push(i);
         }

@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
 
 /// The keys [`DetectorParams::from_json`] accepts.
-pub const JSON_KEYS: [&str; 21] = [
+pub const JSON_KEYS: [&str; 22] = [
     "n_trees",
     "max_samples",
     "seed",
@@ -29,6 +29,7 @@ pub const JSON_KEYS: [&str; 21] = [
     "seq_rest_hours",
     "count_hour_prior",
     "scan_over_row",
+    "stock_skip_unrecorded",
 ];
 
 /// Largest `adapt_hours`: the look-back of scoring grows to twice it.
@@ -122,6 +123,14 @@ pub struct DetectorParams {
     /// explains; with `count_hour_prior` on it keeps a spike's explanation on `count_now`.
     /// False (and models stored before version 8): every stretch counts.
     pub scan_over_row: bool,
+    /// Stock: a row whose consumption was not recorded, in a series whose consumption is
+    /// recorded (some row has it), carries no unexplained stock change [true]: the stock
+    /// change there spans consumption nobody recorded, as after a recording gap. False (and
+    /// models stored before version 9): the usual consumption of the hour stands in for it,
+    /// and on a stock whose residuals are otherwise exact one lost consumption row is an
+    /// "unexplained" change the 24-hour sum carries for a day (the robustness corpus' `gaps`
+    /// member: 10 of its 10 false stock alerts on TUNE, see the README's "Lost consumption rows").
+    pub stock_skip_unrecorded: bool,
 }
 
 impl Default for DetectorParams {
@@ -148,6 +157,7 @@ impl Default for DetectorParams {
             seq_rest_hours: 12.0,
             count_hour_prior: false,
             scan_over_row: false,
+            stock_skip_unrecorded: true,
         }
     }
 }
@@ -184,6 +194,7 @@ impl DetectorParams {
                     "seq_rest_hours" => p.seq_rest_hours = json::as_f64(key, v)?,
                     "count_hour_prior" => p.count_hour_prior = json::as_bool(key, v)?,
                     "scan_over_row" => p.scan_over_row = json::as_bool(key, v)?,
+                    "stock_skip_unrecorded" => p.stock_skip_unrecorded = json::as_bool(key, v)?,
                     // json::object already rejected every other key
                     _ => {}
                 }
@@ -260,9 +271,9 @@ impl DetectorParams {
         }
     }
 
-    /// How counts treat lasting shifts.
+    /// How counts treat lasting shifts, and stocks rows without consumption.
     pub(crate) fn shift(&self) -> super::derive::Shift {
-        super::derive::Shift { adapt_us: self.adapt_us(), scan: self.change_scan, over_row: self.scan_over_row }
+        super::derive::Shift { adapt_us: self.adapt_us(), scan: self.change_scan, over_row: self.scan_over_row, skip_unrecorded: self.stock_skip_unrecorded }
     }
 
     /// The embedded forest parameters.

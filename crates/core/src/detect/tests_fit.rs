@@ -239,7 +239,7 @@ fn bytes_round_trip_and_hostile_bytes() {
     assert!(corrupt(&[]));
     assert!(corrupt(b"PGAF\x01\x00"));
     let mut v = bytes.clone();
-    v[4] = 9;
+    v[4] = 10;
     assert!(corrupt(&v));
     for cut in [6, 7, 50, bytes.len() / 2, bytes.len() - 1] {
         assert!(corrupt(&bytes[..cut]), "cut at {cut}");

@@ -117,17 +117,18 @@ fn version_5_bytes_still_load_as_calibrated() {
     let s = series_with(&[4 * DAY + 30]);
     let train = crate::corpus::head(&s, 4 * DAY);
     let mut det = fit(Family::Calibrated, 12.0, &train);
-    // what bytes before version 8 mean (the two count parameters play no part in a generic model)
-    (det.params.count_hour_prior, det.params.scan_over_row) = (false, false);
+    // what bytes before version 8 mean (the two count parameters and version 9's stock one
+    // play no part in a generic model)
+    (det.params.count_hour_prior, det.params.scan_over_row, det.params.stock_skip_unrecorded) = (false, false, false);
     let bytes = det.to_bytes().expect("bytes");
     // version 5 is version 6 without the family and its two f64 parameters (17 bytes of the
-    // parameters, before version 8's two bools) and without the trailing `None` of the
-    // sequence models
+    // parameters, before version 8's two bools and version 9's one) and without the trailing
+    // `None` of the sequence models
     let params_end = 6 + {
         use bincode::Options;
         bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
     };
-    let mut v5 = bytes[..params_end - 2 - 17].to_vec();
+    let mut v5 = bytes[..params_end - 3 - 17].to_vec();
     v5.extend_from_slice(&bytes[params_end..bytes.len() - 1]);
     v5[4..6].copy_from_slice(&5u16.to_le_bytes());
     let back = Detector::from_bytes(&v5).expect("version 5 loads");
@@ -266,12 +267,12 @@ fn version_6_bytes_still_load_without_the_training_span() {
         let o = bincode::DefaultOptions::new();
         (o.serialize(&det.seq).unwrap().len(), o.serialize(&Some((v6,))).unwrap())
     };
-    // (without version 8's two bools, the last 2 bytes of the parameters)
+    // (without version 8's two bools and version 9's one, the last 3 bytes of the parameters)
     let params_end = 6 + {
         use bincode::Options;
         bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
     };
-    let mut old = bytes[..params_end - 2].to_vec();
+    let mut old = bytes[..params_end - 3].to_vec();
     old.extend_from_slice(&bytes[params_end..bytes.len() - tail.0]);
     old.extend_from_slice(&tail.1);
     old[4..6].copy_from_slice(&6u16.to_le_bytes());

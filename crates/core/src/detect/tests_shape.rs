@@ -82,13 +82,13 @@ fn stock_counting_noise_is_learned_not_accumulated() {
     let n = s.ts.partition_point(|&t| t < te);
     let train = crate::corpus::head(&s, n);
     let cals: Vec<_> = (0..n).map(|i| super::mathx::calendar(train.ts[i], &train.features[i])).collect();
-    let Noise::Level { meas, unit, .. } = fit_level(&train, &cals, &vec![true; n], 0) else { panic!("level") };
+    let Noise::Level { meas, unit, .. } = fit_level(&train, &cals, &vec![true; n], 0, true) else { panic!("level") };
     assert!(meas > 0.5, "counting noise found: {meas}");
     assert!(unit < 2.0 * meas, "walk scale {unit} below the reading noise {meas}");
     let (plain, te) = rows_of("other15", 0, Some(1), 4);
     let n = plain.ts.partition_point(|&t| t < te);
     let cals: Vec<_> = (0..n).map(|i| super::mathx::calendar(plain.ts[i], &plain.features[i])).collect();
-    let Noise::Level { meas, .. } = fit_level(&crate::corpus::head(&plain, n), &cals, &vec![true; n], 0) else { panic!("level") };
+    let Noise::Level { meas, .. } = fit_level(&crate::corpus::head(&plain, n), &cals, &vec![true; n], 0, true) else { panic!("level") };
     assert!(meas < 1e-9, "no counting noise in exact records: {meas}");
 }
 

@@ -44,9 +44,10 @@ fn fitted(params: &DetectorParams) -> Detector {
 }
 
 /// What a version 4 model does: no recent baseline, fixed 24-hour totals, and (as every
-/// model before version 8) the day-level profile prior and every stretch of a scan counted.
+/// model before version 8) the day-level profile prior and every stretch of a scan counted
+/// (and, as every model before version 9, `stock_skip_unrecorded` off: counts never read it).
 fn legacy() -> DetectorParams {
-    DetectorParams { adapt_hours: 0.0, change_scan: false, count_hour_prior: false, scan_over_row: false, ..DetectorParams::default() }
+    DetectorParams { adapt_hours: 0.0, change_scan: false, count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, ..DetectorParams::default() }
 }
 
 /// Start times of the alerts (episodes not suppressed) of `s` scored after the training span.
@@ -113,8 +114,9 @@ fn version_4_bytes_still_load_and_score_as_before() {
         bincode::DefaultOptions::new().serialize(&head).expect("params").len()
     };
     // (version 6 added the detector family and its two f64 parameters after them, 17 bytes,
-    // and a trailing `None` byte for the sequence models; version 8 two bools after those)
-    let mut v4 = bytes[..params_end - 9 - 17 - 2].to_vec();
+    // and a trailing `None` byte for the sequence models; version 8 two bools after those,
+    // version 9 one more)
+    let mut v4 = bytes[..params_end - 9 - 17 - 2 - 1].to_vec();
     v4.extend_from_slice(&bytes[params_end..bytes.len() - 1]);
     v4[4..6].copy_from_slice(&4u16.to_le_bytes());
     let back = Detector::from_bytes(&v4).expect("version 4 loads");
@@ -130,16 +132,17 @@ fn version_4_bytes_still_load_and_score_as_before() {
 
 #[test]
 fn version_7_bytes_still_load_and_score_as_before() {
-    // version 7 had no count_hour_prior and scan_over_row: they are the last two parameters
-    // (two bools), so its payload is this one without those 2 bytes before `pooled`
-    let p = DetectorParams { count_hour_prior: false, scan_over_row: false, ..DetectorParams::default() };
+    // version 7 had no count_hour_prior and scan_over_row: they are the two parameters before
+    // version 9's last (three bools), so its payload is this one without those 3 bytes before
+    // `pooled`
+    let p = DetectorParams { count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, ..DetectorParams::default() };
     let det = fitted(&p);
     let bytes = det.to_bytes().expect("bytes");
     let params_end = 6 + {
         use bincode::Options;
         bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
     };
-    let mut v7 = bytes[..params_end - 2].to_vec();
+    let mut v7 = bytes[..params_end - 3].to_vec();
     v7.extend_from_slice(&bytes[params_end..]);
     v7[4..6].copy_from_slice(&7u16.to_le_bytes());
     let back = Detector::from_bytes(&v7).expect("version 7 loads");

@@ -191,7 +191,7 @@ impl Detector {
         }
         let cals: Vec<Cal> = (0..st.len()).map(|i| calendar(st.ts[i], &st.features[i])).collect();
         let refine = self.kind == MetricKind::Count && super::noise::count_refine(st, &cals, &mask, self.params.count_hour_prior);
-        let noise = fit_noise(self.kind, st, &cals, &mask, &self.pooled, shape, true, self.params.count_hour_prior, refine);
+        let noise = fit_noise(self.kind, st, &cals, &mask, &self.pooled, shape, true, self.params.count_hour_prior, refine, self.params.stock_skip_unrecorded);
         if !noise.valid() {
             return None;
         }
