@@ -330,6 +330,8 @@ GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text
     ml_detect(text, timestamptz, timestamptz, boolean, integer), ml_plot(text, text, timestamptz, timestamptz) TO anomaly_reader;
 GRANT EXECUTE ON FUNCTION ml_ingest(text, text, double precision, timestamptz, jsonb) TO anomaly_writer;
 REVOKE ALL ON FUNCTION ml_revoke_public() FROM anomaly_admin;
+-- it runs the statements it is given: the owner's partition maintenance only
+REVOKE ALL ON FUNCTION ml_run_with_brief_lock_wait(text[]) FROM anomaly_admin;
 
 -- The extension's schema should be writable only by superusers: a role that may create
 -- objects there could create a function or operator that extension code resolves by name.

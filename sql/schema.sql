@@ -673,6 +673,36 @@ COMMENT ON VIEW ml_sources_status IS 'Registered sources with their watermark an
 -- DROP). The admin role owns nothing, so the two maintenance functions run as the
 -- extension's owner (SECURITY DEFINER, pinned search_path, fixed table names, bounded
 -- ranges): an admin creates or drops day partitions through them and nothing else.
+-- Runs statements whose locks are waited for only briefly: below deadlock_timeout (half of
+-- it, 0.5 s at most), so where a wait of the maintenance functions below closes a cycle with
+-- a stage, they give way before the stage's deadlock check makes the stage the victim. True
+-- when every statement ran; false, with none of them done (a subtransaction), when a lock
+-- was not granted in time or a deadlock was detected. The statements run as the caller:
+-- only the extension's owner may call it (the SECURITY DEFINER maintenance functions).
+CREATE FUNCTION ml_run_with_brief_lock_wait(p_statements text[])
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $fn$
+DECLARE
+    stmt text;
+    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    wait_ms integer := LEAST(500, (SELECT s.setting::integer FROM pg_catalog.pg_settings s
+                                    WHERE s.name OPERATOR(pg_catalog.=) 'deadlock_timeout') OPERATOR(pg_catalog./) 2);
+BEGIN
+    BEGIN
+        PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
+        FOREACH stmt IN ARRAY p_statements LOOP
+            EXECUTE stmt;
+        END LOOP;
+        PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        RETURN false;
+    END;
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION ml_run_with_brief_lock_wait(text[]) IS 'Runs the statements waiting at most half of deadlock_timeout (0.5 s at most) for each lock; false, with none of them done, when a lock was not granted in time (internal: the extension owner''s partition maintenance)';
+
 CREATE FUNCTION ml_ensure_partitions(p_from timestamptz, p_to timestamptz)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $fn$
@@ -685,12 +715,6 @@ DECLARE
     lo timestamptz;
     hi timestamptz;
     moved bigint;
-    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
-    -- below deadlock_timeout, as in ml_drop_expired_partitions: holding the days attached so
-    -- far while waiting for a default partition could close a cycle with a stage, and this
-    -- call then gives way before the stage's deadlock check makes the stage the victim
-    wait_ms integer := LEAST(500, (SELECT s.setting::integer FROM pg_catalog.pg_settings s
-                                    WHERE s.name OPERATOR(pg_catalog.=) 'deadlock_timeout') OPERATOR(pg_catalog./) 2);
 BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN
         RETURN 0;
@@ -713,20 +737,17 @@ BEGIN
                 -- Attaching needs the default partition exclusively: when ingestion holds
                 -- it for longer than half of deadlock_timeout (0.5 s at most), the day is left
                 -- for the next call (its rows stay in the default partition, where they are
-                -- found all the same).
-                BEGIN
-                    PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
-                    EXECUTE pg_catalog.format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
-                    EXECUTE pg_catalog.format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', tbl || '_default');
-                    EXECUTE pg_catalog.format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
-                                   tbl || '_default', part) USING lo, hi;
-                    EXECUTE pg_catalog.format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi);
-                    PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
-                EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-                    PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+                -- found all the same). Holding the days attached so far while waiting could
+                -- close a cycle with a stage: the brief wait gives way first.
+                IF NOT @extschema@.ml_run_with_brief_lock_wait(ARRAY[
+                        pg_catalog.format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl),
+                        pg_catalog.format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', tbl || '_default'),
+                        pg_catalog.format('WITH m AS (DELETE FROM %I WHERE "timestamp" >= %L::timestamptz AND "timestamp" < %L::timestamptz RETURNING *) INSERT INTO %I SELECT * FROM m',
+                                          tbl || '_default', lo, hi, part),
+                        pg_catalog.format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', tbl, part, lo, hi)]) THEN
                     RAISE NOTICE 'pg_anomaly: partition % not created now (default partition busy); it will be next time', part;
                     CONTINUE;
-                END;
+                END IF;
                 created := created + 1;
             END IF;
         END LOOP;
@@ -766,11 +787,6 @@ DECLARE
     n bigint;
     removed bigint := 0;
     attempt integer := 0;
-    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
-    -- below deadlock_timeout: where a wait of cleanup closes a cycle with a stage, cleanup
-    -- gives way before the stage's deadlock check runs and makes the stage the victim
-    wait_ms integer := LEAST(500, (SELECT s.setting::integer FROM pg_catalog.pg_settings s
-                                    WHERE s.name OPERATOR(pg_catalog.=) 'deadlock_timeout') OPERATOR(pg_catalog./) 2);
 BEGIN
     IF p_cutoff IS NULL OR NOT pg_catalog.isfinite(p_cutoff) THEN
         PERFORM @extschema@.ml_day_partitions(p_table);
@@ -785,14 +801,7 @@ BEGIN
     -- other could close a cycle), each attempt waits briefly and lets go of both, and after a
     -- few attempts the drops are left for the next cleanup: ingestion never queues behind it.
     LOOP
-        BEGIN
-            PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
-            LOCK TABLE ml_metrics, ml_features IN ACCESS EXCLUSIVE MODE;
-            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
-            EXIT;
-        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
-        END;
+        EXIT WHEN @extschema@.ml_run_with_brief_lock_wait(ARRAY['LOCK TABLE ml_metrics, ml_features IN ACCESS EXCLUSIVE MODE']);
         attempt := attempt OPERATOR(pg_catalog.+) 1;
         IF attempt OPERATOR(pg_catalog.>=) 5 THEN
             RAISE NOTICE 'pg_anomaly: % is in use by another transaction; its expired partitions are left for the next cleanup', p_table;
@@ -804,16 +813,12 @@ BEGIN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p WHERE p.day_end OPERATOR(pg_catalog.<=) p_cutoff
     LOOP
         -- a transaction that opened the partition itself (not through its table) may still hold it
-        BEGIN
-            PERFORM pg_catalog.set_config('lock_timeout', GREATEST(wait_ms, 1)::text || 'ms', true);
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
-            EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
-            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
-        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        IF NOT @extschema@.ml_run_with_brief_lock_wait(ARRAY[pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part.rel)]) THEN
             RAISE NOTICE 'pg_anomaly: expired partition % is in use; the next cleanup drops it', part.rel;
             CONTINUE;
-        END;
+        END IF;
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', part.rel) INTO n;
+        EXECUTE pg_catalog.format('DROP TABLE %s', part.rel);
         removed := removed OPERATOR(pg_catalog.+) n;
     END LOOP;
     RETURN removed;
@@ -830,7 +835,6 @@ DECLARE
     before bigint := 0;
     after bigint := 0;
     b bigint;
-    old_lock_timeout text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     FOR part IN
         SELECT p.rel FROM @extschema@.ml_day_partitions(p_table) p
@@ -838,17 +842,17 @@ BEGIN
            AND p.day_end OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 days')
     LOOP
         -- REINDEX blocks the partition's writers and its index's readers: a partition another
-        -- transaction holds is left as it is (same short wait as ml_drop_expired_partitions).
-        BEGIN
-            PERFORM pg_catalog.set_config('lock_timeout', '500ms', true);
-            b := pg_catalog.pg_indexes_size(part.rel);
-            EXECUTE pg_catalog.format('REINDEX TABLE %s', part.rel);
-            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
-        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-            PERFORM pg_catalog.set_config('lock_timeout', old_lock_timeout, true);
+        -- transaction holds is left as it is (same short wait as ml_drop_expired_partitions;
+        -- the size before is read under the partition's lock, taken with that wait too).
+        IF NOT @extschema@.ml_run_with_brief_lock_wait(ARRAY[pg_catalog.format('LOCK TABLE %s IN ACCESS SHARE MODE', part.rel)]) THEN
             RAISE NOTICE 'pg_anomaly: closed partition % is in use; its indexes are not rebuilt now', part.rel;
             CONTINUE;
-        END;
+        END IF;
+        b := pg_catalog.pg_indexes_size(part.rel);
+        IF NOT @extschema@.ml_run_with_brief_lock_wait(ARRAY[pg_catalog.format('REINDEX TABLE %s', part.rel)]) THEN
+            RAISE NOTICE 'pg_anomaly: closed partition % is in use; its indexes are not rebuilt now', part.rel;
+            CONTINUE;
+        END IF;
         before := before OPERATOR(pg_catalog.+) b;
         after := after OPERATOR(pg_catalog.+) pg_catalog.pg_indexes_size(part.rel);
         n := n OPERATOR(pg_catalog.+) 1;

@@ -4,8 +4,8 @@
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 
-/// Time zone of the time features (hour_of_day, day_of_week, ...); empty: the server's
-/// TimeZone. Read by SQL (current_setting) where the features are computed.
+/// Time zone of the time features (hour_of_day, day_of_week, ...); empty: UTC (never the
+/// session's TimeZone). Read by SQL (current_setting) where the features are computed.
 static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Language of alert messages: tr (default) or en.
 static LANGUAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"tr"));
@@ -60,9 +60,9 @@ pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_anomaly.timezone",
         c"Time zone of the time features (hour_of_day, day_of_week, is_weekend, day_of_month).",
-        c"Empty: the TimeZone of the session that builds or scores; set it server-wide so every session and worker agrees.",
+        c"Empty: UTC, whatever the TimeZone of the session that builds or scores. Set it server-wide (postgresql.conf, ALTER SYSTEM or ALTER DATABASE) for local calendar features; a session of a role that is not a superuser cannot change it, so every stage writes one zone into the shared feature store.",
         &TIMEZONE,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(

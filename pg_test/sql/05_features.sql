@@ -29,8 +29,8 @@ WITH ref AS (
           AND m."timestamp" <= s."timestamp" AND m."timestamp" > s."timestamp" - interval '24 hours') AS max_value,
       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY m.metric_value) FROM ml_metrics m WHERE m.metric_type = s.metric_type
           AND m.entity_id = s.entity_id AND m."timestamp" <= s."timestamp" AND m."timestamp" > s."timestamp" - interval '24 hours') AS median_value,
-      extract(hour FROM s."timestamp")::int AS hour_of_day,
-      extract(isodow FROM s."timestamp")::int AS day_of_week
+      extract(hour FROM s."timestamp" AT TIME ZONE 'UTC')::int AS hour_of_day,
+      extract(isodow FROM s."timestamp" AT TIME ZONE 'UTC')::int AS day_of_week
     FROM sample s)
 -- Features other than median_value are stored as real: a copied value (lag, max) is the
 -- reference rounded to real, exactly; a computed one is within one float4 step (2^-23

@@ -179,6 +179,10 @@ SELECT p.oid::regprocedure AS function,
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_anomaly'
  ORDER BY p.oid::regprocedure::text;
+-- the statement runner of the partition maintenance functions is their owner's alone
+SET ROLE anomaly_admin;
+SELECT ml_run_with_brief_lock_wait(ARRAY['SELECT 1']);
+RESET ROLE;
 -- tables and views: what PUBLIC holds (nothing)
 SELECT count(*) AS public_relation_grants FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_anomaly', aclexplode(c.relacl) a WHERE a.grantee = 0;

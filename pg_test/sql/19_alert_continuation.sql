@@ -7,7 +7,7 @@
 -- episode gap); the saving runs are split at 13:00, in the gap.
 \set VERBOSITY terse
 SET client_min_messages = warning;
--- the hour-of-day inputs follow the session time zone: the cases below were read in UTC
+-- the cases below were read in UTC, the zone of the hour-of-day inputs (pg_anomaly.timezone is empty)
 SET TimeZone = 'UTC';
 TRUNCATE ml_metrics, ml_features, ml_series_state, ml_series_dirty, ml_labels, ml_feature_sets, ml_training_logs, ml_alerts CASCADE;
 DELETE FROM ml_models;

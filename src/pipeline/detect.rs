@@ -37,6 +37,18 @@ const ENTITIES_PER_STREAMED_CHUNK: usize = 16;
 /// The NOTICE of a saving detection run that finds another one running.
 pub const BUSY: &str = "another saving detection run is in progress; skipping this one";
 
+/// Takes the saving detection lock of a metric type until the transaction ends; false
+/// (after a NOTICE naming the type) when another saving pass of that type holds it, e.g.
+/// the real-time worker's: that pass scores the type, this one skips it and goes on with
+/// the other types.
+pub(super) fn lock_type(mt: &str) -> Result<bool> {
+    if locks::try_detection(mt)? {
+        return Ok(true);
+    }
+    pgrx::notice!("pg_anomaly: {} (metric type {})", BUSY, mt);
+    Ok(false)
+}
+
 /// The metric types a detection pass covers: the one asked for, or every enabled type and
 /// every type with stored series.
 pub fn metric_types(metric_type: Option<&str>) -> Result<Vec<String>> {
@@ -71,13 +83,13 @@ pub fn detect_partition(
     trigger: &str,
 ) -> Result<Vec<DetectRow>> {
     let writer = settings::may_write_features()? && partition.is_none();
-    if save && partition.is_none() && !StageRun::lock(locks::Stage::Detection, BUSY)? {
-        return Ok(Vec::new());
-    }
     let mut out = Vec::new();
     // every chunk's reads run prepared statements, planned once for the pass
     let _plans = series::ReadPlans::new();
     for mt in metric_types(metric_type)? {
+        if save && partition.is_none() && !lock_type(&mt)? {
+            continue;
+        }
         let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition, trigger)? else { continue };
         while run.next_chunk(until, save, ENTITIES_PER_CHUNK, &mut out)? {}
         if save && partition.is_none() {
@@ -97,11 +109,11 @@ pub fn detect_saving(metric_type: Option<&str>, trigger: &str) -> Result<(i64, i
         return Ok((rows.len() as i64, rows.iter().filter(|r| r.is_anomaly).count() as i64));
     }
     let writer = settings::may_write_features()?;
-    if !StageRun::lock(locks::Stage::Detection, BUSY)? {
-        return Ok((0, 0));
-    }
     let (mut scored, mut anomalous) = (0, 0);
     for mt in metric_types(metric_type)? {
+        if !lock_type(&mt)? {
+            continue;
+        }
         let Some(mut run) = TypeRun::prepare(&mt, None, true, writer, metric_type.is_some(), None, trigger)? else { continue };
         let before = run.scored_rows;
         run.anomalous = 0;

@@ -27,7 +27,7 @@ pub fn build(metric_type: Option<&str>, full_rebuild: bool, trigger: &str) -> Re
     }
     let run = StageRun::start("features", metric_type, trigger)?;
     // a pg_cron run is a process of its own that ends with its job: it keeps no state
-    state_cache::begin_build(trigger == "cron");
+    state_cache::begin_build(trigger == "cron", &settings::feature_time_zone()?);
     let (rows_in, rows_out) = if crate::gucs::citus_shard_builds() && citus::metrics_distributed()? {
         // Citus: every shard is built on its worker, all at once; the coordinator only
         // hands out its feature settings and adds up the rows.
@@ -305,7 +305,8 @@ fn refresh_after_us(period_us: i64, entity_id: &str) -> i64 {
 }
 
 /// The kept kernel states this chunk can resume from: only series whose new rows all come
-/// after the kept state's last row (late or corrected rows recompute from the look-back).
+/// after the kept state's last row (late or corrected rows recompute from the look-back)
+/// and whose rows are all still stored (retention drops none of them).
 fn kept_states(
     metric_type: &str,
     chunk: &[(String, String, TimestampWithTimeZone)],
@@ -321,6 +322,16 @@ fn kept_states(
         if let Some(st) = state_cache::take(metric_type, &c.1, version, until, params) {
             kept.insert(c.1.clone(), st);
         }
+    }
+    // Retention may have dropped rows a kept state holds since it was kept (ml_cleanup runs
+    // in another process; nothing about the series' version tells): with a retention
+    // shorter than the look-back it always does. Such a state is dropped and its series
+    // recomputed from the rows that are left, as the checkpoints are (ml_cleanup forgets
+    // those itself).
+    if !kept.is_empty() {
+        let (names, oldest): (Vec<String>, Vec<i64>) = kept.iter().filter_map(|(e, st)| Some((e.clone(), st.first_ts()?))).unzip();
+        let present = store::rows_present(metric_type, &names, &oldest)?;
+        kept.retain(|e, st| st.first_ts().is_none() || present.contains(e));
     }
     Ok(kept)
 }

@@ -233,12 +233,16 @@ pub fn detection(
     trigger: &str,
 ) -> Result<Vec<DetectRow>> {
     let n = workers_for(n)?;
-    if !StageRun::lock(locks::Stage::Detection, detect::BUSY)? {
-        return Ok(Vec::new());
+    // The leader holds the detection lock of every type its workers score: a type another
+    // saving pass holds skips the whole run (the workers take every type).
+    let types = detect::metric_types(metric_type)?;
+    for mt in &types {
+        if !detect::lock_type(mt)? {
+            return Ok(Vec::new());
+        }
     }
     let run = StageRun::start("detection", metric_type, trigger)?;
     // The leader prepares what workers only read: features and active models.
-    let types = detect::metric_types(metric_type)?;
     for mt in &types {
         features::build(Some(mt), false, trigger)?;
         detect::active_or_train(mt, true, metric_type.is_some(), trigger)?;

@@ -8,7 +8,7 @@
 //! still that one (versions come from a sequence and are never reused, so any other writer,
 //! a recompute for late data, a rebuild, or a rolled-back transaction makes it stale), its
 //! last row is the series' `features_until`, the new rows all come after it, and the metric
-//! type's settings are unchanged. Resumed rows are bitwise equal to a recompute: the core
+//! type's settings and the time zone are unchanged. Resumed rows are bitwise equal to a recompute: the core
 //! proves that for any split of a series into batches.
 //!
 //! Bounded by `pg_anomaly.feature_state_cache_mb` (about 95 kB per series of 15-minute
@@ -37,15 +37,25 @@ struct Cache {
     build_start: u64,
     /// The current build runs in a process that ends with it (a pg_cron job): keep nothing.
     one_shot: bool,
+    /// The time zone (pg_anomaly.timezone) the kept states' calendar buckets were filled in.
+    zone: String,
 }
 
 /// Marks the start of a feature build (states used before it may be evicted for its own).
 /// `one_shot`: the process ends with this run (a pg_cron job runs in a process of its own),
 /// so no state it builds would ever be resumed here: [`put`] keeps nothing for this build
 /// (the kernel checkpoints carry the next run), instead of holding up to the cache's limit.
-pub fn begin_build(one_shot: bool) {
+/// `zone`: the build's time zone; states kept in another one (pg_anomaly.timezone changed
+/// by a reload while the real-time worker kept them) are dropped, since their hour-of-day
+/// buckets would carry the old calendar into the new rows.
+pub fn begin_build(one_shot: bool, zone: &str) {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
+        if c.zone != zone {
+            c.map.clear();
+            c.bytes = 0;
+            c.zone = zone.to_string();
+        }
         c.tick += 1;
         c.build_start = c.tick;
         c.one_shot = one_shot;

@@ -352,6 +352,33 @@ fn advance_state_citus(
     })
 }
 
+/// Of the given series, those whose row at the paired instant is still stored: the oldest
+/// row a kept kernel state holds. Retention drops whole days from the oldest on, so a state
+/// whose oldest row is still there lost none of its rows; one whose oldest row is gone would
+/// resume with rows a recompute no longer reads. A join (not a correlated subquery), as a
+/// distributed ml_metrics also takes it.
+pub fn rows_present(metric_type: &str, entities: &[String], at_us: &[i64]) -> Result<std::collections::HashSet<String>> {
+    let at: Vec<TimestampWithTimeZone> = at_us.iter().map(|&t| super::from_unix_us(t)).collect();
+    Spi::connect(|client| -> Result<_> {
+        let t = client.select(
+            "SELECT DISTINCT m.entity_id
+               FROM ml_metrics m
+               JOIN ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::timestamptz[])) AS d(entity_id, at)
+                 ON m.entity_id = d.entity_id AND m.\"timestamp\" = d.at
+              WHERE m.metric_type = $1 AND m.entity_id = ANY($2::text[])",
+            None,
+            &[metric_type.into(), entities.to_vec().into(), at.into()],
+        )?;
+        let mut out = std::collections::HashSet::new();
+        for r in t {
+            if let Some(e) = r.get::<String>(1)? {
+                out.insert(e);
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// features_until and features_version of the given series (None where it has no state).
 pub fn versions(metric_type: &str, entities: &[String]) -> Result<std::collections::HashMap<String, (i64, i64)>> {
     Spi::connect(|client| -> Result<_> {

@@ -219,6 +219,9 @@ pub(crate) fn arrays_sql_on(table: &str, columns: &[&str], distributed: bool) ->
 thread_local! {
     /// The prepared array reads of a scoring pass, by statement, while a [`ReadPlans`] lives.
     static PLANS: std::cell::RefCell<Option<std::collections::HashMap<String, pgrx::spi::OwnedPreparedStatement>>> = const { std::cell::RefCell::new(None) };
+    /// Kept plans of a pass that an error unwound: freed when the (sub)transaction the pass
+    /// started in ends ([`free_orphans`]), once the error has been dealt with.
+    static ORPHANS: std::cell::RefCell<Vec<pgrx::spi::OwnedPreparedStatement>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// While it lives, the array reads of `read_scored` (on a single node; not the other
@@ -226,19 +229,36 @@ thread_local! {
 /// chunks per metric type at 1,000 entities, each planned afresh over the day partitions
 /// (7.5 % of the run's backend time in the planner, perf). The plan prunes the partitions
 /// when it starts, from the same parameters. Plans are kept (SPI_keepplan) for the guard's
-/// life only and freed when it drops; an error unwinding through it leaves them allocated
-/// (freeing plans while the error is being raised is not safe), a few kB per failed run.
+/// life only and freed when it drops. When an error unwinds through it, freeing them there
+/// could raise a second error while the first one unwinds; they are set aside instead and
+/// freed when the (sub)transaction the guard was made in ends (a reset callback on its
+/// memory context), which the error ends: a failed run leaves no plan behind.
 /// Not nested: an inner guard would end the outer one's cache early.
 pub struct ReadPlans(());
 
 impl ReadPlans {
     pub fn new() -> ReadPlans {
-        PLANS.with(|p| {
+        let fresh = PLANS.with(|p| {
             let mut p = p.borrow_mut();
-            if p.is_none() {
+            let fresh = p.is_none();
+            if fresh {
                 *p = Some(Default::default());
             }
+            fresh
         });
+        if fresh {
+            // SAFETY: the callback record lives in the memory context it is registered on,
+            // which calls it once, when it is reset or deleted.
+            unsafe {
+                let cx = pgrx::pg_sys::CurTransactionContext;
+                if !cx.is_null() {
+                    let cb = pgrx::pg_sys::MemoryContextAllocZero(cx, std::mem::size_of::<pgrx::pg_sys::MemoryContextCallback>())
+                        as *mut pgrx::pg_sys::MemoryContextCallback;
+                    (*cb).func = Some(free_orphans);
+                    pgrx::pg_sys::MemoryContextRegisterResetCallback(cx, cb);
+                }
+            }
+        }
         ReadPlans(())
     }
 }
@@ -253,8 +273,48 @@ impl Drop for ReadPlans {
     fn drop(&mut self) {
         let plans = PLANS.with(|p| p.borrow_mut().take());
         if std::thread::panicking() {
-            std::mem::forget(plans);
+            set_aside(plans.into_iter().flat_map(|m| m.into_values()));
         }
+        // else: dropping them here frees them (SPI_freeplan)
+    }
+}
+
+/// Keeps plans an error unwound for [`free_orphans`] (no call into PostgreSQL here).
+fn set_aside(plans: impl Iterator<Item = pgrx::spi::OwnedPreparedStatement>) {
+    let _ = ORPHANS.try_with(|o| match o.try_borrow_mut() {
+        Ok(mut o) => o.extend(plans),
+        Err(_) => plans.for_each(std::mem::forget),
+    });
+}
+
+/// The memory context callback of a [`ReadPlans`]: frees the plans an error set aside. It
+/// runs when the (sub)transaction context is reset or deleted, after the aborted
+/// transaction released its resources (the executor's hold on a plan among them).
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn free_orphans(_arg: *mut core::ffi::c_void) {
+    let plans = ORPHANS.try_with(|o| o.try_borrow_mut().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default()).unwrap_or_default();
+    drop(plans);
+}
+
+/// A prepared read taken out of the live [`ReadPlans`] while it runs: put back after it,
+/// or set aside when an error unwinds through the read.
+struct InUse(Option<(String, pgrx::spi::OwnedPreparedStatement)>);
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let Some((sql, stmt)) = self.0.take() else { return };
+        if std::thread::panicking() {
+            set_aside(std::iter::once(stmt));
+            return;
+        }
+        let back = PLANS.with(|p| match p.borrow_mut().as_mut() {
+            Some(m) => {
+                m.insert(sql, stmt);
+                None
+            }
+            None => Some(stmt),
+        });
+        drop(back);
     }
 }
 
@@ -279,15 +339,15 @@ fn select_arrays<'conn>(
             .prepare(sql, &[BuiltIn(TEXTOID), BuiltIn(TEXTARRAYOID), BuiltIn(TIMESTAMPTZARRAYOID), BuiltIn(INTERVALOID), BuiltIn(TIMESTAMPTZOID), BuiltIn(TIMESTAMPTZOID)])?
             .keep(),
     };
+    let held = InUse(Some((sql.to_string(), stmt)));
     let t = {
         let _generic = super::PlannerGuard::generic_plans();
-        client.select(&stmt, None, args)
-    };
-    PLANS.with(|p| {
-        if let Some(m) = p.borrow_mut().as_mut() {
-            m.insert(sql.to_string(), stmt);
+        match held.0.as_ref() {
+            Some((_, stmt)) => client.select(stmt, None, args),
+            None => client.select(sql, None, args),
         }
-    });
+    };
+    drop(held);
     Ok(t?)
 }
 

@@ -103,9 +103,11 @@ pub fn feature_windows(metric_type: &str) -> Result<(i64, i64)> {
     })
 }
 
-/// The time zone of the time features and plots: pg_anomaly.timezone, or the session's
-/// TimeZone when it is empty.
-const TIME_ZONE_SQL: &str = "coalesce(nullif(pg_catalog.current_setting('pg_anomaly.timezone', true), ''), pg_catalog.current_setting('TimeZone'))";
+/// The time zone of the time features and plots: pg_anomaly.timezone, or UTC when it is
+/// empty. Never the session's TimeZone: a client sets that (libpq's PGTZ, `SET TimeZone`),
+/// so the same rows would get other calendar features, and other alerts, depending on
+/// which session built or scored them (pg_cron's or an analyst's psql).
+const TIME_ZONE_SQL: &str = "coalesce(nullif(pg_catalog.current_setting('pg_anomaly.timezone', true), ''), 'UTC')";
 
 /// The time zone of the time features (looked up once per read, not per row).
 pub fn feature_time_zone() -> Result<String> {

@@ -483,8 +483,16 @@ fn faults_under_load() {
     // cleanup during ingestion: drops the expired day partitions while rows arrive
     c.batch_execute(&format!("SET pg_anomaly.metrics_retention_days = {RETENTION_DAYS}; SET pg_anomaly.features_retention_days = {RETENTION_DAYS}"))
         .unwrap();
-    let removed = count(&mut c, "SELECT coalesce(sum(removed), 0)::bigint FROM ml_cleanup() WHERE table_name = 'ml_metrics'");
-    assert!(removed > 0, "cleanup dropped the expired history");
+    // A partition the loader's inserts keep locked is left for the next run (each drop waits
+    // briefly, then gives up), so under load the first run may drop nothing: cleanup is rerun
+    // as the schedule would, and must drop the expired history within a minute.
+    let mut runs = 0u32;
+    let removed = within(Duration::from_secs(60), "cleanup dropping the expired history under load", || {
+        runs += 1;
+        let n = count(&mut c, "SELECT coalesce(sum(removed), 0)::bigint FROM ml_cleanup() WHERE table_name = 'ml_metrics'");
+        (n > 0).then_some(n)
+    });
+    eprintln!("cleanup dropped {removed} expired rows in {runs} run(s)");
     let stages = start_stages(&cluster);
     drop(c);
 

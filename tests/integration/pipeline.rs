@@ -52,6 +52,34 @@ fn concurrent_feature_runs_skip() {
     assert_eq!(third, 0, "nothing left to do");
 }
 
+/// A saving detection pass of one metric type still in its transaction (as the real-time
+/// worker scores the types with an active forest) makes the schedule's detection skip that
+/// type only: the others are scored, and the held type is scored once, by its holder.
+#[test]
+fn scheduled_detection_skips_only_the_type_another_pass_holds() {
+    let mut c = connect();
+    fresh_extension(&mut c);
+    c.batch_execute(
+        "SELECT ml_generate_demo_data(3, 10, 4, date_trunc('hour', now()) - interval '1 hour');
+         SELECT ml_build_features();
+         SELECT ml_train('tuketim_miktar'); SELECT ml_train('stok_seviye');",
+    )
+    .unwrap();
+    let mut holder = connect();
+    let mut tx = holder.transaction().unwrap();
+    let held: i64 = tx.query_one("SELECT count(*) FROM ml_detect('tuketim_miktar', save => true)", &[]).unwrap().get(0);
+    assert!(held > 0, "the holder scored its type");
+    let run: serde_json::Value = c.query_one("SELECT ml_run_stage('detection', 'cron')::jsonb", &[]).unwrap().get(0);
+    let scored = |mt: &str| -> i64 {
+        run["metric_types"].as_array().unwrap().iter().find(|t| t["metric_type"] == mt).and_then(|t| t["scored"].as_i64()).unwrap_or(-1)
+    };
+    assert_eq!(scored("tuketim_miktar"), 0, "the held type is skipped: {run}");
+    assert!(scored("stok_seviye") > 0, "another type is scored while one is held: {run}");
+    tx.commit().unwrap();
+    let unscored: i64 = c.query_one("SELECT count(*) FROM ml_detect('tuketim_miktar', save => true)", &[]).unwrap().get(0);
+    assert_eq!(unscored, 0, "the holder scored the held type, nothing is left of it");
+}
+
 /// The real-time worker: with pg_anomaly.realtime on, a spike inserted by the web
 /// application becomes an alert within seconds, without any scheduled job.
 #[test]

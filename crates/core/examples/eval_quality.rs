@@ -18,8 +18,10 @@
 //! `--seed N` (a fresh split with seed N instead, for studying failures off both splits),
 //! `--by-kind` (per split, metric type and anomaly kind: labels, found, and the misses split by
 //! how much evidence an oracle knowing the window exactly would have, see [`evidence`]),
-//! `--params JSON` (detector parameters other than the defaults), `--tune SECONDS` (see
-//! [`tune_mode`]).
+//! `--params JSON` (detector parameters other than the defaults), `--step N` (every member
+//! recorded every N five-minute steps instead of its own step: 1, 3 or 12; a study of how a
+//! member's decisions depend on the sampling step, e.g. `short_hist`'s new entities at 5-minute
+//! and hourly steps), `--tune SECONDS` (see [`tune_mode`]).
 //!
 //! With `--tune SECONDS`, per member and metric type the scored span is cut in two halves:
 //! the tuner (`detect::tune::search`, at most SECONDS of search) fits on the training rows and
@@ -188,6 +190,8 @@ fn main() {
     let only_metric = opt("--metric");
     let verbose = args.iter().any(|a| a == "--verbose");
     let by_kind = args.iter().any(|a| a == "--by-kind");
+    let step: Option<usize> = opt("--step").map(|v| v.parse().expect("--step: 1, 3 or 12"));
+    assert!(step.is_none_or(|k| [1, 3, 12].contains(&k)), "--step: 1, 3 or 12");
     let mut kind_tally: KindTally = Default::default();
     let mut rank: RankTally = Default::default();
     let mut splits: Vec<(&str, u64, &str)> = [("TUNE", 101u64, "tune"), ("REPORT", 202u64, "rep")]
@@ -215,7 +219,10 @@ fn main() {
         let mut grand_f1: Vec<f64> = Vec::new();
         // rate shifts (1.5-4x for 1-4 days): hours from the start to the first alert, alerts
         let mut shifts: Vec<(Option<f64>, usize)> = Vec::new();
-        for m in members().into_iter().filter(|m| only_member.as_deref().is_none_or(|x| x == m.name)) {
+        for mut m in members().into_iter().filter(|m| only_member.as_deref().is_none_or(|x| x == m.name)) {
+            if let Some(k) = step {
+                m.style.step_base = k;
+            }
             let t0 = Instant::now();
             let ents: Vec<CorpusEntity> = (0..entities).map(|i| generate(&m, *seed, prefix, i, END)).collect();
             let te = train_end_us(&m, END);

@@ -24,12 +24,23 @@ use crate::traits::Fit;
 /// A training span of at least this many days (or [`WARM_UP_ROWS`] rows of one series) makes a
 /// warm-up model when `min_train_days` is not reached yet.
 pub(crate) const WARM_UP_DAYS: f64 = 1.0;
+/// Rows, at any step (issue 12): the day is the time condition; the rows are a minimum of
+/// evidence for a series without a calendar (a generic series sampled every minute has a
+/// model after 100 minutes), and a short span's model is already held to its span in time:
+/// its threshold asks `alert_p * (days / min_train_days)^2`. It binds only below 15-minute
+/// steps (100 rows are 25 hours there) and no corpus member trains on less than a day.
 pub(crate) const WARM_UP_ROWS: usize = 100;
 
-/// Fewest usable training rows for an entity to get its own model.
+/// Fewest usable training rows for an entity to get its own model. Rows, at any step: a
+/// minimum of evidence for a noise model (the entity's span is accounted for in time by its
+/// warm-up fit, `Prepared::fit_entity`); a new entity scored from its look-back also needs 6
+/// hours of it for a count type (`warm::warm_ready`), where the borrowed model bridges them.
 pub(crate) const MIN_ENTITY_ROWS: usize = 24;
 /// A fold with fewer rows than this is not fitted on its own; held-out features of the other
-/// fold then come from the all-days model (in-sample, slightly optimistic).
+/// fold then come from the all-days model (in-sample, slightly optimistic). Rows, at any step:
+/// the folds are already cut in time (local days, or 3-hour blocks for a span under 4 days)
+/// and this is the least evidence a fold's own model is fitted on (an entity of one day at
+/// hourly steps has 12 rows a fold, just enough).
 const MIN_FOLD_ROWS: usize = 12;
 /// Derived features enter the forest clipped to +-this: beyond it every value is equally
 /// isolated, and the forest needs finite input.

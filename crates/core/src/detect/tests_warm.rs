@@ -318,3 +318,67 @@ fn a_one_day_count_model_alerts_a_single_row_spike_and_not_the_unseen_weekend() 
     // 40 normal weeks, a weekend in each: the one alert there was before the change
     assert!(normal_alerts <= 1, "{normal_alerts} alerts on 7 normal days after one day of training");
 }
+
+/// Poisson counts at a flat rate of `per_quarter` per 15 minutes, a row every `step` µs (15
+/// minutes or finer) over `days` days from `start`.
+fn flat_counts(id: &str, seed: u64, start: i64, days: i64, per_quarter: f64, step: i64) -> SeriesRows {
+    use rand_distr::Poisson;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ts: Vec<i64> = (0..days * DAY / step).map(|i| start + i * step).collect();
+    let rate = per_quarter * step as f64 / STEP as f64;
+    let value: Vec<f64> = ts.iter().map(|_| Poisson::new(rate).map_or(0.0, |p| p.sample(&mut rng))).collect();
+    let mut s = series(id, ts.clone(), value, vec![0.0; ts.len()]);
+    s.aux = None;
+    s
+}
+
+/// `s` (15-minute rows) summed into hourly rows.
+fn to_hourly(s: &SeriesRows) -> SeriesRows {
+    let ts: Vec<i64> = s.ts.iter().step_by(4).copied().collect();
+    let value: Vec<f64> = s.value.chunks(4).map(|c| c.iter().sum()).collect();
+    let mut h = series(&s.entity_id, ts.clone(), value, vec![0.0; ts.len()]);
+    h.aux = None;
+    h
+}
+
+#[test]
+fn a_new_count_entity_gets_its_own_model_after_the_same_hours_at_any_step() {
+    // a new entity's own warm-up model needs 24 rows spanning 6 hours: at 5-minute steps 24
+    // rows (2 hours, one part of one day for 24 hourly cells) made one; the borrowed model
+    // bridges the same 6 hours at 5 and 15 minutes
+    let train: Vec<SeriesRows> = (0..12u64).map(|k| flat_counts(&format!("c{k:02}"), k, BASE, 8, 2.0 + 0.3 * k as f64, 5 * 60_000_000)).collect();
+    let (det, _) = Detector::fit(MetricKind::Count, &DetectorParams::default(), &train, &[], &[]).expect("fit");
+    let start = BASE + 9 * DAY + 6 * HOUR;
+    for step in [5 * 60_000_000, STEP] {
+        let new = flat_counts("new", 77, start, 1, 4.0, step);
+        let rows_in = |hours: i64| (hours * HOUR / step) as usize;
+        let source = |hours: i64| det.entity_for(&crate::corpus::head(&new, rows_in(hours) + 1), rows_in(hours)).map(|x| x.2);
+        assert_eq!(source(3), Some(ModelSource::Borrowed), "3 hours of look-back at a {} min step", step / 60_000_000);
+        assert_eq!(source(6), Some(ModelSource::WarmUp), "6 hours of look-back at a {} min step", step / 60_000_000);
+    }
+}
+
+#[test]
+fn a_borrowed_level_leans_on_the_type_for_the_same_time_at_any_step() {
+    // the type's entities count about 4 per 15 minutes; a new one counts 8. After 4 hours its
+    // borrowed level is its look-back's pulled toward the type's by one hour of average rows,
+    // whatever the step: 4 rows were an hour at 15 minutes and 4 hours at hourly steps (about
+    // 1.8 against 1.5 times the type's level)
+    let quarter: Vec<SeriesRows> = (0..20u64).map(|k| flat_counts(&format!("c{k:02}"), k, BASE, 14, 2.0 + 0.2 * k as f64, STEP)).collect();
+    let hourly_rows: Vec<SeriesRows> = quarter.iter().map(to_hourly).collect();
+    let start = BASE + 15 * DAY + 6 * HOUR;
+    let ts: Vec<i64> = (0..24).map(|i| start + i * STEP).collect();
+    let mut new_q = series("new", ts.clone(), vec![8.0; 24], vec![0.0; 24]);
+    new_q.aux = None;
+    let new_h = to_hourly(&new_q);
+    let ratio = |train: &[SeriesRows], s: &SeriesRows, from: usize| {
+        let (det, _) = Detector::fit(MetricKind::Count, &DetectorParams::default(), train, &[], &[]).expect("fit");
+        let scored = det.score_series(&crate::corpus::head(s, from + 1), from).expect("score");
+        let r = scored.last().expect("a row");
+        assert!(r.warm_up);
+        r.expected.expect("expected") / s.value[from]
+    };
+    // 16 rows of 15 minutes, 4 hourly rows: the same 4 hours
+    let (q, h) = (ratio(&quarter, &new_q, 16), ratio(&hourly_rows, &new_h, 4));
+    assert!((q / h - 1.0).abs() < 0.05, "borrowed level / own level: {q:.3} at 15 minutes, {h:.3} at hourly steps");
+}

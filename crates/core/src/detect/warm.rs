@@ -11,32 +11,54 @@
 //! are raised as a warm-up model's threshold is (`warm_penalty`).
 //! Nothing is stored: the next training gives the entity its own model.
 //!
-//! Before it has [`MIN_ENTITY_ROWS`] rows of look-back (its first 6 hours at 15-minute steps)
+//! Before it has [`MIN_ENTITY_ROWS`] rows of look-back spanning 6 hours ([`warm_ready`]: its
+//! first 6 hours at 5 and 15-minute steps, its first day at hourly ones)
 //! a new entity of a count type borrows what the type already knows ([`Detector::borrowed_entity`]):
 //! the median shape of the trained entities' hour x weekday/weekend profiles (each divided by
 //! its mean), their median dispersion and day-level variance, their median feature divisors
 //! widened by [`BORROW_WIDEN`]; only the level is the entity's own, a trimmed ratio of its
 //! look-back counts to the shape there, pulled toward the type's median level by
-//! [`BORROW_PRIOR_ROWS`] rows (an entity's first night says little about its day). Its tail
+//! one hour of average rows (`noise::count_prior_rows` of its look-back: 4 rows at 15-minute
+//! steps, 1 at hourly ones; an entity's first night says little about its day). Its tail
 //! probabilities are raised by the same warm-up penalty (which is large for an hour or two of
 //! look-back), so only a clear deviation alerts. Stock levels, durations and generic series
 //! have no type-wide scale to borrow (each stock, refill and level has its own units and
-//! centre) and keep waiting for their [`MIN_ENTITY_ROWS`].
+//! centre) and keep waiting for their [`MIN_ENTITY_ROWS`] rows (at any step: nothing bridges
+//! a span for them).
 
 use super::fit::{fit_noise, held_out, Detector, EntityModel, MIN_ENTITY_ROWS};
 use super::mathx::{calendar, median, Cal, CELLS};
-use super::noise::{profile_f64, Noise};
+use super::noise::{count_prior_rows, profile_f64, Noise};
 use super::noise::duration_events;
 use super::shape::Shape;
 use super::{MetricKind, SeriesRows};
 
 /// Fewest look-back rows (an hour at 15-minute steps) for a borrowed model.
 pub(crate) const MIN_BORROW_ROWS: usize = 4;
+/// Shortest look-back (µs) for a warm-up model of a new entity of a count type, besides its
+/// [`MIN_ENTITY_ROWS`] rows: the 6 hours those rows are at 15-minute steps. Counted in rows
+/// only, a 5-minute series got its own warm-up model after 2 hours (a profile of 24 hour
+/// cells from two hours of one day) where the borrowed model knows the type's day.
+pub(crate) const MIN_WARM_SPAN_US: i64 = 6 * 3_600_000_000;
+
+/// Whether `from` look-back rows at `ts` are enough for a new entity's own warm-up model:
+/// [`MIN_ENTITY_ROWS`] rows (a statistical minimum of evidence, as at training), and for a
+/// count type (which the borrowed model bridges until then) a span of [`MIN_WARM_SPAN_US`]
+/// whatever the step. Other kinds have nothing to bridge with: their rows would score 0 for
+/// longer, and at 5-minute steps the span made no difference to their figures
+/// (`short_hist --step 1`, TUNE and seeds 303/404/505: stock and duration lines identical).
+pub(crate) fn warm_ready(kind: MetricKind, ts: &[i64], from: usize) -> bool {
+    from >= MIN_ENTITY_ROWS && (kind != MetricKind::Count || look_back_us(&ts[..from]) >= MIN_WARM_SPAN_US)
+}
+
+/// The span of look-back rows `ts` (µs), first to last plus one mean step.
+fn look_back_us(ts: &[i64]) -> i64 {
+    let step = super::fit::mean_step(ts).unwrap_or(0.0);
+    ts.last().zip(ts.first()).map_or(0, |(b, a)| b - a + step as i64)
+}
 /// Factor the borrowed (median) feature divisors are widened by: the level of a new entity
 /// comes from a few rows, and its own spread is not known yet.
 pub(crate) const BORROW_WIDEN: f64 = 1.5;
-/// Weight (rows of average profile) of the type's median level in a borrowed level.
-pub(crate) const BORROW_PRIOR_ROWS: f64 = 4.0;
 
 /// What a count type's trained entities share, for [`Detector::borrowed_entity`]: the median
 /// of their profiles each divided by its mean, the median of those means, their median
@@ -77,10 +99,10 @@ impl std::fmt::Debug for BorrowCache {
 
 impl Detector {
     /// A model of `view`'s entity borrowed from the trained entities of the metric type, for an
-    /// entity of a count type with [`MIN_BORROW_ROWS`] to [`MIN_ENTITY_ROWS`] - 1 rows of
-    /// look-back before `from` (see the module doc); None otherwise.
+    /// entity of a count type with at least [`MIN_BORROW_ROWS`] rows of look-back before `from`,
+    /// too few for its own warm-up model ([`warm_ready`]; see the module doc); None otherwise.
     pub(crate) fn borrowed_entity(&self, view: &SeriesRows, from: usize) -> Option<EntityModel> {
-        if self.kind != MetricKind::Count || !(MIN_BORROW_ROWS..MIN_ENTITY_ROWS).contains(&from) {
+        if self.kind != MetricKind::Count || from < MIN_BORROW_ROWS || warm_ready(self.kind, &view.ts, from) {
             return None;
         }
         let t = self.borrow.0.get_or_init(|| self.borrow_template()).as_ref()?;
@@ -96,7 +118,10 @@ impl Detector {
         // the entity's level: look-back counts over the shape there, with the type's median
         // level as a prior; a second pass caps rows beyond 5 negative-binomial scales (a spike
         // in the first hour must not become the entity's level)
-        let level_of = |v: &[f64]| (v.iter().sum::<f64>() + BORROW_PRIOR_ROWS * t.level) / (q.iter().sum::<f64>() + BORROW_PRIOR_ROWS);
+        // the prior is a length of time (an hour of the type's average rows), as the profile's
+        // own prior is: 4 rows were 4 hours at hourly steps, as long as the look-back itself
+        let prior = count_prior_rows(&view.ts[..from]);
+        let level_of = |v: &[f64]| (v.iter().sum::<f64>() + prior * t.level) / (q.iter().sum::<f64>() + prior);
         let first = level_of(&v);
         let capped: Vec<f64> = v
             .iter()
@@ -146,9 +171,10 @@ impl Detector {
     }
 
     /// A warm-up model of `view`'s entity from its rows before `from` (look-back), or None when
-    /// there are fewer than [`MIN_ENTITY_ROWS`] of them (or, for a duration, no refill in them).
+    /// there are too few of them ([`warm_ready`]: [`MIN_ENTITY_ROWS`], for a count type over 6
+    /// hours) or, for a duration, no refill in them.
     pub(crate) fn warm_entity(&self, view: &SeriesRows, from: usize) -> Option<EntityModel> {
-        if from < MIN_ENTITY_ROWS || self.entities.is_empty() {
+        if !warm_ready(self.kind, &view.ts, from) || self.entities.is_empty() {
             return None;
         }
         let mask: Vec<bool> = (0..view.len()).map(|i| i < from).collect();
