@@ -534,7 +534,7 @@ fn calibrate(kind: MetricKind, params: &DetectorParams, pooled: Pooled, entities
         let b = pool.block[i] as usize;
         day_max[b] = day_max[b].max(t);
     }
-    det.day_tail = Tail::fit(&mut day_max.clone(), MIN_BETA_NATS);
+    det.day_tail = Tail::fit_maxima(&mut day_max.clone(), MIN_BETA_NATS);
     if report.warm_up && kind == MetricKind::Duration {
         // a warm-up span gives few entity-days to calibrate on (one per entity after a day),
         // and the exponential tail's scale estimated from a handful of daily maxima can be

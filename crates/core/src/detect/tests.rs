@@ -155,6 +155,32 @@ fn tail_follows_an_exponential_and_extrapolates() {
     assert!(t.surprise(1.0) >= 4.0 && t.surprise(1.0) < 8.0, "{}", t.surprise(1.0));
 }
 
+#[test]
+fn day_tail_threshold_is_stable_across_resamples() {
+    // the daily maximum of 96 calibrated row surprises (Exp(1) each), 320 entity-days as a
+    // metric type's pool holds: its survival at the threshold (one day in 1,000) is known,
+    // ln(96 / 1e-3) = 11.47 nats
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (mut fitted, mut shrunk) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        let days: Vec<f64> = (0..320).map(|_| (0..96).map(|_| -rng.gen::<f64>().ln()).fold(0.0, f64::max)).collect();
+        let at = |t: Tail| t.inverse(1e-3f64.ln());
+        fitted.push(at(Tail::fit(&mut days.clone(), 0.25)));
+        let t = Tail::fit_maxima(&mut days.clone(), 0.25);
+        t.validate("day maxima").unwrap();
+        shrunk.push(at(t));
+    }
+    let sd = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let mean = shrunk.iter().sum::<f64>() / shrunk.len() as f64;
+    let truth = (96.0f64 / 1e-3).ln();
+    // the fitted scale moves the threshold by about 1.2 nats between resamples
+    assert!(sd(&shrunk) < 0.75 * sd(&fitted), "threshold spread {} (scale fitted: {})", sd(&shrunk), sd(&fitted));
+    assert!((mean - truth).abs() < 1.0, "mean threshold {mean} against {truth}");
+}
+
 fn scored(ts_min: i64, score: f64, direction: i8) -> Scored {
     Scored { ts: ts_min * 60_000_000, value: 0.0, score, is_anomaly: score >= 0.999, expected: None, direction, top: vec![], neg_log10_p: -(1.0 - score).max(1e-300).log10(), sequence: None, warm_up: false, noise_model: None }
 }
