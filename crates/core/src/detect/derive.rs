@@ -392,6 +392,13 @@ pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &Se
                 } else if a.is_some() || !skip_lost {
                     e[i] = r - drift;
                     v[i] = unit * unit;
+                } else {
+                    // consumption lost: any stock fall a row's consumption could explain (up to
+                    // a depletion unit, 16 mean rows of it) is explained; only a rise or a fall
+                    // beyond that is unexplained
+                    let d = s.value[i] - s.value[i - 1];
+                    e[i] = nearer(d, d + depl_unit);
+                    v[i] = unit * unit;
                 }
             }
             let mut h = Horizons::new(&e, &v);
