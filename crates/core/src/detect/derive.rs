@@ -281,8 +281,8 @@ pub(crate) struct Shift {
     /// The scan's short stretches count only when they carry more evidence than the row alone
     /// (`DetectorParams::scan_over_row`).
     pub over_row: bool,
-    /// Stock: a row without its recorded consumption (in a series that records it) carries
-    /// no unexplained change (`DetectorParams::stock_skip_unrecorded`).
+    /// Stock: a row without its recorded consumption (in a series that records it) is
+    /// explained by any fall up to a depletion unit (`DetectorParams::stock_skip_unrecorded`).
     pub skip_unrecorded: bool,
 }
 
@@ -379,9 +379,9 @@ pub(crate) fn derive_some(noise: &Noise, pooled: &Pooled, scales: &[f64], s: &Se
             let mut v = vec![0.0; n];
             let mut refill = vec![false; n];
             let adjacent = super::noise::adjacent_rows(&s.ts);
-            // a lost consumption row: the stock change there is not evidence of anything
-            // (what the usual consumption would stand in for is unknown, and one such row on
-            // an otherwise exact stock was "unexplained" for as long as a horizon holds it)
+            // a lost consumption row: the usual consumption standing in for it put the actual
+            // one's difference into the residual of an otherwise exact stock, "unexplained" for
+            // as long as a horizon held it; below, only what no row's consumption explains counts
             let skip_lost = shift.skip_unrecorded && aux_recorded(s);
             for i in (1..n).filter(|&i| adjacent[i]) {
                 let a = aux_at(s, i);

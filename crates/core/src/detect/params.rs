@@ -124,8 +124,9 @@ pub struct DetectorParams {
     /// False (and models stored before version 8): every stretch counts.
     pub scan_over_row: bool,
     /// Stock: a row whose consumption was not recorded, in a series whose consumption is
-    /// recorded (some row has it), carries no unexplained stock change [true]: the stock
-    /// change there spans consumption nobody recorded, as after a recording gap. False (and
+    /// recorded (some row has it), is explained by any fall one row's consumption could cause,
+    /// up to the stock's depletion unit; only a rise that is no refill or a larger fall is
+    /// unexplained, by its excess [true]. False (and
     /// models stored before version 9): the usual consumption of the hour stands in for it,
     /// and on a stock whose residuals are otherwise exact one lost consumption row is an
     /// "unexplained" change the 24-hour sum carries for a day (the robustness corpus' `gaps`
