@@ -193,26 +193,24 @@ pub(crate) fn fold_of(c: &Cal, short: bool) -> i64 {
 /// 1.96 (at least 1). `all`: the model on all `fit_mask` rows, used for a fold too small to fit.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows, cals: &[Cal], fit_mask: &[bool], cal_mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, short: bool, refine: bool, all: &Noise, inputs: &[bool; MAX_NF]) -> (Vec<Row>, Vec<f64>) {
-    let nf = features(kind).len();
     let fold: Vec<i64> = cals.iter().map(|c| fold_of(c, short)).collect();
-    let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(&fold).map(|(m, f)| *m && *f == k).collect() };
-    let ones = vec![1.0; nf];
-    let mut z: Vec<Row> = Vec::with_capacity(s.len());
-    let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
-    for k in 0..2 {
-        let m = fold_mask(1 - k);
-        // an event-valued series needs events in the fold, not just rows
-        let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
-        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior, refine, params.stock_skip_unrecorded) } else { all.clone() };
-        let mut rows = Vec::with_capacity(s.len());
-        // only fold k's rows are read from this model (below): the others are skipped
-        let want: Vec<bool> = fold.iter().map(|f| *f == k).collect();
-        derive_some(&model, pooled, &ones, s, cals, 0, params.shift(), Some(&want), &mut rows);
-        super::inputs::mask_rows(&mut rows, inputs);
-        folds.push(rows);
-    }
-    for i in 0..s.len() {
-        z.push(folds[fold[i] as usize][i]);
+    let mut z = held_out_rows(kind, params, s, cals, fit_mask, pooled, shape, warm, refine, all, inputs, &fold);
+    if short && kind == MetricKind::Count {
+        // a count's own row and its run of repeats are judged against the profile at that
+        // hour of the day: held out by 3-hour blocks, the other fold never saw that hour (a
+        // span of a day has each hour once) and the residual measured the interpolation
+        // across three unseen hours, which the model that scores (fitted on every hour) never
+        // makes. Those two inputs are held out by alternate half-hours instead, so each fold
+        // sees every hour; the horizons (1 h, 4 h, 24 h) keep the 3-hour blocks, a stand-in
+        // for the day-to-day level a short span cannot show. A series without two rows per
+        // hour (hourly) has no half-hours to alternate and keeps the blocks.
+        if let Some(half) = half_hour_folds(cals, fit_mask) {
+            let zh = held_out_rows(kind, params, s, cals, fit_mask, pooled, shape, warm, refine, all, inputs, &half);
+            let own: Vec<usize> = features(kind).iter().enumerate().filter(|(_, f)| WITHIN_HOUR_INPUTS.contains(&f.name)).map(|(j, _)| j).collect();
+            for (a, b) in z.iter_mut().zip(&zh) {
+                own.iter().for_each(|&j| a.z[j] = b.z[j]);
+            }
+        }
     }
     let scales: Vec<f64> = features(kind)
         .iter()
@@ -226,6 +224,39 @@ pub(crate) fn held_out(kind: MetricKind, params: &DetectorParams, s: &SeriesRows
         })
         .collect();
     (z, scales)
+}
+
+/// The inputs of a count held out by alternate half-hours in a short span (see [`held_out`]).
+const WITHIN_HOUR_INPUTS: [&str; 2] = ["count_now", "repeat_run"];
+
+/// Folds alternating by local half-hour, when both hold at least a quarter of the `fit_mask`
+/// rows (a step under an hour); None otherwise.
+fn half_hour_folds(cals: &[Cal], fit_mask: &[bool]) -> Option<Vec<i64>> {
+    let fold: Vec<i64> = cals.iter().map(|c| ((c.hour * 2.0).floor() as i64).rem_euclid(2)).collect();
+    let ones = fold.iter().zip(fit_mask).filter(|(f, m)| **m && **f == 1).count();
+    let all = fit_mask.iter().filter(|m| **m).count();
+    (4 * ones.min(all - ones) >= all && all > 0).then_some(fold)
+}
+
+/// Each row under the noise model fitted on the rows of the other fold (`fold`: 0 or 1 per row).
+#[allow(clippy::too_many_arguments)]
+fn held_out_rows(kind: MetricKind, params: &DetectorParams, s: &SeriesRows, cals: &[Cal], fit_mask: &[bool], pooled: &Pooled, shape: Shape, warm: bool, refine: bool, all: &Noise, inputs: &[bool; MAX_NF], fold: &[i64]) -> Vec<Row> {
+    let ones = vec![1.0; features(kind).len()];
+    let fold_mask = |k: i64| -> Vec<bool> { fit_mask.iter().zip(fold).map(|(m, f)| *m && *f == k).collect() };
+    let mut folds: Vec<Vec<Row>> = Vec::with_capacity(2);
+    for k in 0..2 {
+        let m = fold_mask(1 - k);
+        // an event-valued series needs events in the fold, not just rows
+        let enough = m.iter().filter(|x| **x).count() >= MIN_FOLD_ROWS && (!shape.events || duration_events(s, &m, true).len() >= 2);
+        let model = if enough { fit_noise(kind, s, cals, &m, pooled, shape, warm, params.count_hour_prior, refine, params.stock_skip_unrecorded) } else { all.clone() };
+        let mut rows = Vec::with_capacity(s.len());
+        // only fold k's rows are read from this model (below): the others are skipped
+        let want: Vec<bool> = fold.iter().map(|f| *f == k).collect();
+        derive_some(&model, pooled, &ones, s, cals, 0, params.shift(), Some(&want), &mut rows);
+        super::inputs::mask_rows(&mut rows, inputs);
+        folds.push(rows);
+    }
+    (0..s.len()).map(|i| folds[fold[i] as usize][i]).collect()
 }
 
 /// Days from the first to the last row `mask` selects, plus one `step` (µs).
