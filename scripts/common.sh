@@ -6,7 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_BIN="${PGA_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_CONFIG="$PG_BIN/pg_config"
 PGRX_VERSION=0.18.1
-export PATH="$HOME/.cargo/bin:$PATH"
+# runuser and initdb helpers live in the sbin directories, which a non-login root shell may lack.
+export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/sbin"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
