@@ -153,6 +153,32 @@ impl Tail {
         t
     }
 
+    /// The tail made no lighter than a two-sided normal tail of `|z|` at scale `s` (> 0): at
+    /// each level of the table the larger of the two values, beyond the last level the larger
+    /// exponential scale (the normal hazard's `s^2 / x` there). For a statistic in units of a
+    /// model's own scale whose held-out sample says little (a warm-up duration model's held-out
+    /// rows mostly repeat the value it was fitted on, |z| 0), so that an honest model scale is
+    /// not overruled by a calibration sample of in-sample fits.
+    pub(crate) fn at_least_normal(&self, s: f64) -> Tail {
+        use statrs::function::erf::erfc_inv;
+        if !(s.is_finite() && s > 0.0) {
+            return self.clone();
+        }
+        let mut xs = vec![self.xs[0].min(0.0)];
+        let mut ls = vec![0.0];
+        for &level in &LEVELS {
+            let l = level.ln();
+            let x = self.inverse(l).max(s * std::f64::consts::SQRT_2 * erfc_inv(level));
+            if x.is_finite() && x > xs[xs.len() - 1] {
+                xs.push(x);
+                ls.push(l);
+            }
+        }
+        let xl = xs[xs.len() - 1];
+        let beta = self.beta.max(s * s / xl.max(s));
+        Tail { xs, ls, beta }
+    }
+
     /// Lowers the survival at the last knot and beyond by `nats` (> 0): from the knot before
     /// it to the last one the survival falls linearly to the lowered value, beyond it the
     /// exponential tail keeps its scale. Surprises from the last knot on grow by `nats`, so a

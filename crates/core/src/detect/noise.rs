@@ -488,6 +488,10 @@ pub(crate) fn fit_duration(s: &SeriesRows, mask: &[bool], pooled: &Pooled, event
     let own = robust_sd(&mut res);
     let sigma = pooled.dur_sigma.max(0.02);
     let unit = ((n * own * own + DURATION_PRIOR * sigma * sigma) / (n + DURATION_PRIOR)).sqrt().max(0.02);
+    // the centre is itself estimated from n refills (one, the duration in force when the span
+    // began, for an entity that did not refill in a day's span): a new refill deviates from it
+    // by the refill noise plus the centre's error, sqrt(1 + 1/n) times the noise alone
+    let unit = unit * (1.0 + 1.0 / n.max(1.0)).sqrt();
     Noise::Duration { center, amount_center, unit, events }
 }
 

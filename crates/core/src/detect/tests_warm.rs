@@ -24,16 +24,21 @@ fn series(id: &str, ts: Vec<i64>, value: Vec<f64>, aux: Vec<f64>) -> SeriesRows 
 /// 1 a step and jumping by 60 at a refill. From `slow_from` on, refills take `factor` times
 /// as long.
 fn held_duration(id: &str, seed: u64, days: i64, slow_from: i64, factor: f64) -> SeriesRows {
+    held_duration_every(id, seed, days, 80, 0.15, slow_from, factor)
+}
+
+/// [`held_duration`] with a refill every `period` steps and log-normal scale `sd`.
+fn held_duration_every(id: &str, seed: u64, days: i64, period: i64, sd: f64, slow_from: i64, factor: f64) -> SeriesRows {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let base: f64 = rng.gen_range(20.0..80.0);
-    let offset = rng.gen_range(8..80);
+    let offset = rng.gen_range(8..period);
     let n = days * 96;
-    let draw = |rng: &mut ChaCha8Rng| (base * (0.15 * { let e: f64 = StandardNormal.sample(rng); e }).exp()).round();
+    let draw = |rng: &mut ChaCha8Rng| (base * (sd * { let e: f64 = StandardNormal.sample(rng); e }).exp()).round();
     let (mut held, mut stock) = (draw(&mut rng), 100.0);
     let (mut ts, mut v, mut aux) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         stock -= 1.0;
-        if i % 80 == offset {
+        if i % period == offset {
             stock += 60.0;
             held = draw(&mut rng) * if i >= slow_from { factor } else { 1.0 };
         }
@@ -78,6 +83,30 @@ fn a_one_day_duration_model_alerts_a_tripled_refill_and_not_normal_ones() {
     }
     assert!(slow_found >= 36, "tripled refills alerted on {slow_found} of 40 entities");
     assert!(normal_alerts <= 4, "{normal_alerts} alerts on 40 normal entity-3-days");
+}
+
+#[test]
+fn a_one_day_duration_model_of_entities_that_refilled_once_or_never_that_day() {
+    // a refill every 40 hours: most entities refill once or never in the training day, and
+    // their held-out rows repeat the value their fold was fitted on (|z| 0). Before, the
+    // calibration table built on those zeros and a forest fitted on them made any later
+    // refill a pooled scale or two off the one duration seen an alert (robustness corpus
+    // `day1`), or, with refills as spread as here (scale 0.3), put the threshold beyond a
+    // fourfold refill (before: 0 of 40 found, no false alert); the model's own normal
+    // residual, widened by its centre's error, decides now (30 of 40, no false alert)
+    const SD: f64 = 0.3;
+    let train: Vec<SeriesRows> = (0..40).map(|k| crate::corpus::head(&held_duration_every(&format!("d{k:02}"), 100 + k, 8, 160, SD, 10_000, 1.0), 96)).collect();
+    let (det, rep) = Detector::fit(MetricKind::Duration, &DetectorParams::default(), &train, &[], &[]).expect("a day of data makes a model");
+    assert!(rep.warm_up);
+    let (mut slow_found, mut normal_alerts) = (0, 0);
+    for k in 0..40u64 {
+        let id = format!("d{k:02}");
+        let alerts = |s: &SeriesRows| episodes(&det.score_series(s, 96).expect("score"), &det.episode_params()).iter().filter(|e| !e.suppressed).count();
+        normal_alerts += alerts(&held_duration_every(&id, 100 + k, 8, 160, SD, 10_000, 1.0));
+        slow_found += usize::from(alerts(&held_duration_every(&id, 100 + k, 8, 160, SD, 96, 4.0)) > 0);
+    }
+    assert!(normal_alerts <= 2, "{normal_alerts} alerts on 40 normal entity-week");
+    assert!(slow_found >= 24, "refills 4 times as long alerted on {slow_found} of 40 entities");
 }
 
 #[test]
@@ -453,4 +482,22 @@ fn a_one_day_count_model_holds_its_row_input_out_within_the_hour() {
     assert!(spikes >= 28, "{spikes} of 40 fifteenfold single-row spikes found by a day-one model");
     assert!(stuck >= 67, "{stuck} of 80 readings stuck for 8 hours found by a day-one model");
     assert!(normal_alerts <= 1, "{normal_alerts} alerts on 7 normal days after one day of training");
+}
+
+#[test]
+fn a_calibration_sample_of_in_sample_zeros_does_not_make_two_scales_extreme() {
+    // held-out |z| of a warm-up duration model: mostly 0 (rows repeating the fitted value),
+    // a few small ones; the table alone puts 1e-3 near |z| 1.5
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut v: Vec<f64> = (0..4000).map(|i| if i % 10 == 0 { let e: f64 = StandardNormal.sample(&mut rng); 0.5 * e.abs() } else { 0.0 }).collect();
+    let t = super::calib::Tail::fit(&mut v, 0.25);
+    let floored = t.at_least_normal(1.0);
+    // two-sided normal: P(|Z| >= 2) = 0.0455, P(|Z| >= 3.29) = 1e-3
+    assert!(t.surprise(2.0) > 6.0, "{}", t.surprise(2.0));
+    assert!((floored.surprise(2.0) - 0.0455f64.ln().abs()).abs() < 0.3, "{}", floored.surprise(2.0));
+    assert!((floored.inverse(1e-3f64.ln()) - 3.29).abs() < 0.05, "{}", floored.inverse(1e-3f64.ln()));
+    // a tail already heavier than the normal is kept
+    let mut wide: Vec<f64> = (0..4000).map(|_| { let e: f64 = StandardNormal.sample(&mut rng); 3.0 * e.abs() }).collect();
+    let w = super::calib::Tail::fit(&mut wide, 0.25);
+    assert!((w.at_least_normal(1.0).inverse(1e-2f64.ln()) - w.inverse(1e-2f64.ln())).abs() < 1e-9);
 }
