@@ -27,6 +27,17 @@ const MAXIMA_PRIOR: f64 = 14.0;
 /// Largest number of knots a stored tail may have.
 pub(crate) const MAX_KNOTS: usize = LEVELS.len() + 1;
 
+/// The `x` with `P(|Z| >= x) = q` for a normal `Z` of scale `s`: `s sqrt(2) erfc^-1(q)`.
+fn normal_abs_at(s: f64, q: f64) -> f64 {
+    s * std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(q)
+}
+
+/// The exponential scale of a normal tail of scale `s` beyond `x`, at its hazard there:
+/// `s^2 / x` (`x` at least `s`); heavier than the normal tail further out (conservative).
+fn normal_hazard_scale(s: f64, x: f64) -> f64 {
+    s * s / x.max(s)
+}
+
 /// A fitted survival function.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Tail {
@@ -116,7 +127,7 @@ impl Tail {
     /// down to the table's last level; past it, exponential at the normal hazard's scale
     /// `s^2 / x` (heavier than the normal tail: conservative).
     pub(crate) fn fit_normal_events(sample: &mut [f64], min_beta: f64) -> Tail {
-        use statrs::function::erf::{erfc, erfc_inv};
+        use statrs::function::erf::erfc;
         let mut t = Tail::fit(sample, min_beta);
         let n = sample.len();
         if n < 2 {
@@ -142,14 +153,14 @@ impl Tail {
             }
             // P(|Z| >= x) / P(|Z| >= x0) = level / exp(l0)
             let q = (l - l0 + ln_q0).exp();
-            let x = s * std::f64::consts::SQRT_2 * erfc_inv(q);
+            let x = normal_abs_at(s, q);
             if x.is_finite() && x > t.xs[t.xs.len() - 1] && t.xs.len() < MAX_KNOTS {
                 t.xs.push(x);
                 t.ls.push(l);
             }
         }
         let xl = t.xs[t.xs.len() - 1];
-        t.beta = (s * s / xl.max(s)).max(min_beta);
+        t.beta = normal_hazard_scale(s, xl).max(min_beta);
         t
     }
 
@@ -160,7 +171,6 @@ impl Tail {
     /// rows mostly repeat the value it was fitted on, |z| 0), so that an honest model scale is
     /// not overruled by a calibration sample of in-sample fits.
     pub(crate) fn at_least_normal(&self, s: f64) -> Tail {
-        use statrs::function::erf::erfc_inv;
         if !(s.is_finite() && s > 0.0) {
             return self.clone();
         }
@@ -168,14 +178,14 @@ impl Tail {
         let mut ls = vec![0.0];
         for &level in &LEVELS {
             let l = level.ln();
-            let x = self.inverse(l).max(s * std::f64::consts::SQRT_2 * erfc_inv(level));
+            let x = self.inverse(l).max(normal_abs_at(s, level));
             if x.is_finite() && x > xs[xs.len() - 1] {
                 xs.push(x);
                 ls.push(l);
             }
         }
         let xl = xs[xs.len() - 1];
-        let beta = self.beta.max(s * s / xl.max(s));
+        let beta = self.beta.max(normal_hazard_scale(s, xl));
         Tail { xs, ls, beta }
     }
 
