@@ -27,6 +27,21 @@ pub(super) fn cal_feats(ts: i64) -> [Option<f64>; NUM_FEATURES] {
     f
 }
 
+/// `det`'s bytes as an older format stored them, for the tests that older bytes still load:
+/// without the last `params_dropped` bytes of the parameters (the fields that format did not
+/// have) and the last `payload_dropped` bytes of the payload, under format `version`; shared
+/// by the core tests.
+pub(super) fn older_bytes(det: &Detector, params_dropped: usize, payload_dropped: usize, version: u16) -> Vec<u8> {
+    use bincode::Options;
+    let bytes = det.to_bytes().expect("bytes");
+    // the magic (4 bytes) and the version (2), then the kind and the parameters
+    let params_end = 6 + bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len();
+    let mut old = bytes[..params_end - params_dropped].to_vec();
+    old.extend_from_slice(&bytes[params_end..bytes.len() - payload_dropped]);
+    old[4..6].copy_from_slice(&version.to_le_bytes());
+    old
+}
+
 /// Expected count per 15 minutes: morning and evening peaks, quieter weekends.
 fn rate(ts: i64, scale: f64) -> f64 {
     let h = ts.rem_euclid(DAY) as f64 / HOUR as f64;

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
-use super::tests_fit::cal_feats;
+use super::tests_fit::{cal_feats, older_bytes};
 use super::*;
 
 /// 2025-01-01T00:00:00Z, a Wednesday.
@@ -140,14 +140,7 @@ fn version_8_bytes_still_load_and_score_as_before() {
     // version 8 had no stock_skip_unrecorded: it is the last parameter (a bool), so its
     // payload is this one without that byte before `pooled`
     let det = fitted(&legacy());
-    let bytes = det.to_bytes().expect("bytes");
-    let params_end = 6 + {
-        use bincode::Options;
-        bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
-    };
-    let mut v8 = bytes[..params_end - 1].to_vec();
-    v8.extend_from_slice(&bytes[params_end..]);
-    v8[4..6].copy_from_slice(&8u16.to_le_bytes());
+    let v8 = older_bytes(&det, 1, 0, 8);
     let back = Detector::from_bytes(&v8).expect("version 8 loads");
     assert_eq!(back, det);
     assert!(!back.params.stock_skip_unrecorded);

@@ -120,17 +120,10 @@ fn version_5_bytes_still_load_as_calibrated() {
     // what bytes before version 8 mean (the two count parameters and version 9's stock one
     // play no part in a generic model)
     (det.params.count_hour_prior, det.params.scan_over_row, det.params.stock_skip_unrecorded) = (false, false, false);
-    let bytes = det.to_bytes().expect("bytes");
     // version 5 is version 6 without the family and its two f64 parameters (17 bytes of the
     // parameters, before version 8's two bools and version 9's one) and without the trailing
     // `None` of the sequence models
-    let params_end = 6 + {
-        use bincode::Options;
-        bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
-    };
-    let mut v5 = bytes[..params_end - 3 - 17].to_vec();
-    v5.extend_from_slice(&bytes[params_end..bytes.len() - 1]);
-    v5[4..6].copy_from_slice(&5u16.to_le_bytes());
+    let v5 = super::tests_fit::older_bytes(&det, 3 + 17, 1, 5);
     let back = Detector::from_bytes(&v5).expect("version 5 loads");
     assert_eq!(back, det);
     assert_eq!(back.params().detector_family, Family::Calibrated);
@@ -261,21 +254,14 @@ fn version_6_bytes_still_load_without_the_training_span() {
     let seq = det.seq.as_ref().unwrap();
     let v6: Vec<EntityV6> = seq.entities.iter().map(|e| EntityV6 { id: &e.id, edges: &e.edges, lo: e.lo, hi: e.hi, c1: &e.c1, c2: &e.c2, c3: &e.c3, n: e.n, s_ref: e.s_ref, med: e.med }).collect();
     // the current bytes up to the sequence models, then version 6's models
-    let bytes = det.to_bytes().expect("bytes");
     let tail = {
         use bincode::Options;
         let o = bincode::DefaultOptions::new();
         (o.serialize(&det.seq).unwrap().len(), o.serialize(&Some((v6,))).unwrap())
     };
     // (without version 8's two bools and version 9's one, the last 3 bytes of the parameters)
-    let params_end = 6 + {
-        use bincode::Options;
-        bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
-    };
-    let mut old = bytes[..params_end - 3].to_vec();
-    old.extend_from_slice(&bytes[params_end..bytes.len() - tail.0]);
+    let mut old = super::tests_fit::older_bytes(&det, 3, tail.0, 6);
     old.extend_from_slice(&tail.1);
-    old[4..6].copy_from_slice(&6u16.to_le_bytes());
     let back = Detector::from_bytes(&old).expect("version 6 loads");
     let e = &back.seq.as_ref().unwrap().entities[0];
     assert_eq!((e.trained_from, e.trained_to), (i64::MAX, i64::MIN), "no training span recorded");

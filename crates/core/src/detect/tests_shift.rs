@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
-use super::tests_fit::cal_feats;
+use super::tests_fit::{cal_feats, older_bytes};
 use super::*;
 
 /// 2025-01-01T00:00:00Z, a Wednesday.
@@ -105,20 +105,12 @@ fn a_shift_of_days_is_alerted_within_hours_and_its_end_is_quiet() {
 #[test]
 fn version_4_bytes_still_load_and_score_as_before() {
     let det = fitted(&legacy());
-    let bytes = det.to_bytes().expect("bytes");
     // version 4 had no adapt_hours and change_scan: they were the last two parameters, so
     // its payload is this one without their 9 bytes (an f64 and a bool) before `pooled`
-    let params_end = 6 + {
-        use bincode::Options;
-        let head = (det.kind, &det.params);
-        bincode::DefaultOptions::new().serialize(&head).expect("params").len()
-    };
     // (version 6 added the detector family and its two f64 parameters after them, 17 bytes,
     // and a trailing `None` byte for the sequence models; version 8 two bools after those,
     // version 9 one more)
-    let mut v4 = bytes[..params_end - 9 - 17 - 2 - 1].to_vec();
-    v4.extend_from_slice(&bytes[params_end..bytes.len() - 1]);
-    v4[4..6].copy_from_slice(&4u16.to_le_bytes());
+    let mut v4 = older_bytes(&det, 9 + 17 + 2 + 1, 1, 4);
     let back = Detector::from_bytes(&v4).expect("version 4 loads");
     assert_eq!(back, det);
     let s = counts("e01", 5, 20, Some((BASE + 16 * DAY, i64::MAX, 2.0)));
@@ -137,14 +129,7 @@ fn version_7_bytes_still_load_and_score_as_before() {
     // `pooled`
     let p = DetectorParams { count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, ..DetectorParams::default() };
     let det = fitted(&p);
-    let bytes = det.to_bytes().expect("bytes");
-    let params_end = 6 + {
-        use bincode::Options;
-        bincode::DefaultOptions::new().serialize(&(det.kind, &det.params)).expect("params").len()
-    };
-    let mut v7 = bytes[..params_end - 3].to_vec();
-    v7.extend_from_slice(&bytes[params_end..]);
-    v7[4..6].copy_from_slice(&7u16.to_le_bytes());
+    let v7 = older_bytes(&det, 3, 0, 7);
     let back = Detector::from_bytes(&v7).expect("version 7 loads");
     assert_eq!(back, det);
     let s = counts("e01", 5, 20, Some((BASE + 16 * DAY, i64::MAX, 2.0)));
