@@ -12,7 +12,8 @@
 //! (version 6 bytes load with an empty span: they score as they did); version 8
 //! `count_hour_prior` and `scan_over_row` (version 6 and 7 bytes load with both false: they
 //! score as they did); version 9 `stock_skip_unrecorded` (version 6 to 8 bytes load with it
-//! false: their stock models score as they did). Version 5 bytes are read as a `calibrated`
+//! false: their stock models score as they did); version 10 `count_row_window` (version 4 to 9
+//! bytes load with it false: their count models score as they did). Version 5 bytes are read as a `calibrated`
 //! model, version 4 bytes as one with the recent baseline and the change scan off (both score
 //! as they did); older bytes are refused (retrain).
 
@@ -24,7 +25,7 @@ use super::fit::{Detector, EntityModel};
 use super::noise::{Noise, Pooled};
 use super::params::DetectorParams;
 use super::seq::{Family, SeqEntity, SeqModel};
-use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_7, DETECTOR_VERSION_8, DETECTOR_VERSION_PREVIOUS};
+use super::{MetricKind, DETECTOR_MAGIC, DETECTOR_VERSION, DETECTOR_VERSION_5, DETECTOR_VERSION_6, DETECTOR_VERSION_7, DETECTOR_VERSION_8, DETECTOR_VERSION_9, DETECTOR_VERSION_PREVIOUS};
 use crate::error::{CoreError, CoreResult};
 use crate::forest::serialize::{decode, encode};
 use crate::forest::IsolationForest;
@@ -56,6 +57,7 @@ impl Detector {
             Some(DETECTOR_VERSION_6) => old::<DetectorWireV6>(DETECTOR_VERSION_6, bytes),
             Some(DETECTOR_VERSION_7) => old::<DetectorWireV7>(DETECTOR_VERSION_7, bytes),
             Some(DETECTOR_VERSION_8) => old::<DetectorWireV8>(DETECTOR_VERSION_8, bytes),
+            Some(DETECTOR_VERSION_9) => old::<DetectorWireV9>(DETECTOR_VERSION_9, bytes),
             _ => decode(DETECTOR_MAGIC, DETECTOR_VERSION, "anomaly detector", bytes),
         }
     }
@@ -145,6 +147,7 @@ impl From<ParamsV7> for DetectorParams {
             count_hour_prior: false,
             scan_over_row: false,
             stock_skip_unrecorded: false,
+            count_row_window: false,
         }
     }
 }
@@ -163,6 +166,21 @@ impl From<ParamsV8> for DetectorParams {
     /// consumption of the hour instead.
     fn from(p8: ParamsV8) -> Self {
         DetectorParams { count_hour_prior: p8.count_hour_prior, scan_over_row: p8.scan_over_row, stock_skip_unrecorded: false, ..DetectorParams::from(p8.v7) }
+    }
+}
+
+/// [`DetectorParams`] as version 9 stored them: version 8's fields, then
+/// `stock_skip_unrecorded` (no `count_row_window`).
+#[derive(Deserialize)]
+struct ParamsV9 {
+    v8: ParamsV8,
+    stock_skip_unrecorded: bool,
+}
+
+impl From<ParamsV9> for DetectorParams {
+    /// What a version 9 model did: a count's own input read its row alone.
+    fn from(p9: ParamsV9) -> Self {
+        DetectorParams { stock_skip_unrecorded: p9.stock_skip_unrecorded, count_row_window: false, ..DetectorParams::from(p9.v8) }
     }
 }
 
@@ -204,6 +222,15 @@ type DetectorWireV7 = DetectorWire<ParamsV7, Option<SeqModel>>;
 
 /// Version 8 bytes: the current shape but for the parameters (no `stock_skip_unrecorded`).
 type DetectorWireV8 = DetectorWire<ParamsV8, Option<SeqModel>>;
+
+/// Version 9 bytes: the current shape but for the parameters (no `count_row_window`).
+type DetectorWireV9 = DetectorWire<ParamsV9, Option<SeqModel>>;
+
+impl From<DetectorWireV9> for DetectorWire {
+    fn from(w: DetectorWireV9) -> Self {
+        w.map(DetectorParams::from, |seq| seq)
+    }
+}
 
 impl From<DetectorWireV8> for DetectorWire {
     fn from(w: DetectorWireV8) -> Self {

@@ -80,6 +80,8 @@ mod tests_extend;
 mod tests_profile;
 #[cfg(test)]
 mod tests_gaps;
+#[cfg(test)]
+mod tests_step;
 
 pub use episodes::{continues_unsettled, episodes, may_continue, severity, Episode, EpisodeParams, SEVERITY_LEVELS};
 pub use explain::{Explanation, Importance, InputAttribution};
@@ -98,7 +100,7 @@ use crate::features::NUM_FEATURES;
 /// Magic of detector model bytes.
 pub const DETECTOR_MAGIC: [u8; 4] = *b"PGAD";
 /// Current detector format version.
-pub const DETECTOR_VERSION: u16 = 9;
+pub const DETECTOR_VERSION: u16 = 10;
 /// The previous format, still read (its models behave as before: no recent baseline, no
 /// change-point scan).
 pub const DETECTOR_VERSION_PREVIOUS: u16 = 4;
@@ -113,6 +115,9 @@ pub const DETECTOR_VERSION_7: u16 = 7;
 /// Version 8 (before `stock_skip_unrecorded`), still read with it false: its stock models
 /// score as they did.
 pub const DETECTOR_VERSION_8: u16 = 8;
+/// Version 9 (before `count_row_window`), still read with it false: its count models score as
+/// they did.
+pub const DETECTOR_VERSION_9: u16 = 9;
 
 /// The rows of one entity's series of one metric type, sorted by `ts` (strictly increasing),
 /// as stored in `ml_features`.

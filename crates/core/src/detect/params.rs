@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::forest::{json, IsolationForestParams, MAX_CONTAMINATION, MAX_SAMPLES_LIMIT, MAX_TREES};
 
 /// The keys [`DetectorParams::from_json`] accepts.
-pub const JSON_KEYS: [&str; 22] = [
+pub const JSON_KEYS: [&str; 23] = [
     "n_trees",
     "max_samples",
     "seed",
@@ -30,6 +30,7 @@ pub const JSON_KEYS: [&str; 22] = [
     "count_hour_prior",
     "scan_over_row",
     "stock_skip_unrecorded",
+    "count_row_window",
 ];
 
 /// Largest `adapt_hours`: the look-back of scoring grows to twice it.
@@ -132,6 +133,14 @@ pub struct DetectorParams {
     /// "unexplained" change the 24-hour sum carries for a day (the robustness corpus' `gaps`
     /// member: 10 of its 10 false stock alerts on TUNE, see the README's "Lost consumption rows").
     pub stock_skip_unrecorded: bool,
+    /// Counts: `count_now` is the deviation of the count over the last 15 minutes (the rows in
+    /// `(ts - 15 min, ts]`, summed as the 1-hour total sums its rows), not of the row alone
+    /// [true]. At steps of 15 minutes or more that window holds the row alone and nothing
+    /// changes; at finer steps a burst spread over a few rows is read whole, as a 15-minute
+    /// series reads it, and the row input no longer tests every few minutes against the day's
+    /// alert budget (robustness corpus `min5`, see the README's "Counts at 5-minute steps").
+    /// False (and models stored before version 10): the row alone.
+    pub count_row_window: bool,
 }
 
 impl Default for DetectorParams {
@@ -159,6 +168,7 @@ impl Default for DetectorParams {
             count_hour_prior: false,
             scan_over_row: false,
             stock_skip_unrecorded: true,
+            count_row_window: true,
         }
     }
 }
@@ -196,6 +206,7 @@ impl DetectorParams {
                     "count_hour_prior" => p.count_hour_prior = json::as_bool(key, v)?,
                     "scan_over_row" => p.scan_over_row = json::as_bool(key, v)?,
                     "stock_skip_unrecorded" => p.stock_skip_unrecorded = json::as_bool(key, v)?,
+                    "count_row_window" => p.count_row_window = json::as_bool(key, v)?,
                     // json::object already rejected every other key
                     _ => {}
                 }
@@ -274,7 +285,7 @@ impl DetectorParams {
 
     /// How counts treat lasting shifts, and stocks rows without consumption.
     pub(crate) fn shift(&self) -> super::derive::Shift {
-        super::derive::Shift { adapt_us: self.adapt_us(), scan: self.change_scan, over_row: self.scan_over_row, skip_unrecorded: self.stock_skip_unrecorded }
+        super::derive::Shift { adapt_us: self.adapt_us(), scan: self.change_scan, over_row: self.scan_over_row, skip_unrecorded: self.stock_skip_unrecorded, row_window: self.count_row_window }
     }
 
     /// The embedded forest parameters.

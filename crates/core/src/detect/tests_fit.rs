@@ -253,8 +253,9 @@ fn bytes_round_trip_and_hostile_bytes() {
     let corrupt = |b: &[u8]| matches!(Detector::from_bytes(b), Err(e) if e.kind == ErrorKind::Corrupt);
     assert!(corrupt(&[]));
     assert!(corrupt(b"PGAF\x01\x00"));
+    // a version after the current one
     let mut v = bytes.clone();
-    v[4] = 10;
+    v[4..6].copy_from_slice(&(super::DETECTOR_VERSION + 1).to_le_bytes());
     assert!(corrupt(&v));
     for cut in [6, 7, 50, bytes.len() / 2, bytes.len() - 1] {
         assert!(corrupt(&bytes[..cut]), "cut at {cut}");

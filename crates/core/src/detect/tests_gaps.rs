@@ -89,7 +89,7 @@ fn alerts(det: &Detector, s: &SeriesRows) -> Vec<(i64, i64)> {
 }
 
 fn legacy() -> DetectorParams {
-    DetectorParams { stock_skip_unrecorded: false, ..DetectorParams::default() }
+    DetectorParams { stock_skip_unrecorded: false, count_row_window: false, ..DetectorParams::default() }
 }
 
 #[test]
@@ -137,10 +137,10 @@ fn a_refill_missed_inside_an_outage_and_a_leak_still_alert() {
 
 #[test]
 fn version_8_bytes_still_load_and_score_as_before() {
-    // version 8 had no stock_skip_unrecorded: it is the last parameter (a bool), so its
-    // payload is this one without that byte before `pooled`
+    // version 8 had no stock_skip_unrecorded: it is the parameter before version 10's last
+    // (two bools), so its payload is this one without those 2 bytes before `pooled`
     let det = fitted(&legacy());
-    let v8 = older_bytes(&det, 1, 0, 8);
+    let v8 = older_bytes(&det, 2, 0, 8);
     let back = Detector::from_bytes(&v8).expect("version 8 loads");
     assert_eq!(back, det);
     assert!(!back.params.stock_skip_unrecorded);

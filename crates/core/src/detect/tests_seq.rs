@@ -117,13 +117,13 @@ fn version_5_bytes_still_load_as_calibrated() {
     let s = series_with(&[4 * DAY + 30]);
     let train = crate::corpus::head(&s, 4 * DAY);
     let mut det = fit(Family::Calibrated, 12.0, &train);
-    // what bytes before version 8 mean (the two count parameters and version 9's stock one
-    // play no part in a generic model)
-    (det.params.count_hour_prior, det.params.scan_over_row, det.params.stock_skip_unrecorded) = (false, false, false);
+    // what bytes before version 8 mean (the two count parameters, version 9's stock one and
+    // version 10's count one play no part in a generic model)
+    (det.params.count_hour_prior, det.params.scan_over_row, det.params.stock_skip_unrecorded, det.params.count_row_window) = (false, false, false, false);
     // version 5 is version 6 without the family and its two f64 parameters (17 bytes of the
-    // parameters, before version 8's two bools and version 9's one) and without the trailing
-    // `None` of the sequence models
-    let v5 = super::tests_fit::older_bytes(&det, 3 + 17, 1, 5);
+    // parameters, before version 8's two bools and the one each of versions 9 and 10) and
+    // without the trailing `None` of the sequence models
+    let v5 = super::tests_fit::older_bytes(&det, 4 + 17, 1, 5);
     let back = Detector::from_bytes(&v5).expect("version 5 loads");
     assert_eq!(back, det);
     assert_eq!(back.params().detector_family, Family::Calibrated);
@@ -259,8 +259,9 @@ fn version_6_bytes_still_load_without_the_training_span() {
         let o = bincode::DefaultOptions::new();
         (o.serialize(&det.seq).unwrap().len(), o.serialize(&Some((v6,))).unwrap())
     };
-    // (without version 8's two bools and version 9's one, the last 3 bytes of the parameters)
-    let mut old = super::tests_fit::older_bytes(&det, 3, tail.0, 6);
+    // (without version 8's two bools and the one each of versions 9 and 10, the last 4 bytes
+    // of the parameters)
+    let mut old = super::tests_fit::older_bytes(&det, 4, tail.0, 6);
     old.extend_from_slice(&tail.1);
     let back = Detector::from_bytes(&old).expect("version 6 loads");
     let e = &back.seq.as_ref().unwrap().entities[0];

@@ -47,7 +47,7 @@ fn fitted(params: &DetectorParams) -> Detector {
 /// model before version 8) the day-level profile prior and every stretch of a scan counted
 /// (and, as every model before version 9, `stock_skip_unrecorded` off: counts never read it).
 fn legacy() -> DetectorParams {
-    DetectorParams { adapt_hours: 0.0, change_scan: false, count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, ..DetectorParams::default() }
+    DetectorParams { adapt_hours: 0.0, change_scan: false, count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, count_row_window: false, ..DetectorParams::default() }
 }
 
 /// Start times of the alerts (episodes not suppressed) of `s` scored after the training span.
@@ -109,8 +109,8 @@ fn version_4_bytes_still_load_and_score_as_before() {
     // its payload is this one without their 9 bytes (an f64 and a bool) before `pooled`
     // (version 6 added the detector family and its two f64 parameters after them, 17 bytes,
     // and a trailing `None` byte for the sequence models; version 8 two bools after those,
-    // version 9 one more)
-    let mut v4 = older_bytes(&det, 9 + 17 + 2 + 1, 1, 4);
+    // versions 9 and 10 one more each)
+    let mut v4 = older_bytes(&det, 9 + 17 + 2 + 1 + 1, 1, 4);
     let back = Detector::from_bytes(&v4).expect("version 4 loads");
     assert_eq!(back, det);
     let s = counts("e01", 5, 20, Some((BASE + 16 * DAY, i64::MAX, 2.0)));
@@ -125,11 +125,11 @@ fn version_4_bytes_still_load_and_score_as_before() {
 #[test]
 fn version_7_bytes_still_load_and_score_as_before() {
     // version 7 had no count_hour_prior and scan_over_row: they are the two parameters before
-    // version 9's last (three bools), so its payload is this one without those 3 bytes before
-    // `pooled`
-    let p = DetectorParams { count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, ..DetectorParams::default() };
+    // version 9's and version 10's (four bools), so its payload is this one without those 4
+    // bytes before `pooled`
+    let p = DetectorParams { count_hour_prior: false, scan_over_row: false, stock_skip_unrecorded: false, count_row_window: false, ..DetectorParams::default() };
     let det = fitted(&p);
-    let v7 = older_bytes(&det, 3, 0, 7);
+    let v7 = older_bytes(&det, 4, 0, 7);
     let back = Detector::from_bytes(&v7).expect("version 7 loads");
     assert_eq!(back, det);
     let s = counts("e01", 5, 20, Some((BASE + 16 * DAY, i64::MAX, 2.0)));
