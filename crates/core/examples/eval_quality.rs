@@ -18,6 +18,10 @@
 //! `--seed N` (a fresh split with seed N instead, for studying failures off both splits),
 //! `--by-kind` (per split, metric type and anomaly kind: labels, found, and the misses split by
 //! how much evidence an oracle knowing the window exactly would have, see [`evidence`]),
+//! `--oracle` (for consumption and custody usage, next to ours: the event recall, false alerts
+//! and row AUC of a detector that knows each entity's true normal process, see
+//! `pg_anomaly_core::corpus::oracle`, calibrated to our false-alert rate and to 0.01 per
+//! series-week; then per kind, and which of the labels we miss it finds),
 //! `--params JSON` (detector parameters other than the defaults), `--step N` (every member
 //! recorded every N five-minute steps instead of its own step: 1, 3 or 12; a study of how a
 //! member's decisions depend on the sampling step, e.g. `short_hist`'s new entities at 5-minute
@@ -31,9 +35,10 @@
 
 use std::time::Instant;
 
-use pg_anomaly_core::corpus::{generate, members, metric_series, roc_auc, train_end_us, CorpusEntity, METRIC_TYPES};
+use pg_anomaly_core::corpus::oracle::{score as oracle_score, Counts, Known, OracleRow};
+use pg_anomaly_core::corpus::{generate, generate_with_truth, members, metric_series, roc_auc, train_end_us, CorpusEntity, METRIC_TYPES};
 use pg_anomaly_core::detect::tune::{search, Budget, Candidate, Fitter, Objective, DEFAULT_ALERT_BUDGET, KNOBS};
-use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, MetricKind, Scored, SeriesRows};
+use pg_anomaly_core::detect::{episodes, Detector, DetectorParams, EpisodeParams, MetricKind, Scored, SeriesRows};
 use pg_anomaly_core::quality::Span;
 
 const HOUR: i64 = 3_600_000_000;
@@ -51,6 +56,10 @@ struct Tally {
     series_weeks: f64,
     scores: Vec<f64>,
     pos: Vec<bool>,
+    /// The same rows without those within 72 h after the end of a label (+ 2 h) (`--oracle`:
+    /// rows whose trailing windows still hold an anomaly).
+    scores_x: Vec<f64>,
+    pos_x: Vec<bool>,
 }
 
 impl Tally {
@@ -70,6 +79,10 @@ impl Tally {
             if !other {
                 self.scores.push(r.score);
                 self.pos.push(pos);
+                if pos || !e.labels.iter().any(|l| r.ts > l.to_us && r.ts <= l.to_us + 72 * HOUR + TOLERANCE) {
+                    self.scores_x.push(r.score);
+                    self.pos_x.push(pos);
+                }
             }
         }
     }
@@ -190,6 +203,8 @@ fn main() {
     let only_metric = opt("--metric");
     let verbose = args.iter().any(|a| a == "--verbose");
     let by_kind = args.iter().any(|a| a == "--by-kind");
+    let with_oracle = args.iter().any(|a| a == "--oracle");
+    let mut orc = OracleReport::default();
     let step: Option<usize> = opt("--step").map(|v| v.parse().expect("--step: 1, 3 or 12"));
     assert!(step.is_none_or(|k| [1, 3, 12].contains(&k)), "--step: 1, 3 or 12");
     let mut kind_tally: KindTally = Default::default();
@@ -224,7 +239,15 @@ fn main() {
                 m.style.step_base = k;
             }
             let t0 = Instant::now();
-            let ents: Vec<CorpusEntity> = (0..entities).map(|i| generate(&m, *seed, prefix, i, END)).collect();
+            let (ents, knowns): (Vec<CorpusEntity>, Vec<Known>) = if with_oracle {
+                (0..entities).map(|i| generate_with_truth(&m, *seed, prefix, i, END)).unzip()
+            } else {
+                ((0..entities).map(|i| generate(&m, *seed, prefix, i, END)).collect(), Vec::new())
+            };
+            // the oracle's fixed-budget threshold comes from three times as many other entities
+            // of the member (seed + 1000, neither TUNE nor REPORT)
+            let (cal_ents, cal_knowns): (Vec<CorpusEntity>, Vec<Known>) =
+                if with_oracle { (0..3 * entities).map(|i| generate_with_truth(&m, *seed + 1000, "cal", i, END)).unzip() } else { (Vec::new(), Vec::new()) };
             let te = train_end_us(&m, END);
             let mut member_total = Tally::default();
             let mut kinds: Vec<(String, usize, usize)> = Vec::new();
@@ -238,13 +261,15 @@ fn main() {
                 let train: Vec<SeriesRows> = series.iter().zip(&splits_at).filter(|(_, &n)| n > 0).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
                 let fitted = Detector::fit(kind, &params, &train, &[], &[]);
                 let mut t = Tally::default();
+                // per label of this metric (entity index, from, to, kind, found by us)
+                let mut ours: Vec<(usize, i64, i64, &'static str, bool)> = Vec::new();
                 if let (true, Ok((det, rep))) = (std::env::var("SHOW_CAL").is_ok(), &fitted) {
                     println!("  calibration {} shapes {:?}", det.calibration_summary(), rep.shapes);
                 }
                 if let Err(e) = &fitted {
                     println!("{sname:<6} {:<11} {name:<16} fit failed: {}", m.name, e.message);
                 }
-                for ((e, s), &first) in ents.iter().zip(&series).zip(&splits_at) {
+                for (ei, ((e, s), &first)) in ents.iter().zip(&series).zip(&splits_at).enumerate() {
                     if first >= s.len() {
                         continue;
                     }
@@ -261,6 +286,7 @@ fn main() {
                     };
                     for l in &own {
                         let f = al.iter().any(|&a| overlaps(a, (l.0, l.1)));
+                        ours.push((ei, l.0, l.1, l.2, f));
                         if l.2 == "rate_shift" {
                             let hits: Vec<&(i64, i64)> = al.iter().filter(|&&a| overlaps(a, (l.0, l.1))).collect();
                             let delay = hits.iter().map(|a| (a.0 - l.0).max(0)).min().map(|d| d as f64 / HOUR as f64);
@@ -318,6 +344,12 @@ fn main() {
                 }
                 let auc = roc_auc(&t.scores, &t.pos);
                 println!("{}", t.line(sname, m.name, name, auc));
+                if with_oracle && (mi == 1 || mi == 3) {
+                    if let Ok((det, _)) = &fitted {
+                        let ctx = OracleCtx { ents: &ents, knowns: &knowns, cal_ents: &cal_ents, cal_knowns: &cal_knowns, mi, te, ep: det.episode_params() };
+                        orc.run(&ctx, sname, m.name, name, &t, auc, &ours);
+                    }
+                }
                 member_total.add(&t);
             }
             let p = if member_total.alerts > 0 { (member_total.alerts - member_total.fp) as f64 / member_total.alerts as f64 } else { 0.0 };
@@ -338,6 +370,9 @@ fn main() {
         let alerts_per = shifts.iter().filter(|s| s.0.is_some()).map(|s| s.1).sum::<usize>() as f64 / delays.len().max(1) as f64;
         println!("{sname}: rate shifts found {}/{}, hours to first alert median {:.1} (p90 {:.1}), alerts per found shift {alerts_per:.2}", delays.len(), shifts.len(), q(0.5), q(0.9));
         println!("{sname}: lowest member F1 {worst:.3}\n");
+    }
+    if with_oracle {
+        orc.print(verbose);
     }
     if by_kind {
         println!("by kind: misses split by the evidence of the label's rows (Poisson z of the window total, or of a repeated-value run; < 3 is beyond reach at the alert budget; '?' cumulative or no expected value)");
@@ -440,5 +475,363 @@ fn tune_mode(entities: u32, splits: &[(&str, u64, &str)], only_member: Option<&s
             }
         }
         println!();
+    }
+}
+
+/// One member and count metric type, for the oracle (`--oracle`): entities, what the
+/// simulator knew of them, the scoring start and our episode rules.
+struct OracleCtx<'a> {
+    ents: &'a [CorpusEntity],
+    knowns: &'a [Known],
+    /// Other entities of the member, for the fixed-budget threshold.
+    cal_ents: &'a [CorpusEntity],
+    cal_knowns: &'a [Known],
+    mi: usize,
+    te: i64,
+    ep: EpisodeParams,
+}
+
+/// The oracle's variants: knowing the day's random factor or not.
+const VARIANTS: [(&str, bool); 2] = [("full", false), ("blind", true)];
+/// A fixed false-alert budget per series-week, besides matching ours.
+const FIXED_BUDGET: f64 = 0.01;
+
+/// Per label of a count metric: ours found it; the oracle (variant x budget: full@ours,
+/// full@0.01, blind@ours, blind@0.01) found it; the label window's observed and expected
+/// totals and signed evidence (blind); the blind oracle's peak within the label and its
+/// threshold at our rate.
+#[derive(Clone)]
+struct LabelRow {
+    split: String,
+    member: &'static str,
+    metric: String,
+    entity: String,
+    kind: &'static str,
+    rows: usize,
+    ours: bool,
+    oracle: [bool; 4],
+    obs: f64,
+    exp: f64,
+    nats: f64,
+    peak: f64,
+    thr: f64,
+}
+
+#[derive(Default)]
+struct OracleReport {
+    lines: Vec<String>,
+    labels: Vec<LabelRow>,
+    /// per (split, metric): ours and the 4 configurations: (labels, found, fp, series-weeks)
+    totals: std::collections::BTreeMap<(String, String), [(usize, usize, usize, f64); 5]>,
+    /// per (split, metric): the blind oracle at each of [`CURVE`]'s budgets, thresholds from
+    /// the other entities: (labels, found, fp, series-weeks)
+    curve: std::collections::BTreeMap<(String, String), Vec<(usize, usize, usize, f64)>>,
+}
+
+/// False-alert budgets (per series-week) of the blind oracle's recall curve.
+const CURVE: [f64; 6] = [0.0025, 0.005, 0.01, 0.02, 0.05, 0.1];
+
+/// Our episode rules over oracle rows from `from` on, the threshold at `t` nats: a row's score
+/// is `1 - (1 - threshold) e^-(nats - t)`, so it opens an episode at `t` nats and keeps it open
+/// down to the close level's equivalent; non-suppressed episodes are the alerts.
+fn oracle_alerts(rows: &[OracleRow], t: f64, from: i64, ep: &EpisodeParams) -> Vec<(i64, i64)> {
+    let q = 1.0 - ep.threshold;
+    let sc: Vec<Scored> = rows
+        .iter()
+        .filter(|r| r.ts >= from)
+        .map(|r| {
+            let score = (1.0 - q * (-(r.nats - t)).exp()).clamp(0.0, 1.0);
+            Scored {
+                ts: r.ts,
+                value: 0.0,
+                score,
+                is_anomaly: score >= ep.threshold,
+                expected: None,
+                direction: r.dir,
+                top: Vec::new(),
+                neg_log10_p: ((r.nats - t) - q.ln()).max(0.0) / std::f64::consts::LN_10,
+                sequence: None,
+                warm_up: false,
+                noise_model: None,
+            }
+        })
+        .collect();
+    episodes(&sc, ep).iter().filter(|x| !x.suppressed).map(|x| (x.start_ts, x.end_ts)).collect()
+}
+
+/// Alerts overlapping no label of the entity.
+fn false_alerts(al: &[(i64, i64)], e: &CorpusEntity) -> usize {
+    al.iter().filter(|&&a| !e.labels.iter().any(|l| overlaps(a, (l.from_us, l.to_us)))).count()
+}
+
+/// The threshold (nats) for false alerts per series-week of at most `rate` over the whole
+/// series (training rows too: the oracle needs no training): from just above the largest
+/// score of rows no label reaches (outside every label and the 72 h after it) down in steps
+/// of 0.25 nats while the false alerts stay within the budget. (A plain bisection fails: at
+/// a low enough threshold every series is one long alert that overlaps a label, none false.)
+fn calibrate(scores: &[Vec<OracleRow>], ents: &[CorpusEntity], ep: &EpisodeParams, rate: f64) -> f64 {
+    let weeks: f64 = scores.iter().filter(|s| s.len() > 1).map(|s| (s[s.len() - 1].ts - s[0].ts) as f64 / WEEK).sum();
+    let budget = rate * weeks + 1e-9;
+    let fp_at = |t: f64| -> usize { scores.iter().zip(ents).map(|(s, e)| false_alerts(&oracle_alerts(s, t, i64::MIN, ep), e)).sum() };
+    let clean_max = scores
+        .iter()
+        .zip(ents)
+        .flat_map(|(s, e)| s.iter().filter(move |r| !e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + 72 * HOUR + TOLERANCE)))
+        .map(|r| r.nats)
+        .fold(0.0, f64::max);
+    let mut t = clean_max + 0.01;
+    while fp_at(t) as f64 > budget {
+        t += 0.25;
+    }
+    while t > 0.5 && fp_at(t - 0.25) as f64 <= budget {
+        t -= 0.25;
+    }
+    t
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+impl OracleReport {
+    #[allow(clippy::too_many_arguments)]
+    fn run(&mut self, c: &OracleCtx, split: &str, member: &'static str, metric: &str, ours: &Tally, ours_auc: Option<f64>, labels: &[(usize, i64, i64, &'static str, bool)]) {
+        let ours_rate = if ours.series_weeks > 0.0 { ours.fp as f64 / ours.series_weeks } else { 0.0 };
+        let key = (split.to_string(), metric.to_string());
+        let tot = self.totals.entry(key).or_default();
+        tot[0].0 += ours.labels;
+        tot[0].1 += ours.found;
+        tot[0].2 += ours.fp;
+        tot[0].3 += ours.series_weeks;
+        let mut found = vec![[false; 4]; labels.len()];
+        let mut cells: Vec<String> = Vec::new();
+        let mut evid: Vec<(f64, f64, f64, usize)> = vec![(0.0, 0.0, 0.0, 0); labels.len()];
+        let mut peaks = vec![0.0f64; labels.len()];
+        let mut thr_ours_blind = 0.0;
+        for (vi, (vname, blind)) in VARIANTS.iter().enumerate() {
+            let counts: Vec<Counts> = c.ents.iter().zip(c.knowns).map(|(e, k)| Counts::new(k, c.mi, &e.series[c.mi].ts, &e.series[c.mi].value, *blind)).collect();
+            let scores: Vec<Vec<OracleRow>> = counts.iter().map(oracle_score).collect();
+            // row AUC over the scored rows, as ours (other labels and their tolerance left out)
+            let (mut sc, mut cov, mut pos) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut scx, mut covx, mut posx) = (Vec::new(), Vec::new(), Vec::new());
+            for (e, s) in c.ents.iter().zip(&scores) {
+                for r in s.iter().filter(|r| r.ts >= c.te) {
+                    let p = labels.iter().any(|l| c.ents[l.0].id == e.id && r.ts >= l.1 && r.ts <= l.2);
+                    if !p && e.labels.iter().any(|l| r.ts >= l.from_us && r.ts <= l.to_us + TOLERANCE) {
+                        continue;
+                    }
+                    sc.push(r.nats);
+                    cov.push(r.cover);
+                    pos.push(p);
+                    if p || !e.labels.iter().any(|l| r.ts > l.to_us && r.ts <= l.to_us + 72 * HOUR + TOLERANCE) {
+                        scx.push(r.nats);
+                        covx.push(r.cover);
+                        posx.push(p);
+                    }
+                }
+            }
+            let fmt = |a: Option<f64>| a.map_or("    -".to_string(), |a| format!("{a:.3}"));
+            let (auc, auc_cov) = (roc_auc(&sc, &pos), roc_auc(&cov, &pos));
+            let cal_scores: Vec<Vec<OracleRow>> =
+                c.cal_ents.iter().zip(c.cal_knowns).map(|(e, k)| oracle_score(&Counts::new(k, c.mi, &e.series[c.mi].ts, &e.series[c.mi].value, *blind))).collect();
+            for (bi, rate) in [ours_rate, FIXED_BUDGET].into_iter().enumerate() {
+                // matching ours: on these entities (where our rate was measured); the fixed
+                // budget: on the other entities, so the evaluated ones do not set their own bar
+                let t = if bi == 0 { calibrate(&scores, c.ents, &c.ep, rate) } else { calibrate(&cal_scores, c.cal_ents, &c.ep, rate) };
+                if *blind && bi == 0 {
+                    thr_ours_blind = t;
+                }
+                let (mut nf, mut nal, mut nfp, mut weeks) = (0usize, 0usize, 0usize, 0.0f64);
+                for (ei, (e, s)) in c.ents.iter().zip(&scores).enumerate() {
+                    let Some(first) = s.iter().position(|r| r.ts >= c.te) else { continue };
+                    weeks += (s[s.len() - 1].ts - s[first].ts) as f64 / WEEK;
+                    let al = oracle_alerts(s, t, c.te, &c.ep);
+                    nal += al.len();
+                    nfp += false_alerts(&al, e);
+                    for (li, l) in labels.iter().enumerate().filter(|(_, l)| l.0 == ei) {
+                        let f = al.iter().any(|&a| overlaps(a, (l.1, l.2)));
+                        found[li][vi * 2 + bi] = f;
+                        nf += usize::from(f);
+                    }
+                }
+                let x = &mut tot[1 + vi * 2 + bi];
+                x.0 += labels.len();
+                x.1 += nf;
+                x.2 += nfp;
+                x.3 += weeks;
+                let r = nf as f64 / labels.len().max(1) as f64;
+                cells.push(format!("{vname}@{}: thr {t:5.1} found {nf:>3} alerts {nal:>3} FP {nfp:>2} ({:.3}) R {r:.3}", if bi == 0 { "ours" } else { "0.01" }, nfp as f64 / weeks.max(1e-9)));
+            }
+            if *blind {
+                let cv = self.curve.entry((split.to_string(), metric.to_string())).or_insert_with(|| vec![(0, 0, 0, 0.0); CURVE.len()]);
+                for (k, &rate) in CURVE.iter().enumerate() {
+                    let t = calibrate(&cal_scores, c.cal_ents, &c.ep, rate);
+                    for (ei, (e, s)) in c.ents.iter().zip(&scores).enumerate() {
+                        let Some(first) = s.iter().position(|r| r.ts >= c.te) else { continue };
+                        cv[k].3 += (s[s.len() - 1].ts - s[first].ts) as f64 / WEEK;
+                        let al = oracle_alerts(s, t, c.te, &c.ep);
+                        cv[k].2 += false_alerts(&al, e);
+                        cv[k].1 += labels.iter().filter(|l| l.0 == ei && al.iter().any(|&a| overlaps(a, (l.1, l.2)))).count();
+                    }
+                    cv[k].0 += labels.len();
+                }
+            }
+            cells.push(format!("AUC {vname} {} cover {} no-72h {} cover {}", fmt(auc), fmt(auc_cov), fmt(roc_auc(&scx, &posx)), fmt(roc_auc(&covx, &posx))));
+            if *blind {
+                for (li, l) in labels.iter().enumerate() {
+                    let cs = &counts[l.0];
+                    if let Some((x, e, n)) = cs.span(l.1, l.2) {
+                        let rows = cs.ts.iter().filter(|&&t| t >= l.1 && t <= l.2).count();
+                        evid[li] = (x, e, n, rows);
+                    }
+                    peaks[li] = scores[l.0].iter().filter(|r| r.ts >= l.1 && r.ts <= l.2 + TOLERANCE).map(|r| r.nats).fold(0.0, f64::max);
+                }
+            }
+        }
+        self.lines.push(format!(
+            "{split:<6} {member:<11} {metric:<16} labels {:>3} ours found {:>3} FP {:>2} ({:.3}) R {:.3} AUC {} no-72h {} | {}",
+            ours.labels,
+            ours.found,
+            ours.fp,
+            ours_rate,
+            ours.found as f64 / ours.labels.max(1) as f64,
+            ours_auc.map_or("    -".to_string(), |a| format!("{a:.3}")),
+            roc_auc(&ours.scores_x, &ours.pos_x).map_or("    -".to_string(), |a| format!("{a:.3}")),
+            cells.join(" | ")
+        ));
+        for (li, l) in labels.iter().enumerate() {
+            self.labels.push(LabelRow {
+                split: split.to_string(),
+                member,
+                metric: metric.to_string(),
+                entity: c.ents[l.0].id.clone(),
+                kind: l.3,
+                rows: evid[li].3,
+                ours: l.4,
+                oracle: found[li],
+                obs: evid[li].0,
+                exp: evid[li].1,
+                nats: evid[li].2,
+                peak: peaks[li],
+                thr: thr_ours_blind,
+            });
+        }
+    }
+
+    fn print(&self, verbose: bool) {
+        println!("\noracle (--oracle): a detector knowing each entity's true normal process (crates/core/src/corpus/oracle.rs), scanning windows of 1 row, 1 h, 4 h, 24 h, 72 h");
+        println!("ending at each row (quasi-Poisson likelihood ratio of the total against the true expected total, both directions) and repeated-value runs; full = knows the");
+        println!("day's random factor too, blind = not (its variance added per day). Threshold per member x metric on the whole series (training rows too) so that its false");
+        println!("alerts per series-week are at most ours (@ours, on these entities) or 0.01 (@0.01, on 3x as many other entities of the member, seed + 1000); alerts are our");
+        println!("episodes over its rows, matched to labels as ours. R recall; FP and FA/s-wk on the scored rows of these entities; AUC on the scored rows (no-72h: without the");
+        println!("rows within 72 h after a label; cover: a row takes the largest window containing it, not only ending at it).");
+        for l in &self.lines {
+            println!("{l}");
+        }
+        println!("\noracle per split and metric type, all members (labels, found, recall, false alerts per series-week):");
+        for ((sp, metric), x) in &self.totals {
+            let f = |y: &(usize, usize, usize, f64)| format!("{:>4} R {:.3} FA {:.4}", y.1, y.1 as f64 / y.0.max(1) as f64, y.2 as f64 / y.3.max(1e-9));
+            println!("{sp:<6} {metric:<16} labels {:>4} | ours {} | full@ours {} | full@0.01 {} | blind@ours {} | blind@0.01 {}", x[0].0, f(&x[0]), f(&x[1]), f(&x[2]), f(&x[3]), f(&x[4]));
+        }
+        println!("\nblind oracle's recall against its false-alert budget (thresholds from the other entities; realised false alerts per series-week on these in brackets):");
+        for ((sp, metric), cv) in &self.curve {
+            let cells: Vec<String> = CURVE.iter().zip(cv).map(|(b, y)| format!("{b}: {:.3} ({:.4})", y.1 as f64 / y.0.max(1) as f64, y.2 as f64 / y.3.max(1e-9))).collect();
+            println!("{sp:<6} {metric:<16} {}", cells.join(" | "));
+        }
+        println!("\noracle per kind, all members (found of labels; ours / full@ours / full@0.01 / blind@ours / blind@0.01):");
+        let mut keys: Vec<(String, String, &str)> = self.labels.iter().map(|l| (l.split.clone(), l.metric.clone(), l.kind)).collect();
+        keys.sort();
+        keys.dedup();
+        for (sp, metric, kind) in &keys {
+            let ls: Vec<&LabelRow> = self.labels.iter().filter(|l| &l.split == sp && &l.metric == metric && l.kind == *kind).collect();
+            let n = ls.len();
+            let c = |f: &dyn Fn(&LabelRow) -> bool| ls.iter().filter(|l| f(l)).count();
+            println!(
+                "{sp:<6} {metric:<16} {kind:<11} labels {n:>4}: ours {:>4} ({:.3}) | full@ours {:>4} ({:.3}) | full@0.01 {:>4} | blind@ours {:>4} ({:.3}) | blind@0.01 {:>4}",
+                c(&|l| l.ours),
+                c(&|l| l.ours) as f64 / n.max(1) as f64,
+                c(&|l| l.oracle[0]),
+                c(&|l| l.oracle[0]) as f64 / n.max(1) as f64,
+                c(&|l| l.oracle[1]),
+                c(&|l| l.oracle[2]),
+                c(&|l| l.oracle[2]) as f64 / n.max(1) as f64,
+                c(&|l| l.oracle[3])
+            );
+        }
+        println!("\nlabels we miss, per kind: how many the oracle finds at our false-alert rate (full / blind), and the label window's evidence (median expected total, observed/expected,");
+        println!("|nats| of the window, blind) of those the blind oracle finds and of those it misses too:");
+        for (sp, metric, kind) in &keys {
+            let miss: Vec<&LabelRow> = self.labels.iter().filter(|l| &l.split == sp && &l.metric == metric && l.kind == *kind && !l.ours).collect();
+            if miss.is_empty() {
+                continue;
+            }
+            let desc = |v: &[&&LabelRow]| {
+                if v.is_empty() {
+                    return "-".to_string();
+                }
+                format!(
+                    "exp {:.1} obs/exp {:.2} nats {:.1}",
+                    median(v.iter().map(|l| l.exp).collect()),
+                    median(v.iter().map(|l| l.obs / l.exp.max(1e-9)).collect()),
+                    median(v.iter().map(|l| l.nats.abs()).collect())
+                )
+            };
+            let fb: Vec<&&LabelRow> = miss.iter().filter(|l| l.oracle[2]).collect();
+            let nb: Vec<&&LabelRow> = miss.iter().filter(|l| !l.oracle[2]).collect();
+            println!(
+                "{sp:<6} {metric:<16} {kind:<11} we miss {:>3}: oracle finds full {:>3} blind {:>3} [{}] | blind misses too {:>3} [{}]",
+                miss.len(),
+                miss.iter().filter(|l| l.oracle[0]).count(),
+                fb.len(),
+                desc(&fb),
+                nb.len(),
+                desc(&nb)
+            );
+        }
+        println!("\nlabels the blind oracle misses at our false-alert rate, by the label window's expected total (all members and kinds):");
+        for (sp, metric) in self.totals.keys() {
+            let ls: Vec<&LabelRow> = self.labels.iter().filter(|l| &l.split == sp && &l.metric == metric).collect();
+            let buckets = [(0.0, 5.0), (5.0, 20.0), (20.0, 100.0), (100.0, f64::INFINITY)];
+            let cells: Vec<String> = buckets
+                .iter()
+                .map(|&(a, b)| {
+                    let inb: Vec<&&LabelRow> = ls.iter().filter(|l| l.exp >= a && l.exp < b).collect();
+                    format!("exp {a}-{b}: {} of {} missed (ours {})", inb.iter().filter(|l| !l.oracle[2]).count(), inb.len(), inb.iter().filter(|l| !l.ours).count())
+                })
+                .collect();
+            println!("{sp:<6} {metric:<16} {}", cells.join(" | "));
+        }
+        if verbose {
+            println!("\nlabels we find and the blind oracle at our rate misses:");
+            for l in self.labels.iter().filter(|l| l.ours && !l.oracle[2]) {
+                println!(
+                    "  {} {} {} {} {}: rows {} obs {:.1} exp {:.1} ratio {:.2} window nats {:.1} | oracle peak {:.1} thr {:.1}",
+                    l.split, l.member, l.metric, l.entity, l.kind, l.rows, l.obs, l.exp, l.obs / l.exp.max(1e-9), l.nats, l.peak, l.thr
+                );
+            }
+            println!("\nevery label we miss (blind oracle at our rate: found, its peak within the label + 2 h and its threshold):");
+            for l in self.labels.iter().filter(|l| !l.ours) {
+                println!(
+                    "  {} {} {} {} {}: rows {} obs {:.1} exp {:.1} ratio {:.2} window nats {:.1} | oracle {} peak {:.1} thr {:.1}",
+                    l.split,
+                    l.member,
+                    l.metric,
+                    l.entity,
+                    l.kind,
+                    l.rows,
+                    l.obs,
+                    l.exp,
+                    l.obs / l.exp.max(1e-9),
+                    l.nats,
+                    if l.oracle[2] { "found" } else { "missed" },
+                    l.peak,
+                    l.thr
+                );
+            }
+        }
     }
 }

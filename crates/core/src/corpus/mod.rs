@@ -21,6 +21,7 @@
 //! Everything depends only on (member, seed, entity index): splits use different seeds and
 //! entity name prefixes, so a split tuned on never shares an entity with the one reported.
 
+pub mod oracle;
 mod record;
 mod truth;
 #[cfg(test)]
@@ -126,6 +127,12 @@ pub(crate) fn metric_of(name: &str) -> usize {
 /// Entity `index` of `m` under `seed`, its id prefixed with `prefix` (e.g. "tune", "rep").
 /// The last row is at `end_us` (aligned down to the member's step).
 pub fn generate(m: &Member, seed: u64, prefix: &str, index: u32, end_us: i64) -> CorpusEntity {
+    generate_with_truth(m, seed, prefix, index, end_us).0
+}
+
+/// [`generate`], with what the simulator knew of the entity's normal process (for
+/// [`oracle`]); the entity is the same, value for value.
+pub fn generate_with_truth(m: &Member, seed: u64, prefix: &str, index: u32, end_us: i64) -> (CorpusEntity, oracle::Known) {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8..16].copy_from_slice(&u64::from(index).to_le_bytes());
@@ -145,7 +152,8 @@ pub fn generate(m: &Member, seed: u64, prefix: &str, index: u32, end_us: i64) ->
     let anomalies_from = train_end_step.max(truth::BASE_PER_DAY);
     let t = truth::simulate(&mut rng, &m.style, start, n, anomalies_from, LOCAL_OFFSET_US);
     let (series, labels) = record::record(&mut rng, &t, &m.style, start);
-    CorpusEntity { id: format!("{prefix}_{}_{index:04}", m.name), series, labels }
+    let known = oracle::Known::new(&t.known, &t.labels, &m.style, start);
+    (CorpusEntity { id: format!("{prefix}_{}_{index:04}", m.name), series, labels }, known)
 }
 
 /// The instant training ends for `m` (rows before it train, rows at or after it are scored).

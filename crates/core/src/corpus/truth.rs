@@ -43,6 +43,22 @@ pub(crate) struct Truth {
     pub stuck: Vec<(usize, usize, usize)>,
     /// Recording-level misreads of the stock: (step, added amount).
     pub glitch: Vec<(usize, f64)>,
+    /// What the simulator knows of the normal process (read by `oracle.rs` only; nothing
+    /// here is drawn, so recording it leaves every generated value as it was).
+    pub known: KnownProcess,
+}
+
+/// The normal process per base step, without the anomalies: the demand mean (negative
+/// binomial with dispersion `alpha`) before the stock limits it, the stock on hand when it is
+/// served, the custody mean (Poisson), and the day's random factor (`exp(0.12 N)`, part of
+/// both means; holidays and the regime change are in the means but not in this factor).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KnownProcess {
+    pub cons_mu: Vec<f64>,
+    pub avail: Vec<f64>,
+    pub alpha: f64,
+    pub cust_mu: Vec<f64>,
+    pub day_noise: Vec<f64>,
 }
 
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
@@ -110,6 +126,8 @@ pub(crate) fn simulate(rng: &mut ChaCha8Rng, style: &Style, start_us: i64, n: us
     let reorder = capacity * rng.gen_range(0.25..0.4);
     let dur_base = rng.gen_range(15.0..80.0);
     let mut day_factor: Vec<f64> = (0..n_days).map(|_| (0.12 * normal(rng)).exp()).collect();
+    let day_noise = day_factor.clone();
+    let mut known = KnownProcess { alpha, ..KnownProcess::default() };
 
     // anomaly plan: one per segment of the span after `anomalies_from`
     let mut labels: Vec<TruthLabel> = Vec::new();
@@ -241,6 +259,9 @@ pub(crate) fn simulate(rng: &mut ChaCha8Rng, style: &Style, start_us: i64, n: us
         let shape = day_shape(if we { (h - 1.0).rem_euclid(24.0) } else { h }, p1, p2, night) / norm;
         let mu = level * shape * day_factor[d] * if we { weekend_factor } else { 1.0 } * rate[i];
         let demand = nb(rng, mu, alpha) + cons_extra[i];
+        known.cons_mu.push(level * shape * day_factor[d] * if we { weekend_factor } else { 1.0 });
+        known.avail.push(stock.max(0.0).floor());
+        known.day_noise.push(day_noise[d]);
         let served = demand.min(stock.max(0.0).floor());
         stock -= served;
         if style.shrink && rng.gen_bool(0.01) {
@@ -251,6 +272,7 @@ pub(crate) fn simulate(rng: &mut ChaCha8Rng, style: &Style, start_us: i64, n: us
         let working = h >= w0 && h < w1 && !(12.0..13.0).contains(&h);
         let cmu = cust_level * if working { 1.0 } else { 0.02 } * if we { cust_weekend } else { 1.0 } * day_factor[d] * cust_rate[i];
         custody.push(poisson(rng, cmu) + cust_extra[i]);
+        known.cust_mu.push(cust_level * if working { 1.0 } else { 0.02 } * if we { cust_weekend } else { 1.0 } * day_factor[d]);
         // refills
         if pending == Some(i) {
             pending = None;
@@ -303,5 +325,5 @@ pub(crate) fn simulate(rng: &mut ChaCha8Rng, style: &Style, start_us: i64, n: us
         labels.push(TruthLabel { metric: STOK, kind: "missing_refill", a: s, b: n - 1 });
     }
     let first_duration = (dur_base * (0.15 * normal(rng)).exp()).round().max(1.0);
-    Truth { cons, custody, stock: stock_v, refills, first_duration, capacity, labels, stuck, glitch }
+    Truth { cons, custody, stock: stock_v, refills, first_duration, capacity, labels, stuck, glitch, known }
 }
