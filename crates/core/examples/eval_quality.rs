@@ -96,12 +96,13 @@ impl Tally {
     }
 }
 
-/// How detectable a missed label is at all, for counts (rows with an expected value): over the
-/// label's rows, observed and expected totals and the Poisson z `(obs - exp) / sqrt(exp)` an
-/// oracle knowing the window exactly would see (a lower bound on the variance, so an upper
-/// bound on the evidence: over-dispersion only lowers it); for a run of one repeated value,
-/// `-ln P` of that run under Poisson rows (nats).
-fn oracle(scored: &[Scored], from: i64, to: i64) -> String {
+/// How much evidence a missed label carries against OUR model's expected values, for counts
+/// (rows with an expected value): over the label's rows, observed and expected totals and the
+/// Poisson z `(obs - exp) / sqrt(exp)` (a lower bound on the variance, so an upper bound on the
+/// evidence: over-dispersion only lowers it); for a run of one repeated value, `-ln P` of that
+/// run under Poisson rows (nats). Not the corpus oracle (`--oracle`), which uses the simulator's
+/// true means: where the two expected totals differ, our model's expectation is off.
+fn evidence_at_our_expected(scored: &[Scored], from: i64, to: i64) -> String {
     let rows: Vec<&Scored> = scored.iter().filter(|r| r.ts >= from && r.ts <= to).collect();
     let (obs, exp): (f64, f64) = rows.iter().filter_map(|r| r.expected.map(|e| (r.value, e))).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     if exp <= 0.0 || rows.is_empty() {
@@ -119,7 +120,7 @@ fn oracle(scored: &[Scored], from: i64, to: i64) -> String {
     } else {
         String::new()
     };
-    format!(" | oracle obs {obs:.1} exp {exp:.1} z {:.1} rows {}{run}", (obs - exp) / exp.sqrt(), rows.len())
+    format!(" | against our expected: obs {obs:.1} exp {exp:.1} z {:.1} rows {}{run}", (obs - exp) / exp.sqrt(), rows.len())
 }
 
 /// Rows `first..` of an entity the model was not trained on, scored as the hourly detection
@@ -295,7 +296,7 @@ fn main() {
                         if verbose && !f {
                             let peak = scored.iter().filter(|r| r.ts >= l.0 && r.ts <= l.1).max_by(|x, y| x.score.total_cmp(&y.score));
                             if let Some(r) = peak {
-                                println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}{} {:?}", e.id, l.2, r.score, r.value, r.expected, oracle(&scored, l.0, l.1), r.top);
+                                println!("  MISS {} {name} {}: score {:.6} v {:.2} e {:?}{} {:?}", e.id, l.2, r.score, r.value, r.expected, evidence_at_our_expected(&scored, l.0, l.1), r.top);
                             }
                         }
                         if by_kind {
