@@ -176,7 +176,9 @@ impl TypeRun {
                     ((e, s.map(|t| series::ts(to_unix_us(t) + 1)).unwrap_or_else(TimestampWithTimeZone::negative_infinity)), span)
                 })
                 .collect(),
-            (_, s) => series::entities(mt)?
+            // an analyst's pass skips series with no feature row at or after `since` (nothing
+            // to score; only their look-back would be read); a saving pass visits them all
+            (_, s) => series::entities_since(mt, if save { None } else { s })?
                 .into_iter()
                 .map(|e| ((e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)), None))
                 .collect(),

@@ -408,11 +408,19 @@ fn align_aux(
 
 /// Every entity of a metric type with stored features.
 pub fn entities(metric_type: &str) -> Result<Vec<String>> {
+    entities_since(metric_type, None)
+}
+
+/// `entities` with a feature row at or after `since` (all of them when None): the series an
+/// analyst's pass from `since` has rows to score in. A series whose newest feature row is older
+/// would only have its look-back read.
+pub fn entities_since(metric_type: &str, since: Option<TimestampWithTimeZone>) -> Result<Vec<String>> {
     Spi::connect(|client| -> Result<Vec<String>> {
         let t = client.select(
-            "SELECT entity_id FROM ml_series_state WHERE metric_type = $1 AND features_until IS NOT NULL ORDER BY 1",
+            "SELECT entity_id FROM ml_series_state WHERE metric_type = $1 AND features_until IS NOT NULL
+                AND ($2::timestamptz IS NULL OR features_until >= $2) ORDER BY 1",
             None,
-            &[metric_type.into()],
+            &[metric_type.into(), since.into()],
         )?;
         let mut out = Vec::new();
         for r in t {
