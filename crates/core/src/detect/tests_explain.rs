@@ -4,15 +4,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
-use super::tests_fit::cal_feats;
+use super::tests_fit::{cal_feats, BASE, DAY, HOUR, STEP};
 use super::derive::features;
 use super::*;
 use crate::error::ErrorKind;
 
-const BASE: i64 = 1_735_689_600_000_000;
-const STEP: i64 = 15 * 60_000_000;
-const HOUR: i64 = 3_600_000_000;
-const DAY: i64 = 24 * HOUR;
 
 fn count_series(id: &str, seed: u64, days: i64, scale: f64) -> SeriesRows {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -12,11 +12,12 @@ use super::*;
 use crate::error::ErrorKind;
 use crate::features::{col, NUM_FEATURES};
 
-/// 2025-01-01T00:00:00Z, a Wednesday.
-const BASE: i64 = 1_735_689_600_000_000;
-const STEP: i64 = 15 * 60_000_000;
-const HOUR: i64 = 3_600_000_000;
-const DAY: i64 = 24 * HOUR;
+/// 2025-01-01T00:00:00Z, a Wednesday (the first instant of every test series in this module's
+/// test files, which use these constants).
+pub(super) const BASE: i64 = 1_735_689_600_000_000;
+pub(super) const STEP: i64 = 15 * 60_000_000;
+pub(super) const HOUR: i64 = 3_600_000_000;
+pub(super) const DAY: i64 = 24 * HOUR;
 
 /// The calendar features of a row at `ts` (UTC: local hour = UTC hour): hour of day and ISO
 /// day of week (Monday 1), as the feature build stores them; shared by the core tests.

@@ -7,14 +7,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
-use super::tests_fit::{cal_feats, older_bytes};
+use super::tests_fit::{cal_feats, older_bytes, BASE, DAY, HOUR};
 use super::*;
 
-/// 2025-01-01T00:00:00Z, a Wednesday.
-const BASE: i64 = 1_735_689_600_000_000;
 const MIN5: i64 = 5 * 60_000_000;
-const HOUR: i64 = 3_600_000_000;
-const DAY: i64 = 24 * HOUR;
 const TRAIN_DAYS: i64 = 14;
 const DAYS: i64 = 18;
 

@@ -5,15 +5,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::tests_fit::cal_feats;
+use super::tests_fit::{cal_feats, BASE, DAY, HOUR, STEP};
 use super::noise::pool_durations;
 use super::*;
 
-/// 2025-01-01T00:00:00Z, a Wednesday.
-const BASE: i64 = 1_735_689_600_000_000;
-const STEP: i64 = 15 * 60_000_000;
-const HOUR: i64 = 3_600_000_000;
-const DAY: i64 = 24 * HOUR;
 
 fn series(id: &str, ts: Vec<i64>, value: Vec<f64>, aux: Vec<f64>) -> SeriesRows {
     SeriesRows { entity_id: id.into(), features: ts.iter().map(|&t| cal_feats(t)).collect(), ts, value, aux: Some(aux.into_iter().map(Some).collect()) }
