@@ -79,7 +79,7 @@ impl Tally {
             if !other {
                 self.scores.push(r.score);
                 self.pos.push(pos);
-                if pos || !e.labels.iter().any(|l| r.ts > l.to_us && r.ts <= l.to_us + 72 * HOUR + TOLERANCE) {
+                if pos || !after_a_label(e, r.ts) {
                     self.scores_x.push(r.score);
                     self.pos_x.push(pos);
                 }
@@ -94,6 +94,12 @@ impl Tally {
         let auc = auc.map_or("   -".to_string(), |a| format!("{a:.3}"));
         format!("{split:<6} {member:<11} {metric:<16} {:>6} {:>5} {:>6} {:>4} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>6}", self.labels, self.found, self.alerts, self.fp, p, r, f1, fa, auc)
     }
+}
+
+/// Whether `ts` falls in the 72 h (+ tolerance) after the end of one of `e`'s labels: rows whose
+/// trailing windows still hold the anomaly (left out of the `no-72h` AUCs).
+fn after_a_label(e: &CorpusEntity, ts: i64) -> bool {
+    e.labels.iter().any(|l| ts > l.to_us && ts <= l.to_us + 72 * HOUR + TOLERANCE)
 }
 
 /// How much evidence a missed label carries against OUR model's expected values, for counts
@@ -560,6 +566,25 @@ fn oracle_alerts(rows: &[OracleRow], t: f64, from: i64, ep: &EpisodeParams) -> V
     episodes(&sc, ep).iter().filter(|x| !x.suppressed).map(|x| (x.start_ts, x.end_ts)).collect()
 }
 
+/// The oracle's alerts over the scored rows of every entity at threshold `t`: per label (entity
+/// index, from, to, ...) whether an alert overlaps it, then the alerts, the false ones and the
+/// series-weeks scored.
+fn alerts_at(c: &OracleCtx, scores: &[Vec<OracleRow>], t: f64, labels: &[(usize, i64, i64, &'static str, bool)]) -> (Vec<bool>, usize, usize, f64) {
+    let mut hit = vec![false; labels.len()];
+    let (mut nal, mut nfp, mut weeks) = (0usize, 0usize, 0.0f64);
+    for (ei, (e, s)) in c.ents.iter().zip(scores).enumerate() {
+        let Some(first) = s.iter().position(|r| r.ts >= c.te) else { continue };
+        weeks += (s[s.len() - 1].ts - s[first].ts) as f64 / WEEK;
+        let al = oracle_alerts(s, t, c.te, &c.ep);
+        nal += al.len();
+        nfp += false_alerts(&al, e);
+        for (li, l) in labels.iter().enumerate().filter(|(_, l)| l.0 == ei) {
+            hit[li] = al.iter().any(|&a| overlaps(a, (l.1, l.2)));
+        }
+    }
+    (hit, nal, nfp, weeks)
+}
+
 /// Alerts overlapping no label of the entity.
 fn false_alerts(al: &[(i64, i64)], e: &CorpusEntity) -> usize {
     al.iter().filter(|&&a| !e.labels.iter().any(|l| overlaps(a, (l.from_us, l.to_us)))).count()
@@ -628,7 +653,7 @@ impl OracleReport {
                     sc.push(r.nats);
                     cov.push(r.cover);
                     pos.push(p);
-                    if p || !e.labels.iter().any(|l| r.ts > l.to_us && r.ts <= l.to_us + 72 * HOUR + TOLERANCE) {
+                    if p || !after_a_label(e, r.ts) {
                         scx.push(r.nats);
                         covx.push(r.cover);
                         posx.push(p);
@@ -646,18 +671,10 @@ impl OracleReport {
                 if *blind && bi == 0 {
                     thr_ours_blind = t;
                 }
-                let (mut nf, mut nal, mut nfp, mut weeks) = (0usize, 0usize, 0usize, 0.0f64);
-                for (ei, (e, s)) in c.ents.iter().zip(&scores).enumerate() {
-                    let Some(first) = s.iter().position(|r| r.ts >= c.te) else { continue };
-                    weeks += (s[s.len() - 1].ts - s[first].ts) as f64 / WEEK;
-                    let al = oracle_alerts(s, t, c.te, &c.ep);
-                    nal += al.len();
-                    nfp += false_alerts(&al, e);
-                    for (li, l) in labels.iter().enumerate().filter(|(_, l)| l.0 == ei) {
-                        let f = al.iter().any(|&a| overlaps(a, (l.1, l.2)));
-                        found[li][vi * 2 + bi] = f;
-                        nf += usize::from(f);
-                    }
+                let (hit, nal, nfp, weeks) = alerts_at(c, &scores, t, labels);
+                let nf = hit.iter().filter(|&&h| h).count();
+                for (li, h) in hit.into_iter().enumerate() {
+                    found[li][vi * 2 + bi] = h;
                 }
                 let x = &mut tot[1 + vi * 2 + bi];
                 x.0 += labels.len();
@@ -671,14 +688,11 @@ impl OracleReport {
                 let cv = self.curve.entry((split.to_string(), metric.to_string())).or_insert_with(|| vec![(0, 0, 0, 0.0); CURVE.len()]);
                 for (k, &rate) in CURVE.iter().enumerate() {
                     let t = calibrate(&cal_scores, c.cal_ents, &c.ep, rate);
-                    for (ei, (e, s)) in c.ents.iter().zip(&scores).enumerate() {
-                        let Some(first) = s.iter().position(|r| r.ts >= c.te) else { continue };
-                        cv[k].3 += (s[s.len() - 1].ts - s[first].ts) as f64 / WEEK;
-                        let al = oracle_alerts(s, t, c.te, &c.ep);
-                        cv[k].2 += false_alerts(&al, e);
-                        cv[k].1 += labels.iter().filter(|l| l.0 == ei && al.iter().any(|&a| overlaps(a, (l.1, l.2)))).count();
-                    }
+                    let (hit, _, nfp, weeks) = alerts_at(c, &scores, t, labels);
                     cv[k].0 += labels.len();
+                    cv[k].1 += hit.iter().filter(|&&h| h).count();
+                    cv[k].2 += nfp;
+                    cv[k].3 += weeks;
                 }
             }
             cells.push(format!("AUC {vname} {} cover {} no-72h {} cover {}", fmt(auc), fmt(auc_cov), fmt(roc_auc(&scx, &posx)), fmt(roc_auc(&covx, &posx))));
