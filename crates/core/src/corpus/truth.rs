@@ -257,9 +257,11 @@ pub(crate) fn simulate(rng: &mut ChaCha8Rng, style: &Style, start_us: i64, n: us
         let h = hour_of(i);
         let we = weekend_of(i);
         let shape = day_shape(if we { (h - 1.0).rem_euclid(24.0) } else { h }, p1, p2, night) / norm;
-        let mu = level * shape * day_factor[d] * if we { weekend_factor } else { 1.0 } * rate[i];
+        // the normal mean, then the anomaly's rate factor on it
+        let normal_mu = level * shape * day_factor[d] * if we { weekend_factor } else { 1.0 };
+        let mu = normal_mu * rate[i];
         let demand = nb(rng, mu, alpha) + cons_extra[i];
-        known.cons_mu.push(level * shape * day_factor[d] * if we { weekend_factor } else { 1.0 });
+        known.cons_mu.push(normal_mu);
         known.avail.push(stock.max(0.0).floor());
         known.day_noise.push(day_noise[d]);
         let served = demand.min(stock.max(0.0).floor());
@@ -270,9 +272,9 @@ pub(crate) fn simulate(rng: &mut ChaCha8Rng, style: &Style, start_us: i64, n: us
         stock = (stock - leak[i]).max(0.0);
         cons.push(served);
         let working = h >= w0 && h < w1 && !(12.0..13.0).contains(&h);
-        let cmu = cust_level * if working { 1.0 } else { 0.02 } * if we { cust_weekend } else { 1.0 } * day_factor[d] * cust_rate[i];
-        custody.push(poisson(rng, cmu) + cust_extra[i]);
-        known.cust_mu.push(cust_level * if working { 1.0 } else { 0.02 } * if we { cust_weekend } else { 1.0 } * day_factor[d]);
+        let normal_cmu = cust_level * if working { 1.0 } else { 0.02 } * if we { cust_weekend } else { 1.0 } * day_factor[d];
+        custody.push(poisson(rng, normal_cmu * cust_rate[i]) + cust_extra[i]);
+        known.cust_mu.push(normal_cmu);
         // refills
         if pending == Some(i) {
             pending = None;
