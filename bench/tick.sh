@@ -17,9 +17,6 @@ RUNS="${1:-3}"
 DETECT="${2:-}"
 bash scripts/cluster.sh start >/dev/null
 P() { bench_psql "$@"; }
-# The backend's CPU time (user + system) between two "CPU utime stime" lines, in ms: on a
-# machine shared with other work it moves much less than the wall-clock time.
-cpu() { awk -v hz="$(getconf CLK_TCK)" '/^CPU/ {c[n++] = $2 + $3} END {if (n >= 2) printf "%.0f", (c[n-1] - c[n-2]) * 1000 / hz}'; }
 bench_realtime_off
 # the real-time worker may still be building: wait until it has finished (it holds the stage locks meanwhile)
 for _ in $(seq 1 60); do
@@ -51,7 +48,7 @@ ROLLBACK;
 SQL
 )
     t=$(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1)
-    echo "run $r: fresh incremental build, $call: $t ms (backend CPU $(echo "$out" | cpu) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+    echo "run $r: fresh incremental build, $call: $t ms (backend CPU $(echo "$out" | bench_cpu_ms) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
     # each chunk's debug line: read (checkpoints, decoding) compute insert state, as durations
     echo "$out" | grep -o 'features chunk: .*' | sed -E 's/.*; read (.*)/\1/; s/[(),]//g; s/checkpoints |decoding |compute |insert |state //g' |
       awk 'function ms(d) { if (d ~ /ms$/) return d + 0; if (d ~ /µs$/) return d / 1000; if (d ~ /ns$/) return d / 1e6; return d * 1000 }
@@ -81,7 +78,7 @@ SELECT 'digest watermarks ' || md5(string_agg(concat_ws('|', metric_type, entity
 ROLLBACK;
 SQL
 )
-        echo "run $r: scheduled detection over the last hour $(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1) ms (backend CPU $(echo "$out" | cpu) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
+        echo "run $r: scheduled detection over the last hour $(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1) ms (backend CPU $(echo "$out" | bench_cpu_ms) ms), backend peak $(echo "$out" | awk '/VmHWM/ {print $2 " " $3}')"
         # what the run wrote (alerts, watermarks) and an analyst's pass over the same hour
         # (every scored row: score, expected value, explanation), untimed, to compare builds:
         # equal digests, equal results

@@ -40,7 +40,7 @@ ROLLBACK;
 SQL
 )
         t=$(echo "$out" | awk '/^Time:/ {print $2}' | tail -n 1)
-        cpu=$(echo "$out" | awk -v hz="$(getconf CLK_TCK)" '/^CPU/ {c[n++] = $2 + $3} END {if (n >= 2) printf "%.0f", (c[n-1] - c[n-2]) * 1000 / hz}')
+        cpu=$(echo "$out" | bench_cpu_ms)
         [ -n "$t" ] || { echo "$out" >&2; exit 1; }
         printf 'run %s  %-18s training %8.0f ms  backend process CPU %6s ms  (load average before %s)\n' "$r" "$mt" "$t" "$cpu" "$load"
     done

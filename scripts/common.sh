@@ -50,6 +50,11 @@ CONF
 # psql on the local cluster's database (scripts/cluster.sh: PGA_DIR, PGA_PORT, PGA_DB), for the benches.
 bench_psql() { bash scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
+# A bench's backend CPU time (user + system, its threads included) between the last two
+# "CPU utime stime" lines on stdin (fields 14 and 15 of /proc/PID/stat), in ms: on a machine
+# shared with other work it moves much less than the wall-clock time.
+bench_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '/^CPU/ {c[n++] = $2 + $3} END {if (n >= 2) printf "%.0f", (c[n-1] - c[n-2]) * 1000 / hz}'; }
+
 # The real-time worker would race a bench for the stage locks: off while it runs, reset
 # when the script exits (this sets the script's EXIT trap).
 bench_realtime_off() {
