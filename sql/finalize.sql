@@ -207,7 +207,7 @@ GROUP BY f.metric_type, c.feature;
 COMMENT ON VIEW ml_feature_quality IS 'Per metric type and feature: rows, null rate, coverage, min, max, mean (scans ml_features: filter by metric_type)';
 GRANT SELECT ON ml_feature_quality TO anomaly_reader, anomaly_admin;
 GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_feature_correlations(text),
-    ml_detect(text, timestamptz, timestamptz, boolean, integer) TO anomaly_reader;
+    ml_detect(text, timestamptz, timestamptz, boolean, integer, text) TO anomaly_reader;
 GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_select_features(text, text), ml_feature_correlations(text) TO anomaly_admin;
 
 -- ---------------------------------------------------------------------------
@@ -255,8 +255,8 @@ COMMENT ON FUNCTION ml_train(text, text, jsonb, timestamptz, timestamptz) IS
 COMMENT ON FUNCTION ml_tune(text, double precision, integer) IS
     'Self-tuning: searches noise-model families and detector parameters for a metric type within budget seconds (and max_trials), against ml_labels and reviewed alerts (or, without labels, a false-alert budget per series-week and stability across seeds); every trial in ml_tuning_trials; trains the winner when it beats the active model''s parameters and activates it only when its F1 is not worse; returns a summary';
 COMMENT ON FUNCTION ml_activate_model(bigint) IS 'Makes a model version the active one of its metric type and model type (rollback)';
-COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean, integer) IS
-    'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode; parallel > 1 (with save) splits the entities across background workers and returns the anomalous rows';
+COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean, integer, text) IS
+    'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode; parallel > 1 (with save) splits the entities across background workers and returns the anomalous rows; entity_id (without save) scores one entity''s series only, of every metric type holding it when metric_type is NULL';
 COMMENT ON FUNCTION ml_run_stage(text, text) IS
     'Runs one pipeline stage as the schedule does (collection, features, detection, training, cleanup), each metric type in its own subtransaction; failures are recorded and the rest goes on; returns a summary';
 COMMENT ON FUNCTION ml_schedule(text, text, text, text, text) IS
@@ -327,7 +327,7 @@ REVOKE ALL ON ml_channels FROM anomaly_reader, anomaly_writer;
 -- every new function: take it back now that all exist, then grant what each role needs.
 SELECT ml_revoke_public();
 GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_feature_correlations(text),
-    ml_detect(text, timestamptz, timestamptz, boolean, integer), ml_plot(text, text, timestamptz, timestamptz) TO anomaly_reader;
+    ml_detect(text, timestamptz, timestamptz, boolean, integer, text), ml_plot(text, text, timestamptz, timestamptz) TO anomaly_reader;
 GRANT EXECUTE ON FUNCTION ml_ingest(text, text, double precision, timestamptz, jsonb) TO anomaly_writer;
 REVOKE ALL ON FUNCTION ml_revoke_public() FROM anomaly_admin;
 -- it runs the statements it is given: the owner's partition maintenance only

@@ -896,6 +896,35 @@ AS 'MODULE_PATHNAME', 'ml_detect_shard_wrapper';
 COMMENT ON FUNCTION ml_detect_shard(text, bytea, bytea) IS
     'Citus: scores the series of one ml_metrics shard on the worker that holds it with the coordinator''s model bytes and returns what to write (alerts, not rows); the detection stage runs it on every shard at once and writes the alerts on the coordinator';
 
+-- ml_detect gained entity_id (an analyst's pass over one entity): a new signature, so the
+-- old function goes (its grant with it) and the new one is granted below.
+DROP FUNCTION ml_detect(text, timestamptz, timestamptz, boolean, integer);
+CREATE FUNCTION "ml_detect"(
+	"metric_type" TEXT DEFAULT NULL, /* Option < & str > */
+	"since" timestamp with time zone DEFAULT NULL, /* Option < TimestampWithTimeZone > */
+	"until" timestamp with time zone DEFAULT NULL, /* Option < TimestampWithTimeZone > */
+	"save" bool DEFAULT false, /* Option < bool > */
+	"parallel" INT DEFAULT 1, /* Option < i32 > */
+	"entity_id" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS TABLE (
+	"metric_type" TEXT,  /* String */
+	"entity_id" TEXT,  /* String */
+	"timestamp" timestamp with time zone,  /* TimestampWithTimeZone */
+	"metric_value" double precision,  /* f64 */
+	"score" double precision,  /* f64 */
+	"is_anomaly" bool,  /* bool */
+	"severity" TEXT,  /* Option < String > */
+	"expected_value" double precision,  /* Option < f64 > */
+	"deviation_percent" double precision,  /* Option < f64 > */
+	"explanation" jsonb  /* Option < JsonB > */
+)
+VOLATILE PARALLEL UNSAFE
+SET search_path TO @extschema@, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ml_detect_wrapper';
+COMMENT ON FUNCTION ml_detect(text, timestamptz, timestamptz, boolean, integer, text) IS
+    'Scores stored observations (one row each: score 0..1, is_anomaly, severity, expected value, deviation, explanation); save => true scores what is new and writes one alert per anomaly episode; parallel > 1 (with save) splits the entities across background workers and returns the anomalous rows; entity_id (without save) scores one entity''s series only, of every metric type holding it when metric_type is NULL';
+
 -- NULL arguments get an error that names them instead of a silent NULL.
 CREATE OR REPLACE FUNCTION "ml_add_channel"(
 	"name" TEXT, /* Option < & str > */
@@ -942,7 +971,7 @@ $fn$;
 COMMENT ON FUNCTION ml_revoke_public() IS 'Install step: takes every PUBLIC grant off the extension''s own tables, sequences and functions (run at the end of CREATE EXTENSION; superuser only)';
 SELECT ml_revoke_public();
 GRANT EXECUTE ON FUNCTION ml_feature_matrix(text, timestamptz, timestamptz, text[]), ml_feature_correlations(text),
-    ml_detect(text, timestamptz, timestamptz, boolean, integer), ml_plot(text, text, timestamptz, timestamptz),
+    ml_detect(text, timestamptz, timestamptz, boolean, integer, text), ml_plot(text, text, timestamptz, timestamptz),
     ml_explain(text, text, timestamptz), ml_feature_importance(text) TO anomaly_reader;
 GRANT EXECUTE ON FUNCTION ml_ingest(text, text, double precision, timestamptz, jsonb) TO anomaly_writer;
 REVOKE ALL ON FUNCTION ml_revoke_public() FROM anomaly_admin;

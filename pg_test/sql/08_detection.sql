@@ -11,6 +11,23 @@ SELECT count(*) AS scored, count(*) FILTER (WHERE is_anomaly) > 0 AS some_anomal
        bool_and(severity IN ('dusuk','orta','yuksek','kritik')) FILTER (WHERE is_anomaly) AS severities
 FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00');
 SELECT count(*) AS alerts_after_read_only FROM ml_alerts;
+-- one entity's rows (entity_id): the same rows, scores and explanations as the pass over every
+-- entity gives that entity; without a metric type, every type holding the entity
+SELECT count(*) AS one_entity_rows, count(DISTINCT entity_id) AS entities
+FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00', entity_id => 'urun_0002');
+SELECT count(*) AS differing FROM (
+  (SELECT * FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00', entity_id => 'urun_0002')
+   EXCEPT ALL SELECT * FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00') WHERE entity_id = 'urun_0002')
+  UNION ALL
+  (SELECT * FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00') WHERE entity_id = 'urun_0002'
+   EXCEPT ALL SELECT * FROM ml_detect('tuketim_miktar', since => '2026-03-15 00:00+00', entity_id => 'urun_0002')))  d;
+SELECT string_agg(DISTINCT metric_type, ',' ORDER BY metric_type) AS types, count(DISTINCT entity_id) AS entities
+FROM ml_detect(since => '2026-03-28 00:00+00', entity_id => 'urun_0002');
+-- a name no type holds is an error, not an empty result; saving is for every series
+SELECT * FROM ml_detect('tuketim_miktar', entity_id => 'urun_9999');
+SELECT * FROM ml_detect(entity_id => 'no_such_entity');
+SELECT * FROM ml_detect('tuketim_miktar', save => true, entity_id => 'urun_0002');
+SELECT count(*) AS alerts_after_one_entity FROM ml_alerts;
 -- the scheduled, saving run
 SELECT count(*) > 0 AS scored FROM ml_detect(save => true);
 SELECT count(*) > 0 AS has_alerts, bool_and(alert_type IN ('stok_anomali','tuketim_anomali','dolum_gecikme','zimmet_anomali')) AS types,

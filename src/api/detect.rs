@@ -57,6 +57,8 @@ pub fn ml_detect_shard(shard: Option<&str>, model: Option<&[u8]>, request: Optio
 /// Scores stored observations and returns one row per scored observation. With
 /// save => true and no `since` it scores what no saving run scored yet and writes alerts
 /// (one per anomaly episode per series), advancing the watermark in the same transaction.
+/// entity_id limits an unsaved pass to one entity's series (of every metric type holding it
+/// when metric_type is NULL); an entity no type holds is an error.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_temp)]
 pub fn ml_detect(
@@ -65,6 +67,7 @@ pub fn ml_detect(
     until: default!(Option<TimestampWithTimeZone>, "NULL"),
     save: default!(Option<bool>, false),
     parallel: default!(Option<i32>, 1),
+    entity_id: default!(Option<&str>, "NULL"),
 ) -> std::result::Result<
     TableIterator<
         'static,
@@ -87,11 +90,17 @@ pub fn ml_detect(
         let save = crate::errors::required("save", save)?;
         let parallel = crate::errors::required("parallel", parallel)?;
         let trigger = gucs::run_trigger();
+        if let (Some(e), true) = (entity_id, save) {
+            return Err(crate::errors::Error::Core(
+                pg_anomaly_core::CoreError::invalid_param("entity_id", e, "a saving pass scores every series of its metric types")
+                    .with_hint("Leave entity_id out to save, or pass save => false to score one entity's rows without writing alerts."),
+            ));
+        }
         if parallel > 1 && save {
             return Ok(TableIterator::new(parallel::detection(metric_type, since, until, parallel, trigger)?.into_iter().map(sql_row)));
         }
         if !save {
-            return Ok(TableIterator::new(detect::Streamed::new(metric_type, since, until, trigger)?.map(sql_row)));
+            return Ok(TableIterator::new(detect::Streamed::new(metric_type, entity_id, since, until, trigger)?.map(sql_row)));
         }
         Ok(TableIterator::new(detect::detect(metric_type, since, until, save, trigger)?.into_iter().map(sql_row)))
     })

@@ -204,6 +204,16 @@ impl TypeRun {
         }))
     }
 
+    /// Keeps one entity's series of the list (an analyst's pass over one entity).
+    fn keep_entity(&mut self, entity: &str) {
+        let (work, spans) = std::mem::take(&mut self.work)
+            .into_iter()
+            .zip(std::mem::take(&mut self.spans))
+            .filter(|(w, _)| w.0 == entity)
+            .unzip();
+        (self.work, self.spans) = (work, spans);
+    }
+
     /// How many series the next chunk of a saving pass takes: `size` series of a month's
     /// rows (or of unknown span) at most, in up to MAX_ENTITIES_PER_CHUNK series of short spans.
     fn chunk_len(&self, size: usize) -> usize {
@@ -487,6 +497,11 @@ pub struct Streamed {
     types: std::vec::IntoIter<String>,
     since: Option<TimestampWithTimeZone>,
     until: Option<TimestampWithTimeZone>,
+    /// One entity's series only (ml_detect's entity_id), the type asked for, and whether a
+    /// type had the entity.
+    entity: Option<String>,
+    metric_type: Option<String>,
+    entity_found: bool,
     writer: bool,
     asked: bool,
     trigger: String,
@@ -495,11 +510,20 @@ pub struct Streamed {
 }
 
 impl Streamed {
-    pub fn new(metric_type: Option<&str>, since: Option<TimestampWithTimeZone>, until: Option<TimestampWithTimeZone>, trigger: &str) -> Result<Self> {
+    pub fn new(
+        metric_type: Option<&str>,
+        entity: Option<&str>,
+        since: Option<TimestampWithTimeZone>,
+        until: Option<TimestampWithTimeZone>,
+        trigger: &str,
+    ) -> Result<Self> {
         Ok(Streamed {
             types: metric_types(metric_type)?.into_iter(),
             since,
             until,
+            entity: entity.map(str::to_string),
+            metric_type: metric_type.map(str::to_string),
+            entity_found: false,
             writer: settings::may_write_features()?,
             asked: metric_type.is_some(),
             trigger: trigger.to_string(),
@@ -521,8 +545,35 @@ impl Streamed {
                 }
                 self.run = None;
             }
-            let Some(mt) = self.types.next() else { return Ok(None) };
+            let Some(mt) = self.types.next() else { return self.finished() };
+            if let Some(e) = &self.entity {
+                // a type without the entity loads no model (nor trains one)
+                if !series::has_series(&mt, e)? {
+                    continue;
+                }
+                self.entity_found = true;
+            }
             self.run = TypeRun::prepare(&mt, self.since, false, self.writer, self.asked, None, &self.trigger)?;
+            if let (Some(run), Some(e)) = (self.run.as_mut(), &self.entity) {
+                run.keep_entity(e);
+            }
+        }
+    }
+}
+
+impl Streamed {
+    /// The end of the pass: an entity no metric type holds is an error, not an empty result
+    /// (a misspelt name would otherwise look like a series without anomalies).
+    fn finished(&self) -> Result<Option<DetectRow>> {
+        match &self.entity {
+            Some(e) if !self.entity_found => Err(crate::errors::not_found(
+                match &self.metric_type {
+                    Some(mt) => format!("no stored observations of entity \"{e}\" for metric type \"{mt}\""),
+                    None => format!("no stored observations of entity \"{e}\" for any metric type"),
+                },
+                "Check the entity_id: SELECT DISTINCT metric_type, entity_id FROM ml_series_state lists the series with features.",
+            )),
+            _ => Ok(None),
         }
     }
 }

@@ -406,6 +406,17 @@ fn align_aux(
     })
 }
 
+/// Whether a metric type holds observations or stored features of one entity (an
+/// analyst's ml_detect(entity_id => ...) skips the types that do not).
+pub fn has_series(metric_type: &str, entity_id: &str) -> Result<bool> {
+    Ok(super::one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM ml_series_state WHERE metric_type = $1 AND entity_id = $2)
+             OR EXISTS (SELECT 1 FROM ml_metrics WHERE metric_type = $1 AND entity_id = $2)",
+        &[metric_type.into(), entity_id.into()],
+    )?
+    .unwrap_or(false))
+}
+
 /// Every entity of a metric type with stored features.
 pub fn entities(metric_type: &str) -> Result<Vec<String>> {
     entities_since(metric_type, None)
