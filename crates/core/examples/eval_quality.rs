@@ -25,7 +25,9 @@
 //! `--params JSON` (detector parameters other than the defaults), `--step N` (every member
 //! recorded every N five-minute steps instead of its own step: 1, 3 or 12; a study of how a
 //! member's decisions depend on the sampling step, e.g. `short_hist`'s new entities at 5-minute
-//! and hourly steps), `--tune SECONDS` (see [`tune_mode`]).
+//! and hourly steps), `--tune SECONDS` (see [`tune_mode`]), `--tails` (per member and metric
+//! type, how many scored rows far from any label reach each input's calibrated row surprise of
+//! 6 / 8 / 10 / 12 nats against the `N e^-u` the held-out calibration predicts, see [`Tails`]).
 //!
 //! With `--tune SECONDS`, per member and metric type the scored span is cut in two halves:
 //! the tuner (`detect::tune::search`, at most SECONDS of search) fits on the training rows and
@@ -197,6 +199,47 @@ fn rank_tally(rt: &mut RankTally, sname: &str, name: &str, scored: &[Scored], ow
     }
 }
 
+/// Surprise levels (nats) of `--tails`.
+const TAIL_LEVELS: [f64; 4] = [6.0, 8.0, 10.0, 12.0];
+
+/// `--tails`: per input, the scored rows with no label of their entity (any metric, neutral
+/// spans included) within 24 hours whose calibrated row surprise reaches each of
+/// [`TAIL_LEVELS`]. Each input's row tail is fitted on held-out rows (each under a model fitted
+/// on the other half of the training days); on rows the final model scores, one in `e^u`
+/// should reach `u` if that calibration carries over.
+#[derive(Default)]
+struct Tails {
+    rows: usize,
+    /// Per input (the derived inputs, then the forest), rows at or above each level.
+    over: Vec<[usize; 4]>,
+}
+
+impl Tails {
+    fn add(&mut self, us: &[Vec<f64>], keep: impl Fn(usize) -> bool) {
+        for (_, u) in us.iter().enumerate().filter(|(k, _)| keep(*k)) {
+            if self.over.len() < u.len() {
+                self.over.resize(u.len(), [0; 4]);
+            }
+            self.rows += 1;
+            for (j, x) in u.iter().enumerate() {
+                TAIL_LEVELS.iter().enumerate().filter(|(_, l)| x >= *l).for_each(|(i, _)| self.over[j][i] += 1);
+            }
+        }
+    }
+    fn merge(&mut self, o: &Tails) {
+        if self.over.len() < o.over.len() {
+            self.over.resize(o.over.len(), [0; 4]);
+        }
+        self.rows += o.rows;
+        self.over.iter_mut().zip(&o.over).for_each(|(a, b)| (0..4).for_each(|i| a[i] += b[i]));
+    }
+    fn line(&self, names: &[&str]) -> String {
+        let pred: Vec<String> = TAIL_LEVELS.iter().map(|l| format!("{:.1}", self.rows as f64 * (-l).exp())).collect();
+        let per: Vec<String> = self.over.iter().enumerate().map(|(j, o)| format!("{} {}", names.get(j).copied().unwrap_or("forest"), o.map(|c| c.to_string()).join("/"))).collect();
+        format!("rows {} predicted {} | {}", self.rows, pred.join("/"), per.join(" | "))
+    }
+}
+
 fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 + TOLERANCE && b.0 <= a.1
 }
@@ -211,6 +254,7 @@ fn main() {
     let verbose = args.iter().any(|a| a == "--verbose");
     let by_kind = args.iter().any(|a| a == "--by-kind");
     let with_oracle = args.iter().any(|a| a == "--oracle");
+    let with_tails = args.iter().any(|a| a == "--tails");
     let mut orc = OracleReport::default();
     let step: Option<usize> = opt("--step").map(|v| v.parse().expect("--step: 1, 3 or 12"));
     assert!(step.is_none_or(|k| [1, 3, 12].contains(&k)), "--step: 1, 3 or 12");
@@ -239,6 +283,7 @@ fn main() {
     for (sname, seed, prefix) in &splits {
         let mut grand = Tally::default();
         let mut grand_f1: Vec<f64> = Vec::new();
+        let mut tail_total: std::collections::BTreeMap<&str, (Vec<&str>, Tails)> = Default::default();
         // rate shifts (1.5-4x for 1-4 days): hours from the start to the first alert, alerts
         let mut shifts: Vec<(Option<f64>, usize)> = Vec::new();
         for mut m in members().into_iter().filter(|m| only_member.as_deref().is_none_or(|x| x == m.name)) {
@@ -268,6 +313,7 @@ fn main() {
                 let train: Vec<SeriesRows> = series.iter().zip(&splits_at).filter(|(_, &n)| n > 0).map(|(s, &n)| pg_anomaly_core::corpus::head(s, n)).collect();
                 let fitted = Detector::fit(kind, &params, &train, &[], &[]);
                 let mut t = Tally::default();
+                let mut tails = Tails::default();
                 // per label of this metric (entity index, from, to, kind, found by us)
                 let mut ours: Vec<(usize, i64, i64, &'static str, bool)> = Vec::new();
                 if let (true, Ok((det, rep))) = (std::env::var("SHOW_CAL").is_ok(), &fitted) {
@@ -291,6 +337,10 @@ fn main() {
                         Ok((det, _)) => episodes(&scored, &det.episode_params()).iter().filter(|x| !x.suppressed).map(|x| (x.start_ts, x.end_ts)).collect(),
                         Err(_) => Vec::new(),
                     };
+                    if let (true, Ok((det, _))) = (with_tails, &fitted) {
+                        let far = |k: usize| !e.labels.iter().any(|l| s.ts[first + k] >= l.from_us - 24 * HOUR && s.ts[first + k] <= l.to_us + 24 * HOUR);
+                        tails.add(&det.input_surprises(s, first).unwrap_or_default(), far);
+                    }
                     for l in &own {
                         let f = al.iter().any(|&a| overlaps(a, (l.0, l.1)));
                         ours.push((ei, l.0, l.1, l.2, f));
@@ -351,6 +401,11 @@ fn main() {
                 }
                 let auc = roc_auc(&t.scores, &t.pos);
                 println!("{}", t.line(sname, m.name, name, auc));
+                if let (true, Ok((det, _))) = (with_tails && tails.rows > 0, &fitted) {
+                    let names = det.feature_names();
+                    println!("  tails {sname} {} {name}: {}", m.name, tails.line(&names));
+                    tail_total.entry(*name).or_insert_with(|| (names, Tails::default())).1.merge(&tails);
+                }
                 if with_oracle && (mi == 1 || mi == 3) {
                     if let Ok((det, _)) = &fitted {
                         let ctx = OracleCtx { ents: &ents, knowns: &knowns, cal_ents: &cal_ents, cal_knowns: &cal_knowns, mi, te, ep: det.episode_params() };
@@ -377,6 +432,9 @@ fn main() {
         let alerts_per = shifts.iter().filter(|s| s.0.is_some()).map(|s| s.1).sum::<usize>() as f64 / delays.len().max(1) as f64;
         println!("{sname}: rate shifts found {}/{}, hours to first alert median {:.1} (p90 {:.1}), alerts per found shift {alerts_per:.2}", delays.len(), shifts.len(), q(0.5), q(0.9));
         println!("{sname}: lowest member F1 {worst:.3}\n");
+        for (name, (names, t)) in &tail_total {
+            println!("tails {sname} ALL {name}: {}", t.line(names));
+        }
     }
     if with_oracle {
         orc.print(verbose);

@@ -198,6 +198,38 @@ impl Detector {
         Ok(self.scored_rows(view, from, em, penalty, is_warm, &rows, &fs))
     }
 
+    /// Each input's calibrated row surprise (`-ln` of its pooled held-out tail, in nats) for
+    /// rows `first..` of `s`, as [`score_series`](Self::score_series) reads them: one vector
+    /// per row, the derived inputs in column order (a left-out input 0) and last the forest's
+    /// (0 without a forest). A row's largest element is the surprise its score is taken from
+    /// (`1 - P(daily maximum >= it)`, before a warm-up model's penalty); row tails say one
+    /// normal row in `e^u` reaches `u`, so comparing these with the rows of a scored period
+    /// shows how each input's held-out calibration carries over to the final model (a
+    /// diagnostic: `bash bench/quality.sh --tails`). Empty when no model scores the entity.
+    pub fn input_surprises(&self, s: &SeriesRows, first: usize) -> CoreResult<Vec<Vec<f64>>> {
+        check_series(s)?;
+        if first >= s.len() {
+            return Ok(Vec::new());
+        }
+        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
+        let view = SeriesRows {
+            entity_id: s.entity_id.clone(),
+            ts: s.ts[lb..].to_vec(),
+            value: s.value[lb..].to_vec(),
+            features: s.features[lb..].to_vec(),
+            aux: s.aux.as_ref().map(|a| a[lb..].to_vec()),
+        };
+        let Some((em, _, _)) = self.entity_for(&view, first - lb) else { return Ok(Vec::new()) };
+        let rows = self.derived(em.as_ref(), &view, first - lb);
+        let fs = self.forest_scores(&rows);
+        let nf = features(self.kind).len();
+        Ok(rows
+            .iter()
+            .zip(&fs)
+            .map(|(r, &f)| self.feature_surprises(&r.z[..nf]).chain([self.forest_tail.as_ref().map_or(0.0, |t| t.surprise(f))]).collect())
+            .collect())
+    }
+
     /// The scored rows `from..` of `view` from their derived `rows` and forest scores `fs`
     /// under entity model `em` (tail probabilities raised by `penalty`; `is_warm`: not the
     /// entity's trained model): the part of [`score_series`](Self::score_series) after the

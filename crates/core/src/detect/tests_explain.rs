@@ -249,3 +249,38 @@ fn every_input_label_has_a_turkish_text() {
         }
     }
 }
+
+#[test]
+fn input_surprises_are_the_row_surprises_a_score_is_taken_from() {
+    // `input_surprises` (the `--tails` diagnostic of bench/quality.sh) must read each row as
+    // scoring does: the largest of a row's input surprises, through the daily-maximum tail,
+    // is the row's score (a trained entity: no warm-up penalty, calibrated family)
+    let det = Detector::fit(MetricKind::Count, &params(0), &train(6, 9), &[], &[]).expect("fit").0;
+    let mut s = count_series("e1", 91, 10, 4.0);
+    let first = 9 * 96;
+    let i = first + 36;
+    s.value[i] += 30.0;
+    let us = det.input_surprises(&s, first).expect("surprises");
+    let scored = det.score_series(&s, first).expect("score");
+    assert_eq!(us.len(), scored.len());
+    let nf = features(MetricKind::Count).len();
+    for (u, r) in us.iter().zip(&scored) {
+        assert_eq!(u.len(), nf + 1, "the inputs, then the forest");
+        assert!(u.iter().all(|x| x.is_finite() && *x >= 0.0));
+        let t = u.iter().copied().fold(0.0, f64::max);
+        assert!((det.score_of(t) - r.score).abs() < 1e-12, "row at {}: {} against {}", r.ts, det.score_of(t), r.score);
+    }
+    // the spike row: its own count leads, far above what one normal row in a thousand reaches
+    let spike = &us[i - first];
+    let lead = (0..=nf).max_by(|&a, &b| spike[a].total_cmp(&spike[b])).unwrap();
+    assert_eq!(lead, 0, "count_now leads the spike row: {spike:?}");
+    assert!(spike[0] > 1000f64.ln(), "{spike:?}");
+    // a row of a normal day mostly stays below that
+    let quiet = us.iter().filter(|u| u[0] < 1000f64.ln()).count();
+    assert!(quiet as f64 >= 0.95 * us.len() as f64, "{quiet} of {}", us.len());
+    // nothing to read: an unknown entity without look-back, or no rows to score
+    let mut other = crate::corpus::head(&s, 3);
+    other.entity_id = "nobody".into();
+    assert!(det.input_surprises(&other, 0).expect("unknown").is_empty());
+    assert!(det.input_surprises(&s, s.len()).expect("none").is_empty());
+}
