@@ -164,10 +164,12 @@ fn sort_by_time(s: &mut SeriesRows) {
 /// The query every per-series reader uses: for each (entity_id $2[i], from_ts $3[i]) of a
 /// metric type $1, one row (entity_id, from_ts, timestamps, then one array per column) of the
 /// rows with ts in [from_ts - $4, $6) that are also >= $5 - $4 ($5: the earliest from_ts, a
-/// plain bound that prunes day partitions; $6 NULL: no end). Each series is aggregated by a
-/// LATERAL subquery that the table's covering unique key serves index-only; series without
-/// rows give no row. The aggregates of one subquery see its rows in the same order, so the
-/// arrays line up (readers restore time order). `table` and `columns` are constants of this
+/// plain bound that prunes day partitions; $6 NULL: no end; the end is written again as
+/// `<= COALESCE($6, 'infinity')`, which implies nothing more but is a bound the generic plan
+/// prunes the day partitions after it with when it starts, where `$6 IS NULL OR` is not). Each
+/// series is aggregated by a LATERAL subquery that the table's covering unique key serves
+/// index-only; series without rows give no row. The aggregates of one subquery see its rows
+/// in the same order, so the arrays line up (readers restore time order). `table` and `columns` are constants of this
 /// crate (column names or expressions over them), never user input.
 ///
 /// On a Citus cluster the table is distributed by entity_id, and Citus cannot push an
@@ -209,7 +211,8 @@ pub(crate) fn arrays_sql_on(table: &str, columns: &[&str], distributed: bool) ->
                  WHERE metric_type = $1 AND entity_id = d.entity_id
                    AND \"timestamp\" >= d.from_ts - $4::interval
                    AND \"timestamp\" >= $5::timestamptz - $4::interval
-                   AND ($6::timestamptz IS NULL OR \"timestamp\" < $6)) x
+                   AND ($6::timestamptz IS NULL OR \"timestamp\" < $6)
+                   AND \"timestamp\" <= COALESCE($6::timestamptz, 'infinity')) x
           WHERE x.t IS NOT NULL",
         outs.join(", "),
         aggs.join(", ")
