@@ -75,7 +75,7 @@ pub struct AlertWrite {
 }
 
 pub fn insert(a: &AlertWrite) -> Result<i64> {
-    Ok(super::one::<i64>(
+    Ok(super::series::one_kept::<i64>(
         "INSERT INTO ml_alerts (alert_type, severity, entity_id, metric_value, expected_value, deviation_percent, message,
                                 suggested_action, metric_type, \"timestamp\", last_seen, score, peak_score, observation_count,
                                 model_id, explanation)
@@ -106,9 +106,11 @@ pub fn insert(a: &AlertWrite) -> Result<i64> {
 /// fields (value, expected, message, explanation) follow the highest score seen. Returns
 /// whether the severity escalated.
 pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
-    let before = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
+    // kept plans within a saving pass (`series::one_kept`): the same three statements per
+    // extended alert
+    let before = super::series::one_kept::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
     let levels = pg_anomaly_core::Severity::sql_array();
-    exec(
+    super::series::exec_kept(
         &format!("UPDATE ml_alerts SET last_seen = greatest(last_seen, $2), \"timestamp\" = least(\"timestamp\", $13), score = $3,
                 observation_count = observation_count + $4, updated_at = pg_catalog.now(),
                 severity = CASE WHEN pg_catalog.array_position({levels}, $5)
@@ -137,7 +139,7 @@ pub fn extend(id: i64, a: &AlertWrite) -> Result<bool> {
             from_unix_us(a.first_us).into(),
         ],
     )?;
-    let after = super::one::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
+    let after = super::series::one_kept::<String>("SELECT severity FROM ml_alerts WHERE id = $1", &[id.into()])?;
     Ok(before != after)
 }
 
@@ -191,7 +193,7 @@ fn close_stale_citus(metric_type: &str, gap_us: i64) -> Result<i64> {
 }
 
 pub fn close(id: i64) -> Result<()> {
-    exec("UPDATE ml_alerts SET is_open = false, updated_at = pg_catalog.now() WHERE id = $1", &[id.into()])?;
+    super::series::exec_kept("UPDATE ml_alerts SET is_open = false, updated_at = pg_catalog.now() WHERE id = $1", &[id.into()])?;
     Ok(())
 }
 
