@@ -27,6 +27,12 @@ more="INSERT INTO ml_metrics (metric_type, entity_id, metric_value, \"timestamp\
       SELECT m.metric_type, m.entity_id, m.metric_value, m.\"timestamp\" + k * interval '15 minutes'
         FROM ml_metrics m CROSS JOIN generate_series(1, 2) k
        WHERE m.\"timestamp\" = (SELECT max(\"timestamp\") FROM ml_metrics)"
+# A series without a kernel checkpoint is recomputed from its look-back, which is what a tick
+# costs right after ml_cleanup forgot the checkpoints (bench/pipeline.sh at a few days: its
+# one-day expiry drops rows every checkpoint holds); the first committed build with new rows
+# writes them again. Say so, since such a database measures that tick, not the usual one.
+missing=$(P -Atc "SELECT count(*) FROM ml_series_state s WHERE NOT EXISTS (SELECT 1 FROM ml_series_checkpoint c WHERE c.metric_type = s.metric_type AND c.entity_id = s.entity_id)")
+[ "$missing" = 0 ] || echo "note: $missing series have no kernel checkpoint: their builds below recompute from the look-back (commit one build with new rows first to measure the usual tick)"
 CALLS=("ml_run_stage('features', 'cron')" "ml_build_features()")
 [ "$DETECT" = detect-only ] && CALLS=()
 for r in $(seq 1 "$RUNS"); do
