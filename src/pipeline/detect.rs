@@ -234,14 +234,16 @@ impl TypeRun {
         }))
     }
 
-    /// Keeps one entity's series of the list (an analyst's pass over one entity).
+    /// Keeps one entity's series of the list (an analyst's pass over one entity), with
+    /// their spans and watermarks.
     fn keep_entity(&mut self, entity: &str) {
-        let (work, spans) = std::mem::take(&mut self.work)
-            .into_iter()
-            .zip(std::mem::take(&mut self.spans))
-            .filter(|(w, _)| w.0 == entity)
-            .unzip();
-        (self.work, self.spans) = (work, spans);
+        let keep: Vec<bool> = self.work.iter().map(|w| w.0 == entity).collect();
+        let mut k = keep.iter();
+        self.work.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.spans.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.ends.retain(|_| *k.next().unwrap_or(&false));
     }
 
     /// How many series the next chunk of a saving pass takes: `size` series of a month's
