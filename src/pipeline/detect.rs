@@ -106,7 +106,7 @@ fn detect_into(
         if save && partition.is_none() && !lock_type(&mt)? {
             continue;
         }
-        let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition, trigger)? else { continue };
+        let Some(mut run) = TypeRun::prepare(&mt, since, save, writer, metric_type.is_some(), partition, None, trigger)? else { continue };
         while run.next_chunk(until, save, ENTITIES_PER_CHUNK, out.as_deref_mut())? {}
         run.advance_scored()?;
         scored += run.scored_rows;
@@ -134,7 +134,7 @@ pub fn detect_saving(metric_type: Option<&str>, trigger: &str) -> Result<(i64, i
         if !lock_type(&mt)? {
             continue;
         }
-        let Some(mut run) = TypeRun::prepare(&mt, None, true, writer, metric_type.is_some(), None, trigger)? else { continue };
+        let Some(mut run) = TypeRun::prepare(&mt, None, true, writer, metric_type.is_some(), None, None, trigger)? else { continue };
         let before = run.scored_rows;
         run.anomalous = 0;
         run.on_shards()?;
@@ -173,7 +173,9 @@ struct TypeRun {
 
 impl TypeRun {
     /// Builds missing features (when the caller may), finds or trains the model and lists
-    /// the series to score; None when the type has nothing to score with.
+    /// the series to score (those of one partition of the entities, or of one entity, when
+    /// given); None when the type has nothing to score with.
+    #[allow(clippy::too_many_arguments)]
     fn prepare(
         mt: &str,
         since: Option<TimestampWithTimeZone>,
@@ -181,6 +183,7 @@ impl TypeRun {
         writer: bool,
         asked: bool,
         partition: Option<(u32, u32)>,
+        entity: Option<&str>,
         trigger: &str,
     ) -> Result<Option<TypeRun>> {
         let run = StageRun::start("detection", Some(mt), trigger)?;
@@ -210,10 +213,8 @@ impl TypeRun {
                 .map(|e| ((e, s.unwrap_or_else(TimestampWithTimeZone::negative_infinity)), (None, None)))
                 .collect(),
         };
-        let (work, bounds): (Vec<_>, Vec<(Option<i64>, Option<i64>)>) = match partition {
-            Some((k, n)) => work.into_iter().filter(|w| partition_of(&w.0 .0, n) == k).unzip(),
-            None => work.into_iter().unzip(),
-        };
+        let kept = |e: &str| partition.map_or(true, |(k, n)| partition_of(e, n) == k) && entity.map_or(true, |x| x == e);
+        let (work, bounds): (Vec<_>, Vec<(Option<i64>, Option<i64>)>) = work.into_iter().filter(|w| kept(&w.0 .0)).unzip();
         let (spans, ends) = bounds.into_iter().unzip();
         Ok(Some(TypeRun {
             run,
@@ -232,18 +233,6 @@ impl TypeRun {
             written: 0,
             advanced: Default::default(),
         }))
-    }
-
-    /// Keeps one entity's series of the list (an analyst's pass over one entity), with
-    /// their spans and watermarks.
-    fn keep_entity(&mut self, entity: &str) {
-        let keep: Vec<bool> = self.work.iter().map(|w| w.0 == entity).collect();
-        let mut k = keep.iter();
-        self.work.retain(|_| *k.next().unwrap_or(&false));
-        let mut k = keep.iter();
-        self.spans.retain(|_| *k.next().unwrap_or(&false));
-        let mut k = keep.iter();
-        self.ends.retain(|_| *k.next().unwrap_or(&false));
     }
 
     /// How many series the next chunk of a saving pass takes: `size` series of a month's
@@ -606,15 +595,10 @@ impl Streamed {
                 }
                 self.entity_found = true;
             }
-            self.run = TypeRun::prepare(&mt, self.since, false, self.writer, self.asked, None, &self.trigger)?;
-            if let (Some(run), Some(e)) = (self.run.as_mut(), &self.entity) {
-                run.keep_entity(e);
-            }
+            self.run = TypeRun::prepare(&mt, self.since, false, self.writer, self.asked, None, self.entity.as_deref(), &self.trigger)?;
         }
     }
-}
 
-impl Streamed {
     /// The end of the pass: an entity no metric type holds is an error, not an empty result
     /// (a misspelt name would otherwise look like a series without anomalies).
     fn finished(&self) -> Result<Option<DetectRow>> {
