@@ -200,24 +200,18 @@ impl Detector {
         if i >= s.len() {
             return Ok(None);
         }
-        let lb = s.ts[..i].partition_point(|&t| t <= s.ts[i].saturating_sub(self.lookback_us()));
-        let view = SeriesRows {
-            entity_id: s.entity_id.clone(),
-            ts: s.ts[lb..=i].to_vec(),
-            value: s.value[lb..=i].to_vec(),
-            features: s.features[lb..=i].to_vec(),
-            aux: s.aux.as_ref().map(|a| a[lb..=i].to_vec()),
-        };
-        let Some((em, _, source)) = self.entity_for(&view, i - lb) else { return Ok(None) };
-        let rows = self.derived(em.as_ref(), &view, i - lb);
+        let (view, at) = self.lookback_view(s, i, i + 1);
+        let view = view.as_ref();
+        let Some((em, _, source)) = self.entity_for(view, at) else { return Ok(None) };
+        let rows = self.derived(em.as_ref(), view, at);
         let Some(row) = rows.first() else { return Ok(None) };
         let info = features(self.kind);
         let nf = info.len();
         let (phi, t, t0) = self.shapley(&row.z[..nf]);
         let forest = self.forest_shap(&row.z[..nf]);
-        let score = self.score_series(&view, i - lb)?.first().map_or_else(|| self.score_of(t), |r| r.score);
+        let score = self.score_series(view, at)?.first().map_or_else(|| self.score_of(t), |r| r.score);
         let p = &self.params;
-        let sequence = self.seq.as_ref().and_then(|sq| sq.explain(&view, i - lb, self.threshold, p.seq_margin, (p.seq_rest_hours * 3600e6) as i64, self.lookback_us()));
+        let sequence = self.seq.as_ref().and_then(|sq| sq.explain(view, at, self.threshold, p.seq_margin, (p.seq_rest_hours * 3600e6) as i64, self.lookback_us()));
         let inputs = (0..nf)
             .map(|j| InputAttribution {
                 input: info[j].name,
@@ -237,7 +231,7 @@ impl Detector {
             inputs,
             sequence,
             model: source,
-            lookback_rows: i - lb,
+            lookback_rows: at,
         }))
     }
 

@@ -169,21 +169,8 @@ impl Detector {
         if first >= s.len() {
             return Ok(Vec::new());
         }
-        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
-        let owned;
-        let view = if lb > 0 {
-            owned = SeriesRows {
-                entity_id: s.entity_id.clone(),
-                ts: s.ts[lb..].to_vec(),
-                value: s.value[lb..].to_vec(),
-                features: s.features[lb..].to_vec(),
-                aux: s.aux.as_ref().map(|a| a[lb..].to_vec()),
-            };
-            &owned
-        } else {
-            s
-        };
-        let from = first - lb;
+        let (view, from) = self.lookback_view(s, first, s.len());
+        let view = view.as_ref();
         // an entity the model was not trained on: a warm-up model from its look-back rows, or
         // before it has enough of them (counts) one borrowed from the type's trained entities
         // (`warm.rs`); with too little look-back its rows score 0 with no expected value
@@ -211,16 +198,9 @@ impl Detector {
         if first >= s.len() {
             return Ok(Vec::new());
         }
-        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
-        let view = SeriesRows {
-            entity_id: s.entity_id.clone(),
-            ts: s.ts[lb..].to_vec(),
-            value: s.value[lb..].to_vec(),
-            features: s.features[lb..].to_vec(),
-            aux: s.aux.as_ref().map(|a| a[lb..].to_vec()),
-        };
-        let Some((em, _, _)) = self.entity_for(&view, first - lb) else { return Ok(Vec::new()) };
-        let rows = self.derived(em.as_ref(), &view, first - lb);
+        let (view, from) = self.lookback_view(s, first, s.len());
+        let Some((em, _, _)) = self.entity_for(&view, from) else { return Ok(Vec::new()) };
+        let rows = self.derived(em.as_ref(), &view, from);
         let fs = self.forest_scores(&rows);
         let nf = features(self.kind).len();
         Ok(rows
@@ -228,6 +208,24 @@ impl Detector {
             .zip(&fs)
             .map(|(r, &f)| self.feature_surprises(&r.z[..nf]).chain([self.forest_tail.as_ref().map_or(0.0, |t| t.surprise(f))]).collect())
             .collect())
+    }
+
+    /// Rows `..end` of `s` from the first row the model reads as look-back for rows
+    /// `first..end` (only the last [`lookback_us`](Self::lookback_us) before `s[first]`; copied
+    /// only when that cuts rows), and where `first` is in them. `first < end <= s.len()`.
+    pub(super) fn lookback_view<'a>(&self, s: &'a SeriesRows, first: usize, end: usize) -> (Cow<'a, SeriesRows>, usize) {
+        let lb = s.ts[..first].partition_point(|&t| t <= s.ts[first].saturating_sub(self.lookback_us()));
+        if lb == 0 && end == s.len() {
+            return (Cow::Borrowed(s), first);
+        }
+        let cut = SeriesRows {
+            entity_id: s.entity_id.clone(),
+            ts: s.ts[lb..end].to_vec(),
+            value: s.value[lb..end].to_vec(),
+            features: s.features[lb..end].to_vec(),
+            aux: s.aux.as_ref().map(|a| a[lb..end].to_vec()),
+        };
+        (Cow::Owned(cut), first - lb)
     }
 
     /// The scored rows `from..` of `view` from their derived `rows` and forest scores `fs`
